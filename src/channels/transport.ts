@@ -1,0 +1,47 @@
+/**
+ * What a transport module provides to the entry points (`open`, `connect`, `bind`, `listen`,
+ * `unlink`). Each transport implements the operations that make sense for it.
+ */
+import type { MessageCodec } from '../codecs/codec.js';
+import type { Channel, ChannelOptions, Listener } from './channel.js';
+import type { Address } from './url.js';
+
+/** Options of `open` for named objects; each transport reads the fields that concern it. */
+export interface OpenOptions extends ChannelOptions {
+  /** Create the object when it does not exist. */
+  readonly create?: boolean;
+  /** With `create`: fail with EEXIST when it exists already (claim the name). */
+  readonly exclusive?: boolean;
+  /** Permission bits of a created object; default 0o600. */
+  readonly mode?: number;
+  /** How many messages the object holds before `send` waits. */
+  readonly capacity?: number;
+  /** Which directions this end uses; default both. */
+  readonly access?: 'send' | 'receive' | 'both';
+}
+
+/** Credentials of a UNIX-socket peer (SO_PEERCRED). */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Options of `connect`, `bind` and `listen` for sockets. */
+export interface SocketOptions extends ChannelOptions {
+  /** Permission bits of a socket file created by bind/listen; default 0o600. */
+  readonly mode?: number;
+  /** Only peers with these uids, or for which the function returns true, are accepted. */
+  readonly allow?: readonly number[] | ((peer: PeerCredentials) => boolean);
+  /** listen backlog. */
+  readonly backlog?: number;
+}
+
+/** The operations one transport offers. */
+export interface Transport {
+  open?<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<Channel<T>>;
+  connect?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>>;
+  bind?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>>;
+  listen?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>>;
+  unlink?(address: Address): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/**
+ * What a channel needs from a codec. Struct types (fixed size) and msgpack codecs (variable size,
+ * bounded by `maxSize`) both implement it, so every transport works with either.
+ */
+
+/** A codec for the messages of a channel. */
+export interface MessageCodec<T> {
+  /** Name used in errors and in C headers. */
+  readonly name: string;
+  /** True when every message is exactly `size` bytes (a C struct); false for variable-size codecs. */
+  readonly fixedSize: boolean;
+  /** The size of every message (fixed) or the largest allowed encoding (variable). */
+  readonly size: number;
+  /** Stable hex string over the layout (or schema); equal layouts ⇔ equal fingerprints. */
+  readonly fingerprint: string;
+  /** Encodes a validated value into fresh bytes. */
+  encode(value: T): Uint8Array;
+  /** Encodes into `target` at `offset`; returns the number of bytes written. Nothing is written on error. */
+  encodeInto(value: T, target: Uint8Array, offset?: number): number;
+  /**
+   * Decodes one message. Without `offset`, `bytes` must hold exactly one message (a fixed-size codec
+   * refuses short and oversized input); with `offset`, a fixed-size codec reads `size` bytes there.
+   */
+  decode(bytes: Uint8Array, offset?: number): T;
+  /** Checks a value against the schema; returns it typed, or throws ValidationError. */
+  validate(value: unknown): T;
+}
+
+/** The value type a codec carries. */
+export type CodecValue<C> = C extends MessageCodec<infer T> ? T : never;

@@ -1,0 +1,4 @@
+/** typed-ipc: typed, C-struct-layout messages between processes over Linux IPC. */
+export * from './channels/index.js';
+export * from './codecs/index.js';
+export * from './errors.js';

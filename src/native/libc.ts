@@ -1,0 +1,243 @@
+/**
+ * Every koffi declaration of libc lives here; the rest of the library calls the typed wrappers
+ * below (or the checked ones in `sys.ts`). Pointers to memory are passed as typed arrays: koffi
+ * hands their storage to C directly for synchronous calls, honouring subarray offsets, so no copy
+ * is made. None of these calls is ever made `.async`: they are all non-blocking (descriptors are
+ * opened O_NONBLOCK) and waiting happens on the Node event loop (see `poll.ts`).
+ */
+import koffi from 'koffi';
+
+const lib = koffi.load('libc.so.6');
+
+/** `struct mq_attr` (x86_64: four longs and four reserved longs). */
+export const MqAttr = koffi.struct('mq_attr', {
+  mq_flags: 'long',
+  mq_maxmsg: 'long',
+  mq_msgsize: 'long',
+  mq_curmsgs: 'long',
+  __reserved: koffi.array('long', 4),
+});
+
+/** Plain object form of `struct mq_attr` as koffi decodes it. */
+export interface MqAttrValue {
+  mq_flags: number;
+  mq_maxmsg: number;
+  mq_msgsize: number;
+  mq_curmsgs: number;
+}
+
+type Bytes = Uint8Array;
+
+// --- descriptors -------------------------------------------------------------------------------
+export const close: (fd: number) => number = lib.func('int close(int fd)');
+export const read: (fd: number, buf: Bytes, count: number) => number = lib.func(
+  'intptr_t read(int fd, void *buf, size_t count)',
+);
+export const write: (fd: number, buf: Bytes, count: number) => number = lib.func(
+  'intptr_t write(int fd, const void *buf, size_t count)',
+);
+/** `readv`/`writev` take a native `struct iovec[]` address (bigint) built by the caller. */
+export const readv: (fd: number, iov: bigint, iovcnt: number) => number = lib.func(
+  'intptr_t readv(int fd, void *iov, int iovcnt)',
+);
+export const writev: (fd: number, iov: bigint, iovcnt: number) => number = lib.func(
+  'intptr_t writev(int fd, void *iov, int iovcnt)',
+);
+export const open: (path: string, flags: number, mode: number) => number = lib.func(
+  'int open(const char *path, int flags, uint32_t mode)',
+);
+const fcntlVariadic = lib.func('int fcntl(int fd, int cmd, ...)');
+/** `fcntl(fd, cmd, int arg)`. */
+export function fcntl(fd: number, cmd: number, arg = 0): number {
+  return fcntlVariadic(fd, cmd, 'int', arg) as number;
+}
+export const pipe2: (fds: Int32Array, flags: number) => number = lib.func('int pipe2(int *fds, int flags)');
+export const mkfifo: (path: string, mode: number) => number = lib.func('int mkfifo(const char *path, uint32_t mode)');
+export const unlink: (path: string) => number = lib.func('int unlink(const char *path)');
+export const ftruncate: (fd: number, length: bigint | number) => number = lib.func(
+  'int ftruncate(int fd, int64_t length)',
+);
+export const fchmod: (fd: number, mode: number) => number = lib.func('int fchmod(int fd, uint32_t mode)');
+export const eventfd: (initval: number, flags: number) => number = lib.func(
+  'int eventfd(unsigned int initval, int flags)',
+);
+
+// --- process -----------------------------------------------------------------------------------
+export const sysconf: (name: number) => number = lib.func('long sysconf(int name)');
+export const getpid: () => number = lib.func('int getpid()');
+export const geteuid: () => number = lib.func('uint32_t geteuid()');
+export const getegid: () => number = lib.func('uint32_t getegid()');
+export const kill: (pid: number, sig: number) => number = lib.func('int kill(int pid, int sig)');
+
+// --- POSIX message queues ----------------------------------------------------------------------
+const mqOpenVariadic = lib.func('int mq_open(const char *name, int oflag, ...)');
+/** `mq_open(name, oflag, mode, attr)`; `attr` undefined passes NULL (kernel defaults). */
+export function mqOpen(name: string, oflag: number, mode = 0, attr?: Partial<MqAttrValue>): number {
+  if ((oflag & O_CREAT) === 0) return mqOpenVariadic(name, oflag) as number;
+  return mqOpenVariadic(name, oflag, 'uint32_t', mode, 'mq_attr *', attr ?? null) as number;
+}
+export const mqClose: (mqd: number) => number = lib.func('int mq_close(int mqd)');
+export const mqUnlink: (name: string) => number = lib.func('int mq_unlink(const char *name)');
+export const mqSend: (mqd: number, msg: Bytes, len: number, prio: number) => number = lib.func(
+  'int mq_send(int mqd, const void *msg, size_t len, uint32_t prio)',
+);
+/** `prio` is a one-element Uint32Array that receives the message's priority. */
+export const mqReceive: (mqd: number, msg: Bytes, len: number, prio: Uint32Array) => number = lib.func(
+  'intptr_t mq_receive(int mqd, void *msg, size_t len, uint32_t *prio)',
+);
+export const mqGetattr: (mqd: number, attr: MqAttrValue) => number = lib.func(
+  'int mq_getattr(int mqd, _Out_ mq_attr *attr)',
+);
+export const mqSetattr: (mqd: number, attr: Partial<MqAttrValue>, old: null) => number = lib.func(
+  'int mq_setattr(int mqd, const mq_attr *attr, _Out_ mq_attr *old)',
+);
+
+// --- shared memory -----------------------------------------------------------------------------
+export const shmOpen: (name: string, oflag: number, mode: number) => number = lib.func(
+  'int shm_open(const char *name, int oflag, uint32_t mode)',
+);
+export const shmUnlink: (name: string) => number = lib.func('int shm_unlink(const char *name)');
+/** Returns the mapping's address; failure is MAP_FAILED, which koffi gives as 2^64-1 (see MAP_FAILED). */
+export const mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: bigint) => bigint =
+  lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
+export const munmap: (addr: bigint, length: number) => number = lib.func('int munmap(void *addr, size_t length)');
+
+// --- sockets -----------------------------------------------------------------------------------
+export const socket: (domain: number, type: number, protocol: number) => number = lib.func(
+  'int socket(int domain, int type, int protocol)',
+);
+export const socketpair: (domain: number, type: number, protocol: number, sv: Int32Array) => number = lib.func(
+  'int socketpair(int domain, int type, int protocol, int *sv)',
+);
+/** Socket addresses are raw `struct sockaddr_*` bytes built by the caller (see `sockaddr.ts`). */
+export const bind: (fd: number, addr: Bytes, len: number) => number = lib.func(
+  'int bind(int fd, const void *addr, uint32_t len)',
+);
+export const connect: (fd: number, addr: Bytes, len: number) => number = lib.func(
+  'int connect(int fd, const void *addr, uint32_t len)',
+);
+export const listen: (fd: number, backlog: number) => number = lib.func('int listen(int fd, int backlog)');
+/** `addrLen` is a one-element Uint32Array: in, the size of `addr`; out, the address's length. */
+export const accept4: (fd: number, addr: Bytes | null, addrLen: Uint32Array | null, flags: number) => number = lib.func(
+  'int accept4(int fd, void *addr, uint32_t *addrLen, int flags)',
+);
+export const shutdown: (fd: number, how: number) => number = lib.func('int shutdown(int fd, int how)');
+export const send: (fd: number, buf: Bytes, len: number, flags: number) => number = lib.func(
+  'intptr_t send(int fd, const void *buf, size_t len, int flags)',
+);
+export const recv: (fd: number, buf: Bytes, len: number, flags: number) => number = lib.func(
+  'intptr_t recv(int fd, void *buf, size_t len, int flags)',
+);
+export const sendto: (
+  fd: number,
+  buf: Bytes,
+  len: number,
+  flags: number,
+  addr: Bytes | null,
+  addrLen: number,
+) => number = lib.func(
+  'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrLen)',
+);
+export const recvfrom: (
+  fd: number,
+  buf: Bytes,
+  len: number,
+  flags: number,
+  addr: Bytes | null,
+  addrLen: Uint32Array | null,
+) => number = lib.func('intptr_t recvfrom(int fd, void *buf, size_t len, int flags, void *addr, uint32_t *addrLen)');
+/** `sendmsg`/`recvmsg`/`sendmmsg`/`recvmmsg` take native addresses (bigint) of headers built by the caller. */
+export const sendmsg: (fd: number, msg: bigint, flags: number) => number = lib.func(
+  'intptr_t sendmsg(int fd, void *msg, int flags)',
+);
+export const recvmsg: (fd: number, msg: bigint, flags: number) => number = lib.func(
+  'intptr_t recvmsg(int fd, void *msg, int flags)',
+);
+export const sendmmsg: (fd: number, msgvec: bigint, vlen: number, flags: number) => number = lib.func(
+  'int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)',
+);
+export const recvmmsg: (fd: number, msgvec: bigint, vlen: number, flags: number, timeout: null) => number = lib.func(
+  'int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)',
+);
+export const getsockopt: (fd: number, level: number, name: number, val: Bytes, len: Uint32Array) => number = lib.func(
+  'int getsockopt(int fd, int level, int name, void *val, uint32_t *len)',
+);
+export const setsockopt: (fd: number, level: number, name: number, val: Bytes, len: number) => number = lib.func(
+  'int setsockopt(int fd, int level, int name, const void *val, uint32_t len)',
+);
+export const getsockname: (fd: number, addr: Bytes, len: Uint32Array) => number = lib.func(
+  'int getsockname(int fd, void *addr, uint32_t *len)',
+);
+export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number = lib.func(
+  'int getpeername(int fd, void *addr, uint32_t *len)',
+);
+
+// --- native memory -----------------------------------------------------------------------------
+/** Allocates `size` bytes of native memory that never moves (for iovec/msghdr arrays); free with `free`. */
+export function allocNative(size: number): bigint {
+  return koffi.alloc('uint8_t', size) as unknown as bigint;
+}
+export const free: (ptr: bigint) => void = lib.func('void free(void *ptr)');
+/** An ArrayBuffer over native memory, without a copy. */
+export function viewNative(ptr: bigint, length: number): ArrayBuffer {
+  return koffi.view(ptr, length);
+}
+/** The native address of a typed array's storage. Valid only while the array is alive and not moved. */
+export function addressOf(bytes: Uint8Array): bigint {
+  return (koffi.address(bytes) as bigint) + 0n;
+}
+
+/** errno after the last failed call, read straight away (before any other libc call). */
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** MAP_FAILED as koffi returns it: `(void *)-1` comes back as an unsigned 64-bit value. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+// --- constants (Linux x86_64) -------------------------------------------------------------------
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_PEERCRED = 17;
+export const IPPROTO_IPV6 = 41;
+export const IPV6_V6ONLY = 26;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+export const MSG_NOSIGNAL = 0x4000;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+export const _SC_MQ_PRIO_MAX = 28;
+export const PIPE_BUF = 4096;
+export const NAME_MAX = 255;

@@ -1,0 +1,163 @@
+/**
+ * Readiness of a file descriptor from the Node event loop, through koffi's (undocumented, pinned)
+ * `koffi.node.poll`, which wraps a libuv `uv_poll_t`. Waiting costs no thread: the descriptor sits in
+ * libuv's epoll set, and a thousand idle channels cost a thousand epoll entries, nothing more.
+ *
+ * Kernel and libuv behaviour that shapes this module:
+ * - libuv allows one poll handle per descriptor, so each FdWatch owns one handle and multiplexes
+ *   its readers and writers onto it by restarting it with the union of the wanted events.
+ * - uv_poll is level-triggered: a started handle on a readable descriptor fires on every loop turn,
+ *   so the handle is stopped as soon as nobody waits (a stopped handle also keeps no process alive).
+ * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
+ * - EPOLLERR/EPOLLHUP are reported as the wanted events: waiters wake up, retry their call and see
+ *   the error (EPIPE, EOF) there, which is where it belongs.
+ */
+import koffi, { type node } from 'koffi';
+import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
+import { systemError } from './errors.js';
+
+type PollHandle = node.PollHandle;
+
+/** When to give up waiting: an absolute deadline (performance.now() ms) and/or an AbortSignal. */
+export interface WaitOptions {
+  /** Absolute time from `performance.now()`; Infinity or undefined waits forever. */
+  readonly deadline?: number | undefined;
+  /** Operation name and the caller's timeout, for the TimeoutError message. */
+  readonly operation?: string | undefined;
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Turns `{ timeoutMs }` into an absolute deadline for WaitOptions. */
+export function deadlineOf(timeoutMs: number | undefined): number {
+  return timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+type Direction = 'readable' | 'writable';
+
+/** Waits for a descriptor to become readable or writable, without blocking the event loop. */
+export class FdWatch {
+  readonly fd: number;
+  #handle: PollHandle | undefined;
+  #readers = new Set<Waiter>();
+  #writers = new Set<Waiter>();
+  #events = 0; // bit 1: readable, bit 2: writable, as currently started
+  #closed = false;
+  #ref = true;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Resolves when the descriptor is readable (or in error / hung up). */
+  readable(options: WaitOptions = {}): Promise<void> {
+    return this.#wait('readable', options);
+  }
+
+  /** Resolves when the descriptor is writable (or in error / hung up). */
+  writable(options: WaitOptions = {}): Promise<void> {
+    return this.#wait('writable', options);
+  }
+
+  /** Whether someone is waiting at the moment. */
+  get waiting(): boolean {
+    return this.#readers.size + this.#writers.size > 0;
+  }
+
+  /** Lets the process exit even while someone waits on this descriptor. */
+  unref(): void {
+    this.#ref = false;
+    this.#handle?.unref();
+  }
+
+  /** Keeps the process alive while someone waits on this descriptor (the default). */
+  ref(): void {
+    this.#ref = true;
+    this.#handle?.ref();
+  }
+
+  /** Stops watching; pending waits reject with ChannelClosedError. Does not close the descriptor. */
+  close(error: unknown = new ChannelClosedError()): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle?.close();
+    this.#handle = undefined;
+    for (const waiter of [...this.#readers, ...this.#writers]) waiter.reject(error);
+  }
+
+  #wait(direction: Direction, options: WaitOptions): Promise<void> {
+    if (this.#closed) return Promise.reject(new ChannelClosedError());
+    const { signal, deadline = Number.POSITIVE_INFINITY } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(options.operation ?? 'wait', signal.reason));
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return Promise.reject(this.#timeout(options));
+
+    const set = direction === 'readable' ? this.#readers : this.#writers;
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => settle(new AbortError(options.operation ?? 'wait', signal?.reason));
+      const settle = (error?: unknown): void => {
+        if (!set.delete(waiter)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#update();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const waiter: Waiter = { resolve: () => settle(), reject: (error) => settle(error) };
+      set.add(waiter);
+      if (Number.isFinite(remaining)) {
+        timer = setTimeout(() => settle(this.#timeout(options)), Math.ceil(remaining));
+        if (!this.#ref) timer.unref();
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.#update();
+      } catch (error) {
+        settle(error);
+      }
+    });
+  }
+
+  #timeout(options: WaitOptions): TimeoutError {
+    return new TimeoutError(options.operation ?? 'wait', options.timeoutMs ?? 0);
+  }
+
+  /** Restarts, stops or creates the libuv handle so that it watches exactly what is waited for. */
+  #update(): void {
+    if (this.#closed) return;
+    const events = (this.#readers.size > 0 ? 1 : 0) | (this.#writers.size > 0 ? 2 : 0);
+    if (events === this.#events) return;
+    this.#events = events;
+    if (events === 0) {
+      this.#handle?.stop();
+      return;
+    }
+    const opts = { readable: (events & 1) !== 0, writable: (events & 2) !== 0 };
+    const callback = this.#onEvent as unknown as (ev: node.PollEvents) => void;
+    if (this.#handle === undefined) {
+      const handle = koffi.node.poll(this.fd, opts, callback);
+      if (handle === null || handle === undefined) throw new Error(`koffi.node.poll failed for fd ${this.fd}`);
+      this.#handle = handle;
+      if (!this.#ref) handle.unref();
+    } else {
+      this.#handle.start(opts, callback);
+    }
+  }
+
+  #onEvent = (status: number, events: { readable: boolean; writable: boolean }): void => {
+    if (status < 0) {
+      this.close(systemError(-status, 'poll'));
+      return;
+    }
+    // Wake everyone waiting in a ready direction; each retries its non-blocking call and waits
+    // again if another waiter got there first.
+    if (events.readable) for (const waiter of [...this.#readers]) waiter.resolve();
+    if (events.writable) for (const waiter of [...this.#writers]) waiter.resolve();
+  };
+}

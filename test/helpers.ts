@@ -1,0 +1,100 @@
+/**
+ * Shared test helpers: unique object names, C programs compiled with the real `cc`, Node child
+ * processes running TypeScript, and cleanup that runs even when a test fails.
+ */
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const buildDir = join(repoRoot, 'test', 'c', 'build');
+
+let counter = 0;
+/** A name no other test (or concurrent test file) uses: `tipc-<pid>-<n>-<tag>`. */
+export function uniqueName(tag = 't'): string {
+  counter += 1;
+  return `tipc-${process.pid}-${counter}-${tag}`;
+}
+
+/**
+ * Compiles C sources with `cc -std=c11 -O2 -Wall -Werror` (plus `include/` on the include path) and
+ * returns the binary's path. Binaries are cached by a hash of sources and flags.
+ */
+export function compileC(name: string, sources: readonly string[], extraFlags: readonly string[] = []): string {
+  mkdirSync(buildDir, { recursive: true });
+  const hash = createHash('sha256');
+  for (const source of sources) hash.update(existsSync(source) ? readFileSync(source) : source);
+  hash.update(extraFlags.join(' '));
+  const output = join(buildDir, `${name}-${hash.digest('hex').slice(0, 12)}`);
+  if (existsSync(output)) return output;
+  const files = sources.map((source, i) => {
+    if (existsSync(source)) return source;
+    const file = join(buildDir, `${name}-${i}.c`);
+    writeFileSync(file, source);
+    return file;
+  });
+  const flags = ['-std=c11', '-O2', '-Wall', '-Werror', '-D_GNU_SOURCE', `-I${join(repoRoot, 'include')}`];
+  execFileSync('cc', [...flags, ...extraFlags, '-o', `${output}.tmp`, ...files, '-lrt', '-lpthread'], {
+    stdio: 'pipe',
+  });
+  execFileSync('mv', [`${output}.tmp`, output]);
+  return output;
+}
+
+/** Spawns `node --import tsx <script> ...args` (a TypeScript child process). */
+export function spawnTs(script: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  });
+}
+
+/** Resolves with the exit code and collected output of a child; rejects if it does not end in time. */
+export function finished(
+  child: ChildProcess,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child did not finish in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Collects cleanup actions; `run()` performs all of them, ignoring individual failures. */
+export class Cleanup {
+  #actions: (() => unknown)[] = [];
+
+  add(action: () => unknown): void {
+    this.#actions.push(action);
+  }
+
+  async run(): Promise<void> {
+    const actions = this.#actions.reverse();
+    this.#actions = [];
+    for (const action of actions) {
+      try {
+        await action();
+      } catch {
+        // Best effort: the object may already be gone.
+      }
+    }
+  }
+}
