@@ -1,4 +1,6 @@
 /** Codecs: schema types, C-ABI layout, generated encode/decode, validation, msgpack, C headers. */
+
+export { type CHeaderOptions, cHeader } from './c-header.js';
 export type { CodecValue, MessageCodec } from './codec.js';
 export type { StructOptions } from './layout.js';
 export { type FieldsDecl, StructType, type StructTypeOptions, type StructValue, struct } from './struct.js';
