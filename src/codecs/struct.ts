@@ -27,7 +27,24 @@ export type StructValue<F extends FieldsDecl> = F extends readonly (readonly [st
   ? Simplify<{ [E in F[number] as E[0]]: Infer<E[1]> }>
   : Simplify<{ [K in keyof F]: Infer<F[K]> }>;
 
+/**
+ * The codec methods of a struct type. Declared as methods (not function properties) so that a
+ * `StructType<Specific>` is assignable to `StructType<unknown>`, as a schema should be; the class
+ * installs the generated functions as own properties, with no wrapper call in between.
+ */
+export interface StructType<T> {
+  /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
+  encode(value: T): Uint8Array;
+  /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
+  encodeInto(value: T, target: Uint8Array, offset?: number): number;
+  /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
+  decode(bytes: Uint8Array, offset?: number): T;
+  /** Checks a value; returns it typed or throws ValidationError naming the field path. */
+  validate(value: unknown): T;
+}
+
 /** A struct type: schema, C layout and fixed-size codec in one. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only types the methods the constructor installs.
 export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> {
   readonly kind = 'struct';
   /** Phantom: the value type that `Infer` reads. */
@@ -42,14 +59,6 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> 
   readonly fields: readonly FieldLayout[];
   readonly fingerprint: string;
   readonly fixedSize = true;
-  /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
-  readonly encode: (value: T) => Uint8Array;
-  /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
-  readonly encodeInto: (value: T, target: Uint8Array, offset?: number) => number;
-  /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
-  readonly decode: (bytes: Uint8Array, offset?: number) => T;
-  /** Checks a value; returns it typed or throws ValidationError naming the field path. */
-  readonly validate: (value: unknown) => T;
   /** The generated codec source (or a note that the codec is interpreted). */
   readonly source: string;
   readonly #offsets: ReadonlyMap<string, number>;
