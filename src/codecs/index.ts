@@ -35,3 +35,4 @@ export {
   u32,
   u64,
 } from './types.js';
+export type { StandardSchemaV1 } from './validators.js';

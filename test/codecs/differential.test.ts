@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NetworkHeader, Reading, Sample, SensorFrame } from '../../schemas/index.js';
-import { type FieldType, type StructType, struct } from '../../src/index.js';
-import { Rng, randomStructs, randomValue } from './random-schemas.js';
+import { type StructType, struct } from '../../src/index.js';
+import { corrupt, Rng, randomStructs, randomValue } from './random-schemas.js';
 
 const fixtures = [Sample, SensorFrame, NetworkHeader, Reading] as StructType[];
 const random = randomStructs(0xd1ff, 200);
@@ -29,47 +29,6 @@ function outcome(fn: () => unknown): unknown {
   } catch (error) {
     const e = error as Error & { code?: string; path?: string };
     return { error: e.name, code: e.code, path: e.path, message: e.message };
-  }
-}
-
-/** A copy of `value` with one randomly chosen leaf replaced by a wrong value. */
-function corrupt(rng: Rng, type: FieldType, value: unknown): unknown {
-  const bad: unknown[] = [
-    undefined,
-    null,
-    'x',
-    1.5,
-    -1,
-    2 ** 64,
-    70000n,
-    NaN,
-    {},
-    [],
-    true,
-    1e40,
-    '\0',
-    'a'.repeat(80),
-  ];
-  switch (type.kind) {
-    case 'struct': {
-      if (rng.chance(0.1)) return rng.pick(bad);
-      const field = rng.pick(type.fields);
-      return {
-        ...(value as object),
-        [field.name]: corrupt(rng, field.type, (value as Record<string, unknown>)[field.name]),
-      };
-    }
-    case 'array': {
-      if (rng.chance(0.15)) return (value as unknown[]).slice(1);
-      const items = [...(value as unknown[])];
-      const i = rng.int(0, items.length - 1);
-      items[i] = corrupt(rng, type.element, items[i]);
-      return items;
-    }
-    case 'aligned':
-      return corrupt(rng, type.inner, value);
-    default:
-      return rng.pick(bad);
   }
 }
 

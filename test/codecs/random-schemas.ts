@@ -175,6 +175,47 @@ export function randomValue(rng: Rng, type: FieldType): unknown {
   }
 }
 
+/** A copy of `value` with one randomly chosen leaf replaced by a wrong value. */
+export function corrupt(rng: Rng, type: FieldType, value: unknown): unknown {
+  const bad: unknown[] = [
+    undefined,
+    null,
+    'x',
+    1.5,
+    -1,
+    2 ** 64,
+    70000n,
+    NaN,
+    {},
+    [],
+    true,
+    1e40,
+    '\0',
+    'a'.repeat(80),
+  ];
+  switch (type.kind) {
+    case 'struct': {
+      if (rng.chance(0.1)) return rng.pick(bad);
+      const field = rng.pick(type.fields);
+      return {
+        ...(value as object),
+        [field.name]: corrupt(rng, field.type, (value as Record<string, unknown>)[field.name]),
+      };
+    }
+    case 'array': {
+      if (rng.chance(0.15)) return (value as unknown[]).slice(1);
+      const items = [...(value as unknown[])];
+      const i = rng.int(0, items.length - 1);
+      items[i] = corrupt(rng, type.element, items[i]);
+      return items;
+    }
+    case 'aligned':
+      return corrupt(rng, type.inner, value);
+    default:
+      return rng.pick(bad);
+  }
+}
+
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /**
