@@ -106,7 +106,7 @@ describe('zod, TypeBox and Standard Schema agree with encode', () => {
 
   it('Standard Schema reports the message and the path of the field', () => {
     const result = SensorFrame['~standard'].validate({
-      ...randomValue(new Rng(1), SensorFrame),
+      ...(randomValue(new Rng(1), SensorFrame) as object),
       readings: Array.from({ length: 8 }, (_, i) => ({ channel: i, status: 'OK', raw: 0, value: i === 3 ? 'x' : 0 })),
     }) as { issues: { message: string; path: unknown[] }[] };
     expect(result.issues).toEqual([
