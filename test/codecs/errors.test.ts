@@ -10,7 +10,6 @@ import {
   bool,
   bytes,
   char,
-  DecodeError,
   enumOf,
   f32,
   f64,
