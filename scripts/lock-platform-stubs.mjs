@@ -28,4 +28,6 @@ for (const meta of Object.values(lock.packages)) {
   }
 }
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(added.length ? `added lock entries for ${added.join(', ')}` : 'package-lock.json needs no platform entries');
+console.log(
+  added.length ? `added lock entries for ${added.join(', ')}` : 'package-lock.json needs no platform entries',
+);
