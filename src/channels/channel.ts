@@ -150,8 +150,10 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   /** Encodes `value` into the scratch buffer; the view is valid until the next encode. */
   protected encodeScratch(value: T): Uint8Array {
-    const length = this.codec.encodeInto(value, this.#scratch, 0);
-    return this.#scratch.subarray(0, length);
+    const scratch = this.#scratch;
+    const length = this.codec.encodeInto(value, scratch, 0);
+    // No subarray for the usual full-size message: one allocation less per send.
+    return length === scratch.length ? scratch : scratch.subarray(0, length);
   }
 
   protected waitReadable(options: WaitOptions): Promise<void> {
