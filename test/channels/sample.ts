@@ -54,7 +54,11 @@ export const Sample: MessageCodec<Sample> = {
       throw new DecodeError('sample', `expected 24 bytes, got ${bytes.length}`);
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset + (offset ?? 0), 24);
-    return { channel: view.getUint16(0, true), timestamp: view.getBigUint64(8, true), value: view.getFloat64(16, true) };
+    return {
+      channel: view.getUint16(0, true),
+      timestamp: view.getBigUint64(8, true),
+      value: view.getFloat64(16, true),
+    };
   },
   validate,
 };
