@@ -212,11 +212,12 @@ function rlimit(resource: number): bigint | undefined {
   return libc.getrlimit(resource, limits) === 0 ? limits[0] : undefined;
 }
 
+/** Descriptors open in this process; Infinity when not even /proc/self/fd can be opened (EMFILE). */
 function openDescriptors(): number | undefined {
   try {
     return readdirSync('/proc/self/fd').length;
-  } catch {
-    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EMFILE' ? Number.POSITIVE_INFINITY : undefined;
   }
 }
 
@@ -225,8 +226,9 @@ function emfileHint(shape: QueueShape | undefined): string {
   // user's queues would use more than RLIMIT_MSGQUEUE bytes.
   const nofile = rlimit(libc.RLIMIT_NOFILE);
   const open = openDescriptors();
-  if (nofile !== undefined && open !== undefined && BigInt(open) + 1n >= nofile) {
-    return `this process has ${open} descriptors open and RLIMIT_NOFILE is ${nofile}: close channels no longer used, or raise the limit (ulimit -n)`;
+  if (nofile !== undefined && open !== undefined && open + 1 >= Number(nofile)) {
+    const count = Number.isFinite(open) ? `${open}` : 'all its';
+    return `this process has ${count} descriptors open and RLIMIT_NOFILE is ${nofile}: close channels no longer used, or raise the limit (ulimit -n)`;
   }
   const msgqueue = rlimit(libc.RLIMIT_MSGQUEUE);
   const limit = msgqueue === undefined || msgqueue === libc.RLIM_INFINITY ? 'unlimited' : `${msgqueue} bytes`;

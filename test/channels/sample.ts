@@ -62,3 +62,31 @@ export const Sample: MessageCodec<Sample> = {
   },
   validate,
 };
+
+/** A fixed-size codec of raw bytes (`uint8_t data[size]`), for tests about sizes. */
+export function blob(size: number): MessageCodec<Uint8Array> {
+  const check = (value: unknown): Uint8Array => {
+    if (!(value instanceof Uint8Array) || value.length !== size) {
+      throw new ValidationError('blob', `a Uint8Array of ${size} bytes`, String(value));
+    }
+    return value;
+  };
+  return {
+    name: `blob${size}`,
+    fixedSize: true,
+    size,
+    fingerprint: `blob-${size}`,
+    encode: (value) => check(value).slice(),
+    encodeInto(value, target, offset = 0) {
+      target.set(check(value), offset);
+      return size;
+    },
+    decode(bytes, offset) {
+      if (offset === undefined && bytes.length !== size) {
+        throw new DecodeError(`blob${size}`, `expected ${size} bytes, got ${bytes.length}`);
+      }
+      return bytes.slice(offset ?? 0, (offset ?? 0) + size);
+    },
+    validate: check,
+  };
+}
