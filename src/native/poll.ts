@@ -16,6 +16,9 @@
  * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
  * - EPOLLERR/EPOLLHUP are reported as the wanted events: waiters wake up, retry their call and see
  *   the error (EPIPE, EOF) there, which is where it belongs.
+ * - While Node tears down its environment it runs the loop once more (Environment::CleanupHandles);
+ *   a started koffi poll handle whose descriptor is ready then calls into JS, which aborts the
+ *   process ("FATAL ERROR: napi_throw"). Every open handle is therefore stopped on process 'exit'.
  */
 import koffi, { type node } from 'koffi';
 import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
@@ -46,6 +49,19 @@ interface Waiter {
 }
 
 type Direction = 'readable' | 'writable';
+
+/** Poll handles not closed yet, stopped when the process exits (see the module comment). */
+const openHandles = new Set<PollHandle>();
+let stopOnExit = false;
+
+function trackHandle(handle: PollHandle): void {
+  openHandles.add(handle);
+  if (stopOnExit) return;
+  stopOnExit = true;
+  process.once('exit', () => {
+    for (const open of openHandles) open.stop();
+  });
+}
 
 const READABLE = 1;
 const WRITABLE = 2;
@@ -98,6 +114,7 @@ export class FdWatch {
   close(error: unknown = new ChannelClosedError()): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#handle !== undefined) openHandles.delete(this.#handle);
     this.#handle?.close();
     this.#handle = undefined;
     for (const waiter of [...this.#readers, ...this.#writers]) waiter.reject(error);
@@ -157,6 +174,7 @@ export class FdWatch {
       if (handle === null || handle === undefined) throw new Error(`koffi.node.poll failed for fd ${this.fd}`);
       this.#handle = handle;
       this.#handleRef = true;
+      trackHandle(handle);
     } else if (events === 0) {
       this.#handle.stop();
     } else {
