@@ -37,7 +37,8 @@ try {
   const settledBeforeSend = settled;
 
   for (let i = count - 1; i >= 0; i--) {
-    if (!channels[i]!.trySend({ channel: i, timestamp: BigInt(i) * 3n, value: i / 2 })) throw new Error(`queue ${i} full`);
+    if (!channels[i]!.trySend({ channel: i, timestamp: BigInt(i) * 3n, value: i / 2 }))
+      throw new Error(`queue ${i} full`);
   }
   const messages = await Promise.all(receives);
   const wrong = messages.filter((m, i) => m.value.channel !== i || m.value.timestamp !== BigInt(i) * 3n).length;
