@@ -11,7 +11,7 @@ import { type Channel, open, unlink } from '../../../src/index.js';
 import { blob } from '../../channels/sample.js';
 
 const [mode = '', url = '', capacityArg = '1', sizeArg = '24', access = 'both'] = process.argv.slice(2);
-const channels: Channel<Uint8Array>[] = [];
+const channels: Channel<{ data: Uint8Array }>[] = [];
 const created: string[] = [];
 let failure: SystemError | undefined;
 
