@@ -56,4 +56,5 @@ export const EEXIST = 17;
 export const EMSGSIZE = 90;
 export const ECONNREFUSED = 111;
 export const EADDRINUSE = 98;
+export const EBADF = 9;
 export const ENOTCONN = 107;
