@@ -4,7 +4,7 @@
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import { UnsupportedError } from '../errors.js';
-import type { Channel, Listener } from './channel.js';
+import type { Channel, DatagramChannel, Listener } from './channel.js';
 import { transports as mqTransports } from './mq.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
@@ -16,12 +16,14 @@ export type {
   Channel,
   ChannelInfo,
   ChannelOptions,
+  DatagramChannel,
   Listener,
   Message,
+  PeerCredentials,
   ReceiveOptions,
   SendOptions,
 } from './channel.js';
-export type { OpenOptions, PeerCredentials, SocketOptions } from './transport.js';
+export type { OpenOptions, SocketOptions } from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 
 const registry: Partial<Record<string, Transport>> = {
@@ -58,7 +60,7 @@ export function connect<T>(url: string, codec: MessageCodec<T>, options: SocketO
 }
 
 /** Binds a datagram socket (`unix+dgram:`, `udp:`) to receive from any sender. */
-export function bind<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<Channel<T>> {
+export function bind<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<DatagramChannel<T>> {
   const [address, fn] = lookup(url, 'bind');
   return fn(address, codec, options);
 }

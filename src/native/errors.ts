@@ -57,3 +57,7 @@ export const EMSGSIZE = 90;
 export const ECONNREFUSED = 111;
 export const EADDRINUSE = 98;
 export const ENOTCONN = 107;
+export const EACCES = 13;
+export const ENOTSOCK = 88;
+export const EPROTOTYPE = 91;
+export const ECONNABORTED = 103;
