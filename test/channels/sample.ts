@@ -1,6 +1,6 @@
 /**
  * The measurement sample used by the socket tests, `struct sample { uint16_t channel; uint64_t
- * timestamp; double value; }` (24 bytes), as a MessageCodec, and its C declaration for the C peers.
+ * timestamp; double value; }` (24 bytes), as a MessageCodec (test/c/socket_peer.c declares the same struct).
  */
 import type { MessageCodec } from '../../src/codecs/codec.js';
 import { DecodeError, ValidationError } from '../../src/errors.js';
@@ -11,13 +11,6 @@ export interface Sample {
   timestamp: bigint;
   value: number;
 }
-
-/** The C declaration shared by the C peers. */
-export const sampleC = `
-#include <stdint.h>
-struct sample { uint16_t channel; uint64_t timestamp; double value; };
-_Static_assert(sizeof(struct sample) == 24, "sample layout");
-`;
 
 function validate(value: unknown): Sample {
   const v = value as Partial<Sample> | null;
