@@ -259,7 +259,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       this.#eof = true;
       throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
     }
-    return this.#decode(this.#buffer, n, n > this.#buffer.length, from);
+    return this.#decode(this.#buffer, 0, n, n > this.#buffer.length, from);
   }
 
   #receiveFailed(errno: number): undefined {
@@ -271,8 +271,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     throw systemError(errno, 'recv', this.url);
   }
 
-  /** Decodes a received datagram of `length` bytes at the start of `bytes`, refusing wrong sizes. */
-  #decode(bytes: Uint8Array, length: number, truncated: boolean, from: string | undefined): Message<T> {
+  /** Decodes a received datagram of `length` bytes at `offset` in `bytes`, refusing wrong sizes. */
+  #decode(bytes: Uint8Array, offset: number, length: number, truncated: boolean, from: string | undefined): Message<T> {
     const { size, fixedSize, name } = this.codec;
     const sender = from === undefined ? '' : ` from ${from}`;
     if (truncated || length > size) {
@@ -287,7 +287,10 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
         `${this.url}: discarded a ${length}-byte datagram${sender}, expected exactly ${size} bytes of ${name}; the sender uses another schema`,
       );
     }
-    const value = this.codec.decode(bytes.subarray(0, length));
+    // Same Uint8Array every time for struct codecs: their decoder caches its DataView per array.
+    const value = fixedSize
+      ? this.codec.decode(bytes, offset)
+      : this.codec.decode(bytes.subarray(offset, offset + length));
     return from === undefined ? { value, priority: 0 } : { value, priority: 0, from };
   }
 
@@ -337,8 +340,9 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       this.#receiveFailed(libc.errno());
       return;
     }
-    // One copy of the whole batch out of native memory: decoded values may keep views of it.
-    const data = batch.data.slice(0, n * batch.stride);
+    // Fixed-size (struct) codecs decode straight from native memory; a variable-size codec's
+    // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
+    const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
     // After the first bad datagram, everything goes to #pending (and out is returned as is); if
     // out is still empty then, the error is thrown now and the rest waits in #pending.
     let failed: Error | undefined;
@@ -354,7 +358,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       if (sender !== undefined) from = formatAddress(this.transport, sender[0], sender[1]);
       try {
         const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
-        const message = this.#decode(data.subarray(i * batch.stride), length, truncated, from);
+        const message = this.#decode(data, i * batch.stride, length, truncated, from);
         if (diverted) this.#pending.push(message);
         else out.push(message);
       } catch (error) {
