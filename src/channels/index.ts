@@ -28,32 +28,46 @@ export {
 export type { AdoptOptions, Direction, OpenOptions, PairOptions, SocketOptions } from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 
+// The entry points are async functions so that a bad URL rejects the promise rather than throwing.
+
 /** Opens a named object (`mq:`, `shm:`, `fifo:`) as a channel. */
-export function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
+export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
   return fn(address, codec, options);
 }
 
 /** Connects to a socket address (`unix+*:`, `udp:`, `tcp:`). */
-export function connect<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<Channel<T>> {
+export async function connect<T>(
+  url: string,
+  codec: MessageCodec<T>,
+  options: SocketOptions = {},
+): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'connect');
   return fn(address, codec, options);
 }
 
 /** Binds a datagram socket (`unix+dgram:`, `udp:`) to receive from any sender. */
-export function bind<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<DatagramChannel<T>> {
+export async function bind<T>(
+  url: string,
+  codec: MessageCodec<T>,
+  options: SocketOptions = {},
+): Promise<DatagramChannel<T>> {
   const [address, fn] = lookup(url, 'bind');
   return fn(address, codec, options);
 }
 
 /** Listens on a connection-oriented socket (`unix+seqpacket:`, `unix+stream:`, `tcp:`). */
-export function listen<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<Listener<T>> {
+export async function listen<T>(
+  url: string,
+  codec: MessageCodec<T>,
+  options: SocketOptions = {},
+): Promise<Listener<T>> {
   const [address, fn] = lookup(url, 'listen');
   return fn(address, codec, options);
 }
 
 /** Removes a named object (queue, segment, FIFO, socket file). */
-export function unlink(url: string): Promise<void> {
+export async function unlink(url: string): Promise<void> {
   const [address, fn] = lookup(url, 'unlink');
   return fn(address);
 }

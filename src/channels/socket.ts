@@ -186,9 +186,12 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   async #destination(to: string): Promise<SockAddr> {
     const known = this.#destinations.get(to);
     if (known !== undefined) return known;
+    if (this.transport === 'unix+seqpacket') {
+      throw new UnsupportedError(`${this.url} is a seqpacket connection with one peer: use send(), not sendTo()`);
+    }
     const address = parseUrl(to);
     const expected = this.transport === 'udp' ? 'udp' : 'unix+dgram';
-    if (address.scheme !== expected || this.transport === 'unix+seqpacket') {
+    if (address.scheme !== expected) {
       throw new ValidationError('to', `a ${expected}: URL (a received message's from)`, JSON.stringify(to));
     }
     const sockaddr =
@@ -221,6 +224,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       }
     } finally {
       this.#sendBatchBusy = false;
+      // Closed while this batch waited: closeResources left the memory to be freed here.
+      if (this.closed) batch.free();
     }
   }
 

@@ -334,3 +334,112 @@ describe('udp', () => {
     expect(got.value.every((b) => b === 7)).toBe(true);
   });
 });
+
+describe('socket channel edges', () => {
+  it('refuses operations a transport does not have, with what it offers', async () => {
+    await expect((async () => listen('udp://127.0.0.1:0', Sample))()).rejects.toThrow(
+      /udp: channels do not support listen\(\); use connect, bind/,
+    );
+    await expect((async () => bind(`unix+seqpacket:@${uniqueName('nb')}`, Sample))()).rejects.toBeInstanceOf(
+      UnsupportedError,
+    );
+    const url = `unix+seqpacket:@${uniqueName('st')}`;
+    const listener = track(await listen(url, Sample));
+    const client = track(await connect(url, Sample));
+    await expect((client as DatagramChannel<Sample>).sendTo(url, sample(1))).rejects.toThrow(
+      /use send\(\), not sendTo/,
+    );
+    await listener.close();
+  });
+
+  it('refuses a codec larger than a UNIX socket can carry, before anything is sent', async () => {
+    const huge = rawCodec(9 * 1024 * 1024);
+    const error = await bind(`unix+dgram:@${uniqueName('huge')}`, huge).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MessageSizeError);
+    expect((error as Error).message).toMatch(/SO_SNDBUF .* \/proc\/sys\/net\/core\/wmem_max/);
+    // A large message that fits once SO_SNDBUF is raised goes through whole.
+    const url = `unix+dgram:@${uniqueName('large')}`;
+    const large = rawCodec(300_000);
+    const rx = track(await bind(url, large));
+    const tx = track(await connect(url, large));
+    await tx.send(new Uint8Array(300_000).fill(9));
+    const got = await rx.receive({ timeoutMs: 2000 });
+    expect(got.value.length).toBe(300_000);
+    expect(got.value[299_999]).toBe(9);
+  });
+
+  it('refuses a UDP codec over the IPv6 payload limit (65 527 bytes)', async () => {
+    await expect(bind('udp://[::1]:0', rawCodec(65_528))).rejects.toMatchObject({ limit: 65_527 });
+  });
+
+  it('seqpacket send waits while the peer does not read, then delivers everything', async () => {
+    const url = `unix+seqpacket:@${uniqueName('bpseq')}`;
+    const listener = track(await listen(url, Sample));
+    const tx = track(await connect(url, Sample));
+    const rx = track(await listener.accept({ timeoutMs: 2000 }));
+    const values = Array.from({ length: 5000 }, (_, i) => sample(i));
+    let sent = false;
+    const sending = tx.sendMany(values).then(() => {
+      sent = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sent).toBe(false); // 5000 messages do not fit in the socket buffer
+    const got = [];
+    while (got.length < values.length) got.push(...(await rx.receiveMany(1000, { timeoutMs: 5000 })));
+    await sending;
+    expect(got.map((m) => m.value)).toEqual(values);
+  });
+
+  it('sendTo backs off while the peer is full, and honours timeoutMs', async () => {
+    const url = `unix+dgram:@${uniqueName('bpto')}`;
+    const rx = track(await bind(url, Sample));
+    const tx = track(await connect(url, Sample));
+    await tx.send(sample(0));
+    const { from } = await rx.receive({ timeoutMs: 2000 });
+    let sent = 0;
+    for (;;) {
+      const result = await rx.sendTo(from as string, sample(sent), { timeoutMs: 20 }).then(
+        () => true,
+        (e: unknown) => e,
+      );
+      if (result !== true) {
+        expect(result).toBeInstanceOf(TimeoutError);
+        break;
+      }
+      sent++;
+    }
+    expect(sent).toBeGreaterThan(0);
+    // The receiver's queue is full; this one waits (on a timer: polling cannot see the peer's queue).
+    const late = rx.sendTo(from as string, sample(sent), { timeoutMs: 5000 });
+    const got = [];
+    for (let i = 0; i < sent; i++) got.push((await tx.receive({ timeoutMs: 2000 })).value);
+    await late;
+    got.push((await tx.receive({ timeoutMs: 2000 })).value);
+    expect(got).toEqual(Array.from({ length: sent + 1 }, (_, i) => sample(i)));
+  });
+
+  it('reports addresses and buffer sizes in info(), and use after close fails', async () => {
+    const url = `unix+dgram:@${uniqueName('info')}`;
+    const rx = await bind(url, Sample);
+    const tx = await connect(url, Sample);
+    expect(rx.info()).toMatchObject({ url, transport: 'unix+dgram', messageSize: 24, localUrl: url });
+    expect(tx.info()).toMatchObject({ peerUrl: url, localUrl: localUrl(tx) });
+    expect(tx.info().sendBufferBytes).toBeGreaterThan(24);
+    await tx.close();
+    await tx.close();
+    expect(tx.closed).toBe(true);
+    await expect(tx.send(sample(1))).rejects.toBeInstanceOf(ChannelClosedError);
+    await expect(tx.sendMany([sample(1)])).rejects.toBeInstanceOf(ChannelClosedError);
+    await expect(tx.receiveMany(5)).rejects.toBeInstanceOf(ChannelClosedError);
+    await rx.close();
+  });
+
+  it('rejects bad URLs and unknown reply addresses with ValidationError', async () => {
+    await expect(bind(`unix+dgram:/tmp/${'x'.repeat(120)}`, Sample)).rejects.toBeInstanceOf(ValidationError);
+    const rx = track(await bind(`unix+dgram:@${uniqueName('badto')}`, Sample));
+    await expect(rx.sendTo('udp://127.0.0.1:9', sample(1))).rejects.toBeInstanceOf(ValidationError);
+    await expect(rx.sendTo(`unix+dgram:@${uniqueName('nobody')}`, sample(1))).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+  });
+});
