@@ -58,3 +58,7 @@ export const ECONNREFUSED = 111;
 export const EADDRINUSE = 98;
 export const EBADF = 9;
 export const ENOTCONN = 107;
+export const EACCES = 13;
+export const ENOTSOCK = 88;
+export const EPROTOTYPE = 91;
+export const ECONNABORTED = 103;

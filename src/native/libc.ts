@@ -221,11 +221,18 @@ export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_PEERCRED = 17;
+export const SO_TYPE = 3;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 export const MSG_NOSIGNAL = 0x4000;
+/** `struct msghdr` (56 bytes) + `unsigned msg_len`, padded: one `struct mmsghdr` on x86_64. */
+export const MMSGHDR_SIZE = 64;
+/** `struct iovec`: base pointer and length. */
+export const IOVEC_SIZE = 16;
+/** `struct ucred` (SO_PEERCRED): pid, uid, gid as 32-bit integers. */
+export const UCRED_SIZE = 12;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 export const _SC_MQ_PRIO_MAX = 28;
