@@ -57,3 +57,7 @@ export const EMSGSIZE = 90;
 export const ECONNREFUSED = 111;
 export const EADDRINUSE = 98;
 export const ENOTCONN = 107;
+export const ESRCH = 3;
+export const EINVAL = 22;
+export const EBUSY = 16;
+export const EUSERS = 87;
