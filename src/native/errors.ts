@@ -62,3 +62,7 @@ export const EACCES = 13;
 export const ENOTSOCK = 88;
 export const EPROTOTYPE = 91;
 export const ECONNABORTED = 103;
+export const ESRCH = 3;
+export const EINVAL = 22;
+export const EBUSY = 16;
+export const EUSERS = 87;

@@ -91,6 +91,10 @@ export const shmUnlink: (name: string) => number = lib.func('int shm_unlink(cons
 export const mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: bigint) => bigint =
   lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 export const munmap: (addr: bigint, length: number) => number = lib.func('int munmap(void *addr, size_t length)');
+/** `link`/`rename` publish a fully built ring segment under its name atomically (see ring-protocol.md). */
+export const link: (from: string, to: string) => number = lib.func('int link(const char *from, const char *to)');
+export const rename: (from: string, to: string) => number = lib.func('int rename(const char *from, const char *to)');
+export const flock: (fd: number, operation: number) => number = lib.func('int flock(int fd, int operation)');
 
 // --- sockets -----------------------------------------------------------------------------------
 export const socket: (domain: number, type: number, protocol: number) => number = lib.func(
@@ -207,6 +211,9 @@ export const EFD_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const O_NOFOLLOW = 0o400000;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
