@@ -2,7 +2,7 @@
  * Shared test helpers: unique object names, C programs compiled with the real `cc`, Node child
  * processes running TypeScript, and cleanup that runs even when a test fails.
  */
-import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

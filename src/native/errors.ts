@@ -57,3 +57,6 @@ export const EMSGSIZE = 90;
 export const ECONNREFUSED = 111;
 export const EADDRINUSE = 98;
 export const ENOTCONN = 107;
+export const ENXIO = 6;
+export const EISCONN = 106;
+export const ECONNABORTED = 103;
