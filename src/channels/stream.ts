@@ -100,6 +100,8 @@ export class StreamChannel<T> extends FdChannel<T> {
   readonly transport: string;
   /** Credentials of the peer process (UNIX stream sockets). */
   readonly peer: PeerCredentials | undefined;
+  /** The descriptor (for socket options, pipe sizes, handing to a child); owned by the channel. */
+  readonly fd: number;
   readonly #fd: number;
   readonly #kind: 'pipe' | 'socket';
   readonly #access: Access;
@@ -127,6 +129,7 @@ export class StreamChannel<T> extends FdChannel<T> {
     super(init.url, codec, init.fd, init);
     this.transport = init.transport;
     this.peer = init.peer;
+    this.fd = init.fd;
     this.#fd = init.fd;
     this.#kind = init.kind;
     this.#access = init.access;
@@ -696,6 +699,45 @@ async function unlinkPath(address: Address): Promise<void> {
   if (!('path' in address)) return;
   if ('abstract' in address && address.abstract) return; // abstract names vanish with their last socket
   check(libc.unlink(address.path), 'unlink', address.path);
+}
+
+// --- inherited descriptors and child processes -----------------------------------------------------
+
+/** Options of `adoptStream`. */
+export interface AdoptOptions extends ChannelOptions {
+  /** Which directions this end uses: a pipe end is one-way; a socket defaults to both. */
+  readonly access?: Access;
+  /** The URL the channel reports; default `fd:<n>`. */
+  readonly url?: string;
+}
+
+/**
+ * Makes a typed channel of a descriptor this process already holds, typically one inherited from a
+ * parent (`stdio: [..., 'pipe' | fd]`): a pipe end or a stream socket. The descriptor is switched to
+ * O_NONBLOCK (which also affects other processes sharing the same open file) and owned by the channel.
+ */
+export function adoptStream<T>(fd: number, codec: MessageCodec<T>, options: AdoptOptions = {}): StreamChannel<T> {
+  const url = options.url ?? `fd:${fd}`;
+  const stat = fstatSync(fd);
+  if (!stat.isFIFO() && !stat.isSocket()) {
+    throw new ValidationError('fd', 'a pipe, FIFO or stream socket descriptor', `${url} (neither)`);
+  }
+  const kind = stat.isSocket() ? 'socket' : 'pipe';
+  const access = options.access ?? (kind === 'socket' ? 'both' : undefined);
+  if (access === undefined) {
+    throw new ValidationError('access', "'send' or 'receive' (a pipe end is one-way)", 'undefined');
+  }
+  const flags = check(libc.fcntl(fd, libc.F_GETFL), 'fcntl', url);
+  check(libc.fcntl(fd, libc.F_SETFL, flags | libc.O_NONBLOCK), 'fcntl', url);
+  check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl', url);
+  return new StreamChannel(codec, {
+    url,
+    transport: kind === 'socket' ? 'unix+stream' : 'pipe',
+    fd,
+    kind,
+    access,
+    ...(options.ref === undefined ? {} : { ref: options.ref }),
+  });
 }
 
 // --- stream sockets --------------------------------------------------------------------------------

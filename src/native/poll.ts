@@ -9,14 +9,17 @@
  * - uv_poll is level-triggered: a started handle on a readable descriptor fires on every loop turn,
  *   so the handle is stopped as soon as nobody waits (a stopped handle also keeps no process alive).
  * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
- * - EPOLLERR/EPOLLHUP are reported as the wanted events: waiters wake up, retry their call and see
- *   the error (EPIPE, EOF) there, which is where it belongs.
+ * - EPOLLHUP is reported as the wanted events, EPOLLERR as status UV_EBADF with the handle stopped:
+ *   either way waiters wake up, retry their call and see the error (EPIPE, EOF) there, where it belongs.
  */
 import koffi, { type node } from 'koffi';
 import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
 import { systemError } from './errors.js';
 
 type PollHandle = node.PollHandle;
+
+/** libuv's UV_EBADF (-EBADF), which it also uses for EPOLLERR on a poll handle. */
+const UV_EBADF = -9;
 
 /** When to give up waiting: an absolute deadline (performance.now() ms) and/or an AbortSignal. */
 export interface WaitOptions {
@@ -151,6 +154,14 @@ export class FdWatch {
   }
 
   #onEvent = (status: number, events: { readable: boolean; writable: boolean }): void => {
+    if (status === UV_EBADF) {
+      // libuv reports EPOLLERR on a poll handle as UV_EBADF and stops the handle (a FIFO writer whose
+      // reader left, a socket with a pending error). Wake everyone: each retries its call and sees the
+      // real error there (EPIPE, ECONNRESET, or EBADF itself); waiting again restarts the handle.
+      this.#events = 0;
+      for (const waiter of [...this.#readers, ...this.#writers]) waiter.resolve();
+      return;
+    }
     if (status < 0) {
       this.close(systemError(-status, 'poll'));
       return;
