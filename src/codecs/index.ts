@@ -1,2 +1,35 @@
 /** Codecs: schema types, C-ABI layout, generated encode/decode, validation, msgpack, C headers. */
 export type { CodecValue, MessageCodec } from './codec.js';
+export type { StructOptions } from './layout.js';
+export { type FieldsDecl, StructType, type StructTypeOptions, type StructValue, struct } from './struct.js';
+export {
+  type AlignedType,
+  type ArrayType,
+  aligned,
+  array,
+  type BoolType,
+  type BytesType,
+  bool,
+  bytes,
+  type CharType,
+  char,
+  type ElementType,
+  type EnumOptions,
+  type EnumType,
+  enumOf,
+  type FieldLayout,
+  type FieldType,
+  type FloatType,
+  f32,
+  f64,
+  type Infer,
+  type IntType,
+  i8,
+  i16,
+  i32,
+  i64,
+  u8,
+  u16,
+  u32,
+  u64,
+} from './types.js';

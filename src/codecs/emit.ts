@@ -1,0 +1,383 @@
+/**
+ * Code generation: the one module that builds JavaScript source. A struct becomes straight-line
+ * DataView code with every offset a literal, which V8 compiles to a few loads and stores per field.
+ *
+ * Safety rules: field names reaching the source passed `checkName` (C identifiers, never
+ * `__proto__`/`constructor`/`prototype`) and are still written through `prop()`; strings and numbers
+ * are written with `JSON.stringify`/`String` of validated integers; anything that is not a literal
+ * (types for error messages, enum maps, helper functions) is passed in as an argument.
+ */
+import { SchemaError } from '../errors.js';
+import { paddingRanges } from './layout.js';
+import type { FieldType, StructShape } from './types.js';
+import { F32_OVERFLOW, runtime } from './values.js';
+
+/** The functions compiled for one struct. */
+export interface CompiledCodec<T> {
+  encode(value: T): Uint8Array;
+  encodeInto(value: T, target: Uint8Array, offset?: number): number;
+  decode(bytes: Uint8Array, offset?: number): T;
+  validate(value: unknown): T;
+  /** The generated source, for debugging. */
+  readonly source: string;
+}
+
+const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** A property access that is safe whatever the name: `.name` for identifiers, `["..."]` otherwise. */
+function prop(name: string): string {
+  if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
+    throw new SchemaError(`refusing to generate code for the property ${JSON.stringify(name)}`);
+  }
+  return identifier.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+}
+
+/** A validated integer as a source literal. */
+function int(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new SchemaError(`internal: ${n} is not a safe integer literal`);
+  return String(n);
+}
+
+/** A path being built: literal text and loop index variables, rendered as a string expression. */
+type Path = readonly (string | { readonly index: string })[];
+
+function pathExpr(path: Path): string {
+  const parts: string[] = [];
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'string') text += part;
+    else {
+      parts.push(JSON.stringify(`${text}[`), part.index);
+      text = ']';
+    }
+  }
+  parts.push(JSON.stringify(text));
+  return parts.join(' + ');
+}
+
+/** An offset expression: a runtime base plus a constant folded at generation time. */
+interface Offset {
+  readonly base: string;
+  readonly add: number;
+}
+
+function at(offset: Offset, add = 0): string {
+  const n = offset.add + add;
+  return n === 0 ? offset.base : `${offset.base} + ${int(n)}`;
+}
+
+const setters = {
+  u16: 'Uint16',
+  u32: 'Uint32',
+  u64: 'BigUint64',
+  i8: 'Int8',
+  i16: 'Int16',
+  i32: 'Int32',
+  i64: 'BigInt64',
+};
+
+class Emitter {
+  readonly args: unknown[] = [];
+  readonly #argIndex = new Map<unknown, string>();
+  #counter = 0;
+
+  /** Registers a non-literal value and returns the name the source refers to it by. */
+  ref(value: unknown): string {
+    let name = this.#argIndex.get(value);
+    if (name === undefined) {
+      name = `k${this.args.length}`;
+      this.args.push(value);
+      this.#argIndex.set(value, name);
+    }
+    return name;
+  }
+
+  local(prefix: string): string {
+    this.#counter += 1;
+    return `${prefix}${this.#counter}`;
+  }
+
+  check(type: FieldType, x: string, path: Path, out: string[]): void {
+    const fail = `throw invalid(${pathExpr(path)}, ${this.ref(type)}, ${x});`;
+    switch (type.kind) {
+      case 'int': {
+        if (type.big) {
+          out.push(`if (typeof ${x} !== 'bigint' || ${x} < ${type.min}n || ${x} > ${type.max}n) ${fail}`);
+          return;
+        }
+        // Integer-ness and range in one comparison: the coercion changes every out-of-range,
+        // fractional or NaN value (NaN !== anything), and leaves valid ones equal.
+        const coerce = {
+          u8: `(${x} & 255)`,
+          u16: `(${x} & 65535)`,
+          u32: `(${x} >>> 0)`,
+          i8: `(${x} << 24 >> 24)`,
+          i16: `(${x} << 16 >> 16)`,
+          i32: `(${x} | 0)`,
+        }[type.name as 'u8' | 'u16' | 'u32' | 'i8' | 'i16' | 'i32'];
+        out.push(`if (typeof ${x} !== 'number' || ${coerce} !== ${x}) ${fail}`);
+        return;
+      }
+      case 'float':
+        if (type.name === 'f64') out.push(`if (typeof ${x} !== 'number') ${fail}`);
+        // A finite number beyond f32's range would silently become Infinity.
+        else
+          out.push(
+            `if (typeof ${x} !== 'number' || (Math.abs(${x}) >= ${F32_OVERFLOW} && Math.abs(${x}) !== Infinity)) ${fail}`,
+          );
+        return;
+      case 'bool':
+        out.push(`if (typeof ${x} !== 'boolean') ${fail}`);
+        return;
+      case 'char':
+        out.push(`if (typeof ${x} !== 'string' || !charFits(${x}, ${int(type.length)})) ${fail}`);
+        return;
+      case 'bytes':
+        out.push(`if (!(${x} instanceof Uint8Array) || ${x}.length !== ${int(type.length)}) ${fail}`);
+        return;
+      case 'enum': {
+        const values = this.ref(type.values);
+        const base = type.base;
+        const known = `(typeof ${x} === 'string' && ${values}.has(${x}))`;
+        if (type.allowUnknown) {
+          out.push(
+            `if (!${known} && (typeof ${x} !== 'number' || !Number.isInteger(${x}) || ${x} < ${base.min} || ${x} > ${base.max})) ${fail}`,
+          );
+        } else out.push(`if (!${known}) ${fail}`);
+        return;
+      }
+      case 'array': {
+        out.push(`if (!Array.isArray(${x}) || ${x}.length !== ${int(type.length)}) ${fail}`);
+        const i = this.local('i');
+        const e = this.local('e');
+        const body: string[] = [];
+        this.check(type.element, e, [...path, { index: i }], body);
+        out.push(`for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`, `const ${e} = ${x}[${i}];`, ...body, '}');
+        return;
+      }
+      case 'struct':
+        out.push(`if (typeof ${x} !== 'object' || ${x} === null) ${fail}`);
+        for (const field of type.fields) {
+          const f = this.local('f');
+          out.push(`const ${f} = ${x}${prop(field.name)};`);
+          this.check(field.type, f, [...path, `.${field.name}`], out);
+        }
+        return;
+      case 'aligned':
+        this.check(type.inner, x, path, out);
+        return;
+    }
+  }
+
+  write(type: FieldType, x: string, offset: Offset, little: boolean, out: string[]): void {
+    const le = little ? 'true' : 'false';
+    switch (type.kind) {
+      case 'int':
+        if (type.name === 'u8') out.push(`u[${at(offset)}] = ${x};`);
+        else out.push(`dv.set${setters[type.name]}(${at(offset)}, ${x}${type.size > 1 ? `, ${le}` : ''});`);
+        return;
+      case 'float':
+        out.push(`dv.setFloat${type.name === 'f32' ? 32 : 64}(${at(offset)}, ${x}, ${le});`);
+        return;
+      case 'bool':
+        out.push(`u[${at(offset)}] = ${x} ? 1 : 0;`);
+        return;
+      case 'char':
+        out.push(`writeChar(u, ${at(offset)}, ${x}, ${int(type.length)});`);
+        return;
+      case 'bytes':
+        out.push(`u.set(${x}, ${at(offset)});`);
+        return;
+      case 'enum': {
+        const values = this.ref(type.values);
+        const n = this.local('n');
+        out.push(`const ${n} = typeof ${x} === 'string' ? ${values}.get(${x}) : ${x};`);
+        this.write(type.base, n, offset, little, out);
+        return;
+      }
+      case 'array': {
+        const i = this.local('i');
+        const e = this.local('e');
+        const body: string[] = [];
+        const stride = type.element.size;
+        this.write(type.element, e, { base: `${at(offset)} + ${i} * ${int(stride)}`, add: 0 }, little, body);
+        out.push(`for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`, `const ${e} = ${x}[${i}];`, ...body, '}');
+        return;
+      }
+      case 'struct': {
+        const nestedLittle = type.endian === 'little';
+        for (const field of type.fields) {
+          const f = this.local('f');
+          out.push(`const ${f} = ${x}${prop(field.name)};`);
+          this.write(field.type, f, { base: offset.base, add: offset.add + field.offset }, nestedLittle, out);
+        }
+        return;
+      }
+      case 'aligned':
+        this.write(type.inner, x, offset, little, out);
+        return;
+    }
+  }
+
+  /** Emits statements into `out` and returns the expression of the decoded value. */
+  read(type: FieldType, offset: Offset, little: boolean, path: Path, out: string[]): string {
+    const le = little ? 'true' : 'false';
+    switch (type.kind) {
+      case 'int':
+        if (type.name === 'u8') return `u[${at(offset)}]`;
+        return `dv.get${setters[type.name]}(${at(offset)}${type.size > 1 ? `, ${le}` : ''})`;
+      case 'float':
+        return `dv.getFloat${type.name === 'f32' ? 32 : 64}(${at(offset)}, ${le})`;
+      case 'bool': {
+        const b = this.local('b');
+        out.push(`const ${b} = u[${at(offset)}];`, `if (${b} > 1) throw badBool(${pathExpr(path)}, ${b});`);
+        return `${b} === 1`;
+      }
+      case 'char': {
+        const s = this.local('s');
+        out.push(
+          `const ${s} = readChar(u, ${at(offset)}, ${int(type.length)});`,
+          `if (${s} === undefined) throw badChar(${pathExpr(path)}, ${int(type.length)});`,
+        );
+        return s;
+      }
+      case 'bytes':
+        return `u.slice(${at(offset)}, ${at(offset, type.length)})`;
+      case 'enum': {
+        const n = this.local('n');
+        const s = this.local('s');
+        out.push(
+          `const ${n} = ${this.read(type.base, offset, little, path, out)};`,
+          `const ${s} = ${this.ref(type.names)}.get(${n});`,
+        );
+        if (type.allowUnknown) return `(${s} === undefined ? ${n} : ${s})`;
+        out.push(`if (${s} === undefined) throw unknownEnum(${pathExpr(path)}, ${this.ref(type)}, ${n});`);
+        return s;
+      }
+      case 'array': {
+        const a = this.local('a');
+        const i = this.local('i');
+        const body: string[] = [];
+        const stride = type.element.size;
+        const element = this.read(
+          type.element,
+          { base: `${at(offset)} + ${i} * ${int(stride)}`, add: 0 },
+          little,
+          [...path, { index: i }],
+          body,
+        );
+        out.push(
+          `const ${a} = [];`,
+          `for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`,
+          ...body,
+          `${a}.push(${element});`,
+          '}',
+        );
+        return a;
+      }
+      case 'struct': {
+        const nestedLittle = type.endian === 'little';
+        const props = type.fields.map((field) => {
+          const value = this.read(
+            field.type,
+            { base: offset.base, add: offset.add + field.offset },
+            nestedLittle,
+            [...path, `.${field.name}`],
+            out,
+          );
+          return `${prop(field.name).slice(1)}: ${value}`;
+        });
+        return `{ ${props.join(', ')} }`;
+      }
+      case 'aligned':
+        return this.read(type.inner, offset, little, path, out);
+    }
+  }
+
+  padding(type: StructShape, out: string[]): void {
+    const ranges = paddingRanges(type.size, type.fields);
+    if (ranges.length > 16) {
+      // Many gaps (arrays of padded structs): one fill before the writes is cheaper than a store per gap.
+      out.push(`u.fill(0, o, o + ${int(type.size)});`);
+      return;
+    }
+    for (const [start, end] of ranges) {
+      if (end - start <= 8) for (let b = start; b < end; b++) out.push(`u[o + ${int(b)}] = 0;`);
+      else out.push(`u.fill(0, o + ${int(start)}, o + ${int(end)});`);
+    }
+  }
+}
+
+/** Generates, compiles and returns the codec functions of a struct. */
+export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
+  const emitter = new Emitter();
+  const self = emitter.ref(type);
+  const size = int(type.size);
+  const checks: string[] = [];
+  emitter.check(type, 'v', [type.name], checks);
+  const writes: string[] = [];
+  emitter.write(type, 'v', { base: 'o', add: 0 }, type.endian === 'little', writes);
+  const pads: string[] = [];
+  emitter.padding(type, pads);
+  const reads: string[] = [];
+  const result = emitter.read(type, { base: 'o', add: 0 }, type.endian === 'little', [type.name], reads);
+
+  const source = [
+    "'use strict';",
+    'const { invalid, unknownEnum, badBool, badChar, charFits, writeChar, readChar, targetError, inputError } = runtime;',
+    `const [${emitter.args.map((_, i) => `k${i}`).join(', ')}] = args;`,
+    '// One-entry DataView caches: a channel encodes into and decodes from the same buffer every time.',
+    'let lastTarget = null;',
+    'let lastTargetView = null;',
+    'let lastInput = null;',
+    'let lastInputView = null;',
+    'function check(v) {',
+    ...checks,
+    '}',
+    'function write(v, dv, u, o) {',
+    ...writes,
+    '}',
+    'function read(dv, u, o) {',
+    ...reads,
+    `return ${result};`,
+    '}',
+    'function encode(v) {',
+    'check(v);',
+    `const u = new Uint8Array(${size});`,
+    'write(v, new DataView(u.buffer), u, 0);',
+    'return u;',
+    '}',
+    'function encodeInto(v, u, o = 0) {',
+    `if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw targetError(${self}, u, o);`,
+    'check(v);',
+    'if (u !== lastTarget) {',
+    'lastTargetView = new DataView(u.buffer, u.byteOffset, u.byteLength);',
+    'lastTarget = u;',
+    '}',
+    ...pads,
+    'write(v, lastTargetView, u, o);',
+    `return ${size};`,
+    '}',
+    'function decode(u, o) {',
+    'if (o === undefined) {',
+    `if (!(u instanceof Uint8Array) || u.length !== ${size}) throw inputError(${self}, u, o);`,
+    'o = 0;',
+    `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw inputError(${self}, u, o);`,
+    'if (u !== lastInput) {',
+    'lastInputView = new DataView(u.buffer, u.byteOffset, u.byteLength);',
+    'lastInput = u;',
+    '}',
+    'return read(lastInputView, u, o);',
+    '}',
+    'function validate(v) {',
+    'check(v);',
+    'return v;',
+    '}',
+    'return { encode, encodeInto, decode, validate };',
+  ].join('\n');
+  const factory = new Function('runtime', 'args', source) as (
+    helpers: typeof runtime,
+    args: unknown[],
+  ) => Omit<CompiledCodec<T>, 'source'>;
+  return { ...factory(runtime, emitter.args), source };
+}

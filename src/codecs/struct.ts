@@ -1,0 +1,117 @@
+/**
+ * `struct(name, fields, options)`: a schema with C layout and its codec. The struct type is at once
+ * the schema (usable as a field of other structs), the layout (`size`, `align`, `fields`) and a
+ * `MessageCodec` whose encode/decode are generated for this layout.
+ */
+import { SchemaError } from '../errors.js';
+import type { MessageCodec } from './codec.js';
+import { type CompiledCodec, compileStruct } from './emit.js';
+import { fingerprintOf } from './fingerprint.js';
+import { interpretStruct } from './interpret.js';
+import { checkName, checkOptions, layoutStruct, type StructOptions } from './layout.js';
+import type { FieldLayout, FieldType, Infer, StructShape } from './types.js';
+
+/** Options of `struct`: layout options plus how the codec is built. */
+export interface StructTypeOptions extends StructOptions {
+  /** Use the interpreted codec instead of generated code (e.g. where `new Function` is forbidden). */
+  readonly interpreted?: boolean;
+}
+
+/** Field declarations: an object (in declaration order) or a list of `[name, type]` pairs. */
+export type FieldsDecl = { readonly [name: string]: FieldType } | readonly (readonly [string, FieldType])[];
+
+type Simplify<T> = { -readonly [K in keyof T]: T[K] } & {};
+
+/** The value type of a struct with these fields. */
+export type StructValue<F extends FieldsDecl> = F extends readonly (readonly [string, FieldType])[]
+  ? Simplify<{ [E in F[number] as E[0]]: Infer<E[1]> }>
+  : Simplify<{ [K in keyof F]: Infer<F[K]> }>;
+
+/** A struct type: schema, C layout and fixed-size codec in one. */
+export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> {
+  readonly kind = 'struct';
+  /** Phantom: the value type that `Infer` reads. */
+  declare readonly '~type'?: T;
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  readonly endian: 'little' | 'big';
+  readonly pack: number | undefined;
+  readonly alignOption: number | undefined;
+  /** Fields in declaration order with their offsets, sizes and alignments. */
+  readonly fields: readonly FieldLayout[];
+  readonly fingerprint: string;
+  readonly fixedSize = true;
+  /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
+  readonly encode: (value: T) => Uint8Array;
+  /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
+  readonly encodeInto: (value: T, target: Uint8Array, offset?: number) => number;
+  /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
+  readonly decode: (bytes: Uint8Array, offset?: number) => T;
+  /** Checks a value; returns it typed or throws ValidationError naming the field path. */
+  readonly validate: (value: unknown) => T;
+  /** The generated codec source (or a note that the codec is interpreted). */
+  readonly source: string;
+  readonly #offsets: ReadonlyMap<string, number>;
+
+  constructor(name: string, entries: readonly (readonly [string, FieldType])[], options: StructTypeOptions = {}) {
+    checkName('struct name', name);
+    const normalised = checkOptions(name, options);
+    const layout = layoutStruct(name, entries, normalised);
+    this.name = name;
+    this.size = layout.size;
+    this.align = layout.align;
+    this.endian = normalised.endian;
+    this.pack = normalised.pack;
+    this.alignOption = normalised.align;
+    this.fields = layout.fields;
+    this.fingerprint = fingerprintOf(name, layout.size, layout.align, normalised.endian, layout.fields);
+    this.#offsets = new Map(layout.fields.map((field) => [field.name, field.offset]));
+    const codec: CompiledCodec<T> = options.interpreted === true ? interpretStruct(this) : compileStruct(this);
+    this.encode = codec.encode;
+    this.encodeInto = codec.encodeInto;
+    this.decode = codec.decode;
+    this.validate = codec.validate;
+    this.source = codec.source;
+  }
+
+  /** Byte offset of a field. */
+  offsetOf(name: keyof T & string): number {
+    const offset = this.#offsets.get(name);
+    if (offset === undefined) {
+      throw new SchemaError(
+        `struct ${this.name} has no field ${JSON.stringify(name)}; fields: ${[...this.#offsets.keys()].join(', ')}`,
+      );
+    }
+    return offset;
+  }
+}
+
+/** Declares a struct with C layout: `struct('sample', { channel: u16, timestamp: u64, value: f64 })`. */
+export function struct<const F extends FieldsDecl>(
+  name: string,
+  fields: F,
+  options?: StructTypeOptions,
+): StructType<StructValue<F>> {
+  return new StructType<StructValue<F>>(name, fieldEntries(name, fields), options);
+}
+
+function fieldEntries(name: string, fields: FieldsDecl): (readonly [string, FieldType])[] {
+  if (Array.isArray(fields)) {
+    return fields.map((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new SchemaError(`struct ${name}: field entry ${i}: expected a [name, type] pair`);
+      }
+      return entry as unknown as readonly [string, FieldType];
+    });
+  }
+  if (typeof fields !== 'object' || fields === null) {
+    throw new SchemaError(`struct ${name}: expected an object of fields, got ${String(fields)}`);
+  }
+  const proto = Object.getPrototypeOf(fields);
+  if (proto !== Object.prototype && proto !== null) {
+    // `{ __proto__: u8 }` in an object literal sets the prototype instead of declaring a field.
+    throw new SchemaError(`struct ${name}: fields must be a plain object; a field named __proto__ is refused`);
+  }
+  return Object.entries(fields as Record<string, FieldType>);
+}

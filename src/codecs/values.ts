@@ -1,0 +1,209 @@
+/**
+ * Value-level rules shared by the generated and the interpreted codecs, so both accept, refuse and
+ * word their errors identically: what a type expects, how a received value is shown, and the
+ * UTF-8 handling of `char(n)`.
+ */
+import { DecodeError, type IpcError, MessageSizeError, ValidationError } from '../errors.js';
+import type { FieldType, StructShape } from './types.js';
+
+/** What a field accepts, e.g. `u16 (0..65535)`. */
+export function expectedText(type: FieldType): string {
+  switch (type.kind) {
+    case 'int':
+      return type.big ? `${type.name} bigint (${type.min}n..${type.max}n)` : `${type.name} (${type.min}..${type.max})`;
+    case 'float':
+      return type.name === 'f32' ? 'f32 (a number within ±3.4028234663852886e38, NaN or ±Infinity)' : 'f64 (a number)';
+    case 'bool':
+      return 'bool (true or false)';
+    case 'char':
+      return `char[${type.length}] (a string of at most ${type.length} UTF-8 bytes, without NUL or lone surrogates)`;
+    case 'bytes':
+      return `bytes[${type.length}] (a Uint8Array of exactly ${type.length} bytes)`;
+    case 'array':
+      return `an array of exactly ${type.length} elements`;
+    case 'struct':
+      return `struct ${type.name} (an object)`;
+    case 'enum': {
+      const names = [...type.values.keys()].map((name) => JSON.stringify(name)).join(', ');
+      return type.allowUnknown
+        ? `enum (one of ${names}, or an integer of ${type.base.name} (${type.base.min}..${type.base.max}))`
+        : `enum (one of ${names})`;
+    }
+    case 'aligned':
+      return expectedText(type.inner);
+  }
+}
+
+/** Finite numbers at or beyond this magnitude round to ±Infinity as f32 (halfway to 2^128 rounds up). */
+export const F32_OVERFLOW = 3.4028235677973366e38;
+
+const encoder = new TextEncoder();
+/** With the `u` flag a surrogate pair is one code point, so this matches lone surrogates only. */
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether a string fits `char[n]`: well formed, no NUL, at most n UTF-8 bytes. */
+export function charFits(value: string, n: number): boolean {
+  if (value.length > n) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0) return false;
+    if (c >= 0x80) return !loneSurrogate.test(value) && !value.includes('\0') && encoder.encode(value).length <= n;
+  }
+  return true;
+}
+
+/** Writes a string that `charFits` accepted at `offset`, NUL-padding to `n` bytes. */
+export function writeChar(target: Uint8Array, offset: number, value: string, n: number): void {
+  let i = 0;
+  const len = value.length;
+  // ASCII fast path: one store per character, no TextEncoder call for the common case.
+  for (; i < len; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80) break;
+    target[offset + i] = c;
+  }
+  if (i < len) i = encoder.encodeInto(value, target.subarray(offset, offset + n)).written;
+  if (i < n) target.fill(0, offset + i, offset + n);
+}
+
+/** Reads a NUL-terminated (or n-byte) UTF-8 string; undefined if the bytes are not valid UTF-8. */
+export function readChar(source: Uint8Array, offset: number, n: number): string | undefined {
+  let end = offset;
+  const limit = offset + n;
+  let ascii = true;
+  while (end < limit) {
+    const c = source[end]!;
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+    end++;
+  }
+  if (ascii) {
+    // Short ASCII strings: String.fromCharCode beats TextDecoder's call overhead by far.
+    let s = '';
+    for (let i = offset; i < end; i++) s += String.fromCharCode(source[i]!);
+    return s;
+  }
+  try {
+    return fatalDecoder.decode(source.subarray(offset, end));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses char bytes that are not valid UTF-8. */
+export function badChar(path: string, n: number): DecodeError {
+  return new DecodeError(
+    path,
+    `expected char[${n}] holding UTF-8, got invalid UTF-8 bytes; the writer must send UTF-8`,
+  );
+}
+
+/** A short rendering of a received value for error messages. */
+export function receivedText(type: FieldType, value: unknown): string {
+  const inner = type.kind === 'aligned' ? type.inner : type;
+  if (inner.kind === 'char' && typeof value === 'string') {
+    const shown = value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}...` : JSON.stringify(value);
+    if (loneSurrogate.test(value)) return `${shown} (lone surrogate)`;
+    if (value.includes('\0')) return `${shown} (contains NUL)`;
+    return `${shown} (${encoder.encode(value).length} bytes)`;
+  }
+  return show(value);
+}
+
+function show(value: unknown): string {
+  switch (typeof value) {
+    case 'number':
+      return Object.is(value, -0) ? '-0' : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'string':
+      return value.length > 40
+        ? `${JSON.stringify(value.slice(0, 40))}... (string)`
+        : `${JSON.stringify(value)} (string)`;
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return String(value);
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default:
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `an array of ${value.length} elements`;
+      if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+      if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+      return 'an object';
+  }
+}
+
+/** Builds the ValidationError for `value` at `path` not matching `type`. */
+export function invalid(path: string, type: FieldType, value: unknown): ValidationError {
+  return new ValidationError(path, expectedText(type), receivedText(type, value));
+}
+
+/** Refuses a decoded integer that is no member of an enum. */
+export function unknownEnum(path: string, type: FieldType, value: number): DecodeError {
+  return new DecodeError(
+    path,
+    `expected ${expectedText(type)}, got ${value}, which the enum does not declare; check the writer's schema, or declare the enum with { allowUnknown: true }`,
+  );
+}
+
+/** Refuses a decoded bool byte other than 0 or 1. */
+export function badBool(path: string, value: number): DecodeError {
+  return new DecodeError(path, `expected bool byte 0 or 1, got ${value}; the writer is not using this schema`);
+}
+
+/** Refuses an encodeInto target that is not a Uint8Array with room for the message at `offset`. */
+export function targetError(type: StructShape, target: unknown, offset: unknown): IpcError {
+  if (!(target instanceof Uint8Array)) {
+    return new ValidationError(`${type.name} target`, 'a Uint8Array', show(target));
+  }
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
+    return new ValidationError(`${type.name} offset`, 'a non-negative integer', show(offset));
+  }
+  return new MessageSizeError(
+    type.size,
+    target.length - offset,
+    `${type.name}: ${type.size} bytes do not fit at offset ${offset} of a ${target.length}-byte target; pass a larger target or a smaller offset`,
+  );
+}
+
+/** Refuses decode input of the wrong kind or size (exactly `size` bytes without offset, `size` bytes from offset). */
+export function inputError(type: StructShape, bytes: unknown, offset: unknown): DecodeError {
+  if (!(bytes instanceof Uint8Array)) {
+    return new DecodeError(type.name, `expected a Uint8Array of ${type.size} bytes, got ${show(bytes)}`);
+  }
+  if (offset === undefined) {
+    const what = bytes.length < type.size ? 'short input' : 'oversized input';
+    return new DecodeError(
+      type.name,
+      `expected exactly ${type.size} bytes, got ${bytes.length} (${what}); pass an offset to read one message out of a larger buffer`,
+    );
+  }
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
+    return new DecodeError(type.name, `expected offset to be a non-negative integer, got ${show(offset)}`);
+  }
+  return new DecodeError(
+    type.name,
+    `expected ${type.size} bytes at offset ${offset}, got ${Math.max(0, bytes.length - offset)} (short input of ${bytes.length} bytes)`,
+  );
+}
+
+/** The helpers generated code calls (passed in as an argument, never pasted into source). */
+export const runtime = {
+  invalid,
+  unknownEnum,
+  badBool,
+  badChar,
+  charFits,
+  writeChar,
+  readChar,
+  targetError,
+  inputError,
+};
+
+/** The type of `runtime`. */
+export type Runtime = typeof runtime;
