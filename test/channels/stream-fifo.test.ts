@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, unlink } from '../../src/channels/index.js';
 import type { StreamChannel } from '../../src/channels/stream.js';
+import type { MessageCodec } from '../../src/codecs/codec.js';
 import {
   ChannelClosedError,
   DecodeError,
@@ -27,7 +28,7 @@ function fifoUrl(tag: string): string {
 
 async function pair<T = Rec>(
   url: string,
-  codec = recordCodec() as unknown as import('../../src/codecs/codec.js').MessageCodec<T>,
+  codec: MessageCodec<T> = recordCodec() as unknown as MessageCodec<T>,
   shared = false,
 ): Promise<[StreamChannel<T>, StreamChannel<T>]> {
   const rx = (await open(url, codec, { create: true, access: 'receive' })) as StreamChannel<T>;

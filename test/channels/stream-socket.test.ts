@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Channel, Listener } from '../../src/channels/channel.js';
 import { connect, listen } from '../../src/channels/index.js';
 import type { StreamChannel, StreamListener } from '../../src/channels/stream.js';
+import type { SocketOptions } from '../../src/channels/transport.js';
+import type { MessageCodec } from '../../src/codecs/codec.js';
 import { ChannelClosedError, SystemError, TimeoutError, UnsupportedError, ValidationError } from '../../src/errors.js';
 import { libc } from '../../src/native/index.js';
 import { Cleanup, uniqueName } from '../helpers.js';
@@ -19,15 +21,19 @@ function unixUrl(tag: string): string {
   return `unix+stream:${path}`;
 }
 
-async function listening<T = Rec>(url: string, codec = recordCodec(), options = {}): Promise<Listener<T>> {
-  const listener = (await listen(url, codec, options)) as unknown as Listener<T>;
+async function listening<T = Rec>(
+  url: string,
+  codec: MessageCodec<T> = recordCodec() as unknown as MessageCodec<T>,
+  options: SocketOptions = {},
+): Promise<Listener<T>> {
+  const listener = await listen(url, codec, options);
   cleanup.add(() => listener.close());
   return listener;
 }
 
 async function connected<T = Rec>(
   listener: Listener<T>,
-  codec = recordCodec() as unknown as import('../../src/codecs/codec.js').MessageCodec<T>,
+  codec: MessageCodec<T> = recordCodec() as unknown as MessageCodec<T>,
 ): Promise<[StreamChannel<T>, StreamChannel<T>]> {
   const [client, server] = await Promise.all([connect(listener.url, codec), listener.accept()]);
   cleanup.add(() => client.close());
