@@ -8,7 +8,7 @@
 import type { Channel } from '../../src/channels/channel.js';
 import { connect, open } from '../../src/channels/index.js';
 import { adoptStream } from '../../src/channels/stream.js';
-import { type Rec, rec, recordCodec } from './stream-records.js';
+import { intact, type Rec, rec, recordCodec } from './stream-records.js';
 
 const [mode = '', url = '', countText = '0', sizeText = '24', extra = '', batchText = '256', sharedText = ''] =
   process.argv.slice(2);
@@ -26,11 +26,11 @@ if (mode === 'write') {
   const batch = Number(batchText);
   const channel = await channelFor('send');
   if (batch === 0) {
-    for (let seq = 0; seq < count; seq++) await channel.send(rec(seq, writer));
+    for (let seq = 0; seq < count; seq++) await channel.send(rec(seq, writer, codec.size));
   } else {
     for (let seq = 0; seq < count; seq += batch) {
       const values: Rec[] = [];
-      for (let i = seq; i < Math.min(count, seq + batch); i++) values.push(rec(i, writer));
+      for (let i = seq; i < Math.min(count, seq + batch); i++) values.push(rec(i, writer, codec.size));
       await channel.sendMany(values);
     }
   }
@@ -42,7 +42,7 @@ if (mode === 'write') {
   const channel = await channelFor('receive');
   let got = 0;
   for await (const { value } of channel) {
-    if (value.writer >= writers || value.seq !== next[value.writer]) {
+    if (value.writer >= writers || value.seq !== next[value.writer] || !intact(value)) {
       throw new Error(`record ${got}: seq ${value.seq} from writer ${value.writer}, expected ${next[value.writer]}`);
     }
     next[value.writer] = value.seq + 1;
