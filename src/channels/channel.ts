@@ -107,6 +107,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   /** Reused encode buffer for the fast path (copied only when a send has to wait). */
   readonly #scratch: Uint8Array;
   #closed = false;
+  /** An error met by receiveMany after it had messages to return; thrown by the next receive. */
+  #deferredError: unknown;
 
   protected constructor(url: string, codec: MessageCodec<T>, fd: number, options: ChannelOptions = {}) {
     this.url = url;
@@ -205,20 +207,30 @@ export abstract class FdChannel<T> implements Channel<T> {
     }
   }
 
+  /** readMessage, after any error that receiveMany held back so as not to lose its batch. */
+  #read(): Message<T> | undefined {
+    const deferred = this.#deferredError;
+    if (deferred !== undefined) {
+      this.#deferredError = undefined;
+      throw deferred;
+    }
+    return this.readMessage();
+  }
+
   tryReceive(): Message<T> | undefined {
     this.assertOpen();
-    return this.readMessage();
+    return this.#read();
   }
 
   async receive(options: ReceiveOptions = {}): Promise<Message<T>> {
     this.assertOpen();
-    const message = this.readMessage();
+    const message = this.#read();
     if (message !== undefined) return message;
     const wait = this.waitOptions('receive', options);
     for (;;) {
       await this.waitReadable(wait);
       this.assertOpen();
-      const next = this.readMessage();
+      const next = this.#read();
       if (next !== undefined) return next;
     }
   }
@@ -228,7 +240,14 @@ export abstract class FdChannel<T> implements Channel<T> {
     const first = await this.receive(options);
     const batch = [first];
     while (batch.length < max) {
-      const next = this.readMessage();
+      let next: Message<T> | undefined;
+      try {
+        next = this.readMessage();
+      } catch (error) {
+        // End of stream or a bad message behind good ones: return the good ones now, throw next time.
+        this.#deferredError = error;
+        break;
+      }
       if (next === undefined) break;
       batch.push(next);
     }
