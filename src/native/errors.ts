@@ -66,3 +66,5 @@ export const ESRCH = 3;
 export const EINVAL = 22;
 export const EBUSY = 16;
 export const EUSERS = 87;
+export const ENXIO = 6;
+export const EISCONN = 106;

@@ -166,6 +166,19 @@ export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number 
   'int getpeername(int fd, void *addr, uint32_t *len)',
 );
 
+// --- pipes, FIFOs and stream sockets ----------------------------------------------------------
+/** `struct pollfd[]` as an Int16Array view: [fd (two halves), events, revents] per entry; see `pollNow`. */
+const pollFn: (fds: Int32Array, nfds: number, timeout: number) => number = lib.func(
+  'int poll(void *fds, unsigned long nfds, int timeout)',
+);
+/** `poll(fd, events, 0)`: the revents of one descriptor right now, never waiting; -1 on error. */
+export function pollNow(fd: number, events: number): number {
+  // struct pollfd is { int fd; short events; short revents; }: one Int32 for fd, one for the two shorts.
+  const entry = new Int32Array([fd, events & 0xffff]);
+  if (pollFn(entry, 1, 0) < 0) return -1;
+  return (entry[1]! >>> 16) & 0xffff;
+}
+
 // --- native memory -----------------------------------------------------------------------------
 /** Allocates `size` bytes of native memory that never moves (for iovec/msghdr arrays); free with `free`. */
 export function allocNative(size: number): bigint {
@@ -242,6 +255,12 @@ export const IOVEC_SIZE = 16;
 export const UCRED_SIZE = 12;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
 export const _SC_MQ_PRIO_MAX = 28;
 export const RLIMIT_NOFILE = 7;
 export const RLIMIT_MSGQUEUE = 12;
