@@ -67,7 +67,6 @@ export function requiredOption(command: string, args: ParsedArgs, name: string):
 
 /** An integer option within [min, max], or `fallback` when absent. */
 export function integerOption<F extends number | undefined>(
-  command: string,
   args: ParsedArgs,
   name: string,
   fallback: F,
@@ -86,7 +85,6 @@ export function integerOption<F extends number | undefined>(
 
 /** One of a fixed set of values for an option, or `fallback` when absent. */
 export function choiceOption<const C extends string>(
-  command: string,
   args: ParsedArgs,
   name: string,
   choices: readonly C[],

@@ -67,9 +67,7 @@ export const bench: Command = {
   async run(args) {
     if (args.positionals.length > 0) throw new UsageError(`takes no arguments, got ${args.positionals.join(' ')}`);
     if (!existsSync(join(benchDir, 'suite.ts'))) {
-      throw new UsageError(
-        `bench: no benchmark suite at ${benchDir}; run typed-ipc bench from a checkout of the repository`,
-      );
+      throw new UsageError(`no benchmark suite at ${benchDir}; run typed-ipc bench from a checkout of the repository`);
     }
     const suite = (await importModule(join(benchDir, 'suite.ts'), 'bench')) as unknown as Suite;
     const report = (await importModule(join(benchDir, 'report.ts'), 'bench')) as unknown as ReportModule;

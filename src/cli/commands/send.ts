@@ -43,10 +43,10 @@ export const send: Command = {
   async run(args) {
     const [url] = positionals('send', args, ['url']);
     const json = requiredOption('send', args, 'json');
-    const priority = integerOption('send', args, 'priority', undefined, 0);
-    const repeat = integerOption('send', args, 'repeat', 1, 1);
-    const timeoutMs = integerOption('send', args, 'timeout', undefined, 1);
-    const capacity = integerOption('send', args, 'capacity', undefined, 1);
+    const priority = integerOption(args, 'priority', undefined, 0);
+    const repeat = integerOption(args, 'repeat', 1, 1);
+    const timeoutMs = integerOption(args, 'timeout', undefined, 1);
+    const capacity = integerOption(args, 'capacity', undefined, 1);
     const codec = await loadCodec(requiredOption('send', args, 'schema'));
     // Every value is validated before the channel is opened: a bad one sends nothing.
     const messages = json === '-' ? await stdinMessages(codec, priority) : [{ value: fromJson(json, codec), priority }];

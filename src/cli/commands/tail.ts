@@ -50,11 +50,11 @@ export const tail: Command = {
   },
   async run(args) {
     const [url] = positionals('tail', args, ['url']);
-    const count = integerOption('tail', args, 'count', undefined, 1);
-    const timeoutMs = integerOption('tail', args, 'timeout', undefined, 1);
-    const capacity = integerOption('tail', args, 'capacity', undefined, 1);
-    const format = choiceOption('tail', args, 'format', ['table', 'ndjson'], process.stdout.isTTY ? 'table' : 'ndjson');
-    const bigint = choiceOption('tail', args, 'bigint', ['string', 'number'], 'string');
+    const count = integerOption(args, 'count', undefined, 1);
+    const timeoutMs = integerOption(args, 'timeout', undefined, 1);
+    const capacity = integerOption(args, 'capacity', undefined, 1);
+    const format = choiceOption(args, 'format', ['table', 'ndjson'], process.stdout.isTTY ? 'table' : 'ndjson');
+    const bigint = choiceOption(args, 'bigint', ['string', 'number'], 'string');
     const codec = await loadCodec(requiredOption('tail', args, 'schema'));
     const receiver = await openReceiver(url!, codec, {
       create: args.values.create === true,
