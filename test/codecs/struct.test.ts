@@ -61,6 +61,14 @@ describe('the measurement sample', () => {
     expect(a.length).toBe(24);
   });
 
+  it('decodes into values that do not share memory with the input', () => {
+    const Blob = struct('blob', { raw: bytes(4), name: char(4) });
+    const input = Blob.encode({ raw: Uint8Array.of(1, 2, 3, 4), name: 'abc' });
+    const value = Blob.decode(input);
+    input.fill(0);
+    expect(value).toEqual({ raw: Uint8Array.of(1, 2, 3, 4), name: 'abc' });
+  });
+
   it('keeps 64-bit extremes exact as bigint', () => {
     const Wide = struct('wide', { u: u64, i: i64 });
     for (const value of [
