@@ -35,6 +35,12 @@ function prop(name: string): string {
   return identifier.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
+/** An object-literal key that is safe whatever the name. */
+function key(name: string): string {
+  prop(name);
+  return identifier.test(name) ? name : JSON.stringify(name);
+}
+
 /** A validated integer as a source literal. */
 function int(n: number): string {
   if (!Number.isSafeInteger(n)) throw new SchemaError(`internal: ${n} is not a safe integer literal`);
@@ -298,7 +304,7 @@ class Emitter {
             [...path, `.${field.name}`],
             out,
           );
-          return `${prop(field.name).slice(1)}: ${value}`;
+          return `${key(field.name)}: ${value}`;
         });
         return `{ ${props.join(', ')} }`;
       }
