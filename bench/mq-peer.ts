@@ -1,12 +1,17 @@
 /**
  * One end of the Node benchmarks, run as a child process: `mq-peer.ts send|recv mq:/name count` moves
- * 24-byte samples over a message queue; `mq-peer.ts ipc count` sends them to the parent with
- * `process.send`. A receiver prints the nanoseconds between its first and its last message.
+ * 24-byte samples over a message queue with `send` and `for await`; `mq-peer.ts ipc count` sends them
+ * to the parent with `process.send`. A queue end prints `<ns> <cpu-ns>`: the receiver the wall time
+ * between its first and its last message, both the CPU time they used while moving messages.
  */
 import { open } from '../src/index.js';
 import { Sample } from '../test/channels/sample.js';
 
 const [mode = '', url = '', countArg = '0'] = process.argv.slice(2);
+const cpuNs = (since: NodeJS.CpuUsage): number => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) * 1000;
+};
 
 if (mode === 'ipc') {
   const count = Number(url);
@@ -23,6 +28,7 @@ if (mode === 'ipc') {
 } else {
   const count = Number(countArg);
   const channel = await open(url, Sample, { access: mode === 'send' ? 'send' : 'receive' });
+  const cpu = process.cpuUsage();
   if (mode === 'send') {
     const sample = { channel: 1, timestamp: 0n, value: 0 };
     for (let i = 0; i < count; i++) {
@@ -30,6 +36,7 @@ if (mode === 'ipc') {
       sample.value = i;
       await channel.send(sample);
     }
+    process.stdout.write(`0 ${cpuNs(cpu)}\n`);
   } else {
     let start = 0n;
     let i = 0;
@@ -38,7 +45,7 @@ if (mode === 'ipc') {
       if (value.timestamp !== BigInt(i)) throw new Error(`message ${i} carries timestamp ${value.timestamp}`);
       if (++i === count) break;
     }
-    process.stdout.write(`${process.hrtime.bigint() - start}\n`);
+    process.stdout.write(`${process.hrtime.bigint() - start} ${cpuNs(cpu)}\n`);
   }
   await channel.close();
 }

@@ -1,12 +1,14 @@
 /* One end of the mq throughput baseline: `mq_throughput send|recv /name count`.
- * The queue exists already (the bench creates it). Blocking mq_send/mq_receive of 24-byte samples;
- * the receiver prints the nanoseconds between its first and its last message. */
+ * The queue exists already (the bench creates it). Blocking mq_send/mq_receive of 24-byte samples.
+ * Each end prints `<ns> <cpu-ns>`: the receiver the wall time between its first and its last
+ * message, both the CPU time (user + system) they used while moving messages. */
 #include <fcntl.h>
 #include <mqueue.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 struct sample {
@@ -19,6 +21,13 @@ static int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+         ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
 int main(int argc, char **argv) {
@@ -35,6 +44,7 @@ int main(int argc, char **argv) {
   }
   struct sample s;
   memset(&s, 0, sizeof s);
+  int64_t cpu_start = cpu_ns();
   if (sending) {
     for (long i = 0; i < count; i++) {
       s.channel = 1;
@@ -45,6 +55,7 @@ int main(int argc, char **argv) {
         return 1;
       }
     }
+    printf("0 %lld\n", (long long)(cpu_ns() - cpu_start));
     return 0;
   }
   int64_t start = 0;
@@ -59,6 +70,6 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  printf("%lld\n", (long long)(now_ns() - start));
+  printf("%lld %lld\n", (long long)(now_ns() - start), (long long)(cpu_ns() - cpu_start));
   return 0;
 }
