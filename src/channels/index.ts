@@ -21,6 +21,7 @@ export type {
   ReceiveOptions,
   SendOptions,
 } from './channel.js';
+export type { MqAccess, MqInfo } from './mq.js';
 export type { OpenOptions, PeerCredentials, SocketOptions } from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 

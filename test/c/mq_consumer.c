@@ -1,31 +1,11 @@
 /* mq_consumer create|open /name count capacity: receives `count` samples and checks each field by
  * field against sample_of(i) and priority_of(i): none missing, none twice, FIFO within a priority.
  * With `create`, creates the queue and prints "ready" first. Prints "ok <count>" on success. */
-#include <fcntl.h>
-#include <mqueue.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "mq_sample.h"
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s create|open /name count capacity\n", argv[0]);
-    return 2;
-  }
-  int create = strcmp(argv[1], "create") == 0;
-  long count = atol(argv[3]);
-  struct mq_attr attr = {0, atol(argv[4]), sizeof(struct sample), 0};
-  mqd_t q = create ? mq_open(argv[2], O_RDONLY | O_CREAT | O_EXCL, 0600, &attr) : mq_open(argv[2], O_RDONLY);
-  if (q == (mqd_t)-1) {
-    perror("mq_open");
-    return 1;
-  }
-  if (create) {
-    printf("ready\n");
-    fflush(stdout);
-  }
+  long count;
+  mqd_t q = open_run_queue(argc, argv, O_RDONLY, &count);
   unsigned char *seen = calloc((size_t)count, 1);
   long last[4] = {-1, -1, -1, -1};
   for (long n = 0; n < count; n++) {

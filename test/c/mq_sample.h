@@ -1,8 +1,13 @@
 /* The measurement sample as C lays it out, with the offsets typed-ipc's struct() computes for it. */
 #ifndef MQ_SAMPLE_H
 #define MQ_SAMPLE_H
+#include <fcntl.h>
+#include <mqueue.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct sample {
   uint16_t channel;
@@ -20,4 +25,26 @@ static inline struct sample sample_of(uint64_t i) {
   return s;
 }
 static inline unsigned priority_of(uint64_t i) { return (unsigned)((i / 3u) % 4u); }
+
+/* Parses `create|open /name count capacity` and opens the queue for `access` (O_RDONLY or O_WRONLY);
+ * `create` creates it (0600, capacity, 24-byte messages) and prints "ready". Exits on failure. */
+static inline mqd_t open_run_queue(int argc, char **argv, int access, long *count) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s create|open /name count capacity\n", argv[0]);
+    exit(2);
+  }
+  int create = strcmp(argv[1], "create") == 0;
+  struct mq_attr attr = {0, atol(argv[4]), sizeof(struct sample), 0};
+  mqd_t q = create ? mq_open(argv[2], access | O_CREAT | O_EXCL, 0600, &attr) : mq_open(argv[2], access);
+  if (q == (mqd_t)-1) {
+    perror("mq_open");
+    exit(1);
+  }
+  if (create) {
+    printf("ready\n");
+    fflush(stdout);
+  }
+  *count = atol(argv[3]);
+  return q;
+}
 #endif

@@ -73,6 +73,15 @@ async function receiveRun(channel: Channel<Sample>, count: number): Promise<void
 }
 
 describe('mq: C peers', () => {
+  it('lays the sample out as test/c/mq_sample.h asserts it (offsets 0, 8, 16; 24 bytes)', () => {
+    expect(Sample.size).toBe(24);
+    expect(Sample.fields.map((field) => [field.name, field.offset])).toEqual([
+      ['channel', 0],
+      ['timestamp', 8],
+      ['value', 16],
+    ]);
+  });
+
   it('receives what a C producer sent to a queue Node created, highest priority first', async () => {
     const url = queueUrl('c-prod');
     const channel = await openChannel(url, { create: true, capacity: 10, access: 'receive' });
