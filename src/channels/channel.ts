@@ -47,12 +47,21 @@ export interface ChannelInfo {
   readonly [extra: string]: unknown;
 }
 
+/** Credentials of a UNIX-socket peer (SO_PEERCRED), taken when the connection was made. */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** A typed, bidirectional or one-way channel of messages. */
 export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   readonly url: string;
   readonly codec: MessageCodec<T>;
   /** True once `close()` was called. */
   readonly closed: boolean;
+  /** The peer's credentials, on connected UNIX sockets (seqpacket, stream, socketpairs). */
+  readonly peer?: PeerCredentials | undefined;
   /** Sends one message, waiting while the channel is full (backpressure, never a drop). */
   send(value: T, options?: SendOptions): Promise<void>;
   /** Sends one message if there is room now; false if the channel is full. */
@@ -73,6 +82,14 @@ export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   ref(): this;
   /** Lets the process exit even while someone waits on this channel. */
   unref(): this;
+}
+
+/** A datagram socket (`unix+dgram:`, `udp:`): every received Message carries `from`, which `sendTo` replies to. */
+export interface DatagramChannel<T> extends Channel<T> {
+  /** This socket's own address as a URL, when it has one (bound, or autobound to reply to). */
+  readonly localUrl: string | undefined;
+  /** Sends one message to `to`, a URL such as a received message's `from`; waits while the peer is full. */
+  sendTo(to: string, value: T, options?: SendOptions): Promise<void>;
 }
 
 /** A listening socket: an async iterable of accepted connections, each a Channel<T>. */

@@ -3,49 +3,33 @@
  * the URL's scheme picks it.
  */
 import type { MessageCodec } from '../codecs/codec.js';
-import { UnsupportedError } from '../errors.js';
-import type { Channel, Listener } from './channel.js';
-import { transports as mqTransports } from './mq.js';
-import { transports as ringTransports } from './ring.js';
-import { transports as socketTransports } from './socket.js';
-import { transports as streamTransports } from './stream.js';
-import type { OpenOptions, SocketOptions, Transport } from './transport.js';
-import { type Address, parseUrl } from './url.js';
+import type { Channel, DatagramChannel, Listener } from './channel.js';
+import { lookup } from './registry.js';
+import type { OpenOptions, SocketOptions } from './transport.js';
 
 export type {
   Channel,
   ChannelInfo,
   ChannelOptions,
+  DatagramChannel,
   Listener,
   Message,
+  PeerCredentials,
   ReceiveOptions,
   SendOptions,
 } from './channel.js';
+export {
+  type ChildChannelOptions,
+  inheritedChannel,
+  type SpawnedChannel,
+  spawnNodeWithChannel,
+  spawnWithChannel,
+} from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
-export type { OpenOptions, PeerCredentials, SocketOptions } from './transport.js';
+export type { AdoptOptions, Direction, OpenOptions, PairOptions, SocketOptions } from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 
-const registry: Partial<Record<string, Transport>> = {
-  ...mqTransports,
-  ...ringTransports,
-  ...socketTransports,
-  ...streamTransports,
-};
-
-type Operation = 'open' | 'connect' | 'bind' | 'listen' | 'unlink';
-
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
-function lookup<K extends Operation>(url: string, operation: K): [Address, NonNullable<Transport[K]>] {
-  const address = parseUrl(url);
-  const transport = registry[address.scheme];
-  const fn = transport?.[operation];
-  if (transport === undefined) throw new UnsupportedError(`${address.scheme}: channels are not available yet`);
-  if (fn === undefined) {
-    const offered = (['open', 'connect', 'bind', 'listen', 'unlink'] as const).filter((op) => transport[op]);
-    throw new UnsupportedError(`${address.scheme}: channels do not support ${operation}(); use ${offered.join(', ')}`);
-  }
-  return [address, fn.bind(transport) as NonNullable<Transport[K]>];
-}
 
 /** Opens a named object (`mq:`, `shm:`, `fifo:`) as a channel. */
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
@@ -64,7 +48,11 @@ export async function connect<T>(
 }
 
 /** Binds a datagram socket (`unix+dgram:`, `udp:`) to receive from any sender. */
-export async function bind<T>(url: string, codec: MessageCodec<T>, options: SocketOptions = {}): Promise<Channel<T>> {
+export async function bind<T>(
+  url: string,
+  codec: MessageCodec<T>,
+  options: SocketOptions = {},
+): Promise<DatagramChannel<T>> {
   const [address, fn] = lookup(url, 'bind');
   return fn(address, codec, options);
 }

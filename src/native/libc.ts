@@ -91,6 +91,10 @@ export const shmUnlink: (name: string) => number = lib.func('int shm_unlink(cons
 export const mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: bigint) => bigint =
   lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 export const munmap: (addr: bigint, length: number) => number = lib.func('int munmap(void *addr, size_t length)');
+/** `link`/`rename` publish a fully built ring segment under its name atomically (see ring-protocol.md). */
+export const link: (from: string, to: string) => number = lib.func('int link(const char *from, const char *to)');
+export const rename: (from: string, to: string) => number = lib.func('int rename(const char *from, const char *to)');
+export const flock: (fd: number, operation: number) => number = lib.func('int flock(int fd, int operation)');
 
 // --- sockets -----------------------------------------------------------------------------------
 export const socket: (domain: number, type: number, protocol: number) => number = lib.func(
@@ -162,6 +166,19 @@ export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number 
   'int getpeername(int fd, void *addr, uint32_t *len)',
 );
 
+// --- pipes, FIFOs and stream sockets ----------------------------------------------------------
+/** `struct pollfd[]` as an Int16Array view: [fd (two halves), events, revents] per entry; see `pollNow`. */
+const pollFn: (fds: Int32Array, nfds: number, timeout: number) => number = lib.func(
+  'int poll(void *fds, unsigned long nfds, int timeout)',
+);
+/** `poll(fd, events, 0)`: the revents of one descriptor right now, never waiting; -1 on error. */
+export function pollNow(fd: number, events: number): number {
+  // struct pollfd is { int fd; short events; short revents; }: one Int32 for fd, one for the two shorts.
+  const entry = new Int32Array([fd, events & 0xffff]);
+  if (pollFn(entry, 1, 0) < 0) return -1;
+  return (entry[1]! >>> 16) & 0xffff;
+}
+
 // --- native memory -----------------------------------------------------------------------------
 /** Allocates `size` bytes of native memory that never moves (for iovec/msghdr arrays); free with `free`. */
 export function allocNative(size: number): bigint {
@@ -207,6 +224,9 @@ export const EFD_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const O_NOFOLLOW = 0o400000;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -221,13 +241,26 @@ export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_PEERCRED = 17;
+export const SO_TYPE = 3;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 export const MSG_NOSIGNAL = 0x4000;
+/** `struct msghdr` (56 bytes) + `unsigned msg_len`, padded: one `struct mmsghdr` on x86_64. */
+export const MMSGHDR_SIZE = 64;
+/** `struct iovec`: base pointer and length. */
+export const IOVEC_SIZE = 16;
+/** `struct ucred` (SO_PEERCRED): pid, uid, gid as 32-bit integers. */
+export const UCRED_SIZE = 12;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
 export const _SC_MQ_PRIO_MAX = 28;
 export const RLIMIT_NOFILE = 7;
 export const RLIMIT_MSGQUEUE = 12;

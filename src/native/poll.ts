@@ -14,8 +14,8 @@
  * - uv_poll is level-triggered: a started handle on a ready descriptor fires on every loop turn,
  *   which is why an event for a direction nobody waits on stops watching that direction (no spin).
  * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
- * - EPOLLERR/EPOLLHUP are reported as the wanted events: waiters wake up, retry their call and see
- *   the error (EPIPE, EOF) there, which is where it belongs.
+ * - EPOLLHUP is reported as the wanted events, EPOLLERR as status UV_EBADF with the handle stopped:
+ *   either way waiters wake up, retry their call and see the error (EPIPE, EOF) there, where it belongs.
  * - While Node tears down its environment it runs the loop once more (Environment::CleanupHandles);
  *   a started koffi poll handle whose descriptor is ready then calls into JS, which aborts the
  *   process ("FATAL ERROR: napi_throw"). Every open handle is therefore stopped on process 'exit'.
@@ -25,6 +25,9 @@ import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
 import { systemError } from './errors.js';
 
 type PollHandle = node.PollHandle;
+
+/** libuv's UV_EBADF (-EBADF), which it also uses for EPOLLERR on a poll handle. */
+const UV_EBADF = -9;
 
 /** When to give up waiting: an absolute deadline (performance.now() ms) and/or an AbortSignal. */
 export interface WaitOptions {
@@ -200,6 +203,14 @@ export class FdWatch {
   }
 
   #onEvent = (status: number, events: { readable: boolean; writable: boolean }): void => {
+    if (status === UV_EBADF) {
+      // libuv reports EPOLLERR on a poll handle as UV_EBADF and stops the handle (a FIFO writer whose
+      // reader left, a socket with a pending error). Wake everyone: each retries its call and sees the
+      // real error there (EPIPE, ECONNRESET, or EBADF itself); waiting again restarts the handle.
+      this.#started = 0;
+      for (const waiter of [...this.#readers, ...this.#writers]) waiter.resolve();
+      return;
+    }
     if (status < 0) {
       this.close(systemError(-status, 'poll'));
       return;
