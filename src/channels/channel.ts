@@ -305,7 +305,8 @@ export abstract class FdChannel<T> implements Channel<T> {
         try {
           message = this.#read();
         } catch (error) {
-          return Promise.reject(error);
+          // End of stream (ChannelClosedError) ends the iteration; anything else is thrown.
+          return settled.then(() => done(error));
         }
         if (message !== undefined) return Promise.resolve({ value: message, done: false });
         return this.#receiveWaiting({}).then((value) => ({ value, done: false }), done);
