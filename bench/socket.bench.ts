@@ -62,25 +62,29 @@ async function nodeRate(transport: Transport, batched: boolean): Promise<number>
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-const fmt = (rate: number): string => `${(rate / 1000).toFixed(0)}k msg/s`;
+const k = (rate: number): string => `${(rate / 1000).toFixed(0)}k`;
 
-/** Prints messages/s of C, Node one-by-one and Node batched, and the ratios, per transport. */
+function line(name: string, rates: number[], c: number[]): string {
+  // Rounds are interleaved, so each round's Node/C ratio compares runs under similar load.
+  const ratios = rates.map((rate, i) => rate / (c[i] ?? Number.NaN));
+  return `${name} median ${k(median(rates))} best ${k(Math.max(...rates))} msg/s; ratio to C: median of rounds ${median(ratios).toFixed(2)}x, best/best ${(Math.max(...rates) / Math.max(...c)).toFixed(2)}x`;
+}
+
+/** Prints messages/s of C, Node one-by-one and Node batched, and their ratios to C, per transport. */
 export async function run(): Promise<void> {
   const peer = compileC('socket_peer', [join(root, 'test/c/socket_peer.c')]);
-  console.log(`${MESSAGES} messages of ${BenchSample.size} bytes, ${ROUNDS} rounds, median (best) per figure`);
+  console.log(`${MESSAGES} messages of ${BenchSample.size} bytes, ${ROUNDS} interleaved rounds`);
   for (const transport of ['unix+dgram', 'unix+seqpacket'] as const) {
     const c: number[] = [];
     const single: number[] = [];
     const batched: number[] = [];
-    // Interleaved so that load from other processes hits all three alike.
     for (let round = 0; round < ROUNDS; round++) {
       c.push(cRate(peer, transport));
       single.push(await nodeRate(transport, false));
       batched.push(await nodeRate(transport, true));
     }
-    const cm = median(c);
-    console.log(
-      `${transport}: C ${fmt(cm)} (${fmt(Math.max(...c))}) | Node send/receive ${fmt(median(single))} (${fmt(Math.max(...single))}) = ${(median(single) / cm).toFixed(2)}x C | Node sendMany/receiveMany(${BATCH}) ${fmt(median(batched))} (${fmt(Math.max(...batched))}) = ${(median(batched) / cm).toFixed(2)}x C`,
-    );
+    console.log(`${transport}: C send/recv loop median ${k(median(c))} best ${k(Math.max(...c))} msg/s`);
+    console.log(`  ${line('Node send/receive', single, c)}`);
+    console.log(`  ${line(`Node sendMany/receiveMany(${BATCH})`, batched, c)}`);
   }
 }
