@@ -14,6 +14,11 @@
  * - recv with MSG_TRUNC returns a datagram's real length even when it did not fit the buffer.
  * - A receiver's socket file is created with mode 0600 by fchmod before bind (Linux applies the
  *   socket inode's mode, minus the umask, to the file bind creates).
+ * - A datagram peer's death is not an event: a connected sender learns it from its next send
+ *   (ECONNREFUSED → ChannelClosedError); a receiver's iterator does not end. Seqpacket sees EOF.
+ * - UDP backpressure only covers this end's send buffer: a receiver whose buffer overflows drops
+ *   datagrams in its kernel, and nothing tells the sender. Use unix+dgram/seqpacket where losing
+ *   nothing matters.
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
