@@ -1,18 +1,30 @@
-/** Runs every `bench/*.bench.ts` module's exported `run()` in turn (`npm run bench [name...]` picks some). */
-import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+/**
+ * `npm run bench`: runs every bench module, prints a summary and writes bench/results.md and
+ * bench/results.svg. Arguments: module name filters (e.g. `npm run bench -- mq ring`), `--quick`.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatRate, formatRatio, renderMarkdown, renderSvg } from './report.js';
+import { runSuite } from './suite.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
-const modules = readdirSync(here)
-  .filter((file) => file.endsWith('.bench.ts'))
-  .filter((file) => wanted.length === 0 || wanted.some((name) => file.startsWith(name)))
-  .sort();
-
-for (const file of modules) {
-  console.log(`== ${file}`);
-  const module = (await import(pathToFileURL(`${here}/${file}`).href)) as { run?: () => Promise<void> };
-  if (typeof module.run !== 'function') throw new Error(`${file} exports no run()`);
-  await module.run();
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const filter = args.filter((arg) => !arg.startsWith('--'));
+const report = await runSuite({
+  filter,
+  quick,
+  onProgress: (done, total, label) => process.stderr.write(`[${done.toFixed(1)}/${total}] ${label}\n`),
+});
+for (const r of report.results) {
+  const ratios = Object.entries(r.ratios).map(([kind, ratio]) => `${formatRatio(ratio)} vs ${kind}`);
+  console.log(
+    `${r.transport.padEnd(16)} ${String(r.messageBytes).padStart(5)} B  ${r.variant.padEnd(36)} ${formatRate(r.msgPerSec).padStart(12)} msg/s  ${ratios.join(', ')}`,
+  );
 }
+for (const f of report.failures) console.error(`FAILED ${f.module}: ${f.error}`);
+const dir = dirname(fileURLToPath(import.meta.url));
+writeFileSync(join(dir, 'results.md'), renderMarkdown(report));
+writeFileSync(join(dir, 'results.svg'), renderSvg(report));
+console.log(`wrote ${join(dir, 'results.md')} and results.svg`);
+process.exitCode = report.failures.length > 0 ? 1 : 0;

@@ -6,8 +6,15 @@ import type { MessageCodec } from '../codecs/codec.js';
 import type { Channel, ChannelOptions, DatagramChannel, Listener, PeerCredentials } from './channel.js';
 import type { Address } from './url.js';
 
+/** How long opening or connecting may wait for the other end (a FIFO writer for its reader, connect). */
+export interface PeerWaitOptions {
+  /** Give up with TimeoutError when the other end does not show up this long; default: wait forever. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
 /** Options of `open` for named objects; each transport reads the fields that concern it. */
-export interface OpenOptions extends ChannelOptions {
+export interface OpenOptions extends ChannelOptions, PeerWaitOptions {
   /** Create the object when it does not exist. */
   readonly create?: boolean;
   /** With `create`: fail with EEXIST when it exists already (claim the name). */
@@ -16,14 +23,19 @@ export interface OpenOptions extends ChannelOptions {
   readonly mode?: number;
   /** How many messages the object holds before `send` waits. */
   readonly capacity?: number;
-  /** Which directions this end uses; default both. */
+  /** Which directions this end uses; default both (a FIFO is one-way and needs 'send' or 'receive'). */
   readonly access?: 'send' | 'receive' | 'both';
+  /**
+   * FIFO writers: this end shares the FIFO with other writers. Every write is then a whole number of
+   * records of at most PIPE_BUF bytes (atomic, never interleaved); larger records are refused.
+   */
+  readonly shared?: boolean;
 }
 
 export type { PeerCredentials };
 
 /** Options of `connect`, `bind` and `listen` for sockets. */
-export interface SocketOptions extends ChannelOptions {
+export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
   /** Permission bits of a socket file created by bind/listen; default 0o600. */
   readonly mode?: number;
   /** Only peers with these uids, or for which the function returns true, are accepted. */
