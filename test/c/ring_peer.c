@@ -1,6 +1,6 @@
 /* C peer for the ring tests and bench, using include/typed_ipc_ring.h only.
  *   produce <name> <id> <count|-1> <batch>   sends sample{channel=id, timestamp=i, value=id*1e9+i}
- *   consume <name> <count> <batch>          receives, checks every message, prints "ok <n> <sum-of-ids>"
+ *   consume <name> <count|-1> <batch>         receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
  *   claim-and-die <name>                    claims one slot as a producer, then SIGKILLs itself
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
@@ -20,6 +20,7 @@ _Static_assert(sizeof(struct sample) == 24, "sample layout");
 #define FINGERPRINT getenv("TIPC_FINGERPRINT")
 #define MAX_PRODUCERS 65536
 static int64_t last_seen[MAX_PRODUCERS];
+#define STOP 65535 /* with count -1, a consumer stops at the first message from this producer id */
 
 static int die(const char *what, int rc) {
   fprintf(stderr, "%s: %s\n", what, strerror(-rc));
@@ -59,14 +60,19 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
   if (batch > 4096) batch = 4096;
   for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = -1;
   long long got = 0;
-  unsigned long long ids = 0;
-  while (got < count) {
-    uint32_t want = batch;
-    if ((long long)want > count - got) want = (uint32_t)(count - got);
+  unsigned long long ids = 0, stamps = 0;
+  int stopped = 0;
+  while (!stopped && (count < 0 || got < count)) {
+    uint32_t want = count < 0 ? 1 : batch; /* until-stop mode takes one at a time: the stop is for us alone */
+    if (count >= 0 && (long long)want > count - got) want = (uint32_t)(count - got);
     int rc = tipc_ring_recv_many(r, buf, want, 20000);
     if (rc < 0) return die("recv", rc);
     for (int j = 0; j < rc; j++) {
       struct sample *s = &buf[j];
+      if (s->channel == STOP) {
+        stopped = 1;
+        break;
+      }
       if (s->value != (double)s->channel * 1e9 + (double)s->timestamp) {
         fprintf(stderr, "torn message: channel %u timestamp %llu value %f\n", s->channel,
                 (unsigned long long)s->timestamp, s->value);
@@ -79,10 +85,11 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
       }
       last_seen[s->channel] = (int64_t)s->timestamp;
       ids += s->channel;
+      stamps += s->timestamp;
     }
-    got += rc;
+    got += rc - stopped;
   }
-  printf("ok %lld %llu\n", got, ids);
+  printf("ok %lld %llu %llu\n", got, ids, stamps);
   return 0;
 }
 

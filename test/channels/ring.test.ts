@@ -83,12 +83,12 @@ describe('shm ring: one process', () => {
     let ticks = 0;
     const interval = setInterval(() => ticks++, 1);
     const waiting = rx.receive({ timeoutMs: 20_000 });
-    const child = spawnTs('test/channels/ring-peer.ts', ['produce', url, '9', '1', '1']);
+    const child = finished(spawnTs('test/channels/ring-peer.ts', ['produce', url, '9', '1', '1']));
     const message = await waiting;
     clearInterval(interval);
     expect(message.value).toEqual(sample(9, 0));
     expect(ticks).toBeGreaterThan(3);
-    expect((await finished(child)).code).toBe(0);
+    expect((await child).code).toBe(0);
   });
 
   it('a producer waiting for room is woken by a consumer', async () => {
@@ -212,7 +212,7 @@ describe('shm ring: stale segments', () => {
 
   it('sweeps temporary segments of creators that died before publishing them', async () => {
     const dead = spawn('true');
-    await finished(dead);
+    await new Promise((resolve) => dead.on('exit', resolve));
     const leftover = `/dev/shm/.tipc-ring.${dead.pid}.deadbeef`;
     writeFileSync(leftover, '');
     cleanup.add(() => rmSync(leftover, { force: true }));
