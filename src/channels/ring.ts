@@ -299,8 +299,9 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
   const { name, capacity, mode } = validateOptions(address, codec, options);
   const url = address.url;
   let swept = false;
+  // `exclusive` must create the segment itself; once it did, the loop opens what it created.
+  let exclusive = options.create === true && options.exclusive === true;
   for (let attempt = 0; attempt < 200; attempt++) {
-    const exclusive = options.create === true && options.exclusive === true;
     const fd = exclusive ? -1 : libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
     if (fd < 0) {
       const errno = exclusive ? errnos.ENOENT : libc.errno();
@@ -311,6 +312,7 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
       const linked = libc.link(temporary, shmPath(name)) === 0 ? 0 : libc.errno();
       libc.unlink(temporary);
       if (linked !== 0 && (linked !== errnos.EEXIST || exclusive)) throw systemError(linked, 'link', name);
+      exclusive = false;
       continue;
     }
     let segment: Segment;

@@ -184,6 +184,8 @@ describe('shm ring: options and errors', () => {
     await expect(missing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'shm_open' });
     await openRing(url, Sample, { create: true, capacity: 4 });
     await expect(open(url, Sample, { create: true, exclusive: true })).rejects.toMatchObject({ code: 'EEXIST' });
+    const claimed = await openRing(ringUrl(), Sample, { create: true, exclusive: true, capacity: 4 });
+    expect(claimed.trySend(sample(1, 0))).toBe(true);
   });
 
   it('unlink removes the name; open handles keep working; unlinking again is ENOENT', async () => {
