@@ -35,9 +35,8 @@ function nodeRate(count: number, batch: number): Promise<number> {
     let received = (await rx.receiveMany(batch)).length;
     const start = process.hrtime.bigint();
     const first = received;
-    while (received < count) {
-      received += batch === 1 ? (await rx.receive(), 1) : (await rx.receiveMany(batch)).length;
-    }
+    if (batch === 1) for (; received < count; received++) await rx.receive();
+    else while (received < count) received += (await rx.receiveMany(batch)).length;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const result = await producer;
     if (result.code !== 0) throw new Error(`ring producer failed: ${result.stderr}`);
