@@ -133,8 +133,8 @@ static inline uint64_t tipc__start_time(int pid) {
   buf[n] = '\0';
   char *p = strrchr(buf, ')');
   if (p == NULL) return 0;
-  /* After ") " come fields 3.. ; starttime is field 22, i.e. the 20th from there. */
-  for (int field = 3; field < 22 && p != NULL; field++) p = strchr(p + 1, ' ');
+  /* p is at the ')' closing field 2; the space before field f is the (f - 2)th after it. */
+  for (int field = 3; field <= 22 && p != NULL; field++) p = strchr(p + 1, ' ');
   return p == NULL ? 0 : strtoull(p + 1, NULL, 10);
 }
 

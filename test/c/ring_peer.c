@@ -2,6 +2,7 @@
  *   produce <name> <id> <count|-1> <batch>   sends sample{channel=id, timestamp=i, value=id*1e9+i}
  *   consume <name> <count|-1> <batch>         receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
  *   claim-and-die <name>                    claims one slot as a producer, then SIGKILLs itself
+ *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
  *   bench <name> <count> <batch>            forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
@@ -134,7 +135,7 @@ int main(int argc, char **argv) {
     rc = produce(r, atoi(argv[3]), atoll(argv[4]), (uint32_t)atoi(argv[5]));
   } else if (strcmp(mode, "consume") == 0) {
     rc = consume(r, atoll(argv[3]), (uint32_t)atoi(argv[4]));
-  } else if (strcmp(mode, "claim-and-die") == 0) {
+  } else if (strcmp(mode, "claim-and-die") == 0 || strcmp(mode, "claim-and-stop") == 0) {
     /* The first half of tipc_ring_try_send_many: intent, claim, then death before publishing. */
     uint64_t t = atomic_load(TIPC__A64(r, TIPC_RING_OFF_TAIL));
     atomic_store(TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_POS)), t);
@@ -143,7 +144,8 @@ int main(int argc, char **argv) {
     memset(tipc__slot(r, t), 0xee, r->msg_size); /* half-written garbage nobody may see */
     printf("claimed %llu\n", (unsigned long long)t);
     fflush(stdout);
-    raise(SIGKILL);
+    raise(strcmp(mode, "claim-and-stop") == 0 ? SIGSTOP : SIGKILL);
+    return 7;
   } else if (strcmp(mode, "take-and-die") == 0) {
     uint64_t h = atomic_load(TIPC__A64(r, TIPC_RING_OFF_HEAD));
     if (atomic_load(tipc__seq(r, h)) != (uint32_t)(h + 1)) return 6;

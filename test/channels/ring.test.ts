@@ -252,6 +252,24 @@ describe('shm ring: stale segments', () => {
     expect(rx.info()).toMatchObject({ recovered: 1, pending: 0 });
   });
 
+  it('never recovers the slot of a producer that is alive (here: stopped), only once it died', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, Sample, { create: true, capacity: 8 });
+    const stopped = spawnC(peer(), ['claim-and-stop', url.slice(4)]);
+    const done = finished(stopped);
+    cleanup.add(() => stopped.kill('SIGKILL'));
+    await new Promise((resolve) => stopped.stdout!.once('data', resolve));
+    const tx = await openRing(url, Sample);
+    tx.trySend(sample(5, 0));
+    // The C producer's registry entry (pid, /proc start time) must read as alive from Node.
+    await expect(rx.receive({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(rx.info()).toMatchObject({ recovered: 0, pending: 2 });
+    stopped.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    expect((await rx.receive({ timeoutMs: 5000 })).value).toEqual(sample(5, 0));
+    expect(rx.info().recovered).toBe(1);
+  });
+
   it('a producer reclaims a slot taken by a consumer killed before releasing it', async () => {
     const url = ringUrl();
     const tx = await openRing(url, Sample, { create: true, capacity: 2 });
