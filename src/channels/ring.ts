@@ -339,6 +339,11 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
 }
 
 // --- the channel -------------------------------------------------------------------------------
+/** A claimed message that failed to decode, waiting for its turn to be thrown. */
+class Undecodable {
+  constructor(readonly error: unknown) {}
+}
+
 /** Prebuilt `sockaddr_un` bytes of a registry entry's abstract doorbell. */
 function bellAddress(ringId: bigint, entry: number): Uint8Array {
   const path = new TextEncoder().encode(`tipc-ring-${ringId.toString(16).padStart(16, '0')}-${entry}`);
@@ -369,7 +374,8 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #one = new Uint8Array(1);
   readonly #drain = new Uint8Array(64);
   #batch = new Uint8Array(0);
-  #pendingError: unknown;
+  /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
+  readonly #stash: (Message<T> | Undecodable)[] = [];
   #nextRecovery = 0;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
@@ -548,51 +554,58 @@ export class RingChannel<T> extends FdChannel<T> {
       const data = this.#data;
       const u8 = this.#u8;
       const slots = this.#slots;
+      const stash = this.#stash;
       for (let j = 0; j < k; j++) {
         const index = (lo + j) & mask;
         if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
         try {
-          out.push({ value: codec.decode(u8, data + index * size), priority: 0 });
+          const message = { value: codec.decode(u8, data + index * size), priority: 0 };
+          if (stash.length === 0) out.push(message);
+          else stash.push(message);
         } catch (error) {
-          // The message is consumed either way; the error surfaces once the batch is released.
-          this.#pendingError ??= error;
+          // Consumed either way: the failure is thrown after the messages before it, and before those after it.
+          stash.push(new Undecodable(error));
         }
       }
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
       this.#ringBells(OFF_PRODUCERS_WAITING);
-      if (out.length > 0 || this.#pendingError !== undefined) return out;
+      if (out.length > 0 || stash.length > 0) return out;
     }
   }
 
-  #throwPending(): void {
-    if (this.#pendingError === undefined) return;
-    const error = this.#pendingError;
-    this.#pendingError = undefined;
-    throw error;
+  /** Up to `max` messages: stashed ones first (throwing a stashed decode failure in its turn), then the ring's. */
+  #take(max: number): Message<T>[] {
+    const stash = this.#stash;
+    if (stash.length === 0) {
+      const out = this.#pop(max, []);
+      if (out.length > 0 || stash.length === 0) return out;
+    }
+    const first = stash[0];
+    if (first instanceof Undecodable) {
+      stash.shift();
+      throw first.error;
+    }
+    let n = 0;
+    while (n < max && n < stash.length && !(stash[n] instanceof Undecodable)) n++;
+    return stash.splice(0, n) as Message<T>[];
   }
 
   protected readMessage(): Message<T> | undefined {
-    this.#throwPending();
-    const [message] = this.#pop(1, []);
-    if (message === undefined) this.#throwPending();
-    return message;
+    return this.#take(1)[0];
   }
 
   override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
     if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
     this.assertOpen();
-    this.#throwPending();
-    const batch = this.#pop(max, []);
+    const batch = this.#take(max);
     if (batch.length > 0) return batch;
-    this.#throwPending();
     const wait = this.waitOptions('receive', options);
     for (;;) {
       await this.waitReadable(wait);
       this.assertOpen();
-      this.#pop(max, batch);
-      if (batch.length > 0) return batch;
-      this.#throwPending();
+      const next = this.#take(max);
+      if (next.length > 0) return next;
     }
   }
 

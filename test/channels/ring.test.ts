@@ -4,12 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortError,
   ChannelClosedError,
+  DecodeError,
   SystemError,
   TimeoutError,
   UnsupportedError,
   ValidationError,
 } from '../../src/errors.js';
-import { type Channel, open, unlink } from '../../src/index.js';
+import { type Channel, enumOf, type MessageCodec, open, struct, u8, unlink } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 import { Sample, Small, sample, Wide } from './ring-fixtures.js';
 
@@ -140,6 +141,31 @@ describe('shm ring: one process', () => {
       if (seen.length === 2) setTimeout(() => rx.close(), 10);
     }
     expect(seen).toEqual([0n, 1n]);
+  });
+});
+
+describe('shm ring: decoding', () => {
+  it('a message that does not decode is consumed and thrown after the good ones before it', async () => {
+    const Kind = struct('kind', { kind: enumOf(u8, { A: 1, B: 2 }), x: u8 });
+    // A writer that puts raw bytes on the same layout (as a C peer could).
+    const raw: MessageCodec<Uint8Array> = {
+      name: 'kind',
+      fixedSize: true,
+      size: Kind.size,
+      fingerprint: Kind.fingerprint,
+      encode: (value) => value.slice(),
+      encodeInto: (value, target, offset = 0) => (target.set(value, offset), value.length),
+      decode: (bytes, offset = 0) => bytes.slice(offset, offset + 2),
+      validate: (value) => value as Uint8Array,
+    };
+    const url = ringUrl();
+    const rx = await openRing(url, Kind, { create: true, capacity: 8 });
+    const tx = await openRing(url, raw);
+    await tx.sendMany([Uint8Array.of(1, 10), Uint8Array.of(9, 11), Uint8Array.of(2, 12)]);
+    expect((await rx.receiveMany(8)).map((m) => m.value)).toEqual([{ kind: 'A', x: 10 }]);
+    expect(() => rx.tryReceive()).toThrow(DecodeError);
+    expect(rx.tryReceive()?.value).toEqual({ kind: 'B', x: 12 });
+    expect(rx.tryReceive()).toBeUndefined();
   });
 });
 
