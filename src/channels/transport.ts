@@ -3,7 +3,7 @@
  * `unlink`). Each transport implements the operations that make sense for it.
  */
 import type { MessageCodec } from '../codecs/codec.js';
-import type { Channel, ChannelOptions, Listener } from './channel.js';
+import type { Channel, ChannelOptions, DatagramChannel, Listener, PeerCredentials } from './channel.js';
 import type { Address } from './url.js';
 
 /** How long opening or connecting may wait for the other end (a FIFO writer for its reader, connect). */
@@ -32,12 +32,7 @@ export interface OpenOptions extends ChannelOptions, PeerWaitOptions {
   readonly shared?: boolean;
 }
 
-/** Credentials of a UNIX-socket peer (SO_PEERCRED). */
-export interface PeerCredentials {
-  readonly pid: number;
-  readonly uid: number;
-  readonly gid: number;
-}
+export type { PeerCredentials };
 
 /** Options of `connect`, `bind` and `listen` for sockets. */
 export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
@@ -49,11 +44,38 @@ export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
   readonly backlog?: number;
 }
 
+/** Which way the parent's end of a pair carries messages (the child's end goes the other way). */
+export type Direction = 'send' | 'receive' | 'both';
+
+/** Options of a transport's `pair`. */
+export interface PairOptions {
+  /** The parent's direction; one-way transports (pipes) need it, sockets are always both. */
+  readonly direction?: Direction;
+}
+
+/** Options of a transport's `adopt`. */
+export interface AdoptOptions extends ChannelOptions {
+  /** This end's direction, for one-way transports. */
+  readonly direction?: Direction;
+  /**
+   * Whether to read the peer's credentials (SO_PEERCRED). False in the parent of a socketpair, where
+   * the kernel reports the parent itself (the pair's creator).
+   */
+  readonly peer?: boolean;
+}
+
 /** The operations one transport offers. */
 export interface Transport {
   open?<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<Channel<T>>;
   connect?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>>;
-  bind?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>>;
+  bind?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>>;
   listen?<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>>;
   unlink?(address: Address): Promise<void>;
+  /**
+   * Creates a connected pair of descriptors for a child process (see `child.ts`): the parent's end
+   * non-blocking and close-on-exec, the child's end blocking (a C child may use it as-is).
+   */
+  pair?(options: PairOptions): [parentFd: number, childFd: number];
+  /** Wraps a connected descriptor (a pair's end, possibly inherited) as a channel; takes ownership of it. */
+  adopt?<T>(fd: number, codec: MessageCodec<T>, options: AdoptOptions): Channel<T>;
 }
