@@ -6,7 +6,7 @@
 import type { MessageCodec } from '../codecs/codec.js';
 import { DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
 import { errnos, libc, mqueue, systemError } from '../native/index.js';
-import { type ChannelInfo, type ChannelOptions, FdChannel, type Message } from './channel.js';
+import { type ChannelInfo, FdChannel, type Message } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 
 /** Which directions an end of a queue uses. */
@@ -54,7 +54,7 @@ function invalid(path: string, expected: string, received: string, message?: str
   throw new ValidationError(path, expected, received, message === undefined ? undefined : { message });
 }
 
-function checkOptions(options: OpenOptions): Required<Omit<OpenOptions, keyof ChannelOptions | 'capacity'>> {
+function checkOptions(options: OpenOptions): Required<Pick<OpenOptions, 'create' | 'exclusive' | 'mode' | 'access'>> {
   const { create = false, exclusive = false, mode = 0o600, access = 'both' } = options;
   if (exclusive && !create) invalid('exclusive', 'exclusive only together with create: true', 'create: false');
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {

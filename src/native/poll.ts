@@ -207,7 +207,7 @@ export class FdWatch {
       // libuv reports EPOLLERR on a poll handle as UV_EBADF and stops the handle (a FIFO writer whose
       // reader left, a socket with a pending error). Wake everyone: each retries its call and sees the
       // real error there (EPIPE, ECONNRESET, or EBADF itself); waiting again restarts the handle.
-      this.#events = 0;
+      this.#started = 0;
       for (const waiter of [...this.#readers, ...this.#writers]) waiter.resolve();
       return;
     }
