@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The stress suite has its own config and script (`npm run test:stress`).
+    exclude: [...configDefaults.exclude, 'test/stress/**'],
     // Tests talk to real kernel objects and real child processes; keep them in separate processes.
     pool: 'forks',
     testTimeout: 60_000,
