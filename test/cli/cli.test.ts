@@ -80,11 +80,11 @@ describe('--schema', () => {
     const missing = await runCli(['tail', 'mq:/x', '--schema', 'test/cli/schemas.ts#Nope']);
     expect(missing.code).toBe(2);
     expect(oneLineError(missing)).toBe(
-      'typed-ipc tail: --schema: test/cli/schemas.ts has no export "Nope" (a struct(...) type or msgpack codec); its codecs: Rich, Sample',
+      'typed-ipc tail: --schema: test/cli/schemas.ts has no export "Nope" (a struct(...) type or msgpack codec); its codecs: Note, Rich, Sample',
     );
     const wrong = await runCli(['tail', 'mq:/x', '--schema', 'test/cli/schemas.ts#notACodec']);
     expect(wrong.code).toBe(2);
-    expect(oneLineError(wrong)).toMatch(/notACodec is not a codec .*; its codecs: Rich, Sample$/);
+    expect(oneLineError(wrong)).toMatch(/notACodec is not a codec .*; its codecs: Note, Rich, Sample$/);
   });
 
   it('loads a plain JavaScript module too', async () => {
@@ -138,7 +138,7 @@ describe('typed-ipc ls', () => {
       `typed-ipc ls: message queues not listed: no mqueue filesystem is mounted at ${notMounted}; mount it with: mkdir -p ${notMounted} && mount -t mqueue none ${notMounted}`,
     );
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^URL +SIZE +MODE +OWNER +MODIFIED$/);
+    expect(lines[0]).toMatch(/^URL +SIZE +MODE +OWNER +MODIFIED +NOTE$/);
     expect(lines[1]).toMatch(/^shm:\/segment +4096 +rw-r----- +root:root +\d{4}-\d\d-\d\dT/);
     expect(lines).toHaveLength(2);
   });
