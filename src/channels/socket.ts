@@ -36,6 +36,7 @@ import {
 } from '../errors.js';
 import {
   check,
+  deadlineOf,
   errnoName,
   errnos,
   FdWatch,
@@ -558,6 +559,7 @@ function bindUnix(fd: number, address: Address & { path: string; abstract: boole
   const sockaddr = unixSockAddr(address.path, address.abstract);
   if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   const hints = {
+    ENOENT: `the directory of ${address.path} does not exist: create it first`,
     EADDRINUSE: address.abstract
       ? 'a live process is bound to this abstract name; pick another name or stop that process'
       : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
@@ -565,7 +567,7 @@ function bindUnix(fd: number, address: Address & { path: string; abstract: boole
   if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
     const errno = libc.errno();
     if (errno !== errnos.EADDRINUSE || address.abstract || !isStale(sockaddr, type, address.path)) {
-      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as 'EADDRINUSE']);
+      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as keyof typeof hints]);
     }
     try {
       unlinkSync(address.path);
@@ -622,7 +624,7 @@ class SeqpacketListener<T> implements Listener<T> {
 
   async accept(options: ReceiveOptions = {}): Promise<SocketChannel<T>> {
     const wait: WaitOptions = {
-      deadline: options.timeoutMs === undefined ? undefined : performance.now() + options.timeoutMs,
+      deadline: deadlineOf(options.timeoutMs),
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       operation: `accept on ${this.url}`,

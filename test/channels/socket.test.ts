@@ -72,7 +72,7 @@ describe('unix+dgram', () => {
 
   it('creates the socket file with mode 0600 (or the given mode) and removes it on close', async () => {
     const path = socketPath('mode');
-    const rx = await bind(`unix+dgram:${path}`, Sample);
+    const rx = track(await bind(`unix+dgram:${path}`, Sample));
     expect(statSync(path).isSocket()).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     await rx.close();
@@ -204,7 +204,7 @@ describe('unix+dgram', () => {
 
   it('gives ChannelClosedError when the bound receiver is gone', async () => {
     const url = `unix+dgram:@${uniqueName('gone')}`;
-    const rx = await bind(url, Sample);
+    const rx = track(await bind(url, Sample));
     const tx = track(await connect(url, Sample));
     await rx.close();
     await expect(tx.send(sample(1))).rejects.toBeInstanceOf(ChannelClosedError);
@@ -260,7 +260,7 @@ describe('unix+seqpacket', () => {
     const url = `unix+seqpacket:@${uniqueName('epipe')}`;
     const listener = track(await listen(url, Sample));
     const client = track(await connect(url, Sample));
-    const server = await listener.accept({ timeoutMs: 2000 });
+    const server = track(await listener.accept({ timeoutMs: 2000 }));
     await server.close();
     const error = await client.send(sample(1)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChannelClosedError);
@@ -420,8 +420,8 @@ describe('socket channel edges', () => {
 
   it('reports addresses and buffer sizes in info(), and use after close fails', async () => {
     const url = `unix+dgram:@${uniqueName('info')}`;
-    const rx = await bind(url, Sample);
-    const tx = await connect(url, Sample);
+    const rx = track(await bind(url, Sample));
+    const tx = track(await connect(url, Sample));
     expect(rx.info()).toMatchObject({ url, transport: 'unix+dgram', messageSize: 24, localUrl: url });
     expect(tx.info()).toMatchObject({ peerUrl: url, localUrl: localUrl(tx) });
     expect(tx.info().sendBufferBytes).toBeGreaterThan(24);
@@ -441,5 +441,14 @@ describe('socket channel edges', () => {
     await expect(rx.sendTo(`unix+dgram:@${uniqueName('nobody')}`, sample(1))).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
+  });
+});
+
+describe('socket errors', () => {
+  it('says what to do when the socket directory does not exist', async () => {
+    const error = await bind(`unix+dgram:/nonexistent-${uniqueName('dir')}/s.sock`, Sample).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SystemError);
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'bind' });
+    expect((error as Error).message).toMatch(/directory .* does not exist: create it first/);
   });
 });
