@@ -43,7 +43,7 @@ function rawCodec(size: number): MessageCodec<Uint8Array> {
       target.set(value, offset);
       return value.length;
     },
-    decode: (bytes) => bytes.slice(),
+    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
   };
 }
 
