@@ -554,6 +554,8 @@ function removeBoundFile(bound: BoundFile | undefined): void {
 /**
  * Whether the socket file at `address` is stale: nobody is bound to it any more. Probed with a
  * connect from a fresh socket of the same type, which only a dead address refuses (ECONNREFUSED).
+ * A live seqpacket listener sees the probe as a connection that ends at once (EOF); there is no
+ * way to ask the kernel without connecting.
  */
 function isStale(address: SockAddr, type: number, path: string): boolean {
   if (isSocketFile(path) === undefined) {

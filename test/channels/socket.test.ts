@@ -268,6 +268,25 @@ describe('unix+seqpacket', () => {
     await expect(client.sendMany([sample(1), sample(2)])).rejects.toBeInstanceOf(ChannelClosedError);
   });
 
+  it('replaces a stale socket file but never a live listener', async () => {
+    const path = socketPath('seqstale');
+    const url = `unix+seqpacket:${path}`;
+    const dead = await finished(spawnTs('test/channels/peers/bind-and-die.ts', [url]));
+    expect(dead.code).toBe(0);
+    expect(statSync(path).isSocket()).toBe(true);
+    const listener = track(await listen(url, Sample));
+    const live = await finished(spawnTs('test/channels/peers/bind-and-die.ts', [url]));
+    expect(live.code).toBe(3);
+    expect(live.stdout).toMatch(/EADDRINUSE.*live process/);
+    // The probe's connection reaches the live listener as a connection that ends at once.
+    const probe = track(await listener.accept({ timeoutMs: 2000 }));
+    await expect(probe.receive({ timeoutMs: 2000 })).rejects.toBeInstanceOf(ChannelClosedError);
+    const client = track(await connect(url, Sample));
+    const server = track(await listener.accept({ timeoutMs: 2000 }));
+    await client.send(sample(8));
+    expect((await server.receive({ timeoutMs: 2000 })).value).toEqual(sample(8));
+  });
+
   it('iterates over connections and stops when the listener closes', async () => {
     const url = `unix+seqpacket:@${uniqueName('iter')}`;
     const listener = track(await listen(url, Sample));
