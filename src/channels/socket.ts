@@ -21,9 +21,7 @@
  *   nothing matters.
  */
 
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { lstatSync, unlinkSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
   AbortError,
@@ -34,23 +32,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import {
-  check,
-  deadlineOf,
-  errnoName,
-  errnos,
-  FdWatch,
-  familyOf,
-  inetSockAddr,
-  libc,
-  SOCKADDR_STORAGE,
-  type SockAddr,
-  sockAddrUrl,
-  systemError,
-  unixAutobind,
-  unixSockAddr,
-  type WaitOptions,
-} from '../native/index.js';
+import { check, deadlineOf, errnoName, errnos, FdWatch, libc, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
   type ChannelOptions,
@@ -64,6 +46,7 @@ import {
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
 import { isAllowed, peerCredentials } from './peercred.js';
+import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
@@ -140,7 +123,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   #head = 0;
   #eof = false;
   /** The last sender address seen (unconnected sockets), and its URL. */
-  readonly #lastSender = new Uint8Array(SOCKADDR_STORAGE);
+  readonly #lastSender = new Uint8Array(SOCKADDR_MAX);
   #lastSenderLength = -1;
   #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
@@ -229,7 +212,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     if (address.scheme !== expected) {
       throw new ValidationError('to', `a ${expected}: URL (a received message's from)`, JSON.stringify(to));
     }
-    const sockaddr = 'abstract' in address ? unixSockAddr(address.path, address.abstract) : await ipAddressOf(address);
+    const sockaddr =
+      'abstract' in address ? unixAddress(address.path, address.abstract, address.url) : await ipAddressOf(address);
     if (this.#destinations.size > 1024) this.#destinations.clear();
     this.#destinations.set(to, sockaddr);
     return sockaddr;
@@ -363,7 +347,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   }
 
   #newReceiveBatch(): MmsgBatch {
-    const batch = new MmsgBatch(batchSlots(this.codec.size), this.codec.size, this.#connected ? 0 : SOCKADDR_STORAGE);
+    const batch = new MmsgBatch(batchSlots(this.codec.size), this.codec.size, this.#connected ? 0 : SOCKADDR_MAX);
     this.#receiveBatch = batch;
     return batch;
   }
@@ -378,7 +362,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     }
     last.set(bytes.subarray(0, length));
     this.#lastSenderLength = length;
-    this.#lastSenderUrl = sockAddrUrl(this.transport, bytes, length);
+    this.#lastSenderUrl = formatAddress(this.transport, bytes, length);
     return this.#lastSenderUrl;
   }
 
@@ -506,11 +490,11 @@ function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, cod
 }
 
 function socketName(fd: number, scheme: SocketScheme, peer = false): string | undefined {
-  const address = new Uint8Array(SOCKADDR_STORAGE);
+  const address = new Uint8Array(SOCKADDR_MAX);
   const length = new Uint32Array([address.length]);
   const call = peer ? libc.getpeername : libc.getsockname;
   check(call(fd, address, length), peer ? 'getpeername' : 'getsockname');
-  return sockAddrUrl(scheme, address, length[0] ?? 0);
+  return formatAddress(scheme, address, length[0] ?? 0);
 }
 
 function socketTypeOf(scheme: SocketScheme): number {
@@ -562,7 +546,7 @@ function isStale(address: SockAddr, type: number, path: string): boolean {
  * left by a dead process is replaced; a live address is never taken over.
  */
 function bindUnix(fd: number, address: Address & { path: string; abstract: boolean }, type: number, mode: number) {
-  const sockaddr = unixSockAddr(address.path, address.abstract);
+  const sockaddr = unixAddress(address.path, address.abstract, address.url);
   if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   const hints = {
     ENOENT: `the directory of ${address.path} does not exist: create it first`,
@@ -596,8 +580,7 @@ function unixAddressOf(address: Address, scheme: SocketScheme): Address & { path
 
 async function ipAddressOf(address: Address): Promise<SockAddr> {
   if (address.scheme !== 'udp') throw new ValidationError('url', 'a udp://host:port URL', JSON.stringify(address.url));
-  const ip = isIP(address.host) === 0 ? (await dnsLookup(address.host)).address : address.host;
-  return inetSockAddr(ip, address.port);
+  return resolveIpAddress(address.host, address.port);
 }
 
 // --- unix+seqpacket -----------------------------------------------------------------------------------
@@ -709,7 +692,7 @@ async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Pr
 const seqpacket: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
-    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       await connectSeqpacket(fd, sockaddr, unix.url);
@@ -752,7 +735,7 @@ const seqpacket: Transport = {
 const unixDgram: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+dgram');
-    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
@@ -817,7 +800,7 @@ function unlinkSocketFile(address: { path: string; abstract: boolean; url: strin
 const udp: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const family = familyOf(sockaddr.bytes);
+    const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
@@ -836,7 +819,7 @@ const udp: Transport = {
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const family = familyOf(sockaddr.bytes);
+    const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
