@@ -1,6 +1,7 @@
 /**
  * The producing end of the ring benchmarks, run as a child process:
- *   ring-peer.ts produce shm:/name count batch   sends `count` 24-byte samples (sendMany in batches, or send)
+ *   ring-peer.ts produce shm:/name count batch   sends `count` 24-byte samples (sendMany in batches, or
+ *                                                send), then prints the CPU seconds it used
  *   ring-peer.ts latency shm:/name count gapMs   sends one sample every gapMs carrying its send time
  *                                                (process.hrtime.bigint(), CLOCK_MONOTONIC) as timestamp
  */
@@ -13,6 +14,7 @@ const count = Number(countArg);
 const channel = await open(url, Sample);
 
 if (mode === 'produce') {
+  const cpu = process.cpuUsage();
   const batch = Number(extra);
   // The application's samples already exist; the bench measures moving them, not building them.
   const values: Sample[] = Array.from({ length: batch }, (_, i) => ({ channel: 1, timestamp: BigInt(i), value: i }));
@@ -27,6 +29,9 @@ if (mode === 'produce') {
       await channel.sendMany(sent + batch <= count ? values : values.slice(0, count - sent));
     }
   }
+  // CPU seconds spent producing, so the bench can say what the rate would be with a core each.
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${(used.user + used.system) / 1e6}\n`);
 } else if (mode === 'latency') {
   for (let i = 0; i < count; i++) {
     await sleep(Number(extra));
