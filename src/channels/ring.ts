@@ -376,6 +376,8 @@ export class RingChannel<T> extends FdChannel<T> {
   #batch = new Uint8Array(0);
   /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
   readonly #stash: (Message<T> | Undecodable)[] = [];
+  /** Pending waits of this channel for a message ([0]) and for room ([1]). */
+  readonly #sleepers = [0, 0];
   #nextRecovery = 0;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
@@ -731,26 +733,31 @@ export class RingChannel<T> extends FdChannel<T> {
     if (state === 'recovered') return;
     const word = (mask >> 2) + (this.#entry >> 5);
     const bit = 1 << (this.#entry & 31);
-    while (libc.recv(this.#bell, this.#drain, this.#drain.length, libc.MSG_DONTWAIT) > 0) {
-      // Drain stale rings so the wait below ends only for a new one.
+    const side = mask === OFF_CONSUMERS_WAITING ? 0 : 1;
+    // Drain stale rings so the wait below ends only for a new one, but only when no other wait of
+    // this channel is pending: a ring meant for it may not have reached its poll callback yet.
+    if (!this.watch.waiting) {
+      while (libc.recv(this.#bell, this.#drain, this.#drain.length, libc.MSG_DONTWAIT) > 0) {}
     }
+    this.#sleepers[side]! += 1;
     Atomics.or(this.#i32, word, bit);
-    // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
-    // look at the ring again, both seq_cst, so one of us sees the other.
-    if (ready()) {
-      Atomics.and(this.#i32, word, ~bit);
-      return;
-    }
-    const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
-    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
-    const internal = recheck > 0 && performance.now() + recheck < deadline;
     try {
-      await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
-    } catch (error) {
-      if (!(internal && error instanceof TimeoutError)) throw error;
+      // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
+      // look at the ring again, both seq_cst, so one of us sees the other.
+      if (ready()) return;
+      const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
+      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+      const internal = recheck > 0 && performance.now() + recheck < deadline;
+      try {
+        await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
+      } catch (error) {
+        if (!(internal && error instanceof TimeoutError)) throw error;
+      }
     } finally {
-      // After close() the mapping is gone: touch it only while open.
-      if (!this.closed) Atomics.and(this.#i32, word, ~bit);
+      // The bit is shared by this channel's waits on one side: the last one out clears it. After
+      // close() the mapping is gone: touch it only while open.
+      this.#sleepers[side]! -= 1;
+      if (this.#sleepers[side] === 0 && !this.closed) Atomics.and(this.#i32, word, ~bit);
     }
   }
 

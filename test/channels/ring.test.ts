@@ -106,6 +106,16 @@ describe('shm ring: one process', () => {
     expect((await child).code).toBe(0);
   });
 
+  it('concurrent waits on one channel: one ending does not leave the other without its wake-up', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, Sample, { create: true, capacity: 16 });
+    const tx = await openRing(url, Sample);
+    const patient = rx.receive({ timeoutMs: 10_000 });
+    await expect(rx.receive({ timeoutMs: 30 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(tx.trySend(sample(6, 0))).toBe(true);
+    expect((await patient).value).toEqual(sample(6, 0));
+  });
+
   it('a producer waiting for room is woken by a consumer', async () => {
     const url = ringUrl();
     const tx = await openRing(url, Sample, { create: true, capacity: 2 });
@@ -154,7 +164,10 @@ describe('shm ring: decoding', () => {
       size: Kind.size,
       fingerprint: Kind.fingerprint,
       encode: (value) => value.slice(),
-      encodeInto: (value, target, offset = 0) => (target.set(value, offset), value.length),
+      encodeInto(value, target, offset = 0) {
+        target.set(value, offset);
+        return value.length;
+      },
       decode: (bytes, offset = 0) => bytes.slice(offset, offset + 2),
       validate: (value) => value as Uint8Array,
     };
