@@ -20,12 +20,19 @@ export function uniqueName(tag = 't'): string {
 
 /**
  * Compiles C sources with `cc -std=c11 -O2 -Wall -Werror` (plus `include/` on the include path) and
- * returns the binary's path. Binaries are cached by a hash of sources, include/ headers and flags.
+ * returns the binary's path. Binaries are cached by a hash of sources, flags, the listed headers and
+ * the shipped include/ headers.
  */
-export function compileC(name: string, sources: readonly string[], extraFlags: readonly string[] = []): string {
+export function compileC(
+  name: string,
+  sources: readonly string[],
+  extraFlags: readonly string[] = [],
+  headers: readonly string[] = [],
+): string {
   mkdirSync(buildDir, { recursive: true });
   const hash = createHash('sha256');
-  for (const source of sources) hash.update(existsSync(source) ? readFileSync(source) : source);
+  // Local headers the sources include go into the cache key too, so that editing one rebuilds.
+  for (const source of [...sources, ...headers]) hash.update(existsSync(source) ? readFileSync(source) : source);
   // The shipped headers are part of every program: a changed header must rebuild them.
   for (const header of readdirSync(join(repoRoot, 'include')).sort()) {
     hash.update(readFileSync(join(repoRoot, 'include', header)));
