@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Channel, open, unlink } from '../../src/index.js';
+import { type Channel, cHeader, open, unlink } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 import { Sample, sample } from './ring-fixtures.js';
 
@@ -125,6 +125,29 @@ describe('shm ring: C and Node peers', () => {
     const totals = (await Promise.all(consumers.map((c) => c.done))).map((r) => parseOk(r.stdout));
     const sum = totals.reduce(([a, b, c], [x, y, z]) => [a + x, b + y, c + z], [0, 0, 0n]);
     expect(sum).toEqual(expected([21, 22, 23], n));
+  });
+
+  it('a C program written against cHeader() output opens the ring by size and fingerprint', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, { create: true, capacity: 8 });
+    const program = `
+      #include "typed_ipc_ring.h"
+      ${cHeader([Sample])}
+      int main(int argc, char **argv) {
+        tipc_ring *r;
+        int rc = tipc_ring_open_fp(&r, argv[1], SAMPLE_SIZE, SAMPLE_FINGERPRINT);
+        if (rc != 0) return 10;
+        for (int i = 0; i < 3; i++) {
+          struct sample s = {.channel = 42, .timestamp = (uint64_t)i, .value = 42e9 + i};
+          if (tipc_ring_send(r, &s, -1) != 0) return 11;
+        }
+        tipc_ring_close(r);
+        return 0;
+      }`;
+    const binary = compileC('ring_cheader', [program]);
+    const result = await track(spawn(binary, [url.slice(4)], { stdio: ['ignore', 'pipe', 'pipe'] })).done;
+    expect(result.code).toBe(0);
+    expect((await rx.receiveMany(10)).map((m) => m.value)).toEqual([sample(42, 0), sample(42, 1), sample(42, 2)]);
   });
 
   it('C consumers and producers recover slots of killed peers by themselves', async () => {
