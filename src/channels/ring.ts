@@ -317,7 +317,13 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
     }
     let segment: Segment;
     try {
-      segment = new Segment(fd, fstatSync(fd).size, name);
+      const { size } = fstatSync(fd);
+      if (size < SEQ_OFFSET) {
+        throw new ValidationError('url', 'a typed-ipc ring', `${size} bytes`, {
+          message: `${url} is not a typed-ipc ring (${size} bytes, less than its header); remove it with unlink('${url}') if it is left over`,
+        });
+      }
+      segment = new Segment(fd, size, name);
     } finally {
       libc.close(fd);
     }

@@ -237,6 +237,16 @@ describe('shm ring: options and errors', () => {
     await expect(unlink(url)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('refuses, and never replaces, a segment that is not a ring', async () => {
+    const url = ringUrl();
+    const file = `/dev/shm${url.slice(4)}`;
+    writeFileSync(file, '');
+    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring \(0 bytes/);
+    writeFileSync(file, new Uint8Array(8192).fill(7));
+    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring of protocol version 1/);
+    expect(statSync(file).size).toBe(8192);
+  });
+
   it('a C program and Node agree on the fingerprint check', async () => {
     const url = ringUrl();
     const name = url.slice(4);
