@@ -6,8 +6,8 @@
  *                                                (process.hrtime.bigint(), CLOCK_MONOTONIC) as timestamp
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open } from '../src/index.js';
-import { Sample } from '../test/channels/sample.js';
+import { open } from '../../src/index.js';
+import { Sample } from '../../test/channels/sample.js';
 
 const [mode = '', url = '', countArg = '0', extra = '1'] = process.argv.slice(2);
 const count = Number(countArg);
