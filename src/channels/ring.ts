@@ -252,9 +252,10 @@ async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity
     } catch {
       return true;
     }
-    if (before.ino !== now.ino) return true;
+    // Changed meanwhile, or no longer a ring: start over (the opener reports what it finds).
+    if (before.ino !== now.ino || before.size < SEQ_OFFSET) return true;
     const segment = new Segment(fd, before.size, name);
-    const unused = before.size < SEQ_OFFSET || segment.unused();
+    const unused = segment.unused();
     segment.unmap();
     if (!unused) return false;
     const temporary = buildSegment(name, codec, capacity, mode);
@@ -330,7 +331,10 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
     const mismatch = segment.mismatch(url, codec);
     if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false);
     segment.unmap();
-    if (mismatch.kind === 'foreign' || options.create !== true) {
+    if (mismatch.kind === 'foreign') {
+      throw new ValidationError('url', 'a typed-ipc ring', 'another kind of segment', { message: mismatch.message });
+    }
+    if (options.create !== true) {
       throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
         message: mismatch.message,
       });
