@@ -128,6 +128,21 @@ describe('shm ring: one process', () => {
     expect((await rx.receiveMany(10)).map((m) => m.value.timestamp)).toEqual([1n, 2n]);
   });
 
+  it('a waiting receive keeps its process alive, unless the channel is unref()ed', async () => {
+    const url = ringUrl();
+    await openRing(url, Sample, { create: true, capacity: 4 });
+    const unrefd = finished(spawnTs('test/channels/ring-peer.ts', ['idle', url, 'unref']));
+    expect(await unrefd).toMatchObject({ code: 0, stdout: 'waiting\n' });
+    const held = spawnTs('test/channels/ring-peer.ts', ['idle', url, 'ref']);
+    const heldDone = finished(held);
+    cleanup.add(() => held.kill('SIGKILL'));
+    await new Promise((resolve) => held.stdout!.once('data', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(held.exitCode).toBeNull();
+    held.kill('SIGTERM');
+    expect((await heldDone).signal).toBe('SIGTERM');
+  });
+
   it('rejects pending waits on close, is idempotent, and refuses use after close', async () => {
     const url = ringUrl();
     const rx = await open(url, Sample, { create: true, capacity: 4 });
