@@ -48,6 +48,8 @@ const SKIP = 0x80000000 | 0;
 const MAX_CAPACITY = 1 << 24;
 const MAX_MSG_SIZE = 1 << 20;
 const DEFAULT_CAPACITY = 1024;
+/** Largest encode buffer a channel keeps between sendMany calls (bytes). */
+const BATCH_KEPT = 1 << 20;
 const TWO_32 = 2 ** 32;
 /** How often a waiter blocked behind a claimed-but-unfinished slot checks whether its owner died. */
 const RECOVERY_MS = 10;
@@ -512,10 +514,10 @@ export class RingChannel<T> extends FdChannel<T> {
     this.checkPriority(options.priority);
     const size = this.#size;
     const total = values.length * size;
-    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer; it is
-    // copied only when this call has to wait and another sendMany could reuse it meanwhile.
-    if (this.#batch.length < total) this.#batch = new Uint8Array(total);
-    let buffer = this.#batch;
+    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer (up to
+    // 1 MiB is kept); it is copied when this call has to wait, as another sendMany could reuse it.
+    if (this.#batch.length < total && total <= BATCH_KEPT) this.#batch = new Uint8Array(total);
+    let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
     const { codec } = this;
     for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
     let sent = this.#push(buffer, 0, values.length);
