@@ -77,6 +77,22 @@ describe('shm ring: one process', () => {
     expect(received).toEqual(values);
   });
 
+  it('a batch larger than the kept encode buffer (over 1 MiB) arrives whole and in order', async () => {
+    const url = ringUrl();
+    const tx = await openRing(url, Sample, { create: true, capacity: 1024 });
+    const rx = await openRing(url, Sample);
+    const values = Array.from({ length: 50_000 }, (_, i) => sample(8, i));
+    const sending = tx.sendMany(values);
+    let next = 0;
+    while (next < values.length) {
+      for (const { value } of await rx.receiveMany(4096, { timeoutMs: 10_000 })) {
+        expect(value.timestamp).toBe(BigInt(next++));
+      }
+    }
+    await sending;
+    expect(rx.tryReceive()).toBeUndefined();
+  });
+
   it('sends nothing from a batch that holds an invalid value', async () => {
     const url = ringUrl();
     const tx = await openRing(url, Sample, { create: true, capacity: 8 });
