@@ -2,11 +2,12 @@
  * Node peer of the cross-process stream tests and benchmark, run with `node --import tsx`:
  *   stream-child.ts write <url> <count> <size> [writer] [batch] [shared]   send count records (sendMany batches; batch 0: send())
  *   stream-child.ts read  <url> <count> <size> [writers]                  receive and check them, print how many came
- * fifo: URLs are opened (send or receive end), unix+stream:/tcp: URLs connected; fd:N adopts an inherited descriptor.
+ * fifo: URLs are opened (send or receive end), unix+stream:/tcp: URLs connected; fd:N adopts an inherited
+ * descriptor; `inherited` takes the channel spawnWithChannel passed.
  */
 
 import type { Channel } from '../../src/channels/channel.js';
-import { connect, open } from '../../src/channels/index.js';
+import { connect, inheritedChannel, open } from '../../src/channels/index.js';
 import { adoptStream } from '../../src/channels/stream.js';
 import { intact, type Rec, rec, recordCodec } from './stream-records.js';
 
@@ -16,6 +17,7 @@ const count = Number(countText);
 const codec = recordCodec(Number(sizeText));
 
 async function channelFor(access: 'send' | 'receive'): Promise<Channel<Rec>> {
+  if (url === 'inherited') return inheritedChannel(codec);
   if (url.startsWith('fd:')) return adoptStream(Number(url.slice(3)), codec, { direction: access });
   if (url.startsWith('fifo:')) return open(url, codec, { access, shared: sharedText === 'shared' });
   return connect(url, codec);
