@@ -8,7 +8,7 @@
  * receive(). Every figure is timed by the receiver from its first record to its last (process
  * start-up not counted), and is the best of the rounds.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Channel, open, spawnNodeWithChannel } from '../src/channels/index.js';
@@ -43,6 +43,15 @@ async function receiveAll(channel: Channel<Rec>, count: number, batched: boolean
   return (count - 1) / ((performance.now() - start) / 1000);
 }
 
+/** Receives everything a sender child sends; its rate, once the child has exited cleanly. */
+async function fromChild(child: ChildProcess, channel: Channel<Rec>, count: number, batched: boolean): Promise<number> {
+  const done = finished(child, 300_000);
+  const rate = await receiveAll(channel, count, batched);
+  const result = await done;
+  if (result.code !== 0) throw new Error(`sender failed (${result.code}): ${result.stderr}`);
+  return rate;
+}
+
 async function nodeRate(stream: Stream, size: number, count: number, batched: boolean): Promise<number> {
   const codec = recordCodec(size);
   const args = [String(count), String(size), String(batched ? SEND_BATCH : 0)];
@@ -53,11 +62,7 @@ async function nodeRate(stream: Stream, size: number, count: number, batched: bo
       cwd: repoRoot,
     });
     try {
-      const done = finished(child, 300_000);
-      const rate = await receiveAll(channel, count, batched);
-      const result = await done;
-      if (result.code !== 0) throw new Error(`sender failed (${result.code}): ${result.stderr}`);
-      return rate;
+      return await fromChild(child, channel, count, batched);
     } finally {
       await channel.close();
     }
@@ -65,12 +70,7 @@ async function nodeRate(stream: Stream, size: number, count: number, batched: bo
   const url = `fifo:${join(tmpdir(), uniqueName('bench'))}`;
   const channel = await open(url, codec, { create: true, access: 'receive' });
   try {
-    const child = spawnTs(sender, [url, ...args]);
-    const done = finished(child, 300_000);
-    const rate = await receiveAll(channel, count, batched);
-    const result = await done;
-    if (result.code !== 0) throw new Error(`sender failed (${result.code}): ${result.stderr}`);
-    return rate;
+    return await fromChild(spawnTs(sender, [url, ...args]), channel, count, batched);
   } finally {
     await channel.close();
     libc.unlink(url.slice('fifo:'.length));

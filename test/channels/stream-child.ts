@@ -1,6 +1,7 @@
 /**
- * Node peer of the cross-process stream tests and benchmark, run with `node --import tsx`:
- *   stream-child.ts write <url> <count> <size> [writer] [batch] [shared]   send count records (sendMany batches; batch 0: send())
+ * Node peer of the cross-process stream tests, run with `node --import tsx`:
+ *   stream-child.ts write <url> <count> <size> [writer] [batch] [shared]   send count records (sendMany batches;
+ *                                         batch 0: one send() at a time; batch -n: n concurrent send()s at a time)
  *   stream-child.ts read  <url> <count> <size> [writers]                  receive and check them, print how many came
  * fifo: URLs are opened (send or receive end), unix+stream:/tcp: URLs connected; fd:N adopts an inherited
  * descriptor; `inherited` takes the channel spawnWithChannel passed.
@@ -29,6 +30,12 @@ if (mode === 'write') {
   const channel = await channelFor('send');
   if (batch === 0) {
     for (let seq = 0; seq < count; seq++) await channel.send(rec(seq, writer, codec.size));
+  } else if (batch < 0) {
+    // Concurrent sends: they queue up behind a full pipe and go out gathered into shared writes.
+    for (let seq = 0; seq < count; seq += -batch) {
+      const group = Array.from({ length: Math.min(-batch, count - seq) }, (_, i) => rec(seq + i, writer, codec.size));
+      await Promise.all(group.map((value) => channel.send(value)));
+    }
   } else {
     for (let seq = 0; seq < count; seq += batch) {
       const values: Rec[] = [];
