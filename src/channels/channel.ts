@@ -305,7 +305,7 @@ export abstract class FdChannel<T> implements Channel<T> {
         try {
           message = this.#read();
         } catch (error) {
-          // End of stream met without waiting (byte streams see it in read()) ends the iteration too.
+          // End of stream found without waiting (EOF already queued) ends the iteration too.
           return error instanceof ChannelClosedError ? Promise.resolve(done(error)) : Promise.reject(error);
         }
         if (message !== undefined) return Promise.resolve({ value: message, done: false });

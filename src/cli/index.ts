@@ -4,6 +4,7 @@
  */
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { bench } from './commands/bench.js';
+import { gen } from './commands/gen.js';
 import { ls } from './commands/ls.js';
 import { rm } from './commands/rm.js';
 import { send } from './commands/send.js';
@@ -12,7 +13,7 @@ import { tail } from './commands/tail.js';
 import { printError } from './output.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [tail, send, ls, stat, rm, bench];
+export const commands: readonly Command[] = [tail, send, ls, stat, rm, gen, bench];
 
 /** Exit codes of the command. */
 export const exitCodes = { ok: 0, runtime: 1, usage: 2 } as const;

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRingHeader } from './ring-header.js';
 
 /** Where message queues are listed. */
 export function mqueueDir(): string {
@@ -50,6 +51,8 @@ export interface ObjectEntry {
   readonly owner: string;
   readonly group: string;
   readonly modified: Date;
+  /** What the object is, where known: a typed-ipc ring's figures and whether its creator still runs. */
+  readonly note?: string;
 }
 
 /** `rw-------` for 0o600. */
@@ -92,8 +95,9 @@ export function queuedBytes(path: string): number {
   return match === null ? 0 : Number(match[1]);
 }
 
-function entry(kind: 'mq' | 'shm', name: string, stats: Stats, size: number): ObjectEntry {
+function entry(kind: 'mq' | 'shm', name: string, stats: Stats, size: number, note?: string): ObjectEntry {
   return {
+    ...(note === undefined ? {} : { note }),
     url: `${kind}:/${name}`,
     kind,
     size,
@@ -128,5 +132,19 @@ export function listQueues(dir = mqueueDir()): ObjectEntry[] {
 
 /** Shared-memory objects under /dev/shm. */
 export function listSegments(dir = shmDir()): ObjectEntry[] {
-  return listDir(dir, (name, _path, stats) => (stats.isFile() ? entry('shm', name, stats, stats.size) : undefined));
+  return listDir(dir, (name, path, stats) =>
+    stats.isFile() ? entry('shm', name, stats, stats.size, ringNote(path)) : undefined,
+  );
+}
+
+function ringNote(path: string): string | undefined {
+  let header: ReturnType<typeof readRingHeader>;
+  try {
+    header = readRingHeader(path);
+  } catch {
+    return undefined; // not readable by this user: no details, the listing goes on
+  }
+  if (header === undefined) return undefined;
+  const creator = header.creatorAlive ? 'running' : 'exited';
+  return `ring: ${header.messageSize}-byte messages, ${header.pending}/${header.capacity} pending, creator pid ${header.creatorPid} (${creator})`;
 }

@@ -2,8 +2,8 @@
 import type { MessageCodec } from '../codecs/codec.js';
 import { DecodeError, ValidationError } from '../errors.js';
 
-/** Messages of exactly `size` bytes, passed through as Uint8Array copies. */
-export function rawCodec(size: number): MessageCodec<Uint8Array> {
+/** Messages of exactly `size` bytes, passed through as Uint8Array copies; `fingerprint` as the object declares it. */
+export function rawCodec(size: number, fingerprint = `raw-${size}`): MessageCodec<Uint8Array> {
   const validate = (value: unknown): Uint8Array => {
     if (!(value instanceof Uint8Array) || value.length !== size) {
       const received = value instanceof Uint8Array ? `${value.length} bytes` : typeof value;
@@ -15,7 +15,7 @@ export function rawCodec(size: number): MessageCodec<Uint8Array> {
     name: `raw${size}`,
     fixedSize: true,
     size,
-    fingerprint: `raw-${size}`,
+    fingerprint,
     encode: (value) => validate(value).slice(),
     encodeInto(value, target, offset = 0) {
       target.set(validate(value), offset);

@@ -59,6 +59,7 @@ export const ls: Command = {
             { header: 'MODE' },
             { header: 'OWNER' },
             { header: 'MODIFIED' },
+            { header: 'NOTE' },
           ],
           entries.map((e: ObjectEntry) => [
             e.url,
@@ -66,6 +67,7 @@ export const ls: Command = {
             modeString(e.mode),
             `${e.owner}:${e.group}`,
             e.modified.toISOString(),
+            e.note ?? '',
           ]),
         ),
       );

@@ -1,4 +1,5 @@
 /** `typed-ipc send <url> --schema <module>#<export> --json '{...}'`: sends messages from the command line. */
+import { parseUrl } from '../../index.js';
 import { type Command, integerOption, positionals, requiredOption, stringOption, UsageError } from '../args.js';
 import { openSender } from '../endpoint.js';
 import { fromJson } from '../json.js';
@@ -42,6 +43,7 @@ export const send: Command = {
   },
   async run(args) {
     const [url] = positionals('send', args, ['url']);
+    parseUrl(url!); // a malformed URL is reported before anything else
     const json = requiredOption('send', args, 'json');
     const priority = integerOption(args, 'priority', undefined, 0);
     const repeat = integerOption(args, 'repeat', 1, 1);

@@ -8,6 +8,7 @@ import { hasCode } from '../endpoint.js';
 import { groupName, isMqueueMounted, modeString, mqueueDir, queuedBytes, shmDir, userName } from '../objects.js';
 import { writeLine } from '../output.js';
 import { rawCodec } from '../raw.js';
+import { processAlive, readRingHeader } from '../ring-header.js';
 import { loadCodec } from '../schema.js';
 import { renderTable } from '../table.js';
 
@@ -46,6 +47,7 @@ export const stat: Command = {
           ...(await channelFigures(url!, codec)),
           ...fileFigures(namedObjectPath(address.scheme, address.name)),
         };
+        if (typeof figures.creatorPid === 'number') figures.creatorRunning = processAlive(figures.creatorPid);
         break;
       case 'fifo':
         figures = { url: url!, ...fileFigures(existingPath(url!, address.path)) };
@@ -96,11 +98,19 @@ async function channelFigures(url: string, codec: MessageCodec<unknown> | undefi
   }
 }
 
-// Without a schema, the object's message size is not known before opening it. Opening with a 1-byte
-// raw codec either fits, or fails with a MessageSizeError that carries the object's own size (its
-// `limit`), and the second open uses that.
+// Without a schema, the object's message size is not known before opening it. A ring's header says it
+// (and its fingerprint). For a queue, opening with a 1-byte raw codec either fits, or fails with a
+// MessageSizeError that carries the queue's own size (its `limit`), and the second open uses that.
 async function openProbing(url: string, codec: MessageCodec<unknown> | undefined) {
   if (codec !== undefined) return open(url, codec, { access: 'receive' });
+  const address = parseUrl(url);
+  if (address.scheme === 'shm') {
+    const path = namedObjectPath('shm', address.name)!;
+    if (!existsSync(path)) throw new Error(`${url}: no shared-memory object ${path}`);
+    const header = readRingHeader(path);
+    if (header === undefined) throw new Error(`${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`);
+    return open(url, rawCodec(header.messageSize, header.fingerprint), { access: 'receive' });
+  }
   try {
     return await open(url, rawCodec(1), { access: 'receive' });
   } catch (error) {

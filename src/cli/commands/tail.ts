@@ -1,6 +1,7 @@
 /** `typed-ipc tail <url> --schema <module>#<export>`: prints decoded messages as they arrive. */
 import type { MessageCodec } from '../../codecs/codec.js';
 import type { FieldType } from '../../codecs/index.js';
+import { parseUrl } from '../../index.js';
 import { type Command, choiceOption, integerOption, positionals, requiredOption } from '../args.js';
 import { openReceiver, type Received } from '../endpoint.js';
 import { type BigintStyle, structFields, toJson } from '../json.js';
@@ -50,6 +51,7 @@ export const tail: Command = {
   },
   async run(args) {
     const [url] = positionals('tail', args, ['url']);
+    parseUrl(url!); // a malformed URL is reported before anything else
     const count = integerOption(args, 'count', undefined, 1);
     const timeoutMs = integerOption(args, 'timeout', undefined, 1);
     const capacity = integerOption(args, 'capacity', undefined, 1);
