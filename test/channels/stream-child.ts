@@ -32,9 +32,10 @@ if (mode === 'write') {
     for (let seq = 0; seq < count; seq++) await channel.send(rec(seq, writer, codec.size));
   } else if (batch < 0) {
     // Concurrent sends: they queue up behind a full pipe and go out gathered into shared writes.
-    for (let seq = 0; seq < count; seq += -batch) {
-      const group = Array.from({ length: Math.min(-batch, count - seq) }, (_, i) => rec(seq + i, writer, codec.size));
-      await Promise.all(group.map((value) => channel.send(value)));
+    const group = -batch;
+    for (let seq = 0; seq < count; seq += group) {
+      const values = Array.from({ length: Math.min(group, count - seq) }, (_, i) => rec(seq + i, writer, codec.size));
+      await Promise.all(values.map((value) => channel.send(value)));
     }
   } else {
     for (let seq = 0; seq < count; seq += batch) {
