@@ -1,34 +1,43 @@
 /**
- * One-way throughput of 24-byte samples between two processes over a POSIX message queue: Node to
- * Node, against a C mq_send/mq_receive loop and against Node's child_process IPC (`process.send`),
- * all measured in the same run. Each figure is timed by the receiver, from its first message to its
- * last, so process start-up is not counted.
+ * One-way throughput between two processes over a POSIX message queue, for each message size: Node
+ * to Node (`send` in a loop, `for await` on the other end), against a C mq_send/mq_receive loop and
+ * against Node's child_process IPC (`process.send`), all measured in the same run and interleaved so
+ * that load from other processes hits them alike. Each figure is timed by the receiver, from its
+ * first message to its last (process start-up is not counted); the best of the rounds is reported,
+ * with the median and the CPU time per message of each end in the notes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { open, unlink } from '../src/index.js';
-import { Sample } from '../test/channels/sample.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
+import { benchSchema } from './peers/mq-schemas.js';
+import type { BenchResult } from './report.js';
+import type { BenchContext } from './suite.js';
 
-const peer = join(repoRoot, 'bench', 'mq-peer.ts');
-const CAPACITY = 10; // /proc/sys/fs/mqueue/msg_max for unprivileged processes
+const peer = join(repoRoot, 'bench', 'peers', 'mq-peer.ts');
+/** /proc/sys/fs/mqueue/msg_max for processes without CAP_SYS_RESOURCE. */
+const CAPACITY = 10;
 
-async function receiverTime(receiver: ChildProcess, sender: ChildProcess): Promise<number> {
-  const [received, sent] = await Promise.all([finished(receiver, 120_000), finished(sender, 120_000)]);
-  if (received.code !== 0 || sent.code !== 0) {
-    throw new Error(`bench peers failed: ${received.stderr}${sent.stderr}`);
-  }
-  return Number(received.stdout.trim()) / 1e9;
+/** What one run measured: messages per second, CPU microseconds per message at each end. */
+interface Run {
+  readonly rate: number;
+  readonly cpu: number;
 }
 
-/** Messages per second from a sender to a receiver over a fresh queue. */
-async function overQueue(count: number, start: (url: string, role: 'send' | 'recv') => ChildProcess): Promise<number> {
+type Role = 'send' | 'recv';
+
+/** Runs a receiver and a sender over a fresh queue; both print `<ns> <cpu-ns>`. */
+async function overQueue(size: number, count: number, start: (url: string, role: Role) => ChildProcess): Promise<Run> {
   const url = `mq:/${uniqueName('bench')}`;
-  const queue = await open(url, Sample, { create: true, exclusive: true, capacity: CAPACITY });
+  const queue = await open(url, benchSchema(size), { create: true, exclusive: true, capacity: CAPACITY });
   try {
     const receiver = start(url, 'recv');
     const sender = start(url, 'send');
-    return count / (await receiverTime(receiver, sender));
+    const [received, sent] = await Promise.all([finished(receiver, 300_000), finished(sender, 300_000)]);
+    if (received.code !== 0 || sent.code !== 0) throw new Error(`bench peers failed: ${received.stderr}${sent.stderr}`);
+    const [ns = 0, receiveCpuNs = 0] = received.stdout.trim().split(' ').map(Number);
+    const [, sendCpuNs = 0] = sent.stdout.trim().split(' ').map(Number);
+    return { rate: count / (ns / 1e9), cpu: (sendCpuNs + receiveCpuNs) / 1e3 / count };
   } finally {
     await queue.close();
     await unlink(url);
@@ -36,23 +45,24 @@ async function overQueue(count: number, start: (url: string, role: 'send' | 'rec
 }
 
 /** Messages per second from a child to its parent over `process.send`. */
-async function overIpc(count: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peer, 'ipc', String(count)], {
+async function overIpc(size: number, count: number): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', peer, 'ipc', String(count), String(size)], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let received = 0;
   let startNs = 0n;
   let endNs = 0n;
-  child.on('message', (sample: { timestamp: number }) => {
-    if (sample.timestamp !== received) throw new Error(`message ${received} carries timestamp ${sample.timestamp}`);
+  let wrong = 0;
+  child.on('message', (message: { timestamp: number }) => {
+    if (message.timestamp !== received) wrong++;
     if (received === 0) startNs = process.hrtime.bigint();
     received += 1;
     if (received === count) endNs = process.hrtime.bigint();
   });
   await new Promise((resolve) => child.on('close', resolve));
-  if (received !== count) throw new Error(`IPC bench received ${received} of ${count}`);
-  return count / (Number(endNs - startNs) / 1e9);
+  if (received !== count || wrong > 0) throw new Error(`IPC bench: ${received} of ${count} received, ${wrong} wrong`);
+  return { rate: count / (Number(endNs - startNs) / 1e9), cpu: Number.NaN };
 }
 
 function median(values: readonly number[]): number {
@@ -60,36 +70,48 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const rate = (perSecond: number): string => `${(perSecond / 1e3).toFixed(0)} k msg/s`;
-
-/** Runs the mq benchmark and prints the rates and the two ratios. */
-export async function run(): Promise<void> {
-  const count = Number(process.env.MQ_BENCH_COUNT ?? 200_000);
-  const rounds = Number(process.env.MQ_BENCH_ROUNDS ?? 3);
-  const cPeer = compileC('mq_throughput', [join(repoRoot, 'bench', 'c', 'mq_throughput.c')]);
-  const results = {
-    c: [] as number[],
-    node: [] as number[],
-    ipc: [] as number[],
-    vsC: [] as number[],
-    vsIpc: [] as number[],
+function row(size: number, variant: string, runs: readonly Run[], baseline?: BenchResult['baseline']): BenchResult {
+  const rates = runs.map((r) => r.rate);
+  const cpu = median(runs.map((r) => r.cpu));
+  const notes = [`median ${Math.round(median(rates)).toLocaleString('en-US')} msg/s of ${runs.length}`];
+  if (Number.isFinite(cpu)) notes.push(`CPU ${cpu.toFixed(2)} us/msg (both ends)`);
+  return {
+    transport: 'mq',
+    messageBytes: size,
+    variant,
+    msgPerSec: Math.max(...rates),
+    ...(baseline === undefined ? {} : { baseline }),
+    notes: notes.join(', '),
   };
-  for (let round = 0; round < rounds; round++) {
-    const c = await overQueue(count, (url, role) =>
-      spawn(cPeer, [role, url.slice('mq:'.length), String(count)], { stdio: ['ignore', 'pipe', 'pipe'] }),
-    );
-    const node = await overQueue(count, (url, role) => spawnTs(peer, [role, url, String(count)]));
-    const ipc = await overIpc(count);
-    results.c.push(c);
-    results.node.push(node);
-    results.ipc.push(ipc);
-    results.vsC.push(node / c);
-    results.vsIpc.push(node / ipc);
+}
+
+/** Measures every size in `context.sizes` (all fit in msgsize_max) and returns the rows. */
+export async function run(context: BenchContext): Promise<BenchResult[]> {
+  const rounds = context.quick ? 1 : 3;
+  const cPeer = compileC('mq_throughput', [join(repoRoot, 'bench', 'c', 'mq_throughput.c')]);
+  const results: BenchResult[] = [];
+  for (const [index, size] of context.sizes.entries()) {
+    const count = Math.round((context.quick ? 20_000 : 200_000) / Math.max(1, Math.sqrt(size / 24)));
+    const c: Run[] = [];
+    const node: Run[] = [];
+    const ipc: Run[] = [];
+    for (let round = 0; round < rounds; round++) {
+      context.progress((index + round / rounds) / context.sizes.length, `${size} B, round ${round + 1}`);
+      c.push(
+        await overQueue(size, count, (url, role) => spawn(cPeer, [role, url.slice(3), String(count), String(size)])),
+      );
+      node.push(await overQueue(size, count, (url, role) => spawnTs(peer, [role, url, String(count), String(size)])));
+      ipc.push(await overIpc(size, count));
+    }
+    const ratio = (a: Run[], b: Run[]) => `${median(a.map((r, i) => r.rate / b[i]!.rate)).toFixed(2)}x`;
     console.log(
-      `mq round ${round + 1}: C ${rate(c)}, Node ${rate(node)}, process.send ${rate(ipc)}; Node/C ${(node / c).toFixed(2)}x, Node/IPC ${(node / ipc).toFixed(2)}x`,
+      `mq ${size} B, ${count} messages x ${rounds}: Node/C median ${ratio(node, c)}, Node/process.send median ${ratio(node, ipc)}; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
+    );
+    results.push(
+      row(size, 'c mq_send/mq_receive (blocking)', c, 'c'),
+      row(size, 'node process.send (child_process IPC)', ipc, 'node-ipc'),
+      row(size, 'node send / for await', node),
     );
   }
-  console.log(
-    `mq (${count} samples of ${Sample.size} bytes, capacity ${CAPACITY}, ${rounds} rounds): Node/C median ${median(results.vsC).toFixed(2)}x best ${Math.max(...results.vsC).toFixed(2)}x (target >= 0.6x); Node/process.send median ${median(results.vsIpc).toFixed(2)}x best ${Math.max(...results.vsIpc).toFixed(2)}x (target >= 2x)`,
-  );
+  return results;
 }

@@ -51,13 +51,14 @@ extern "C" {
 #define TIPC_RING_OFF_MAGIC 0
 #define TIPC_RING_OFF_VERSION 8
 #define TIPC_RING_OFF_MSG_SIZE 16
-#define TIPC_RING_OFF_CAPACITY 20
+#define TIPC_RING_OFF_SLOTS 20 /* u32: slots in the ring, a power of two */
 #define TIPC_RING_OFF_CREATOR_PID 24
 #define TIPC_RING_OFF_MAX_HANDLES 28
 #define TIPC_RING_OFF_RING_ID 32
 #define TIPC_RING_OFF_SEQ 40
 #define TIPC_RING_OFF_DATA 44
 #define TIPC_RING_OFF_TOTAL_SIZE 48
+#define TIPC_RING_OFF_CAPACITY 56 /* u32: messages the ring holds before producers wait (<= slots) */
 #define TIPC_RING_OFF_FINGERPRINT 64
 #define TIPC_RING_FINGERPRINT_MAX 64
 #define TIPC_RING_OFF_TAIL 128
@@ -85,7 +86,8 @@ typedef struct tipc_ring {
   uint8_t *base;
   size_t size;
   uint32_t msg_size;
-  uint32_t capacity;
+  uint32_t slots;    /* power of two */
+  uint32_t capacity; /* messages held before producers wait; <= slots */
   uint32_t mask;
   uint32_t seq_off;
   uint32_t data_off;
@@ -131,8 +133,8 @@ static inline uint64_t tipc__start_time(int pid) {
   buf[n] = '\0';
   char *p = strrchr(buf, ')');
   if (p == NULL) return 0;
-  /* After ") " come fields 3.. ; starttime is field 22, i.e. the 20th from there. */
-  for (int field = 3; field < 22 && p != NULL; field++) p = strchr(p + 1, ' ');
+  /* p is at the ')' closing field 2; the space before field f is the (f - 2)th after it. */
+  for (int field = 3; field <= 22 && p != NULL; field++) p = strchr(p + 1, ' ');
   return p == NULL ? 0 : strtoull(p + 1, NULL, 10);
 }
 
@@ -215,8 +217,8 @@ static inline int tipc__recover_producer(tipc_ring *r) {
  * released: if that consumer is dead, release the slot. Returns 1 when something changed. */
 static inline int tipc__recover_consumer(tipc_ring *r) {
   uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
-  uint64_t p = t - r->capacity;
-  if (t < r->capacity) return 0;
+  uint64_t p = t - r->slots;
+  if (t < r->slots) return 0;
   uint32_t s = atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst);
   if (s != (uint32_t)(p + 1) && s != ((uint32_t)(p + 1) ^ TIPC_RING_SEQ_SKIP)) return 0;
   if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst) <= p) return 0;
@@ -240,8 +242,15 @@ static inline uint32_t tipc_ring_try_send_many(tipc_ring *r, const void *msgs, u
   int intent = 0;
   for (;;) {
     uint64_t t = atomic_load_explicit(tail, memory_order_acquire);
+    uint32_t room = n;
+    if (r->capacity < r->slots) {
+      /* A capacity below the slot count is enforced on tail - head (head only read in that case). */
+      uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+      uint64_t used = h > t ? 0 : t - h;
+      room = used >= r->capacity ? 0 : (uint32_t)(r->capacity - used) < n ? (uint32_t)(r->capacity - used) : n;
+    }
     uint32_t k = 0;
-    while (k < n && atomic_load_explicit(tipc__seq(r, t + k), memory_order_acquire) == (uint32_t)(t + k)) k++;
+    while (k < room && atomic_load_explicit(tipc__seq(r, t + k), memory_order_acquire) == (uint32_t)(t + k)) k++;
     if (k == 0) {
       if (intent) atomic_store_explicit(icount, 0, memory_order_release);
       return 0;
@@ -293,8 +302,8 @@ static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t
       delivered++;
     }
     for (uint32_t j = 1; j < k; j++)
-      atomic_store_explicit(tipc__seq(r, h + j), (uint32_t)(h + j + r->capacity), memory_order_release);
-    atomic_store_explicit(tipc__seq(r, h), (uint32_t)(h + r->capacity), memory_order_seq_cst);
+      atomic_store_explicit(tipc__seq(r, h + j), (uint32_t)(h + j + r->slots), memory_order_release);
+    atomic_store_explicit(tipc__seq(r, h), (uint32_t)(h + r->slots), memory_order_seq_cst);
     tipc__ring_bells(r, TIPC_RING_OFF_PRODUCERS_WAITING);
     if (delivered > 0) return delivered;
   }
@@ -310,6 +319,10 @@ static inline int tipc__readable(tipc_ring *r) {
 /* Whether the slot at the tail is free for producers. */
 static inline int tipc__writable(tipc_ring *r) {
   uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
+  if (r->capacity < r->slots) {
+    uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+    if (h <= t && t - h >= r->capacity) return 0;
+  }
   return atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst) == (uint32_t)t;
 }
 
@@ -385,8 +398,8 @@ static inline uint64_t tipc_ring_pending(tipc_ring *r) {
 
 static inline uint32_t tipc__seq_offset(void) { return TIPC_RING_OFF_REGISTRY + TIPC_RING_HANDLES * TIPC_RING_ENTRY_SIZE; }
 
-static inline uint32_t tipc__data_offset(uint32_t capacity) {
-  return (tipc__seq_offset() + 4u * capacity + 63u) & ~63u;
+static inline uint32_t tipc__data_offset(uint32_t slots) {
+  return (tipc__seq_offset() + 4u * slots + 63u) & ~63u;
 }
 
 /* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
@@ -401,16 +414,17 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   uint64_t magic = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_MAGIC), memory_order_acquire);
   uint32_t version = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_VERSION);
   r->msg_size = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_MSG_SIZE);
+  r->slots = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_SLOTS);
   r->capacity = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_CAPACITY);
   r->seq_off = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_SEQ);
   r->data_off = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_DATA);
   r->ring_id = *(uint64_t *)(void *)(r->base + TIPC_RING_OFF_RING_ID);
-  r->mask = r->capacity - 1;
+  r->mask = r->slots - 1;
   int rc = 0;
   if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION)
     rc = -EPROTO;
-  else if (r->capacity < 2 || (r->capacity & r->mask) != 0 ||
-           (uint64_t)r->data_off + (uint64_t)r->capacity * r->msg_size > r->size)
+  else if (r->slots < 2 || (r->slots & r->mask) != 0 || r->capacity < 1 || r->capacity > r->slots ||
+           (uint64_t)r->data_off + (uint64_t)r->slots * r->msg_size > r->size)
     rc = -EPROTO;
   else if (r->msg_size != msg_size)
     rc = -EINVAL;
@@ -491,8 +505,10 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
   snprintf(tmp, tmp_len, "/dev/shm/.tipc-ring.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
   int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return -errno;
-  uint32_t data_off = tipc__data_offset(capacity);
-  size_t size = (size_t)data_off + (size_t)capacity * msg_size;
+  uint32_t slots = 2;
+  while (slots < capacity) slots <<= 1;
+  uint32_t data_off = tipc__data_offset(slots);
+  size_t size = (size_t)data_off + (size_t)slots * msg_size;
   int rc = 0;
   uint8_t *base = NULL;
   if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0) rc = -errno;
@@ -509,6 +525,7 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
   /* ftruncate zero-fills: counters, masks, registry and stats start at 0. */
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_VERSION) = TIPC_RING_VERSION;
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_MSG_SIZE) = msg_size;
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_SLOTS) = slots;
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_CAPACITY) = capacity;
   *(int32_t *)(void *)(base + TIPC_RING_OFF_CREATOR_PID) = (int32_t)getpid();
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_MAX_HANDLES) = TIPC_RING_HANDLES;
@@ -519,7 +536,7 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
   if (fingerprint != NULL)
     memcpy(base + TIPC_RING_OFF_FINGERPRINT, fingerprint, strnlen(fingerprint, TIPC_RING_FINGERPRINT_MAX - 1));
   uint32_t *seq = (uint32_t *)(void *)(base + tipc__seq_offset());
-  for (uint32_t i = 0; i < capacity; i++) seq[i] = i;
+  for (uint32_t i = 0; i < slots; i++) seq[i] = i;
   atomic_store_explicit((_Atomic uint64_t *)(void *)(base + TIPC_RING_OFF_MAGIC), TIPC_RING_MAGIC,
                         memory_order_release);
   munmap(base, size);
@@ -571,11 +588,11 @@ static inline int tipc_ring_open(tipc_ring **out, const char *name, uint32_t msg
 
 /** Creates a ring, or attaches to an existing compatible one (same msg_size and fingerprint).
  * An existing incompatible ring that no live process holds open is replaced (stale-segment
- * recovery); one in use gives -EEXIST. capacity: a power of two in [2, 2^24]. */
+ * recovery); one in use gives -EEXIST. capacity: messages held before senders wait, 1..2^24. */
 static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_t msg_size, uint32_t capacity,
                                       mode_t mode, const char *fingerprint) {
-  if (!tipc__valid_name(name) || msg_size == 0 || msg_size > TIPC_RING_MAX_MSG_SIZE || capacity < 2 ||
-      capacity > TIPC_RING_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
+  if (!tipc__valid_name(name) || msg_size == 0 || msg_size > TIPC_RING_MAX_MSG_SIZE || capacity < 1 ||
+      capacity > TIPC_RING_MAX_CAPACITY)
     return -EINVAL;
   char path[300], tmp[300];
   snprintf(path, sizeof path, "/dev/shm%s", name);

@@ -1,19 +1,16 @@
-/* One end of the mq throughput baseline: `mq_throughput send|recv /name count`.
- * The queue exists already (the bench creates it). Blocking mq_send/mq_receive of 24-byte samples;
- * the receiver prints the nanoseconds between its first and its last message. */
+/* One end of the mq throughput baseline: `mq_throughput send|recv /name count size`.
+ * The queue exists already (the bench creates it). Blocking mq_send/mq_receive of `size`-byte
+ * messages laid out like the bench schemas: uint16_t channel at 0, uint64_t sequence number at 8.
+ * Each end prints `<ns> <cpu-ns>`: the receiver the wall time between its first and its last
+ * message, both the CPU time (user + system) they used while moving messages. */
 #include <fcntl.h>
 #include <mqueue.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
-
-struct sample {
-  uint16_t channel;
-  uint64_t timestamp;
-  double value;
-};
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -21,44 +18,55 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static int64_t cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+         ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s send|recv /name count\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s send|recv /name count size\n", argv[0]);
     return 2;
   }
   long count = atol(argv[3]);
+  size_t size = (size_t)atol(argv[4]);
   int sending = strcmp(argv[1], "send") == 0;
   mqd_t q = mq_open(argv[2], sending ? O_WRONLY : O_RDONLY);
-  if (q == (mqd_t)-1) {
+  if (q == (mqd_t)-1 || size < 16) {
     perror("mq_open");
     return 1;
   }
-  struct sample s;
-  memset(&s, 0, sizeof s);
+  char *msg = calloc(1, size);
+  uint16_t channel = 1;
+  memcpy(msg, &channel, sizeof channel);
+  int64_t cpu_start = cpu_ns();
   if (sending) {
-    for (long i = 0; i < count; i++) {
-      s.channel = 1;
-      s.timestamp = (uint64_t)i;
-      s.value = (double)i;
-      if (mq_send(q, (const char *)&s, sizeof s, 0) != 0) {
+    for (uint64_t i = 0; i < (uint64_t)count; i++) {
+      memcpy(msg + 8, &i, sizeof i);
+      if (mq_send(q, msg, size, 0) != 0) {
         perror("mq_send");
         return 1;
       }
     }
+    printf("0 %lld\n", (long long)(cpu_ns() - cpu_start));
     return 0;
   }
   int64_t start = 0;
-  for (long i = 0; i < count; i++) {
-    if (mq_receive(q, (char *)&s, sizeof s, NULL) != (ssize_t)sizeof s) {
+  for (uint64_t i = 0; i < (uint64_t)count; i++) {
+    if (mq_receive(q, msg, size, NULL) != (ssize_t)size) {
       perror("mq_receive");
       return 1;
     }
     if (i == 0) start = now_ns();
-    if (s.timestamp != (uint64_t)i) {
-      fprintf(stderr, "message %ld carries timestamp %llu\n", i, (unsigned long long)s.timestamp);
+    uint64_t seq;
+    memcpy(&seq, msg + 8, sizeof seq);
+    if (seq != i) {
+      fprintf(stderr, "message %llu carries sequence number %llu\n", (unsigned long long)i, (unsigned long long)seq);
       return 1;
     }
   }
-  printf("%lld\n", (long long)(now_ns() - start));
+  printf("%lld %lld\n", (long long)(now_ns() - start), (long long)(cpu_ns() - cpu_start));
   return 0;
 }

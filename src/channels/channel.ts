@@ -305,7 +305,8 @@ export abstract class FdChannel<T> implements Channel<T> {
         try {
           message = this.#read();
         } catch (error) {
-          return Promise.reject(error);
+          // End of stream found without waiting (EOF already queued) ends the iteration too.
+          return error instanceof ChannelClosedError ? Promise.resolve(done(error)) : Promise.reject(error);
         }
         if (message !== undefined) return Promise.resolve({ value: message, done: false });
         return this.#receiveWaiting({}).then((value) => ({ value, done: false }), done);

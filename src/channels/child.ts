@@ -12,6 +12,13 @@
  *
  * A Node child calls `inheritedChannel(codec)`; a C child reads and writes the descriptor directly
  * (one `struct` per read/write on seqpacket and dgram pairs).
+ *
+ * The child's exit shows as EOF on a `unix+seqpacket` pair (the parent's iterator ends). On a
+ * `unix+dgram` pair only the next send notices (ChannelClosedError); watch the child's `exit` event.
+ *
+ * Adding a transport: give its entry in a `transports` record (any key, e.g. `pipe`) a `pair` and
+ * an `adopt` (see `Transport` in transport.ts); `spawnWithChannel(cmd, args, codec, { transport:
+ * key })` and `inheritedChannel` then work with it unchanged.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import type { MessageCodec } from '../codecs/codec.js';

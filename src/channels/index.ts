@@ -25,6 +25,7 @@ export {
   spawnNodeWithChannel,
   spawnWithChannel,
 } from './child.js';
+export type { MqAccess, MqInfo } from './mq.js';
 export type { AdoptOptions, Direction, OpenOptions, PairOptions, SocketOptions } from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 

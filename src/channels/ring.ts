@@ -18,13 +18,14 @@ const MAGIC = 0x474e495243504954n; // the bytes "TIPCRING"
 const VERSION = 1;
 const OFF_VERSION = 8;
 const OFF_MSG_SIZE = 16;
-const OFF_CAPACITY = 20;
+const OFF_SLOTS = 20;
 const OFF_CREATOR_PID = 24;
 const OFF_MAX_HANDLES = 28;
 const OFF_RING_ID = 32;
 const OFF_SEQ = 40;
 const OFF_DATA = 44;
 const OFF_TOTAL_SIZE = 48;
+const OFF_CAPACITY = 56;
 const OFF_FINGERPRINT = 64;
 const FINGERPRINT_MAX = 64;
 const OFF_TAIL = 128;
@@ -55,7 +56,7 @@ const FULL_RECHECK_MS = 100;
 /** Loads spent polling the ring before registering as a sleeper (a few microseconds). */
 const SPIN = 256;
 
-const dataOffsetFor = (capacity: number): number => (SEQ_OFFSET + 4 * capacity + 63) & ~63;
+const dataOffsetFor = (slots: number): number => (SEQ_OFFSET + 4 * slots + 63) & ~63;
 
 // --- processes ---------------------------------------------------------------------------------
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown. */
@@ -128,10 +129,14 @@ class Segment {
         message: `${url} is not a typed-ipc ring of protocol version ${VERSION} (magic 0x${magic.toString(16)}, version ${this.u32(OFF_VERSION)}); remove it with unlink('${url}') if it is left over`,
       };
     }
+    const slots = this.u32(OFF_SLOTS);
     const capacity = this.u32(OFF_CAPACITY);
-    const dataEnd = this.u32(OFF_DATA) + capacity * this.u32(OFF_MSG_SIZE);
-    if (capacity < 2 || (capacity & (capacity - 1)) !== 0 || dataEnd > this.length) {
-      return { kind: 'foreign', message: `${url} has a corrupt header (capacity ${capacity}, ${this.length} bytes)` };
+    const dataEnd = this.u32(OFF_DATA) + slots * this.u32(OFF_MSG_SIZE);
+    if (slots < 2 || (slots & (slots - 1)) !== 0 || capacity < 1 || capacity > slots || dataEnd > this.length) {
+      return {
+        kind: 'foreign',
+        message: `${url} has a corrupt header (${slots} slots, capacity ${capacity}, ${this.length} bytes)`,
+      };
     }
     const size = this.u32(OFF_MSG_SIZE);
     const theirs = this.fingerprint();
@@ -195,8 +200,9 @@ function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: numb
     'open',
     temporary,
   );
-  const dataOffset = dataOffsetFor(capacity);
-  const length = dataOffset + capacity * codec.size;
+  const slots = Math.max(2, 2 ** Math.ceil(Math.log2(capacity)));
+  const dataOffset = dataOffsetFor(slots);
+  const length = dataOffset + slots * codec.size;
   try {
     check(libc.fchmod(fd, mode), 'fchmod', name);
     check(libc.ftruncate(fd, length), 'ftruncate', name);
@@ -205,6 +211,7 @@ function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: numb
     // ftruncate zero-fills: counters, sleeper masks, registry and statistics start at 0.
     view.setUint32(OFF_VERSION, VERSION, true);
     view.setUint32(OFF_MSG_SIZE, codec.size, true);
+    view.setUint32(OFF_SLOTS, slots, true);
     view.setUint32(OFF_CAPACITY, capacity, true);
     view.setInt32(OFF_CREATOR_PID, process.pid, true);
     view.setUint32(OFF_MAX_HANDLES, HANDLES, true);
@@ -214,7 +221,7 @@ function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: numb
     view.setBigUint64(OFF_TOTAL_SIZE, BigInt(length), true);
     const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, FINGERPRINT_MAX - 1);
     segment.u8.set(fingerprint, OFF_FINGERPRINT);
-    for (let i = 0; i < capacity; i++) segment.i32[(SEQ_OFFSET >> 2) + i] = i;
+    for (let i = 0; i < slots; i++) segment.i32[(SEQ_OFFSET >> 2) + i] = i;
     Atomics.store(segment.i64, 0, MAGIC);
     segment.unmap();
     return temporary;
@@ -277,9 +284,8 @@ function validateOptions(address: Address, codec: MessageCodec<unknown>, options
     throw new ValidationError('codec.size', `1..${MAX_MSG_SIZE} bytes for a ring slot`, String(codec.size));
   }
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
-  if (!Number.isInteger(capacity) || capacity < 2 || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
-    const hint = Number.isInteger(capacity) && capacity > 2 ? `; use ${2 ** Math.ceil(Math.log2(capacity))}` : '';
-    throw new ValidationError('capacity', `a power of two in [2, ${MAX_CAPACITY}]${hint}`, String(capacity));
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+    throw new ValidationError('capacity', `an integer in [1, ${MAX_CAPACITY}] (messages)`, String(capacity));
   }
   const mode = options.mode ?? 0o600;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
@@ -293,8 +299,9 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
   const { name, capacity, mode } = validateOptions(address, codec, options);
   const url = address.url;
   let swept = false;
+  // `exclusive` must create the segment itself; once it did, the loop opens what it created.
+  let exclusive = options.create === true && options.exclusive === true;
   for (let attempt = 0; attempt < 200; attempt++) {
-    const exclusive = options.create === true && options.exclusive === true;
     const fd = exclusive ? -1 : libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
     if (fd < 0) {
       const errno = exclusive ? errnos.ENOENT : libc.errno();
@@ -305,6 +312,7 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
       const linked = libc.link(temporary, shmPath(name)) === 0 ? 0 : libc.errno();
       libc.unlink(temporary);
       if (linked !== 0 && (linked !== errnos.EEXIST || exclusive)) throw systemError(linked, 'link', name);
+      exclusive = false;
       continue;
     }
     let segment: Segment;
@@ -331,6 +339,11 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
 }
 
 // --- the channel -------------------------------------------------------------------------------
+/** A claimed message that failed to decode, waiting for its turn to be thrown. */
+class Undecodable {
+  constructor(readonly error: unknown) {}
+}
+
 /** Prebuilt `sockaddr_un` bytes of a registry entry's abstract doorbell. */
 function bellAddress(ringId: bigint, entry: number): Uint8Array {
   const path = new TextEncoder().encode(`tipc-ring-${ringId.toString(16).padStart(16, '0')}-${entry}`);
@@ -348,7 +361,8 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #i32: Int32Array;
   readonly #i64: BigInt64Array;
   readonly #size: number;
-  readonly #capacity: number;
+  readonly #slots: number; // a power of two
+  readonly #capacity: number; // messages held before producers wait; <= slots
   readonly #mask: number;
   readonly #seq: number; // int32 index of seq[0]
   readonly #data: number; // byte offset of slot 0
@@ -360,7 +374,8 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #one = new Uint8Array(1);
   readonly #drain = new Uint8Array(64);
   #batch = new Uint8Array(0);
-  #pendingError: unknown;
+  /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
+  readonly #stash: (Message<T> | Undecodable)[] = [];
   #nextRecovery = 0;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
@@ -383,8 +398,9 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#i32 = segment.i32;
     this.#i64 = segment.i64;
     this.#size = segment.u32(OFF_MSG_SIZE);
+    this.#slots = segment.u32(OFF_SLOTS);
     this.#capacity = segment.u32(OFF_CAPACITY);
-    this.#mask = this.#capacity - 1;
+    this.#mask = this.#slots - 1;
     this.#seq = segment.u32(OFF_SEQ) >> 2;
     this.#data = segment.u32(OFF_DATA);
     this.#ringId = segment.view.getBigUint64(OFF_RING_ID, true);
@@ -443,12 +459,13 @@ export class RingChannel<T> extends FdChannel<T> {
       const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
       const t = Number(tail);
       const lo = t >>> 0;
+      const room = this.#capacity < this.#slots ? Math.min(n, this.#room(t)) : n;
       let k = 0;
       // The first seq is read atomically; the others were written before a store we have seen
       // (docs/ring-protocol.md, "Batches").
-      if (Atomics.load(i32, seq + (lo & mask)) === (lo | 0)) {
+      if (room > 0 && Atomics.load(i32, seq + (lo & mask)) === (lo | 0)) {
         k = 1;
-        while (k < n && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
+        while (k < room && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
       }
       if (k === 0) {
         if (claimed) Atomics.store(i32, intent + 2, 0);
@@ -462,7 +479,7 @@ export class RingChannel<T> extends FdChannel<T> {
       if (Atomics.compareExchange(this.#i64, OFF_TAIL >> 3, tail, tail + BigInt(k)) !== tail) continue;
       const size = this.#size;
       const index = lo & mask;
-      const run = Math.min(k, this.#capacity - index);
+      const run = Math.min(k, this.#slots - index);
       const start = first * size;
       this.#u8.set(source.subarray(start, start + run * size), this.#data + index * size);
       if (run < k) this.#u8.set(source.subarray(start + run * size, start + k * size), this.#data);
@@ -536,52 +553,59 @@ export class RingChannel<T> extends FdChannel<T> {
       const size = this.#size;
       const data = this.#data;
       const u8 = this.#u8;
-      const capacity = this.#capacity;
+      const slots = this.#slots;
+      const stash = this.#stash;
       for (let j = 0; j < k; j++) {
         const index = (lo + j) & mask;
         if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
         try {
-          out.push({ value: codec.decode(u8, data + index * size), priority: 0 });
+          const message = { value: codec.decode(u8, data + index * size), priority: 0 };
+          if (stash.length === 0) out.push(message);
+          else stash.push(message);
         } catch (error) {
-          // The message is consumed either way; the error surfaces once the batch is released.
-          this.#pendingError ??= error;
+          // Consumed either way: the failure is thrown after the messages before it, and before those after it.
+          stash.push(new Undecodable(error));
         }
       }
-      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + capacity) | 0;
-      Atomics.store(i32, seq + (lo & mask), (lo + capacity) | 0);
+      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
+      Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
       this.#ringBells(OFF_PRODUCERS_WAITING);
-      if (out.length > 0 || this.#pendingError !== undefined) return out;
+      if (out.length > 0 || stash.length > 0) return out;
     }
   }
 
-  #throwPending(): void {
-    if (this.#pendingError === undefined) return;
-    const error = this.#pendingError;
-    this.#pendingError = undefined;
-    throw error;
+  /** Up to `max` messages: stashed ones first (throwing a stashed decode failure in its turn), then the ring's. */
+  #take(max: number): Message<T>[] {
+    const stash = this.#stash;
+    if (stash.length === 0) {
+      const out = this.#pop(max, []);
+      if (out.length > 0 || stash.length === 0) return out;
+    }
+    const first = stash[0];
+    if (first instanceof Undecodable) {
+      stash.shift();
+      throw first.error;
+    }
+    let n = 0;
+    while (n < max && n < stash.length && !(stash[n] instanceof Undecodable)) n++;
+    return stash.splice(0, n) as Message<T>[];
   }
 
   protected readMessage(): Message<T> | undefined {
-    this.#throwPending();
-    const [message] = this.#pop(1, []);
-    if (message === undefined) this.#throwPending();
-    return message;
+    return this.#take(1)[0];
   }
 
   override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
     if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
     this.assertOpen();
-    this.#throwPending();
-    const batch = this.#pop(max, []);
+    const batch = this.#take(max);
     if (batch.length > 0) return batch;
-    this.#throwPending();
     const wait = this.waitOptions('receive', options);
     for (;;) {
       await this.waitReadable(wait);
       this.assertOpen();
-      this.#pop(max, batch);
-      if (batch.length > 0) return batch;
-      this.#throwPending();
+      const next = this.#take(max);
+      if (next.length > 0) return next;
     }
   }
 
@@ -593,8 +617,15 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 
   #writable(): boolean {
-    const t = Number(Atomics.load(this.#i64, OFF_TAIL >> 3)) >>> 0;
+    const t = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
+    if (this.#capacity < this.#slots && this.#room(t) === 0) return false;
     return Atomics.load(this.#i32, this.#seq + (t & this.#mask)) === (t | 0);
+  }
+
+  /** Messages that fit before `capacity` is reached, for a ring with fewer messages than slots. */
+  #room(tail: number): number {
+    const used = tail - Number(Atomics.load(this.#i64, OFF_HEAD >> 3));
+    return used >= this.#capacity ? 0 : this.#capacity - Math.max(0, used);
   }
 
   /** Sends a doorbell datagram to every sleeper registered in the mask at `offset`, clearing it. */
@@ -654,7 +685,7 @@ export class RingChannel<T> extends FdChannel<T> {
   /** The tail slot still holds a message claimed by a consumer that has not released it. */
   #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
     const tail = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
-    const previous = tail - this.#capacity;
+    const previous = tail - this.#slots;
     if (previous < 0) return 'idle';
     const index = this.#seq + (tail & this.#mask);
     const s = Atomics.load(this.#i32, index);
@@ -752,6 +783,7 @@ export class RingChannel<T> extends FdChannel<T> {
       handle: this.#entry,
       recovered: Number(Atomics.load(this.#i64, OFF_RECOVERED >> 3)),
       abandoned: Number(Atomics.load(this.#i64, OFF_ABANDONED >> 3)),
+      slots: this.#slots,
       bytes: segment.length,
     };
   }

@@ -14,8 +14,16 @@
  * - recv with MSG_TRUNC returns a datagram's real length even when it did not fit the buffer.
  * - A receiver's socket file is created with mode 0600 by fchmod before bind (Linux applies the
  *   socket inode's mode, minus the umask, to the file bind creates).
+ * - A datagram peer's death is not an event: a connected sender learns it from its next send
+ *   (ECONNREFUSED → ChannelClosedError); a receiver's iterator does not end. Seqpacket sees EOF.
+ * - UDP backpressure only covers this end's send buffer: a receiver whose buffer overflows drops
+ *   datagrams in its kernel, and nothing tells the sender. Use unix+dgram/seqpacket where losing
+ *   nothing matters.
  */
+
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { lstatSync, unlinkSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
   AbortError,
@@ -26,7 +34,22 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import { check, errnoName, errnos, FdWatch, libc, systemError, type WaitOptions } from '../native/index.js';
+import {
+  check,
+  errnoName,
+  errnos,
+  FdWatch,
+  familyOf,
+  inetSockAddr,
+  libc,
+  SOCKADDR_STORAGE,
+  type SockAddr,
+  sockAddrUrl,
+  systemError,
+  unixAutobind,
+  unixSockAddr,
+  type WaitOptions,
+} from '../native/index.js';
 import {
   type ChannelInfo,
   type ChannelOptions,
@@ -39,7 +62,6 @@ import {
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
-import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
@@ -102,7 +124,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   readonly #bound: BoundFile | undefined;
   readonly #buffer: Uint8Array;
   /** Sender address of the last recvfrom (unconnected sockets only). */
-  readonly #address = new Uint8Array(SOCKADDR_MAX);
+  readonly #address = new Uint8Array(SOCKADDR_STORAGE);
   readonly #addressLength = new Uint32Array(1);
   /** Messages and errors recvmmsg took from the kernel that are still to be handed out, in order. */
   #pending: (Message<T> | Error)[] = [];
@@ -194,8 +216,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     if (address.scheme !== expected) {
       throw new ValidationError('to', `a ${expected}: URL (a received message's from)`, JSON.stringify(to));
     }
-    const sockaddr =
-      'abstract' in address ? unixAddress(address.path, address.abstract, to) : await ipAddressOf(address);
+    const sockaddr = 'abstract' in address ? unixSockAddr(address.path, address.abstract) : await ipAddressOf(address);
     if (this.#destinations.size > 1024) this.#destinations.clear();
     this.#destinations.set(to, sockaddr);
     return sockaddr;
@@ -259,7 +280,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       n = libc.recvfrom(this.#fd, this.#buffer, this.#buffer.length, RECV_FLAGS, this.#address, this.#addressLength);
     }
     if (n < 0) return this.#receiveFailed(libc.errno());
-    if (!this.#connected) from = formatAddress(this.transport, this.#address, this.#addressLength[0] ?? 0);
+    if (!this.#connected) from = sockAddrUrl(this.transport, this.#address, this.#addressLength[0] ?? 0);
     if (n === 0 && this.transport === 'unix+seqpacket') {
       this.#eof = true;
       throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
@@ -336,7 +357,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
    */
   #receiveBatchIn(out: Message<T>[], max: number): void {
     const unconnected = !this.#connected;
-    const batch = this.#receiveBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size, unconnected ? SOCKADDR_MAX : 0);
+    const batch = this.#receiveBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size, unconnected ? SOCKADDR_STORAGE : 0);
     this.#receiveBatch = batch;
     const want = Math.min(max, batch.slots);
     if (unconnected) batch.prepareAddresses(want);
@@ -360,7 +381,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       }
       let from = this.#peerUrl;
       const sender = unconnected ? batch.sender(i) : undefined;
-      if (sender !== undefined) from = formatAddress(this.transport, sender[0], sender[1]);
+      if (sender !== undefined) from = sockAddrUrl(this.transport, sender[0], sender[1]);
       try {
         const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
         const message = this.#decode(data, i * batch.stride, length, truncated, from);
@@ -480,11 +501,11 @@ function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, cod
 }
 
 function socketName(fd: number, scheme: SocketScheme, peer = false): string | undefined {
-  const address = new Uint8Array(SOCKADDR_MAX);
+  const address = new Uint8Array(SOCKADDR_STORAGE);
   const length = new Uint32Array([address.length]);
   const call = peer ? libc.getpeername : libc.getsockname;
   check(call(fd, address, length), peer ? 'getpeername' : 'getsockname');
-  return formatAddress(scheme, address, length[0] ?? 0);
+  return sockAddrUrl(scheme, address, length[0] ?? 0);
 }
 
 function socketTypeOf(scheme: SocketScheme): number {
@@ -534,7 +555,7 @@ function isStale(address: SockAddr, type: number, path: string): boolean {
  * left by a dead process is replaced; a live address is never taken over.
  */
 function bindUnix(fd: number, address: Address & { path: string; abstract: boolean }, type: number, mode: number) {
-  const sockaddr = unixAddress(address.path, address.abstract, address.url);
+  const sockaddr = unixSockAddr(address.path, address.abstract);
   if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   const hints = {
     EADDRINUSE: address.abstract
@@ -567,7 +588,8 @@ function unixAddressOf(address: Address, scheme: SocketScheme): Address & { path
 
 async function ipAddressOf(address: Address): Promise<SockAddr> {
   if (address.scheme !== 'udp') throw new ValidationError('url', 'a udp://host:port URL', JSON.stringify(address.url));
-  return resolveIpAddress(address.host, address.port);
+  const ip = isIP(address.host) === 0 ? (await dnsLookup(address.host)).address : address.host;
+  return inetSockAddr(ip, address.port);
 }
 
 // --- unix+seqpacket -----------------------------------------------------------------------------------
@@ -679,7 +701,7 @@ async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Pr
 const seqpacket: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
-    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
+    const sockaddr = unixSockAddr(unix.path, unix.abstract);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       await connectSeqpacket(fd, sockaddr, unix.url);
@@ -722,7 +744,7 @@ const seqpacket: Transport = {
 const unixDgram: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+dgram');
-    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
+    const sockaddr = unixSockAddr(unix.path, unix.abstract);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
@@ -787,9 +809,10 @@ function unlinkSocketFile(address: { path: string; abstract: boolean; url: strin
 const udp: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const fd = openSocket(sockaddr.family, libc.SOCK_DGRAM, address.url);
+    const family = familyOf(sockaddr.bytes);
+    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
-      ensureMessageFits(fd, 'udp', sockaddr.family, codec);
+      ensureMessageFits(fd, 'udp', family, codec);
       check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', address.url);
       return new SocketChannel(codec, {
         scheme: 'udp',
@@ -805,9 +828,10 @@ const udp: Transport = {
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const fd = openSocket(sockaddr.family, libc.SOCK_DGRAM, address.url);
+    const family = familyOf(sockaddr.bytes);
+    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
-      ensureMessageFits(fd, 'udp', sockaddr.family, codec);
+      ensureMessageFits(fd, 'udp', family, codec);
       check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.url, {
         EADDRINUSE: `another socket is bound to ${address.url}; pick another port (or port 0 for any free one)`,
         EADDRNOTAVAIL: `${address.url} is not an address of this machine`,

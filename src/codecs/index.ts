@@ -31,6 +31,7 @@ export {
   i16,
   i32,
   i64,
+  typeName,
   u8,
   u16,
   u32,

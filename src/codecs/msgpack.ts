@@ -86,6 +86,8 @@ const packr = new Packr({
   mapsAsObjects: true,
   // 64-bit integers come back as bigint, as the struct codecs give them.
   int64AsType: 'bigint',
+  // Binary fields are copied out: channels decode from receive buffers they reuse.
+  copyBuffers: true,
 });
 
 /** A variable-size MessagePack codec validated by `schema`, refusing encodings larger than `maxSize`. */

@@ -1,6 +1,7 @@
 /**
- * Raw `struct sockaddr_un`, `sockaddr_in` and `sockaddr_in6` bytes for bind/connect, and the port
- * back out of getsockname. x86_64 Linux layouts; ports and IPv4/IPv6 addresses in network order.
+ * Raw `struct sockaddr_un`, `sockaddr_in` and `sockaddr_in6` bytes for bind/connect, and back out
+ * of getsockname/recvfrom (the port; a whole address as a URL). x86_64 Linux layouts; ports and
+ * IPv4/IPv6 addresses in network order.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ValidationError } from '../errors.js';
@@ -86,4 +87,52 @@ function ipv6Bytes(ip: string): Uint8Array {
 /** The port of a `sockaddr_in`/`sockaddr_in6` (as getsockname returns it). */
 export function portOf(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(2, false);
+}
+
+/** The address family (AF_UNIX, AF_INET, AF_INET6) of socket address bytes. */
+export function familyOf(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(0, true);
+}
+
+/** A `sockaddr_un` with only the family: binding it makes Linux autobind a unique abstract name. */
+export function unixAutobind(): SockAddr {
+  const bytes = new Uint8Array(2 + UNIX_PATH_MAX);
+  new DataView(bytes.buffer).setUint16(0, AF_UNIX, true);
+  return { bytes, length: 2 };
+}
+
+/** RFC 5952 text of 16 IPv6 address bytes: the longest run (>= 2) of zero groups becomes `::`. */
+function ipv6Text(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const words = Array.from({ length: 8 }, (_, i) => view.getUint16(i * 2, false));
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = words.map((word) => word.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
+}
+
+/**
+ * The URL (`scheme:/path`, `scheme:@name`, `scheme://host:port`) of an address the kernel wrote
+ * (recvfrom, getsockname, getpeername), `length` bytes of it; undefined for an unnamed UNIX socket,
+ * which cannot be replied to.
+ */
+export function sockAddrUrl(scheme: string, bytes: Uint8Array, length: number): string | undefined {
+  if (length <= 2) return undefined;
+  const family = familyOf(bytes);
+  if (family === AF_UNIX) {
+    const decoder = new TextDecoder();
+    if (bytes[2] === 0) return `${scheme}:@${decoder.decode(bytes.subarray(3, length))}`;
+    const end = bytes.indexOf(0, 2);
+    return `${scheme}:${decoder.decode(bytes.subarray(2, end < 0 || end > length ? length : end))}`;
+  }
+  if (family === AF_INET) return `${scheme}://${bytes.subarray(4, 8).join('.')}:${portOf(bytes)}`;
+  if (family === AF_INET6) return `${scheme}://[${ipv6Text(bytes.subarray(8, 24))}]:${portOf(bytes)}`;
+  return undefined;
 }

@@ -1,10 +1,11 @@
 /* C peer for the ring tests and bench, using include/typed_ipc_ring.h only.
  *   produce <name> <id> <count|-1> <batch>   sends sample{channel=id, timestamp=i, value=id*1e9+i}
- *   consume <name> <count> <batch>          receives, checks every message, prints "ok <n> <sum-of-ids>"
+ *   consume <name> <count|-1> <batch>         receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
  *   claim-and-die <name>                    claims one slot as a producer, then SIGKILLs itself
+ *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
- *   bench <name> <count> <batch>            forks a producer; the consumer prints "rate <msgs/s>"
+ *   bench <name> <count> <batch>            forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
  */
 #include "typed_ipc_ring.h"
 #include <sys/wait.h>
@@ -20,6 +21,9 @@ _Static_assert(sizeof(struct sample) == 24, "sample layout");
 #define FINGERPRINT getenv("TIPC_FINGERPRINT")
 #define MAX_PRODUCERS 65536
 static int64_t last_seen[MAX_PRODUCERS];
+#define STOP 65535 /* with count -1, a consumer stops at the first message from this producer id */
+
+static double first_at; /* when the first message arrived (bench timing) */
 
 static int die(const char *what, int rc) {
   fprintf(stderr, "%s: %s\n", what, strerror(-rc));
@@ -59,14 +63,20 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
   if (batch > 4096) batch = 4096;
   for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = -1;
   long long got = 0;
-  unsigned long long ids = 0;
-  while (got < count) {
-    uint32_t want = batch;
-    if ((long long)want > count - got) want = (uint32_t)(count - got);
+  unsigned long long ids = 0, stamps = 0;
+  int stopped = 0;
+  while (!stopped && (count < 0 || got < count)) {
+    uint32_t want = count < 0 ? 1 : batch; /* until-stop mode takes one at a time: the stop is for us alone */
+    if (count >= 0 && (long long)want > count - got) want = (uint32_t)(count - got);
     int rc = tipc_ring_recv_many(r, buf, want, 20000);
     if (rc < 0) return die("recv", rc);
+    if (got == 0) first_at = now_s();
     for (int j = 0; j < rc; j++) {
       struct sample *s = &buf[j];
+      if (s->channel == STOP) {
+        stopped = 1;
+        break;
+      }
       if (s->value != (double)s->channel * 1e9 + (double)s->timestamp) {
         fprintf(stderr, "torn message: channel %u timestamp %llu value %f\n", s->channel,
                 (unsigned long long)s->timestamp, s->value);
@@ -79,10 +89,11 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
       }
       last_seen[s->channel] = (int64_t)s->timestamp;
       ids += s->channel;
+      stamps += s->timestamp;
     }
-    got += rc;
+    got += rc - stopped;
   }
-  printf("ok %lld %llu\n", got, ids);
+  printf("ok %lld %llu %llu\n", got, ids, stamps);
   return 0;
 }
 
@@ -110,13 +121,12 @@ int main(int argc, char **argv) {
     }
     rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
     if (rc < 0) return die("open", rc);
-    double start = now_s();
     rc = consume(r, count, batch);
-    double elapsed = now_s() - start;
+    double elapsed = now_s() - first_at;
     int status = 0;
     waitpid(child, &status, 0);
     tipc_ring_close(r);
-    if (rc == 0) printf("rate %.0f\n", (double)count / elapsed);
+    if (rc == 0) printf("rate %.0f\n", (double)(count - 1) / elapsed);
     return rc;
   }
   rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
@@ -125,7 +135,7 @@ int main(int argc, char **argv) {
     rc = produce(r, atoi(argv[3]), atoll(argv[4]), (uint32_t)atoi(argv[5]));
   } else if (strcmp(mode, "consume") == 0) {
     rc = consume(r, atoll(argv[3]), (uint32_t)atoi(argv[4]));
-  } else if (strcmp(mode, "claim-and-die") == 0) {
+  } else if (strcmp(mode, "claim-and-die") == 0 || strcmp(mode, "claim-and-stop") == 0) {
     /* The first half of tipc_ring_try_send_many: intent, claim, then death before publishing. */
     uint64_t t = atomic_load(TIPC__A64(r, TIPC_RING_OFF_TAIL));
     atomic_store(TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_POS)), t);
@@ -134,7 +144,8 @@ int main(int argc, char **argv) {
     memset(tipc__slot(r, t), 0xee, r->msg_size); /* half-written garbage nobody may see */
     printf("claimed %llu\n", (unsigned long long)t);
     fflush(stdout);
-    raise(SIGKILL);
+    raise(strcmp(mode, "claim-and-stop") == 0 ? SIGSTOP : SIGKILL);
+    return 7;
   } else if (strcmp(mode, "take-and-die") == 0) {
     uint64_t h = atomic_load(TIPC__A64(r, TIPC_RING_OFF_HEAD));
     if (atomic_load(tipc__seq(r, h)) != (uint32_t)(h + 1)) return 6;

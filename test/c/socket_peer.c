@@ -8,7 +8,8 @@
  *   socket_peer seq-recv      ADDR N   listen on ADDR, print "ready", accept one, receive N samples, send one back
  *   socket_peer fd-echo       FD       read samples from FD, write each back with value * 2, until EOF
  *   socket_peer fd-send       FD N     write samples 0..N-1 to FD, then close it
- *   socket_peer bench-pair    TYPE N   fork; the child sends N samples over a socketpair (TYPE dgram or
+ *   socket_peer bench-pair    TYPE N [SIZE]  fork; the child sends N messages of SIZE bytes (default 24,
+ *                                      sequence number at offset 8) over a socketpair (TYPE dgram or
  *                                      seqpacket), the parent receives them; prints messages per second
  *
  * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
@@ -174,23 +175,37 @@ int main(int argc, char **argv) {
   }
   if (strcmp(mode, "bench-pair") == 0) {
     int type = strcmp(argv[2], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
+    size_t size = argc > 4 ? (size_t)atol(argv[4]) : sizeof(struct sample);
+    static unsigned char message[65536];
+    if (size < 16 || size > sizeof message) {
+      fprintf(stderr, "socket_peer: size must be in [16, 65536]\n");
+      return 1;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
     pid_t pid = fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
+      /* Every message carries its sequence number as a uint64_t at offset 8, like the sample's timestamp. */
       close(sv[0]);
-      send_all(sv[1], n);
+      memset(message, 0, size);
+      for (long i = 0; i < n; i++) {
+        uint64_t seq = (uint64_t)i;
+        memcpy(message + 8, &seq, sizeof seq);
+        if (send(sv[1], message, size, MSG_NOSIGNAL) != (ssize_t)size) die("send");
+      }
       _exit(0);
     }
     close(sv[1]);
     /* Timed from the first message to the last, as the Node side of the bench is. */
-    struct sample s;
-    if (recv(sv[0], &s, sizeof s, 0) != (ssize_t)sizeof s) die("recv");
+    if (recv(sv[0], message, size, 0) != (ssize_t)size) die("recv");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 1; i < n; i++) {
-      if (recv(sv[0], &s, sizeof s, 0) != (ssize_t)sizeof s || s.timestamp != (uint64_t)i) {
+      uint64_t seq;
+      ssize_t got = recv(sv[0], message, size, 0);
+      memcpy(&seq, message + 8, sizeof seq);
+      if (got != (ssize_t)size || seq != (uint64_t)i) {
         fprintf(stderr, "socket_peer: message %ld lost or damaged\n", i);
         return 3;
       }

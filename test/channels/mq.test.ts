@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type Channel, open, unlink } from '../../src/channels/index.js';
 import type { OpenOptions } from '../../src/channels/transport.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
+import { msgpack } from '../../src/codecs/index.js';
 import {
   AbortError,
   ChannelClosedError,
@@ -363,6 +365,40 @@ describe('mq: send and receive', () => {
     expect(batch.map((m) => m.value)).toEqual([sample(2)]);
     await expect(channel.receive()).rejects.toBeInstanceOf(DecodeError);
     expect((await channel.receive()).value).toEqual(sample(3));
+  });
+});
+
+describe('mq: variable-size messages (msgpack)', () => {
+  const Event = msgpack(z.object({ kind: z.string(), tags: z.array(z.number()) }), { maxSize: 64, name: 'event' });
+
+  it('creates the queue with mq_msgsize = maxSize and moves messages of any size up to it', async () => {
+    const url = queueUrl();
+    const channel = await openChannel(url, Event, { create: true, capacity: 4 });
+    expect(channel.info().messageSize).toBe(64);
+    const events = [
+      { kind: 'a', tags: [] },
+      { kind: 'longer kind', tags: [1, 2, 3, 4, 5, 6, 7, 8] },
+    ];
+    for (const event of events) await channel.send(event, { priority: 1 });
+    expect((await channel.receive()).value).toEqual(events[0]);
+    expect((await channel.receive()).value).toEqual(events[1]);
+  });
+
+  it('refuses an encoding above maxSize before sending anything', async () => {
+    const channel = await openChannel(queueUrl(), Event, { create: true, capacity: 4 });
+    const error = await channel.send({ kind: 'x'.repeat(100), tags: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MessageSizeError);
+    expect((error as Error).message).toContain('above maxSize 64');
+    expect(channel.info().pending).toBe(0);
+  });
+
+  it('turns undecodable bytes from a foreign writer into a DecodeError and keeps working', async () => {
+    const url = queueUrl();
+    const channel = await openChannel(url, Event, { create: true, capacity: 4 });
+    foreignSend(url, new Uint8Array([0xc1]));
+    await channel.send({ kind: 'ok', tags: [1] });
+    await expect(channel.receive()).rejects.toBeInstanceOf(DecodeError);
+    expect((await channel.receive()).value).toEqual({ kind: 'ok', tags: [1] });
   });
 });
 

@@ -1,11 +1,12 @@
 /**
  * Node peer for the ring tests (run with spawnTs): the same modes and checks as test/c/ring_peer.c.
  *   produce <url> <id> <count|-1> <batch>   sends {channel: id, timestamp: i, value: id * 1e9 + i}
- *   consume <url> <count> <batch>           receives, checks every message, prints "ok <n> <sum-of-ids>"
+ *   consume <url> <count|-1> <batch>          receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
  */
 import { open } from '../../src/index.js';
 import { Sample, sample } from './ring-fixtures.js';
 
+const STOP = 65535;
 const [mode, url = '', ...rest] = process.argv.slice(2);
 const channel = await open(url, Sample);
 
@@ -24,9 +25,17 @@ if (mode === 'produce') {
   const last = new Map<number, bigint>();
   let got = 0;
   let ids = 0;
-  while (got < count) {
-    const messages = await channel.receiveMany(Math.min(batch, count - got), { timeoutMs: 20_000 });
+  let stamps = 0n;
+  let stopped = false;
+  while (!stopped && (count < 0 || got < count)) {
+    // Until-stop mode takes one at a time: each stop message (producer 65535) is for one consumer.
+    const want = count < 0 ? 1 : Math.min(batch, count - got);
+    const messages = await channel.receiveMany(want, { timeoutMs: 20_000 });
     for (const { value } of messages) {
+      if (value.channel === STOP) {
+        stopped = true;
+        break;
+      }
       if (value.value !== value.channel * 1e9 + Number(value.timestamp)) {
         throw new Error(`torn message: ${JSON.stringify({ ...value, timestamp: String(value.timestamp) })}`);
       }
@@ -36,10 +45,11 @@ if (mode === 'produce') {
       }
       last.set(value.channel, value.timestamp);
       ids += value.channel;
+      stamps += value.timestamp;
     }
-    got += messages.length;
+    got += messages.length - (stopped ? 1 : 0);
   }
-  process.stdout.write(`ok ${got} ${ids}\n`);
+  process.stdout.write(`ok ${got} ${ids} ${stamps}\n`);
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

@@ -4,12 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortError,
   ChannelClosedError,
+  DecodeError,
   SystemError,
   TimeoutError,
   UnsupportedError,
   ValidationError,
 } from '../../src/errors.js';
-import { type Channel, open, unlink } from '../../src/index.js';
+import { type Channel, enumOf, type MessageCodec, open, struct, u8, unlink } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 import { Sample, Small, sample, Wide } from './ring-fixtures.js';
 
@@ -43,6 +44,20 @@ describe('shm ring: one process', () => {
     for (let i = 0; i < 4; i++) expect(rx.tryReceive()).toEqual({ value: sample(7, i), priority: 0 });
     expect(rx.tryReceive()).toBeUndefined();
     expect(rx.info().pending).toBe(0);
+  });
+
+  it('holds exactly `capacity` messages when it is not a power of two', async () => {
+    const url = ringUrl();
+    const tx = await openRing(url, Sample, { create: true, capacity: 5 });
+    const rx = await openRing(url, Sample);
+    expect(tx.info()).toMatchObject({ capacity: 5, slots: 8 });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) expect(tx.trySend(sample(round, i))).toBe(true);
+      expect(tx.trySend(sample(round, 5))).toBe(false);
+      expect((await rx.receiveMany(3)).length).toBe(3);
+      expect(tx.trySend(sample(round, 6))).toBe(true);
+      expect((await rx.receiveMany(10)).length).toBe(3);
+    }
   });
 
   it('sends and receives batches across the wrap-around, more than the capacity at once', async () => {
@@ -83,12 +98,12 @@ describe('shm ring: one process', () => {
     let ticks = 0;
     const interval = setInterval(() => ticks++, 1);
     const waiting = rx.receive({ timeoutMs: 20_000 });
-    const child = spawnTs('test/channels/ring-peer.ts', ['produce', url, '9', '1', '1']);
+    const child = finished(spawnTs('test/channels/ring-peer.ts', ['produce', url, '9', '1', '1']));
     const message = await waiting;
     clearInterval(interval);
     expect(message.value).toEqual(sample(9, 0));
     expect(ticks).toBeGreaterThan(3);
-    expect((await finished(child)).code).toBe(0);
+    expect((await child).code).toBe(0);
   });
 
   it('a producer waiting for room is woken by a consumer', async () => {
@@ -129,6 +144,31 @@ describe('shm ring: one process', () => {
   });
 });
 
+describe('shm ring: decoding', () => {
+  it('a message that does not decode is consumed and thrown after the good ones before it', async () => {
+    const Kind = struct('kind', { kind: enumOf(u8, { A: 1, B: 2 }), x: u8 });
+    // A writer that puts raw bytes on the same layout (as a C peer could).
+    const raw: MessageCodec<Uint8Array> = {
+      name: 'kind',
+      fixedSize: true,
+      size: Kind.size,
+      fingerprint: Kind.fingerprint,
+      encode: (value) => value.slice(),
+      encodeInto: (value, target, offset = 0) => (target.set(value, offset), value.length),
+      decode: (bytes, offset = 0) => bytes.slice(offset, offset + 2),
+      validate: (value) => value as Uint8Array,
+    };
+    const url = ringUrl();
+    const rx = await openRing(url, Kind, { create: true, capacity: 8 });
+    const tx = await openRing(url, raw);
+    await tx.sendMany([Uint8Array.of(1, 10), Uint8Array.of(9, 11), Uint8Array.of(2, 12)]);
+    expect((await rx.receiveMany(8)).map((m) => m.value)).toEqual([{ kind: 'A', x: 10 }]);
+    expect(() => rx.tryReceive()).toThrow(DecodeError);
+    expect(rx.tryReceive()?.value).toEqual({ kind: 'B', x: 12 });
+    expect(rx.tryReceive()).toBeUndefined();
+  });
+});
+
 describe('shm ring: options and errors', () => {
   it('creates the segment with mode 0600 by default, or the mode asked for', async () => {
     const a = ringUrl();
@@ -153,8 +193,8 @@ describe('shm ring: options and errors', () => {
 
   it('refuses priorities, a capacity that is not a power of two, and variable-size codecs', async () => {
     const url = ringUrl();
-    await expect(open(url, Sample, { create: true, capacity: 1000 })).rejects.toThrow(
-      /capacity: expected a power of two in \[2, 16777216\]; use 1024, got 1000/,
+    await expect(open(url, Sample, { create: true, capacity: 0 })).rejects.toThrow(
+      /capacity: expected an integer in \[1, 16777216\] \(messages\), got 0/,
     );
     const tx = await openRing(url, Sample, { create: true, capacity: 4 });
     await expect(tx.send(sample(1, 1), { priority: 3 })).rejects.toThrow(UnsupportedError);
@@ -170,6 +210,8 @@ describe('shm ring: options and errors', () => {
     await expect(missing).rejects.toMatchObject({ code: 'ENOENT', syscall: 'shm_open' });
     await openRing(url, Sample, { create: true, capacity: 4 });
     await expect(open(url, Sample, { create: true, exclusive: true })).rejects.toMatchObject({ code: 'EEXIST' });
+    const claimed = await openRing(ringUrl(), Sample, { create: true, exclusive: true, capacity: 4 });
+    expect(claimed.trySend(sample(1, 0))).toBe(true);
   });
 
   it('unlink removes the name; open handles keep working; unlinking again is ENOENT', async () => {
@@ -212,7 +254,7 @@ describe('shm ring: stale segments', () => {
 
   it('sweeps temporary segments of creators that died before publishing them', async () => {
     const dead = spawn('true');
-    await finished(dead);
+    await new Promise((resolve) => dead.on('exit', resolve));
     const leftover = `/dev/shm/.tipc-ring.${dead.pid}.deadbeef`;
     writeFileSync(leftover, '');
     cleanup.add(() => rmSync(leftover, { force: true }));
@@ -234,6 +276,24 @@ describe('shm ring: stale segments', () => {
     expect(rx.tryReceive()).toBeUndefined();
     expect((await rx.receive({ timeoutMs: 5000 })).value).toEqual(sample(1, 1));
     expect(rx.info()).toMatchObject({ recovered: 1, pending: 0 });
+  });
+
+  it('never recovers the slot of a producer that is alive (here: stopped), only once it died', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, Sample, { create: true, capacity: 8 });
+    const stopped = spawnC(peer(), ['claim-and-stop', url.slice(4)]);
+    const done = finished(stopped);
+    cleanup.add(() => stopped.kill('SIGKILL'));
+    await new Promise((resolve) => stopped.stdout!.once('data', resolve));
+    const tx = await openRing(url, Sample);
+    tx.trySend(sample(5, 0));
+    // The C producer's registry entry (pid, /proc start time) must read as alive from Node.
+    await expect(rx.receive({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(rx.info()).toMatchObject({ recovered: 0, pending: 2 });
+    stopped.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    expect((await rx.receive({ timeoutMs: 5000 })).value).toEqual(sample(5, 0));
+    expect(rx.info().recovered).toBe(1);
   });
 
   it('a producer reclaims a slot taken by a consumer killed before releasing it', async () => {

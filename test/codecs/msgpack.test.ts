@@ -42,6 +42,13 @@ describe.each([
     expect((codec.decode(target.subarray(0, 10 + n), 10) as typeof event).id).toBe(event.id);
   });
 
+  it('decodes into values that do not share memory with the input', () => {
+    const bytes = Uint8Array.from(codec.encode(event));
+    const back = codec.decode(bytes) as typeof event;
+    bytes.fill(0);
+    expect(Array.from(back.payload)).toEqual([1, 2, 3]);
+  });
+
   it('refuses invalid values with ValidationError naming the field', () => {
     expect(() => codec.encode({ ...event, tags: ['far too long a tag'] })).toThrow(ValidationError);
     try {

@@ -86,11 +86,12 @@ describe('waiting on the event loop (child processes)', () => {
       onLine();
     });
     const result = finished(child, 20_000);
-    const waitFor = (line: string) =>
+    /** Resolves once the peer printed a line starting with `prefix`. */
+    const waitFor = (prefix: string) =>
       new Promise<void>((resolve, reject) => {
-        onLine = () => lines.includes(line) && resolve();
+        onLine = () => lines.some((line) => line.startsWith(prefix)) && resolve();
         onLine();
-        void result.then(() => reject(new Error(`peer ended before printing ${line}: ${lines.join(' | ')}`)));
+        void result.then(() => reject(new Error(`peer ended before printing ${prefix}: ${lines.join(' | ')}`)));
       });
     return { queue, child, lines, result, waitFor };
   }
@@ -132,6 +133,22 @@ describe('waiting on the event loop (child processes)', () => {
     const { code, stderr } = await result;
     expect(code, stderr).toBe(0);
     expect(lines).toEqual(['waiting', 'exit']);
+  });
+
+  it('waits in send on a full queue without spinning, and keeps the process alive until there is room', async () => {
+    const { queue, child, result, lines, waitFor } = await startPeer('send-full');
+    await waitFor('waiting');
+    await waitFor('cpu ');
+    const cpu = Number(lines.find((line) => line.startsWith('cpu '))?.slice(4));
+    expect(cpu).toBeLessThan(150);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(exited(child)).toBe(false);
+    expect(queue.tryReceive()?.value.channel).toBe(1);
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['waiting', lines[1], 'sent', 'exit']);
+    expect(queue.tryReceive()?.value.channel).toBe(1);
+    expect(queue.tryReceive()?.value.channel).toBe(2);
   });
 
   it('does not spin when the queue is readable and nobody waits', async () => {

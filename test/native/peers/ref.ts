@@ -6,6 +6,8 @@
  * - unref: like await on an unref()'d channel (with a timeout too): must end without the message.
  * - ref-again: unref() then ref(): like await.
  * - no-spin: like idle-after-wait, but stays 500 ms longer and prints the CPU time it used then.
+ * - send-full: fills the queue and waits in send: prints the CPU time of 500 ms of that wait, then
+ *   must stay alive until the parent makes room, and print `sent`.
  * Prints `waiting` once it waits, `got <channel>` when it receives, `exit` when the process ends.
  */
 import { open } from '../../../src/index.js';
@@ -36,6 +38,18 @@ switch (mode) {
       process.stdout.write(`cpu ${(used.user + used.system) / 1000}\n`);
     }
     break;
+  case 'send-full': {
+    while (channel.trySend({ channel: 1, timestamp: 0n, value: 0 }));
+    const sending = channel.send({ channel: 2, timestamp: 0n, value: 0 });
+    process.stdout.write('waiting\n');
+    const before = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const used = process.cpuUsage(before);
+    process.stdout.write(`cpu ${(used.user + used.system) / 1000}\n`);
+    await sending;
+    process.stdout.write('sent\n');
+    break;
+  }
   case 'await':
     await receive();
     break;
