@@ -1,6 +1,5 @@
 /**
- * `npm run demo`: first the measurement sample itself (one encoded value: its bytes, its layout table
- * and its C header), then samples from a producer process to this (consumer) process over each
+ * `npm run demo`: measurement samples from a producer process to this (consumer) process over each
  * transport in turn: POSIX message queue, shared-memory ring, UNIX datagram, seqpacket and stream
  * sockets, a FIFO and TCP; then from a C producer compiled on the fly (when `cc` is installed) over
  * a queue and a ring. Shows a few decoded samples and the throughput of each.
@@ -11,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sample } from '../schemas/sample.js';
-import { bind, type Channel, cHeader, type Infer, listen, type Message, open, typeName, unlink } from '../src/index.js';
+import { bind, type Channel, cHeader, listen, type Message, open, unlink } from '../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COUNT = Number(process.env.DEMO_COUNT ?? 20_000);
@@ -158,39 +157,9 @@ function compileCProducer(): string | undefined {
   return binary;
 }
 
-// --- Part 1: the sample, its bytes, its layout and its C header ---------------------------------
-
-const sample: Infer<typeof Sample> = { channel: 3, timestamp: 1_700_000_000_123_456_789n, value: 21.5 };
-const bytes = Sample.encode(sample);
-
-console.log('# typed-ipc demo: the measurement sample\n');
-console.log("const Sample = struct('sample', { channel: u16, timestamp: u64, value: f64 });\n");
-console.log('value:', sample, '\n');
-
-console.log(`## ${bytes.length} bytes, as a C compiler lays out struct sample on x86_64\n`);
-for (let row = 0; row < bytes.length; row += 8) {
-  const cells = Array.from(bytes.subarray(row, row + 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  const field = Sample.fields.find((f) => row >= f.offset && row < f.offset + f.size);
-  const note =
-    field === undefined ? '' : field.size < 8 ? `${field.name} (${field.size} bytes), then padding` : field.name;
-  console.log(`  ${row.toString().padStart(2)}: ${cells}   ${note}`);
-}
-
-console.log('\n## layout\n');
-console.log('| field | offset | size | align | type |');
-console.log('| --- | ---: | ---: | ---: | --- |');
-for (const field of Sample.fields) {
-  console.log(`| ${field.name} | ${field.offset} | ${field.size} | ${field.align} | ${typeName(field.type)} |`);
-}
-console.log(`\nsizeof ${Sample.size}, _Alignof ${Sample.align}, fingerprint ${Sample.fingerprint}`);
-console.log('decoded back:', Sample.decode(bytes));
-
-console.log('\n## C header (cHeader(Sample))\n');
-console.log(cHeader(Sample));
-
-// --- Part 2: the sample over every transport, between processes ----------------------------------
-
-console.log('\n# samples between processes\n');
+// First the schema itself: the sample's bytes, layout table and C header.
+await import('./schema-demo.js');
+console.log(`\n# Over every transport\n`);
 console.log(`${COUNT} measurement samples (struct sample, ${Sample.size} bytes) per transport,`);
 console.log('from a producer process to this consumer process.');
 let failed = 0;

@@ -4,13 +4,14 @@
  */
 import { ValidationError } from '../errors.js';
 import { check, libc } from '../native/index.js';
-import type { PeerCredentials, SocketOptions } from './transport.js';
+import type { PeerCredentials } from './channel.js';
+import type { SocketOptions } from './transport.js';
 
 /** The credentials the kernel recorded for the peer of a connected UNIX socket when it connected. */
 export function peerCredentials(fd: number): PeerCredentials {
   // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const ucred = new Int32Array(3);
-  const length = new Uint32Array([12]);
+  const length = new Uint32Array([libc.UCRED_SIZE]);
   check(libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_PEERCRED, new Uint8Array(ucred.buffer), length), 'getsockopt');
   return { pid: ucred[0]!, uid: ucred[1]! >>> 0, gid: ucred[2]! >>> 0 };
 }

@@ -62,6 +62,7 @@ import {
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
+import { isAllowed, peerCredentials } from './peercred.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
@@ -435,20 +436,6 @@ function getIntOption(fd: number, name: number): number {
   return value[0] ?? 0;
 }
 
-/** SO_PEERCRED of a connected UNIX socket. */
-function peerCredentials(fd: number): PeerCredentials {
-  const ucred = new Int32Array(3);
-  const length = new Uint32Array([libc.UCRED_SIZE]);
-  check(libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_PEERCRED, new Uint8Array(ucred.buffer), length), 'getsockopt');
-  return { pid: ucred[0] ?? 0, uid: (ucred[1] ?? 0) >>> 0, gid: (ucred[2] ?? 0) >>> 0 };
-}
-
-/** Whether `allow` (uids, or a predicate) admits a peer; no `allow` admits everyone. */
-function allowed(allow: SocketOptions['allow'], peer: PeerCredentials): boolean {
-  if (allow === undefined) return true;
-  return typeof allow === 'function' ? allow(peer) : allow.includes(peer.uid);
-}
-
 function openSocket(domain: number, type: number, url: string): number {
   return check(libc.socket(domain, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket', url);
 }
@@ -638,7 +625,7 @@ class SeqpacketListener<T> implements Listener<T> {
       }
       const channel = closingOnError(fd, () => {
         const peer = peerCredentials(fd);
-        if (!allowed(this.#options.allow, peer)) return undefined;
+        if (!isAllowed(this.#options.allow, peer)) return undefined;
         ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
         return new SocketChannel(this.#codec, {
           scheme: 'unix+seqpacket',
@@ -706,7 +693,7 @@ const seqpacket: Transport = {
     return closingOnErrorAsync(fd, async () => {
       await connectSeqpacket(fd, sockaddr, unix.url);
       const peer = peerCredentials(fd);
-      if (!allowed(options.allow, peer)) {
+      if (!isAllowed(options.allow, peer)) {
         throw systemError(
           errnos.EACCES,
           'connect',

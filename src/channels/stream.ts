@@ -17,7 +17,6 @@
  * one call, because a koffi call costs ~250 ns and a syscall more: bytes per syscall is what wins.
  */
 
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { fstatSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { MessageCodec } from '../codecs/codec.js';
@@ -30,19 +29,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import {
-  check,
-  errnoName,
-  errnos,
-  FdWatch,
-  inetSockAddr,
-  libc,
-  portOf,
-  SOCKADDR_STORAGE,
-  type SockAddr,
-  systemError,
-  unixSockAddr,
-} from '../native/index.js';
+import { check, errnoName, errnos, FdWatch, libc, systemError } from '../native/index.js';
 import {
   type Channel,
   type ChannelInfo,
@@ -54,7 +41,17 @@ import {
   type SendOptions,
 } from './channel.js';
 import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
-import type { OpenOptions, PeerCredentials, PeerWaitOptions, SocketOptions, Transport } from './transport.js';
+import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
+import type {
+  AdoptOptions,
+  Direction,
+  OpenOptions,
+  PairOptions,
+  PeerCredentials,
+  PeerWaitOptions,
+  SocketOptions,
+  Transport,
+} from './transport.js';
 import type { Address } from './url.js';
 
 /** Bytes of the length prefix that variable-size codecs get on a stream (u32, little-endian). */
@@ -64,7 +61,7 @@ const RECEIVE_BUFFER = 128 * 1024;
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
 
-type Access = 'send' | 'receive' | 'both';
+type Access = Direction;
 
 /** A record (or batch of records) not yet wholly in the kernel. */
 interface Pending {
@@ -703,63 +700,82 @@ async function unlinkPath(address: Address): Promise<void> {
 
 // --- inherited descriptors and child processes -----------------------------------------------------
 
-/** Options of `adoptStream`. */
-export interface AdoptOptions extends ChannelOptions {
-  /** Which directions this end uses: a pipe end is one-way; a socket defaults to both. */
-  readonly access?: Access;
-  /** The URL the channel reports; default `fd:<n>`. */
-  readonly url?: string;
-}
-
 /**
- * Makes a typed channel of a descriptor this process already holds, typically one inherited from a
- * parent (`stdio: [..., 'pipe' | fd]`): a pipe end or a stream socket. The descriptor is switched to
- * O_NONBLOCK (which also affects other processes sharing the same open file) and owned by the channel.
+ * Makes a typed channel of a pipe end or stream socket this process holds, typically one inherited
+ * from a parent (see `child.ts`). The descriptor is switched to O_NONBLOCK (which also affects other
+ * processes sharing the same open file) and close-on-exec, and the channel owns it.
  */
-export function adoptStream<T>(fd: number, codec: MessageCodec<T>, options: AdoptOptions = {}): StreamChannel<T> {
-  const url = options.url ?? `fd:${fd}`;
+export function adoptStream<T>(
+  fd: number,
+  codec: MessageCodec<T>,
+  options: AdoptOptions & { readonly url?: string } = {},
+): StreamChannel<T> {
   const stat = fstatSync(fd);
-  if (!stat.isFIFO() && !stat.isSocket()) {
-    throw new ValidationError('fd', 'a pipe, FIFO or stream socket descriptor', `${url} (neither)`);
-  }
   const kind = stat.isSocket() ? 'socket' : 'pipe';
-  const access = options.access ?? (kind === 'socket' ? 'both' : undefined);
-  if (access === undefined) {
-    throw new ValidationError('access', "'send' or 'receive' (a pipe end is one-way)", 'undefined');
+  const url = options.url ?? `${kind === 'socket' ? 'unix+stream' : 'pipe'}:(fd ${fd})`;
+  if (kind === 'socket') {
+    const type = new Int32Array(1);
+    check(
+      libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_TYPE, new Uint8Array(type.buffer), new Uint32Array([4])),
+      'getsockopt',
+    );
+    if (type[0] !== libc.SOCK_STREAM) {
+      throw new ValidationError(`fd ${fd}`, `a stream socket (SO_TYPE ${libc.SOCK_STREAM})`, `SO_TYPE ${type[0]}`);
+    }
+  } else if (!stat.isFIFO()) {
+    throw new ValidationError(`fd ${fd}`, 'a pipe, FIFO or stream socket descriptor', 'another kind of file');
   }
-  const flags = check(libc.fcntl(fd, libc.F_GETFL), 'fcntl', url);
-  check(libc.fcntl(fd, libc.F_SETFL, flags | libc.O_NONBLOCK), 'fcntl', url);
+  const access = options.direction ?? 'both';
+  if (kind === 'pipe' && access === 'both') throw oneWay(`fd ${fd}`);
+  check(libc.fcntl(fd, libc.F_SETFL, libc.fcntl(fd, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl', url);
   check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl', url);
+  const peer = kind === 'socket' && options.peer !== false ? peerCredentials(fd) : undefined;
   return new StreamChannel(codec, {
     url,
     transport: kind === 'socket' ? 'unix+stream' : 'pipe',
     fd,
     kind,
     access,
+    ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
   });
 }
 
-// --- stream sockets --------------------------------------------------------------------------------
-
-interface Endpoint {
-  readonly domain: number;
-  readonly addr: SockAddr;
-  /** Shown in URLs: the host as given (IPv6 in brackets). */
-  readonly host?: string;
+function oneWay(what: string): ValidationError {
+  return new ValidationError(
+    'direction',
+    "'send' or 'receive' (a pipe is one-way; use unix+stream for both directions)",
+    `'both' for ${what}`,
+  );
 }
 
-async function resolveEndpoint(address: Address): Promise<Endpoint> {
-  if (address.scheme === 'unix+stream') {
-    return { domain: libc.AF_UNIX, addr: unixSockAddr(address.path, address.abstract) };
-  }
+/** A pipe for a child: [parent's end (non-blocking), child's end (blocking)], by the parent's direction. */
+function pipePair(options: PairOptions): [number, number] {
+  const direction = options.direction ?? 'both';
+  if (direction === 'both') throw oneWay('a pipe pair');
+  const fds = new Int32Array(2);
+  check(libc.pipe2(fds, libc.O_CLOEXEC), 'pipe2');
+  const [readEnd = -1, writeEnd = -1] = fds;
+  const [parent, child] = direction === 'receive' ? [readEnd, writeEnd] : [writeEnd, readEnd];
+  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
+  return [parent, child];
+}
+
+/** A UNIX stream socketpair for a child: [parent's end (non-blocking), child's end (blocking)]. */
+function streamPair(): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc.socketpair(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0, fds), 'socketpair');
+  const [parent = -1, child = -1] = fds;
+  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
+  return [parent, child];
+}
+
+// --- stream sockets --------------------------------------------------------------------------------
+
+async function resolveEndpoint(address: Address): Promise<SockAddr> {
+  if (address.scheme === 'unix+stream') return unixAddress(address.path, address.abstract, address.url);
   if (address.scheme !== 'tcp') throw new UnsupportedError(`${address.url}: not a stream socket URL`);
-  const { address: ip, family } = await dnsLookup(address.host);
-  return {
-    domain: family === 6 ? libc.AF_INET6 : libc.AF_INET,
-    addr: inetSockAddr(ip, address.port),
-    host: address.host.includes(':') ? `[${address.host}]` : address.host,
-  };
+  return resolveIpAddress(address.host, address.port);
 }
 
 function streamSocket(domain: number): number {
@@ -801,13 +817,13 @@ function refused(url: string, peer: PeerCredentials): ValidationError {
 async function connectStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>> {
   checkAllow(options.allow);
   const endpoint = await resolveEndpoint(address);
-  const unix = endpoint.domain === libc.AF_UNIX;
+  const unix = endpoint.family === libc.AF_UNIX;
   const wait = waitFor(`connect to ${address.url}`, options);
-  const fd = streamSocket(endpoint.domain);
+  const fd = streamSocket(endpoint.family);
   let channel: StreamChannel<T> | undefined;
   try {
     for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
-      if (libc.connect(fd, endpoint.addr.bytes, endpoint.addr.length) === 0) break;
+      if (libc.connect(fd, endpoint.bytes, endpoint.length) === 0) break;
       const errno = libc.errno();
       if (errno === errnos.EINPROGRESS && !unix) {
         channel = socketChannel(codec, address.url, address.scheme, fd, options);
@@ -911,10 +927,10 @@ export class StreamListener<T> implements Listener<T> {
 async function listenStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
   checkAllow(options.allow);
   const endpoint = await resolveEndpoint(address);
-  const fd = streamSocket(endpoint.domain);
+  const fd = streamSocket(endpoint.family);
   try {
-    if (endpoint.domain !== libc.AF_UNIX) setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
-    check(libc.bind(fd, endpoint.addr.bytes, endpoint.addr.length), 'bind', address.url);
+    if (endpoint.family !== libc.AF_UNIX) setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
+    check(libc.bind(fd, endpoint.bytes, endpoint.length), 'bind', address.url);
     const path = address.scheme === 'unix+stream' && !address.abstract ? address.path : undefined;
     try {
       // bind() applies the umask; nobody can connect before listen(), so setting the mode here is race-free.
@@ -926,9 +942,11 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
     }
     let url = address.url;
     if (address.scheme === 'tcp') {
-      const bound = new Uint8Array(SOCKADDR_STORAGE);
-      check(libc.getsockname(fd, bound, new Uint32Array([bound.length])), 'getsockname');
-      url = `tcp://${endpoint.host}:${portOf(bound)}`;
+      // Port 0 asks the kernel for a free port: the listener's URL names the one it got.
+      const bound = new Uint8Array(SOCKADDR_MAX);
+      const length = new Uint32Array([bound.length]);
+      check(libc.getsockname(fd, bound, length), 'getsockname');
+      url = formatAddress('tcp', bound, length[0]!) ?? url;
     }
     return new StreamListener(url, address.scheme, codec, fd, options, path);
   } catch (error) {
@@ -940,6 +958,14 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
 /** The byte-stream transports, by URL scheme. */
 export const transports: Partial<Record<string, Transport>> = {
   fifo: { open: openFifo, unlink: unlinkPath },
-  'unix+stream': { connect: connectStream, listen: listenStream, unlink: unlinkPath },
+  /** Anonymous pipes, for child processes only (`spawnWithChannel(..., { transport: 'pipe', direction })`). */
+  pipe: { pair: pipePair, adopt: adoptStream },
+  'unix+stream': {
+    connect: connectStream,
+    listen: listenStream,
+    unlink: unlinkPath,
+    pair: streamPair,
+    adopt: adoptStream,
+  },
   tcp: { connect: connectStream, listen: listenStream },
 };

@@ -16,7 +16,7 @@ const count = Number(countText);
 const codec = recordCodec(Number(sizeText));
 
 async function channelFor(access: 'send' | 'receive'): Promise<Channel<Rec>> {
-  if (url.startsWith('fd:')) return adoptStream(Number(url.slice(3)), codec, { access });
+  if (url.startsWith('fd:')) return adoptStream(Number(url.slice(3)), codec, { direction: access });
   if (url.startsWith('fifo:')) return open(url, codec, { access, shared: sharedText === 'shared' });
   return connect(url, codec);
 }

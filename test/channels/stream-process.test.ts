@@ -68,13 +68,19 @@ describe('byte streams across processes (100 000 records, none lost)', () => {
     const rx = (await open(`fifo:${path}`, recordCodec(40), { create: true, access: 'receive' })) as StreamChannel<Rec>;
     cleanup.add(() => rx.close());
     expect(libc.fcntl(rx.fd, libc.F_SETPIPE_SZ, 4096)).toBe(4096);
+    // The test holds a write end of its own until both writers are done: otherwise a writer that
+    // finishes before the other one opens would bring the end of the stream (no writer left) early.
+    const keeper = libc.open(path, libc.O_WRONLY | libc.O_NONBLOCK, 0);
+    expect(keeper).toBeGreaterThan(0);
     const half = COUNT / 2;
     const writers = [0, 1].map((w) =>
       run('node', ['write', `fifo:${path}`, String(half), '40', String(w), '300', 'shared']),
     );
-    const [counts, ...results] = await Promise.all([drain(rx, 2), ...writers.map((w) => finished(w))]);
+    const draining = drain(rx, 2);
+    const results = await Promise.all(writers.map((w) => finished(w)));
+    libc.close(keeper);
     for (const result of results) expect(result.code).toBe(0);
-    expect(counts).toEqual([half, half]);
+    expect(await draining).toEqual([half, half]);
   });
 
   it('C writer → Node reader over a FIFO, and Node writer → C reader', async () => {

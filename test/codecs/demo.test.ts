@@ -4,7 +4,7 @@ import { finished, spawnTs } from '../helpers.js';
 
 describe('npm run demo', () => {
   it('prints the encoded sample, its layout and its C header', async () => {
-    const { code, stdout, stderr } = await finished(spawnTs('examples/demo.ts'));
+    const { code, stdout, stderr } = await finished(spawnTs('examples/schema-demo.ts'));
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('   0: 03 00 00 00 00 00 00 00   channel (2 bytes), then padding');

@@ -57,53 +57,58 @@ export function isWhole(sample: Sample): boolean {
 }
 
 /**
- * Checks a stream of samples from several producers: nothing duplicated, per-producer order kept,
- * nothing torn; `lost()` compares with what each producer says it sent.
+ * Checks a stream of samples from several producers: nothing torn, nothing duplicated, per-producer
+ * order kept; `lost()` compares what arrived with what each producer says it sent.
  */
 export class SequenceChecker {
-  /** Next expected sequence number per producer. */
+  /** Next expected sequence number per producer (one past the highest seen). */
   readonly next = new Map<number, number>();
+  /** Whole, first-time samples per producer. */
+  readonly delivered = new Map<number, number>();
+  /** Sequence numbers skipped over so far, per producer: arriving later is reordering, never arriving is loss. */
+  readonly #missing = new Map<number, Set<number>>();
   received = 0;
   torn = 0;
   duplicated = 0;
-  /** Messages that arrived after a later one of the same producer (or skipped ahead). */
-  outOfOrder = 0;
-  /** Sequence numbers skipped over (gaps), counted when a later one arrives. */
+  /** Samples that arrived after a later one of the same producer. */
+  late = 0;
+  /** Sequence numbers skipped over when a later one arrived (lost or late). */
   gaps = 0;
-  readonly #allowGaps: boolean;
 
-  /** With `allowGaps`, a gap (a killed consumer took those messages) is counted but not an order error. */
-  constructor(options: { allowGaps?: boolean } = {}) {
-    this.#allowGaps = options.allowGaps === true;
-  }
-
-  /** Records one sample; returns false when it is torn, duplicated or out of order. */
+  /** Records one sample; returns false when it is torn, duplicated or late. */
   add(sample: Sample): boolean {
     this.received += 1;
     if (!isWhole(sample)) {
       this.torn += 1;
       return false;
     }
-    const expected = this.next.get(sample.producer) ?? 0;
-    if (sample.seq === expected) {
-      this.next.set(sample.producer, expected + 1);
-      return true;
-    }
-    if (sample.seq < expected) {
-      this.duplicated += 1;
+    const { producer, seq } = sample;
+    const expected = this.next.get(producer) ?? 0;
+    if (seq < expected) {
+      const missing = this.#missing.get(producer);
+      if (missing?.delete(seq) !== true) {
+        this.duplicated += 1;
+        return false;
+      }
+      this.late += 1;
+      this.delivered.set(producer, (this.delivered.get(producer) ?? 0) + 1);
       return false;
     }
-    this.gaps += sample.seq - expected;
-    this.next.set(sample.producer, sample.seq + 1);
-    if (this.#allowGaps) return true;
-    this.outOfOrder += 1;
-    return false;
+    if (seq > expected) {
+      this.gaps += seq - expected;
+      const missing = this.#missing.get(producer) ?? new Set<number>();
+      for (let s = expected; s < seq; s++) missing.add(s);
+      this.#missing.set(producer, missing);
+    }
+    this.next.set(producer, seq + 1);
+    this.delivered.set(producer, (this.delivered.get(producer) ?? 0) + 1);
+    return true;
   }
 
-  /** Messages missing against what each producer reports it sent. */
+  /** Samples sent (by each producer's own count) that never arrived. */
   lost(sent: ReadonlyMap<number, number>): number {
     let lost = 0;
-    for (const [producer, count] of sent) lost += Math.max(0, count - (this.next.get(producer) ?? 0));
+    for (const [producer, count] of sent) lost += Math.max(0, count - (this.delivered.get(producer) ?? 0));
     return lost;
   }
 }
