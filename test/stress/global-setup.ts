@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from '../helpers.js';
 import type { Figure } from './figures.js';
+import { peerBundle } from './processes.js';
 import { sizes } from './sizes.js';
 
 interface Row {
@@ -66,8 +67,28 @@ function writeReadme(text: string): void {
   writeFileSync(file, next);
 }
 
+/**
+ * Bundles `peer.ts` (with the library it imports) into one ES module, so that the many peer processes
+ * start with plain `node`. esbuild comes with tsx; packages stay external and load from node_modules.
+ */
+async function bundlePeer(): Promise<void> {
+  rmSync(peerBundle, { force: true });
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(repoRoot, 'test', 'stress', 'peer.ts')],
+    outfile: peerBundle,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+}
+
 /** Vitest global setup: provides `figuresDir`; the returned teardown prints and stores the figures. */
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
+  await bundlePeer();
   const dir = mkdtempSync(join(tmpdir(), 'tipc-figures-'));
   project.provide('figuresDir', dir);
   return () => {
