@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,12 +20,23 @@ export function uniqueName(tag = 't'): string {
 
 /**
  * Compiles C sources with `cc -std=c11 -O2 -Wall -Werror` (plus `include/` on the include path) and
- * returns the binary's path. Binaries are cached by a hash of sources and flags.
+ * returns the binary's path. Binaries are cached by a hash of sources, flags, the listed headers and
+ * the shipped include/ headers.
  */
-export function compileC(name: string, sources: readonly string[], extraFlags: readonly string[] = []): string {
+export function compileC(
+  name: string,
+  sources: readonly string[],
+  extraFlags: readonly string[] = [],
+  headers: readonly string[] = [],
+): string {
   mkdirSync(buildDir, { recursive: true });
   const hash = createHash('sha256');
-  for (const source of sources) hash.update(existsSync(source) ? readFileSync(source) : source);
+  // Local headers the sources include go into the cache key too, so that editing one rebuilds.
+  for (const source of [...sources, ...headers]) hash.update(existsSync(source) ? readFileSync(source) : source);
+  // The shipped headers are part of every program: a changed header must rebuild them.
+  for (const header of readdirSync(join(repoRoot, 'include')).sort()) {
+    hash.update(readFileSync(join(repoRoot, 'include', header)));
+  }
   hash.update(extraFlags.join(' '));
   const output = join(buildDir, `${name}-${hash.digest('hex').slice(0, 12)}`);
   if (existsSync(output)) return output;

@@ -7,6 +7,8 @@ import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, UnsupportedError, ValidationError } from '../errors.js';
 import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
 
+const settled: Promise<void> = Promise.resolve();
+
 /** One received message. */
 export interface Message<T> {
   readonly value: T;
@@ -45,12 +47,21 @@ export interface ChannelInfo {
   readonly [extra: string]: unknown;
 }
 
+/** Credentials of a UNIX-socket peer (SO_PEERCRED), taken when the connection was made. */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** A typed, bidirectional or one-way channel of messages. */
 export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   readonly url: string;
   readonly codec: MessageCodec<T>;
   /** True once `close()` was called. */
   readonly closed: boolean;
+  /** The peer's credentials, on connected UNIX sockets (seqpacket, stream, socketpairs). */
+  readonly peer?: PeerCredentials | undefined;
   /** Sends one message, waiting while the channel is full (backpressure, never a drop). */
   send(value: T, options?: SendOptions): Promise<void>;
   /** Sends one message if there is room now; false if the channel is full. */
@@ -71,6 +82,14 @@ export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   ref(): this;
   /** Lets the process exit even while someone waits on this channel. */
   unref(): this;
+}
+
+/** A datagram socket (`unix+dgram:`, `udp:`): every received Message carries `from`, which `sendTo` replies to. */
+export interface DatagramChannel<T> extends Channel<T> {
+  /** This socket's own address as a URL, when it has one (bound, or autobound to reply to). */
+  readonly localUrl: string | undefined;
+  /** Sends one message to `to`, a URL such as a received message's `from`; waits while the peer is full. */
+  sendTo(to: string, value: T, options?: SendOptions): Promise<void>;
 }
 
 /** A listening socket: an async iterable of accepted connections, each a Channel<T>. */
@@ -107,6 +126,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   /** Reused encode buffer for the fast path (copied only when a send has to wait). */
   readonly #scratch: Uint8Array;
   #closed = false;
+  /** An error met by receiveMany after it had taken messages; thrown by the next receive. */
+  #deferredError: unknown;
 
   protected constructor(url: string, codec: MessageCodec<T>, fd: number, options: ChannelOptions = {}) {
     this.url = url;
@@ -150,8 +171,10 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   /** Encodes `value` into the scratch buffer; the view is valid until the next encode. */
   protected encodeScratch(value: T): Uint8Array {
-    const length = this.codec.encodeInto(value, this.#scratch, 0);
-    return this.#scratch.subarray(0, length);
+    const scratch = this.#scratch;
+    const length = this.codec.encodeInto(value, scratch, 0);
+    // No subarray for the usual full-size message: one allocation less per send.
+    return length === scratch.length ? scratch : scratch.subarray(0, length);
   }
 
   protected waitReadable(options: WaitOptions): Promise<void> {
@@ -177,13 +200,21 @@ export abstract class FdChannel<T> implements Channel<T> {
     return this.writeMessage(this.encodeScratch(value), priority);
   }
 
-  async send(value: T, options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    const priority = this.checkPriority(options.priority);
-    const bytes = this.encodeScratch(value);
-    if (this.writeMessage(bytes, priority)) return;
+  // send and receive are plain functions, not async ones: when the kernel call succeeds at once (the
+  // common case on a busy channel) they return a settled promise without the cost of an async frame.
+  send(value: T, options: SendOptions = {}): Promise<void> {
+    let bytes: Uint8Array;
+    let priority: number;
+    try {
+      this.assertOpen();
+      priority = this.checkPriority(options.priority);
+      bytes = this.encodeScratch(value);
+      if (this.writeMessage(bytes, priority)) return settled;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // Another send may reuse the scratch buffer while this one waits.
-    await this.#sendWaiting(bytes.slice(), priority, this.waitOptions('send', options));
+    return this.#sendWaiting(bytes.slice(), priority, this.waitOptions('send', options));
   }
 
   async #sendWaiting(bytes: Uint8Array, priority: number, wait: WaitOptions): Promise<void> {
@@ -205,20 +236,38 @@ export abstract class FdChannel<T> implements Channel<T> {
     }
   }
 
-  tryReceive(): Message<T> | undefined {
-    this.assertOpen();
+  /** readMessage, but first the error a batch receive deferred so as not to lose its messages. */
+  #read(): Message<T> | undefined {
+    const deferred = this.#deferredError;
+    if (deferred !== undefined) {
+      this.#deferredError = undefined;
+      throw deferred;
+    }
     return this.readMessage();
   }
 
-  async receive(options: ReceiveOptions = {}): Promise<Message<T>> {
+  tryReceive(): Message<T> | undefined {
     this.assertOpen();
-    const message = this.readMessage();
-    if (message !== undefined) return message;
+    return this.#read();
+  }
+
+  receive(options: ReceiveOptions = {}): Promise<Message<T>> {
+    try {
+      this.assertOpen();
+      const message = this.#read();
+      if (message !== undefined) return Promise.resolve(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#receiveWaiting(options);
+  }
+
+  async #receiveWaiting(options: ReceiveOptions): Promise<Message<T>> {
     const wait = this.waitOptions('receive', options);
     for (;;) {
       await this.waitReadable(wait);
       this.assertOpen();
-      const next = this.readMessage();
+      const next = this.#read();
       if (next !== undefined) return next;
     }
   }
@@ -228,22 +277,42 @@ export abstract class FdChannel<T> implements Channel<T> {
     const first = await this.receive(options);
     const batch = [first];
     while (batch.length < max) {
-      const next = this.readMessage();
+      let next: Message<T> | undefined;
+      try {
+        next = this.readMessage();
+      } catch (error) {
+        // The messages already taken from the kernel are delivered now, the error on the next call.
+        this.#deferredError = error;
+        break;
+      }
       if (next === undefined) break;
       batch.push(next);
     }
     return batch;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message<T>, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.receive();
-      } catch (error) {
-        if (error instanceof ChannelClosedError) return;
-        throw error;
-      }
-    }
+  // A hand-written iterator rather than an async generator: a generator costs several promise
+  // turns per message, this one none beyond receive()'s when a message is waiting.
+  [Symbol.asyncIterator](): AsyncIterator<Message<T>, undefined> {
+    const done = (error: unknown): IteratorResult<Message<T>, undefined> => {
+      if (error instanceof ChannelClosedError) return { value: undefined, done: true };
+      throw error;
+    };
+    return {
+      next: () => {
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        let message: Message<T> | undefined;
+        try {
+          message = this.#read();
+        } catch (error) {
+          // End of stream found without waiting (EOF already queued) ends the iteration too.
+          return error instanceof ChannelClosedError ? Promise.resolve(done(error)) : Promise.reject(error);
+        }
+        if (message !== undefined) return Promise.resolve({ value: message, done: false });
+        return this.#receiveWaiting({}).then((value) => ({ value, done: false }), done);
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,800 @@
-/** Placeholder: this transport is built by its own issue. */
-import type { Transport } from './transport.js';
+/**
+ * `shm:/name`: a bounded multi-producer, multi-consumer ring of fixed-size messages in POSIX shared
+ * memory, read and written in place through Atomics on a koffi view of the mapping. The protocol
+ * (layout, ordering, wake-ups, dead peers, stale segments) is docs/ring-protocol.md; C peers use
+ * include/typed_ipc_ring.h. Steady state makes no system call: a doorbell datagram is sent only
+ * to peers that registered as sleeping.
+ */
+import { fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { MessageCodec } from '../codecs/codec.js';
+import { TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
+import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
+import { type ChannelInfo, FdChannel, type Message, type ReceiveOptions, type SendOptions } from './channel.js';
+import type { OpenOptions, Transport } from './transport.js';
+import type { Address } from './url.js';
 
-export const transports: Partial<Record<string, Transport>> = {};
+// --- layout (mirrors include/typed_ipc_ring.h; byte offsets) -----------------------------------
+const MAGIC = 0x474e495243504954n; // the bytes "TIPCRING"
+const VERSION = 1;
+const OFF_VERSION = 8;
+const OFF_MSG_SIZE = 16;
+const OFF_SLOTS = 20;
+const OFF_CREATOR_PID = 24;
+const OFF_MAX_HANDLES = 28;
+const OFF_RING_ID = 32;
+const OFF_SEQ = 40;
+const OFF_DATA = 44;
+const OFF_TOTAL_SIZE = 48;
+const OFF_CAPACITY = 56;
+const OFF_FINGERPRINT = 64;
+const FINGERPRINT_MAX = 64;
+const OFF_TAIL = 128;
+const OFF_HEAD = 192;
+const OFF_CONSUMERS_WAITING = 256;
+const OFF_PRODUCERS_WAITING = 264;
+const OFF_RECOVERED = 320;
+const OFF_ABANDONED = 328;
+const OFF_REGISTRY = 512;
+const HANDLES = 64;
+const ENTRY_SIZE = 64;
+const E_PID = 0;
+const E_START_TIME = 8;
+const E_PROD_POS = 16;
+const E_PROD_COUNT = 24;
+const E_CONS_POS = 32;
+const E_CONS_COUNT = 40;
+const SEQ_OFFSET = OFF_REGISTRY + HANDLES * ENTRY_SIZE;
+const SKIP = 0x80000000 | 0;
+const MAX_CAPACITY = 1 << 24;
+const MAX_MSG_SIZE = 1 << 20;
+const DEFAULT_CAPACITY = 1024;
+const TWO_32 = 2 ** 32;
+/** How often a waiter blocked behind a claimed-but-unfinished slot checks whether its owner died. */
+const RECOVERY_MS = 10;
+/** How often a producer blocked on a full ring looks for a consumer that died holding a slot. */
+const FULL_RECHECK_MS = 100;
+/** Loads spent polling the ring before registering as a sleeper (a few microseconds). */
+const SPIN = 256;
+
+const dataOffsetFor = (slots: number): number => (SEQ_OFFSET + 4 * slots + 63) & ~63;
+
+// --- processes ---------------------------------------------------------------------------------
+/** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown. */
+function startTime(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return 0;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[19] ?? 0);
+}
+
+let selfStart: number | undefined;
+
+/** Whether `pid`, registered with `start`, still runs (a different start time means pid reuse). */
+function alive(pid: number, start: number): boolean {
+  if (pid <= 0) return false;
+  if (libc.kill(pid, 0) !== 0 && libc.errno() === errnos.ESRCH) return false;
+  const now = startTime(pid);
+  return now === 0 || now === start;
+}
+
+// --- the mapping -------------------------------------------------------------------------------
+/** Why an existing segment cannot be attached with this codec. */
+interface Mismatch {
+  readonly kind: 'foreign' | 'incompatible';
+  readonly message: string;
+}
+
+/** A mapped ring segment and typed views over it. */
+class Segment {
+  readonly address: bigint;
+  readonly length: number;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  /** Header words only: tail, head and statistics are 64-bit. */
+  readonly i64: BigInt64Array;
+  readonly view: DataView;
+
+  constructor(fd: number, length: number, name: string) {
+    const address = libc.mmap(null, length, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED, fd, 0n);
+    if (address === libc.MAP_FAILED) throw systemError(libc.errno(), 'mmap', name);
+    this.address = address;
+    this.length = length;
+    const buffer = libc.viewNative(address, length);
+    this.u8 = new Uint8Array(buffer);
+    this.i32 = new Int32Array(buffer, 0, length >>> 2);
+    this.i64 = new BigInt64Array(buffer, 0, OFF_REGISTRY / 8);
+    this.view = new DataView(buffer);
+  }
+
+  u32(offset: number): number {
+    return this.view.getUint32(offset, true);
+  }
+
+  fingerprint(): string {
+    const bytes = this.u8.subarray(OFF_FINGERPRINT, OFF_FINGERPRINT + FINGERPRINT_MAX);
+    const end = bytes.indexOf(0);
+    return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+  }
+
+  /** Checks the header against the codec; undefined when they match. */
+  mismatch(url: string, codec: MessageCodec<unknown>): Mismatch | undefined {
+    const magic = Atomics.load(this.i64, 0);
+    if (this.length < SEQ_OFFSET || magic !== MAGIC || this.u32(OFF_VERSION) !== VERSION) {
+      return {
+        kind: 'foreign',
+        message: `${url} is not a typed-ipc ring of protocol version ${VERSION} (magic 0x${magic.toString(16)}, version ${this.u32(OFF_VERSION)}); remove it with unlink('${url}') if it is left over`,
+      };
+    }
+    const slots = this.u32(OFF_SLOTS);
+    const capacity = this.u32(OFF_CAPACITY);
+    const dataEnd = this.u32(OFF_DATA) + slots * this.u32(OFF_MSG_SIZE);
+    if (slots < 2 || (slots & (slots - 1)) !== 0 || capacity < 1 || capacity > slots || dataEnd > this.length) {
+      return {
+        kind: 'foreign',
+        message: `${url} has a corrupt header (${slots} slots, capacity ${capacity}, ${this.length} bytes)`,
+      };
+    }
+    const size = this.u32(OFF_MSG_SIZE);
+    const theirs = this.fingerprint();
+    if (size !== codec.size || (theirs !== '' && theirs !== codec.fingerprint)) {
+      return {
+        kind: 'incompatible',
+        message:
+          `${url} holds ${size}-byte messages with fingerprint ${theirs || '(none)'}, but codec '${codec.name}' ` +
+          `is ${codec.size} bytes with fingerprint ${codec.fingerprint}; open it with the schema it was created ` +
+          `with, or unlink('${url}') it to start afresh`,
+      };
+    }
+    return undefined;
+  }
+
+  /** Whether no live process holds a handle on this ring. */
+  unused(): boolean {
+    for (let e = 0; e < HANDLES; e++) {
+      const base = OFF_REGISTRY + e * ENTRY_SIZE;
+      const pid = Atomics.load(this.i32, (base + E_PID) >> 2);
+      if (pid !== 0 && alive(pid, this.#u64(base + E_START_TIME))) return false;
+    }
+    return true;
+  }
+
+  #u64(offset: number): number {
+    return this.u32(offset) + this.u32(offset + 4) * TWO_32;
+  }
+
+  unmap(): void {
+    libc.munmap(this.address, this.length);
+  }
+}
+
+function shmPath(name: string): string {
+  return `/dev/shm${name}`;
+}
+
+function randomId(): bigint {
+  return crypto.getRandomValues(new BigUint64Array(1))[0]!;
+}
+
+/** Removes temporary segments of creators that died before publishing them (never visible as rings). */
+function sweepTemporaries(): void {
+  for (const file of readdirSync('/dev/shm')) {
+    const match = /^\.tipc-ring\.(\d+)\./.exec(file);
+    const pid = Number(match?.[1]);
+    if (match && libc.kill(pid, 0) !== 0 && libc.errno() === errnos.ESRCH) libc.unlink(`/dev/shm/${file}`);
+  }
+}
+
+/**
+ * Builds a complete segment under a temporary name and returns that name; the caller publishes it
+ * with link() (fails if the name exists) or rename() (replaces a stale one). Nobody ever sees a
+ * half-initialised ring under its real name.
+ */
+function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: number, mode: number): string {
+  const temporary = `/dev/shm/.tipc-ring.${process.pid}.${randomId().toString(16)}`;
+  const fd = check(
+    libc.open(temporary, libc.O_RDWR | libc.O_CREAT | libc.O_EXCL | libc.O_CLOEXEC | libc.O_NOFOLLOW, mode),
+    'open',
+    temporary,
+  );
+  const slots = Math.max(2, 2 ** Math.ceil(Math.log2(capacity)));
+  const dataOffset = dataOffsetFor(slots);
+  const length = dataOffset + slots * codec.size;
+  try {
+    check(libc.fchmod(fd, mode), 'fchmod', name);
+    check(libc.ftruncate(fd, length), 'ftruncate', name);
+    const segment = new Segment(fd, length, name);
+    const { view } = segment;
+    // ftruncate zero-fills: counters, sleeper masks, registry and statistics start at 0.
+    view.setUint32(OFF_VERSION, VERSION, true);
+    view.setUint32(OFF_MSG_SIZE, codec.size, true);
+    view.setUint32(OFF_SLOTS, slots, true);
+    view.setUint32(OFF_CAPACITY, capacity, true);
+    view.setInt32(OFF_CREATOR_PID, process.pid, true);
+    view.setUint32(OFF_MAX_HANDLES, HANDLES, true);
+    view.setBigUint64(OFF_RING_ID, randomId(), true);
+    view.setUint32(OFF_SEQ, SEQ_OFFSET, true);
+    view.setUint32(OFF_DATA, dataOffset, true);
+    view.setBigUint64(OFF_TOTAL_SIZE, BigInt(length), true);
+    const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, FINGERPRINT_MAX - 1);
+    segment.u8.set(fingerprint, OFF_FINGERPRINT);
+    for (let i = 0; i < slots; i++) segment.i32[(SEQ_OFFSET >> 2) + i] = i;
+    Atomics.store(segment.i64, 0, MAGIC);
+    segment.unmap();
+    return temporary;
+  } catch (error) {
+    libc.unlink(temporary);
+    throw error;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Tries to replace an incompatible ring nobody uses; false when it is in use. */
+async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity: number, mode: number) {
+  const fd = libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
+  if (fd < 0) return true; // gone meanwhile: start over
+  try {
+    // Whoever replaces a segment holds its lock and checks that the name still points at it.
+    if (libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB) !== 0) {
+      await sleep(1);
+      return true;
+    }
+    const before = fstatSync(fd);
+    let now: ReturnType<typeof statSync>;
+    try {
+      now = statSync(shmPath(name));
+    } catch {
+      return true;
+    }
+    if (before.ino !== now.ino) return true;
+    const segment = new Segment(fd, before.size, name);
+    const unused = before.size < SEQ_OFFSET || segment.unused();
+    segment.unmap();
+    if (!unused) return false;
+    const temporary = buildSegment(name, codec, capacity, mode);
+    if (libc.rename(temporary, shmPath(name)) !== 0) {
+      const errno = libc.errno();
+      libc.unlink(temporary);
+      throw systemError(errno, 'rename', name);
+    }
+    return true;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+function validateOptions(address: Address, codec: MessageCodec<unknown>, options: OpenOptions) {
+  if (address.scheme !== 'shm') throw new UnsupportedError(`${address.url}: not a shared-memory ring`);
+  const { name } = address;
+  if (name.length < 2 || name.length > 200 || name.indexOf('/', 1) >= 0) {
+    throw new ValidationError('url', 'shm:/name with one leading slash, no other, at most 200 bytes', name);
+  }
+  if (!codec.fixedSize) {
+    throw new UnsupportedError(
+      `${address.url}: shm rings carry fixed-size messages; codec '${codec.name}' is variable-size (use a struct codec, or a socket or message queue)`,
+    );
+  }
+  if (!Number.isInteger(codec.size) || codec.size < 1 || codec.size > MAX_MSG_SIZE) {
+    throw new ValidationError('codec.size', `1..${MAX_MSG_SIZE} bytes for a ring slot`, String(codec.size));
+  }
+  const capacity = options.capacity ?? DEFAULT_CAPACITY;
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+    throw new ValidationError('capacity', `an integer in [1, ${MAX_CAPACITY}] (messages)`, String(capacity));
+  }
+  const mode = options.mode ?? 0o600;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw new ValidationError('mode', 'permission bits in [0, 0o777]', String(mode));
+  }
+  return { name, capacity, mode };
+}
+
+/** Opens (and with `create`, creates or recovers) a ring and attaches a channel to it. */
+async function openRing<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<RingChannel<T>> {
+  const { name, capacity, mode } = validateOptions(address, codec, options);
+  const url = address.url;
+  let swept = false;
+  // `exclusive` must create the segment itself; once it did, the loop opens what it created.
+  let exclusive = options.create === true && options.exclusive === true;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const fd = exclusive ? -1 : libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
+    if (fd < 0) {
+      const errno = exclusive ? errnos.ENOENT : libc.errno();
+      if (errno !== errnos.ENOENT || options.create !== true) throw systemError(errno, 'shm_open', name);
+      if (!swept) sweepTemporaries();
+      swept = true;
+      const temporary = buildSegment(name, codec, capacity, mode);
+      const linked = libc.link(temporary, shmPath(name)) === 0 ? 0 : libc.errno();
+      libc.unlink(temporary);
+      if (linked !== 0 && (linked !== errnos.EEXIST || exclusive)) throw systemError(linked, 'link', name);
+      exclusive = false;
+      continue;
+    }
+    let segment: Segment;
+    try {
+      segment = new Segment(fd, fstatSync(fd).size, name);
+    } finally {
+      libc.close(fd);
+    }
+    const mismatch = segment.mismatch(url, codec);
+    if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false);
+    segment.unmap();
+    if (mismatch.kind === 'foreign' || options.create !== true) {
+      throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
+        message: mismatch.message,
+      });
+    }
+    if (!(await replaceStale(name, codec, capacity, mode))) {
+      throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
+        message: `${mismatch.message} (it is in use by a live process, so it was not replaced)`,
+      });
+    }
+  }
+  throw systemError(errnos.EBUSY, 'open', name, 'the segment kept being replaced while opening it; try again');
+}
+
+// --- the channel -------------------------------------------------------------------------------
+/** A claimed message that failed to decode, waiting for its turn to be thrown. */
+class Undecodable {
+  constructor(readonly error: unknown) {}
+}
+
+/** Prebuilt `sockaddr_un` bytes of a registry entry's abstract doorbell. */
+function bellAddress(ringId: bigint, entry: number): Uint8Array {
+  const path = new TextEncoder().encode(`tipc-ring-${ringId.toString(16).padStart(16, '0')}-${entry}`);
+  const address = new Uint8Array(3 + path.length);
+  address[0] = libc.AF_UNIX; // sun_family, little-endian u16
+  address.set(path, 3); // sun_path[0] = 0: the abstract namespace
+  return address;
+}
+
+/** A channel on a shared-memory ring. */
+export class RingChannel<T> extends FdChannel<T> {
+  readonly transport = 'shm';
+  readonly #segment: Segment;
+  readonly #u8: Uint8Array;
+  readonly #i32: Int32Array;
+  readonly #i64: BigInt64Array;
+  readonly #size: number;
+  readonly #slots: number; // a power of two
+  readonly #capacity: number; // messages held before producers wait; <= slots
+  readonly #mask: number;
+  readonly #seq: number; // int32 index of seq[0]
+  readonly #data: number; // byte offset of slot 0
+  readonly #entry: number;
+  readonly #entryBase: number; // int32 index of this handle's registry entry
+  readonly #bell: number;
+  readonly #bells: Uint8Array[] = [];
+  readonly #ringId: bigint;
+  readonly #one = new Uint8Array(1);
+  readonly #drain = new Uint8Array(64);
+  #batch = new Uint8Array(0);
+  /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
+  readonly #stash: (Message<T> | Undecodable)[] = [];
+  #nextRecovery = 0;
+
+  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
+    const bell = check(
+      libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0),
+      'socket',
+      url,
+    );
+    let entry: number;
+    try {
+      entry = RingChannel.#register(segment, bell, url);
+    } catch (error) {
+      libc.close(bell);
+      segment.unmap();
+      throw error;
+    }
+    super(url, codec, bell, { ref });
+    this.#segment = segment;
+    this.#u8 = segment.u8;
+    this.#i32 = segment.i32;
+    this.#i64 = segment.i64;
+    this.#size = segment.u32(OFF_MSG_SIZE);
+    this.#slots = segment.u32(OFF_SLOTS);
+    this.#capacity = segment.u32(OFF_CAPACITY);
+    this.#mask = this.#slots - 1;
+    this.#seq = segment.u32(OFF_SEQ) >> 2;
+    this.#data = segment.u32(OFF_DATA);
+    this.#ringId = segment.view.getBigUint64(OFF_RING_ID, true);
+    this.#bell = bell;
+    this.#entry = entry;
+    this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+  }
+
+  /** Takes a free registry entry, or one left by a dead process, and binds its doorbell. */
+  static #register(segment: Segment, bell: number, url: string): number {
+    const { i32, view } = segment;
+    const ringId = view.getBigUint64(OFF_RING_ID, true);
+    selfStart ??= startTime(process.pid);
+    for (let e = 0; e < HANDLES; e++) {
+      const base = OFF_REGISTRY + e * ENTRY_SIZE;
+      const seen = Atomics.load(i32, (base + E_PID) >> 2);
+      if (seen !== 0) {
+        const start =
+          view.getUint32(base + E_START_TIME, true) + view.getUint32(base + E_START_TIME + 4, true) * TWO_32;
+        if (alive(seen, start)) continue;
+      }
+      if (Atomics.compareExchange(i32, (base + E_PID) >> 2, seen, process.pid) !== seen) continue;
+      const address = bellAddress(ringId, e);
+      if (libc.bind(bell, address, address.length) !== 0) {
+        // A forked child of the dead owner may still hold that doorbell: leave the entry as it was.
+        Atomics.store(i32, (base + E_PID) >> 2, seen);
+        continue;
+      }
+      // The dead owner's intents are cleared before the start time marks the entry as ours.
+      Atomics.store(i32, (base + E_PROD_COUNT) >> 2, 0);
+      Atomics.store(i32, (base + E_CONS_COUNT) >> 2, 0);
+      Atomics.store(i32, (base + E_START_TIME) >> 2, selfStart % TWO_32);
+      Atomics.store(i32, (base + E_START_TIME + 4) >> 2, Math.floor(selfStart / TWO_32));
+      return e;
+    }
+    throw systemError(
+      errnos.EUSERS,
+      'open',
+      url,
+      `all ${HANDLES} handles of the ring are held by live processes; close some channels on it`,
+    );
+  }
+
+  // --- producing -------------------------------------------------------------------------------
+  /**
+   * Claims up to `n` free slots at the tail, copies `n` messages from `source` (starting at message
+   * `first`) and publishes them. Returns how many were sent; 0 when the ring is full.
+   */
+  #push(source: Uint8Array, first: number, n: number): number {
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const intent = this.#entryBase + (E_PROD_POS >> 2);
+    let claimed = false;
+    for (;;) {
+      const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
+      const t = Number(tail);
+      const lo = t >>> 0;
+      const room = this.#capacity < this.#slots ? Math.min(n, this.#room(t)) : n;
+      let k = 0;
+      // The first seq is read atomically; the others were written before a store we have seen
+      // (docs/ring-protocol.md, "Batches").
+      if (room > 0 && Atomics.load(i32, seq + (lo & mask)) === (lo | 0)) {
+        k = 1;
+        while (k < room && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
+      }
+      if (k === 0) {
+        if (claimed) Atomics.store(i32, intent + 2, 0);
+        return 0;
+      }
+      // The intent (position, count) is visible before the claim: a recoverer that sees the claim sees it.
+      i32[intent] = lo | 0;
+      i32[intent + 1] = Math.floor(t / TWO_32);
+      i32[intent + 2] = k;
+      claimed = true;
+      if (Atomics.compareExchange(this.#i64, OFF_TAIL >> 3, tail, tail + BigInt(k)) !== tail) continue;
+      const size = this.#size;
+      const index = lo & mask;
+      const run = Math.min(k, this.#slots - index);
+      const start = first * size;
+      this.#u8.set(source.subarray(start, start + run * size), this.#data + index * size);
+      if (run < k) this.#u8.set(source.subarray(start + run * size, start + k * size), this.#data);
+      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
+      // One seq_cst store publishes the whole batch.
+      Atomics.store(i32, seq + index, (lo + 1) | 0);
+      this.#ringBells(OFF_CONSUMERS_WAITING);
+      return k;
+    }
+  }
+
+  protected writeMessage(bytes: Uint8Array): boolean {
+    return this.#push(bytes, 0, 1) === 1;
+  }
+
+  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
+    this.assertOpen();
+    this.checkPriority(options.priority);
+    const size = this.#size;
+    const total = values.length * size;
+    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer; it is
+    // copied only when this call has to wait and another sendMany could reuse it meanwhile.
+    if (this.#batch.length < total) this.#batch = new Uint8Array(total);
+    let buffer = this.#batch;
+    const { codec } = this;
+    for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
+    let sent = this.#push(buffer, 0, values.length);
+    if (sent === values.length) return;
+    if (buffer === this.#batch) buffer = buffer.slice(0, total);
+    const wait = this.waitOptions('send', options);
+    while (sent < values.length) {
+      await this.waitWritable(wait);
+      this.assertOpen();
+      sent += this.#push(buffer, sent, values.length - sent);
+    }
+  }
+
+  // --- consuming -------------------------------------------------------------------------------
+  /** Claims up to `max` published slots at the head, decodes them and releases them. */
+  #pop(max: number, out: Message<T>[]): Message<T>[] {
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const intent = this.#entryBase + (E_CONS_POS >> 2);
+    let claimed = false;
+    for (;;) {
+      const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
+      const h = Number(head);
+      const lo = h >>> 0;
+      let k = 0;
+      let s = Atomics.load(i32, seq + (lo & mask));
+      if (s === ((lo + 1) | 0) || s === ((lo + 1) ^ SKIP)) {
+        k = 1;
+        while (k < max) {
+          s = i32[seq + ((lo + k) & mask)]!;
+          const published = (lo + k + 1) | 0;
+          if (s !== published && s !== (published ^ SKIP)) break;
+          k++;
+        }
+      }
+      if (k === 0) {
+        if (claimed) Atomics.store(i32, intent + 2, 0);
+        return out;
+      }
+      i32[intent] = lo | 0;
+      i32[intent + 1] = Math.floor(h / TWO_32);
+      i32[intent + 2] = k;
+      claimed = true;
+      if (Atomics.compareExchange(this.#i64, OFF_HEAD >> 3, head, head + BigInt(k)) !== head) continue;
+      const { codec } = this;
+      const size = this.#size;
+      const data = this.#data;
+      const u8 = this.#u8;
+      const slots = this.#slots;
+      const stash = this.#stash;
+      for (let j = 0; j < k; j++) {
+        const index = (lo + j) & mask;
+        if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
+        try {
+          const message = { value: codec.decode(u8, data + index * size), priority: 0 };
+          if (stash.length === 0) out.push(message);
+          else stash.push(message);
+        } catch (error) {
+          // Consumed either way: the failure is thrown after the messages before it, and before those after it.
+          stash.push(new Undecodable(error));
+        }
+      }
+      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
+      Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
+      this.#ringBells(OFF_PRODUCERS_WAITING);
+      if (out.length > 0 || stash.length > 0) return out;
+    }
+  }
+
+  /** Up to `max` messages: stashed ones first (throwing a stashed decode failure in its turn), then the ring's. */
+  #take(max: number): Message<T>[] {
+    const stash = this.#stash;
+    if (stash.length === 0) {
+      const out = this.#pop(max, []);
+      if (out.length > 0 || stash.length === 0) return out;
+    }
+    const first = stash[0];
+    if (first instanceof Undecodable) {
+      stash.shift();
+      throw first.error;
+    }
+    let n = 0;
+    while (n < max && n < stash.length && !(stash[n] instanceof Undecodable)) n++;
+    return stash.splice(0, n) as Message<T>[];
+  }
+
+  protected readMessage(): Message<T> | undefined {
+    return this.#take(1)[0];
+  }
+
+  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
+    this.assertOpen();
+    const batch = this.#take(max);
+    if (batch.length > 0) return batch;
+    const wait = this.waitOptions('receive', options);
+    for (;;) {
+      await this.waitReadable(wait);
+      this.assertOpen();
+      const next = this.#take(max);
+      if (next.length > 0) return next;
+    }
+  }
+
+  // --- waiting ---------------------------------------------------------------------------------
+  #readable(): boolean {
+    const h = Number(Atomics.load(this.#i64, OFF_HEAD >> 3)) >>> 0;
+    const s = Atomics.load(this.#i32, this.#seq + (h & this.#mask));
+    return s === ((h + 1) | 0) || s === ((h + 1) ^ SKIP);
+  }
+
+  #writable(): boolean {
+    const t = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
+    if (this.#capacity < this.#slots && this.#room(t) === 0) return false;
+    return Atomics.load(this.#i32, this.#seq + (t & this.#mask)) === (t | 0);
+  }
+
+  /** Messages that fit before `capacity` is reached, for a ring with fewer messages than slots. */
+  #room(tail: number): number {
+    const used = tail - Number(Atomics.load(this.#i64, OFF_HEAD >> 3));
+    return used >= this.#capacity ? 0 : this.#capacity - Math.max(0, used);
+  }
+
+  /** Sends a doorbell datagram to every sleeper registered in the mask at `offset`, clearing it. */
+  #ringBells(offset: number): void {
+    const i32 = this.#i32;
+    for (let w = 0; w < 2; w++) {
+      const word = (offset >> 2) + w;
+      if (Atomics.load(i32, word) === 0) continue;
+      let bits = Atomics.exchange(i32, word, 0);
+      while (bits !== 0) {
+        const bit = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const entry = w * 32 + bit;
+        this.#bells[entry] ??= bellAddress(this.#ringId, entry);
+        const address = this.#bells[entry];
+        // EAGAIN (a ring is already queued) and ECONNREFUSED (the sleeper left) need nothing.
+        libc.sendto(this.#bell, this.#one, 1, libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL, address, address.length);
+      }
+    }
+  }
+
+  /** Whether `alive` holds for a registry entry whose intent (at `field`) covers `position`. */
+  #liveIntentCovers(field: number, position: number): boolean {
+    const view = this.#segment.view;
+    for (let e = 0; e < HANDLES; e++) {
+      const base = OFF_REGISTRY + e * ENTRY_SIZE;
+      const pid = Atomics.load(this.#i32, (base + E_PID) >> 2);
+      if (pid === 0) continue;
+      const count = Atomics.load(this.#i32, (base + field + 8) >> 2);
+      const start = view.getUint32(base + field, true) + view.getUint32(base + field + 4, true) * TWO_32;
+      if (count === 0 || position < start || position - start >= count) continue;
+      const started =
+        view.getUint32(base + E_START_TIME, true) + view.getUint32(base + E_START_TIME + 4, true) * TWO_32;
+      if (alive(pid, started)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The head slot was claimed by a producer that has not published it. Returns 'recovered' when its
+   * owner was dead and the slot became a skip, 'stuck' while its owner lives, 'idle' otherwise.
+   */
+  #recoverProducer(): 'recovered' | 'stuck' | 'idle' {
+    const head = Number(Atomics.load(this.#i64, OFF_HEAD >> 3));
+    const index = this.#seq + (head & this.#mask);
+    if (Atomics.load(this.#i32, index) !== (head | 0)) return 'idle';
+    if (Number(Atomics.load(this.#i64, OFF_TAIL >> 3)) <= head) return 'idle';
+    if (performance.now() < this.#nextRecovery) return 'stuck';
+    this.#nextRecovery = performance.now() + RECOVERY_MS;
+    if (this.#liveIntentCovers(E_PROD_POS, head)) return 'stuck';
+    if (Atomics.compareExchange(this.#i32, index, head | 0, (head + 1) ^ SKIP) !== (head | 0)) return 'recovered';
+    Atomics.add(this.#i64, OFF_RECOVERED >> 3, 1n);
+    this.#ringBells(OFF_CONSUMERS_WAITING);
+    return 'recovered';
+  }
+
+  /** The tail slot still holds a message claimed by a consumer that has not released it. */
+  #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
+    const tail = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
+    const previous = tail - this.#slots;
+    if (previous < 0) return 'idle';
+    const index = this.#seq + (tail & this.#mask);
+    const s = Atomics.load(this.#i32, index);
+    if (s !== ((previous + 1) | 0) && s !== ((previous + 1) ^ SKIP)) return 'idle';
+    if (Number(Atomics.load(this.#i64, OFF_HEAD >> 3)) <= previous) return 'idle';
+    if (performance.now() < this.#nextRecovery) return 'stuck';
+    this.#nextRecovery = performance.now() + RECOVERY_MS;
+    if (this.#liveIntentCovers(E_CONS_POS, previous)) return 'stuck';
+    if (Atomics.compareExchange(this.#i32, index, s, tail | 0) !== s) return 'recovered';
+    Atomics.add(this.#i64, OFF_ABANDONED >> 3, 1n);
+    this.#ringBells(OFF_PRODUCERS_WAITING);
+    return 'recovered';
+  }
+
+  protected override waitReadable(options: WaitOptions): Promise<void> {
+    return this.#sleep(
+      OFF_CONSUMERS_WAITING,
+      () => this.#readable(),
+      () => this.#recoverProducer(),
+      0,
+      options,
+    );
+  }
+
+  protected override waitWritable(options: WaitOptions): Promise<void> {
+    const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
+    return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, FULL_RECHECK_MS, options);
+  }
+
+  /**
+   * Spins briefly, then registers in the sleeper mask and waits on the doorbell. `idleRecheck`
+   * (0: none) bounds the wait when nothing looks stuck; a stuck slot is rechecked every RECOVERY_MS.
+   */
+  async #sleep(
+    mask: number,
+    ready: () => boolean,
+    recover: () => 'recovered' | 'stuck' | 'idle',
+    idleRecheck: number,
+    options: WaitOptions,
+  ): Promise<void> {
+    for (let i = 0; i < SPIN; i++) if (ready()) return;
+    const state = recover();
+    if (state === 'recovered') return;
+    const word = (mask >> 2) + (this.#entry >> 5);
+    const bit = 1 << (this.#entry & 31);
+    while (libc.recv(this.#bell, this.#drain, this.#drain.length, libc.MSG_DONTWAIT) > 0) {
+      // Drain stale rings so the wait below ends only for a new one.
+    }
+    Atomics.or(this.#i32, word, bit);
+    // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
+    // look at the ring again, both seq_cst, so one of us sees the other.
+    if (ready()) {
+      Atomics.and(this.#i32, word, ~bit);
+      return;
+    }
+    const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
+    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+    const internal = recheck > 0 && performance.now() + recheck < deadline;
+    try {
+      await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
+    } catch (error) {
+      if (!(internal && error instanceof TimeoutError)) throw error;
+    } finally {
+      // After close() the mapping is gone: touch it only while open.
+      if (!this.closed) Atomics.and(this.#i32, word, ~bit);
+    }
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+  protected closeResources(): void {
+    const i32 = this.#i32;
+    const bit = 1 << (this.#entry & 31);
+    Atomics.and(i32, (OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.and(i32, (OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.store(i32, this.#entryBase + (E_PROD_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (E_CONS_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (E_PID >> 2), 0);
+    libc.close(this.#bell);
+    this.#segment.unmap();
+  }
+
+  info(): ChannelInfo {
+    this.assertOpen();
+    const segment = this.#segment;
+    const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
+    const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    return {
+      url: this.url,
+      transport: this.transport,
+      messageSize: this.#size,
+      capacity: this.#capacity,
+      pending: Number(tail > head ? tail - head : 0n),
+      fingerprint: segment.fingerprint(),
+      creatorPid: segment.view.getInt32(OFF_CREATOR_PID, true),
+      handle: this.#entry,
+      recovered: Number(Atomics.load(this.#i64, OFF_RECOVERED >> 3)),
+      abandoned: Number(Atomics.load(this.#i64, OFF_ABANDONED >> 3)),
+      slots: this.#slots,
+      bytes: segment.length,
+    };
+  }
+}
+
+async function unlinkRing(address: Address): Promise<void> {
+  if (address.scheme !== 'shm') throw new UnsupportedError(`${address.url}: not a shared-memory ring`);
+  check(libc.shmUnlink(address.name), 'shm_unlink', address.name);
+}
+
+/** The `shm:` transport: open (create, attach, recover) and unlink. */
+export const transports: Partial<Record<string, Transport>> = {
+  shm: { open: openRing, unlink: unlinkRing },
+};

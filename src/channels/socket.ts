@@ -1,4 +1,892 @@
-/** Placeholder: this transport is built by its own issue. */
-import type { Transport } from './transport.js';
+/**
+ * Socket channels: `unix+dgram:` (bind to receive from anyone and reply to `from`, or connect to
+ * send), `unix+seqpacket:` (listen / connect, connections carry SO_PEERCRED), and `udp://host:port`
+ * over IPv4 or IPv6. One datagram or record is one message: the kernel keeps message boundaries, so
+ * a short or oversized datagram is reported as a DecodeError and never decoded.
+ *
+ * Kernel behaviour that shapes this module:
+ * - Every send passes MSG_NOSIGNAL: a dead seqpacket peer gives EPIPE (→ ChannelClosedError)
+ *   instead of a SIGPIPE that would kill the process.
+ * - A connected UNIX datagram socket polls writable when the *peer's* queue has room, so `send`
+ *   waits on the event loop. An unconnected one (a bound receiver replying with `sendTo`) polls
+ *   writable whenever its own buffer has room, even while the peer's queue is full, so `sendTo`
+ *   backs off on a timer instead of spinning.
+ * - recv with MSG_TRUNC returns a datagram's real length even when it did not fit the buffer.
+ * - A receiver's socket file is created with mode 0600 by fchmod before bind (Linux applies the
+ *   socket inode's mode, minus the umask, to the file bind creates).
+ * - A datagram peer's death is not an event: a connected sender learns it from its next send
+ *   (ECONNREFUSED → ChannelClosedError); a receiver's iterator does not end. Seqpacket sees EOF.
+ * - UDP backpressure only covers this end's send buffer: a receiver whose buffer overflows drops
+ *   datagrams in its kernel, and nothing tells the sender. Use unix+dgram/seqpacket where losing
+ *   nothing matters.
+ */
 
-export const transports: Partial<Record<string, Transport>> = {};
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { MessageCodec } from '../codecs/codec.js';
+import {
+  AbortError,
+  ChannelClosedError,
+  DecodeError,
+  MessageSizeError,
+  TimeoutError,
+  UnsupportedError,
+  ValidationError,
+} from '../errors.js';
+import {
+  check,
+  errnoName,
+  errnos,
+  FdWatch,
+  familyOf,
+  inetSockAddr,
+  libc,
+  SOCKADDR_STORAGE,
+  type SockAddr,
+  sockAddrUrl,
+  systemError,
+  unixAutobind,
+  unixSockAddr,
+  type WaitOptions,
+} from '../native/index.js';
+import {
+  type ChannelInfo,
+  type ChannelOptions,
+  type DatagramChannel,
+  FdChannel,
+  type Listener,
+  type Message,
+  type PeerCredentials,
+  type ReceiveOptions,
+  type SendOptions,
+} from './channel.js';
+import { MmsgBatch } from './mmsg.js';
+import { isAllowed, peerCredentials } from './peercred.js';
+import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
+import { type Address, parseUrl } from './url.js';
+
+/** The schemes this module serves. */
+export type SocketScheme = 'unix+dgram' | 'unix+seqpacket' | 'udp';
+
+/** Largest UDP payload over IPv4: 65 535 − 20 (IP header) − 8 (UDP header). */
+export const UDP_IPV4_MAX = 65_507;
+/** Largest UDP payload over IPv6 without jumbograms: 65 535 − 8 (the IPv6 payload length covers UDP's header). */
+export const UDP_IPV6_MAX = 65_527;
+/** Messages per sendmmsg/recvmmsg call. */
+const BATCH_SLOTS = 256;
+/** How long `connect` retries while a seqpacket listener's backlog is full. */
+const CONNECT_RETRY_MS = 5_000;
+
+const SEND_FLAGS = libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL;
+const RECV_FLAGS = libc.MSG_DONTWAIT | libc.MSG_TRUNC;
+
+/** A socket file this process bound: removed on close, but only if it is still this socket's file. */
+interface BoundFile {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+interface SocketInit {
+  readonly scheme: SocketScheme;
+  readonly url: string;
+  readonly fd: number;
+  /** Connected sockets send with `send`; unconnected ones (bound receivers) only reply with `sendTo`. */
+  readonly connected: boolean;
+  /** The connected datagram peer's URL: the `from` of every message. */
+  readonly peerUrl?: string | undefined;
+  readonly localUrl?: string | undefined;
+  readonly bound?: BoundFile | undefined;
+  readonly peer?: PeerCredentials | undefined;
+  readonly options: ChannelOptions;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits `ms` unless the wait's deadline or signal ends it first. */
+async function backOff(ms: number, wait: WaitOptions): Promise<void> {
+  const deadline = wait.deadline ?? Number.POSITIVE_INFINITY;
+  if (wait.signal?.aborted) throw new AbortError(wait.operation ?? 'wait', wait.signal.reason);
+  const remaining = deadline - performance.now();
+  if (remaining <= 0) throw new TimeoutError(wait.operation ?? 'wait', wait.timeoutMs ?? 0);
+  await sleep(Math.min(ms, remaining));
+  if (wait.signal?.aborted) throw new AbortError(wait.operation ?? 'wait', wait.signal.reason);
+}
+
+/** One socket as a Channel: connected (seqpacket, connected datagram) or bound (datagram receiver). */
+class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
+  readonly transport: SocketScheme;
+  readonly localUrl: string | undefined;
+  readonly peer: PeerCredentials | undefined;
+  readonly #fd: number;
+  readonly #connected: boolean;
+  readonly #peerUrl: string | undefined;
+  readonly #bound: BoundFile | undefined;
+  readonly #buffer: Uint8Array;
+  /** Sender address of the last recvfrom (unconnected sockets only). */
+  readonly #address = new Uint8Array(SOCKADDR_STORAGE);
+  readonly #addressLength = new Uint32Array(1);
+  /** Messages and errors recvmmsg took from the kernel that are still to be handed out, in order. */
+  #pending: (Message<T> | Error)[] = [];
+  #eof = false;
+  #sendBatch: MmsgBatch | undefined;
+  #sendBatchBusy = false;
+  #receiveBatch: MmsgBatch | undefined;
+  /** `sendTo` destinations, parsed once (replies usually go to the same few peers). */
+  #destinations = new Map<string, SockAddr>();
+
+  constructor(codec: MessageCodec<T>, init: SocketInit) {
+    super(init.url, codec, init.fd, init.options);
+    this.transport = init.scheme;
+    this.#fd = init.fd;
+    this.#connected = init.connected;
+    this.#peerUrl = init.peerUrl;
+    this.localUrl = init.localUrl;
+    this.#bound = init.bound;
+    this.peer = init.peer;
+    this.#buffer = new Uint8Array(codec.size);
+  }
+
+  // --- sending -----------------------------------------------------------------------------------
+
+  protected writeMessage(bytes: Uint8Array): boolean {
+    if (!this.#connected) {
+      throw new UnsupportedError(
+        `${this.url} is a bound ${this.transport} socket with no peer: reply with sendTo(message.from, value), or connect() to send`,
+      );
+    }
+    if (libc.send(this.#fd, bytes, bytes.length, SEND_FLAGS) >= 0) return true;
+    return this.#sendFailed('send', libc.errno(), bytes.length);
+  }
+
+  /** Maps a failed send's errno (to `to`, or to the connected peer): false to wait and retry (EAGAIN), otherwise throws. */
+  #sendFailed(syscall: string, errno: number, size: number, to?: string): false {
+    if (errno === errnos.EAGAIN) return false;
+    if (errno === errnos.EMSGSIZE) {
+      throw new MessageSizeError(
+        size,
+        this.codec.size,
+        `${syscall} to ${to}: a ${size}-byte message is too large for this ${this.transport} socket (EMSGSIZE); raise /proc/sys/net/core/wmem_max or use a smaller schema`,
+      );
+    }
+    const peerGone =
+      errno === errnos.EPIPE ||
+      errno === errnos.ECONNRESET ||
+      errno === errnos.ENOTCONN ||
+      (errno === errnos.ECONNREFUSED && this.transport !== 'udp' && to === undefined);
+    if (peerGone) {
+      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})`);
+    }
+    to ??= this.#peerUrl ?? this.url;
+    const hints: Partial<Record<string, string>> = {
+      ECONNREFUSED:
+        this.transport === 'udp'
+          ? `an earlier datagram to ${to} was refused (nothing bound there); this one was not sent, retry when the receiver is up`
+          : `nobody is bound at ${to} any more`,
+      ENOENT: `nobody is bound at ${to} any more`,
+    };
+    throw systemError(errno, syscall, to, hints[errnoName(errno)]);
+  }
+
+  async sendTo(to: string, value: T, options: SendOptions = {}): Promise<void> {
+    this.assertOpen();
+    this.checkPriority(options.priority);
+    const address = await this.#destination(to);
+    let bytes = this.encodeScratch(value);
+    const wait = this.waitOptions('sendTo', options);
+    for (let delay = 1; ; delay = Math.min(delay * 2, 32)) {
+      this.assertOpen();
+      if (libc.sendto(this.#fd, bytes, bytes.length, SEND_FLAGS, address.bytes, address.length) >= 0) return;
+      this.#sendFailed('sendto', libc.errno(), bytes.length, to);
+      // Another send may reuse the scratch buffer while this one waits.
+      if (delay === 1) bytes = bytes.slice();
+      // Polling writable would not wait for the peer's queue on an unconnected socket: back off instead.
+      await backOff(delay, wait);
+    }
+  }
+
+  async #destination(to: string): Promise<SockAddr> {
+    const known = this.#destinations.get(to);
+    if (known !== undefined) return known;
+    if (this.transport === 'unix+seqpacket') {
+      throw new UnsupportedError(`${this.url} is a seqpacket connection with one peer: use send(), not sendTo()`);
+    }
+    const address = parseUrl(to);
+    const expected = this.transport === 'udp' ? 'udp' : 'unix+dgram';
+    if (address.scheme !== expected) {
+      throw new ValidationError('to', `a ${expected}: URL (a received message's from)`, JSON.stringify(to));
+    }
+    const sockaddr = 'abstract' in address ? unixSockAddr(address.path, address.abstract) : await ipAddressOf(address);
+    if (this.#destinations.size > 1024) this.#destinations.clear();
+    this.#destinations.set(to, sockaddr);
+    return sockaddr;
+  }
+
+  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
+    this.assertOpen();
+    this.checkPriority(options.priority);
+    // The native batch is busy across awaits; a concurrent sendMany takes the one-by-one path.
+    if (!this.#connected || this.#sendBatchBusy || values.length === 0) return super.sendMany(values, options);
+    const batch = this.#sendBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size);
+    this.#sendBatch = batch;
+    // Validate everything first: a bad value anywhere sends nothing. Within one batch, encoding
+    // into native memory validates; beyond that, every value is validated before the first call.
+    if (values.length > batch.slots) for (const value of values) this.codec.validate(value);
+    this.#sendBatchBusy = true;
+    try {
+      const wait = this.waitOptions('sendMany', options);
+      for (let start = 0; start < values.length; start += batch.slots) {
+        const count = Math.min(batch.slots, values.length - start);
+        for (let i = 0; i < count; i++) {
+          const length = this.codec.encodeInto(values[start + i] as T, batch.data, i * batch.stride);
+          if (!this.codec.fixedSize) batch.setLength(i, length);
+        }
+        await this.#sendBatchOut(batch, count, wait);
+      }
+    } finally {
+      this.#sendBatchBusy = false;
+      // Closed while this batch waited: closeResources left the memory to be freed here.
+      if (this.closed) batch.free();
+    }
+  }
+
+  async #sendBatchOut(batch: MmsgBatch, count: number, wait: WaitOptions): Promise<void> {
+    let sent = 0;
+    while (sent < count) {
+      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
+      if (n > 0) {
+        sent += n;
+        continue;
+      }
+      this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
+      await this.waitWritable(wait);
+      this.assertOpen();
+    }
+  }
+
+  // --- receiving ---------------------------------------------------------------------------------
+
+  protected readMessage(): Message<T> | undefined {
+    const pending = this.#pending.shift();
+    if (pending instanceof Error) throw pending;
+    if (pending !== undefined) return pending;
+    if (this.#eof) throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
+    let n: number;
+    let from = this.#peerUrl;
+    if (this.#connected) {
+      n = libc.recv(this.#fd, this.#buffer, this.#buffer.length, RECV_FLAGS);
+    } else {
+      this.#addressLength[0] = this.#address.length;
+      n = libc.recvfrom(this.#fd, this.#buffer, this.#buffer.length, RECV_FLAGS, this.#address, this.#addressLength);
+    }
+    if (n < 0) return this.#receiveFailed(libc.errno());
+    if (!this.#connected) from = sockAddrUrl(this.transport, this.#address, this.#addressLength[0] ?? 0);
+    if (n === 0 && this.transport === 'unix+seqpacket') {
+      this.#eof = true;
+      throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
+    }
+    return this.#decode(this.#buffer, 0, n, n > this.#buffer.length, from);
+  }
+
+  #receiveFailed(errno: number): undefined {
+    if (errno === errnos.EAGAIN) return undefined;
+    if (errno === errnos.ECONNRESET && this.transport === 'unix+seqpacket') {
+      this.#eof = true;
+      throw new ChannelClosedError(`${this.url}: the peer reset the connection`);
+    }
+    throw systemError(errno, 'recv', this.url);
+  }
+
+  /** Decodes a received datagram of `length` bytes at `offset` in `bytes`, refusing wrong sizes. */
+  #decode(bytes: Uint8Array, offset: number, length: number, truncated: boolean, from: string | undefined): Message<T> {
+    const { size, fixedSize, name } = this.codec;
+    const sender = from === undefined ? '' : ` from ${from}`;
+    if (truncated || length > size) {
+      throw new DecodeError(
+        '',
+        `${this.url}: discarded a ${length}-byte datagram${sender}, larger than the ${size}-byte ${name} message (MSG_TRUNC); the sender uses another schema`,
+      );
+    }
+    if (fixedSize && length !== size) {
+      throw new DecodeError(
+        '',
+        `${this.url}: discarded a ${length}-byte datagram${sender}, expected exactly ${size} bytes of ${name}; the sender uses another schema`,
+      );
+    }
+    // Same Uint8Array every time for struct codecs: their decoder caches its DataView per array.
+    const value = fixedSize
+      ? this.codec.decode(bytes, offset)
+      : this.codec.decode(bytes.subarray(offset, offset + length));
+    return from === undefined ? { value, priority: 0 } : { value, priority: 0, from };
+  }
+
+  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
+    this.assertOpen();
+    const batch: Message<T>[] = [];
+    if (this.#takePending(batch, max)) return batch;
+    const wait = this.waitOptions('receiveMany', options);
+    for (;;) {
+      this.#receiveBatchIn(batch, max);
+      if (batch.length > 0) return batch;
+      await this.waitReadable(wait);
+      this.assertOpen();
+    }
+  }
+
+  /** Moves pending messages into `out`; true when `out` should be returned now. */
+  #takePending(out: Message<T>[], max: number): boolean {
+    while (this.#pending.length > 0 && out.length < max) {
+      const head = this.#pending[0];
+      if (head instanceof Error) {
+        if (out.length > 0) return true;
+        this.#pending.shift();
+        throw head;
+      }
+      out.push(head as Message<T>);
+      this.#pending.shift();
+    }
+    if (out.length > 0) return true;
+    if (this.#eof) throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
+    return false;
+  }
+
+  /**
+   * One non-blocking recvmmsg into `out`. A bad datagram in the middle does not lose the good ones
+   * around it: those before it are returned now, the error and those after it on the next calls.
+   */
+  #receiveBatchIn(out: Message<T>[], max: number): void {
+    const unconnected = !this.#connected;
+    const batch = this.#receiveBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size, unconnected ? SOCKADDR_STORAGE : 0);
+    this.#receiveBatch = batch;
+    const want = Math.min(max, batch.slots);
+    if (unconnected) batch.prepareAddresses(want);
+    const n = libc.recvmmsg(this.#fd, batch.headerAddress(0), want, RECV_FLAGS, null);
+    if (n < 0) {
+      this.#receiveFailed(libc.errno());
+      return;
+    }
+    // Fixed-size (struct) codecs decode straight from native memory; a variable-size codec's
+    // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
+    const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
+    // After the first bad datagram, everything goes to #pending (and out is returned as is); if
+    // out is still empty then, the error is thrown now and the rest waits in #pending.
+    let failed: Error | undefined;
+    let diverted = false;
+    for (let i = 0; i < n; i++) {
+      const length = batch.receivedLength(i);
+      if (length === 0 && this.transport === 'unix+seqpacket') {
+        this.#eof = true;
+        break;
+      }
+      let from = this.#peerUrl;
+      const sender = unconnected ? batch.sender(i) : undefined;
+      if (sender !== undefined) from = sockAddrUrl(this.transport, sender[0], sender[1]);
+      try {
+        const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
+        const message = this.#decode(data, i * batch.stride, length, truncated, from);
+        if (diverted) this.#pending.push(message);
+        else out.push(message);
+      } catch (error) {
+        if (!diverted && out.length === 0) failed = error as Error;
+        else this.#pending.push(error as Error);
+        diverted = true;
+      }
+    }
+    if (failed !== undefined) throw failed;
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------------
+
+  protected closeResources(): void {
+    libc.close(this.#fd);
+    if (!this.#sendBatchBusy) this.#sendBatch?.free();
+    this.#receiveBatch?.free();
+    this.#sendBatch = undefined;
+    this.#receiveBatch = undefined;
+    this.#pending = [];
+    removeBoundFile(this.#bound);
+  }
+
+  info(): ChannelInfo {
+    const base = {
+      url: this.url,
+      transport: this.transport,
+      messageSize: this.codec.size,
+      localUrl: this.localUrl,
+      peerUrl: this.#peerUrl,
+      peer: this.peer,
+    };
+    if (this.closed) return base;
+    return {
+      ...base,
+      sendBufferBytes: getIntOption(this.#fd, libc.SO_SNDBUF),
+      receiveBufferBytes: getIntOption(this.#fd, libc.SO_RCVBUF),
+    };
+  }
+}
+
+// --- helpers shared by the operations --------------------------------------------------------------
+
+function getIntOption(fd: number, name: number): number {
+  const value = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  check(libc.getsockopt(fd, libc.SOL_SOCKET, name, new Uint8Array(value.buffer), length), 'getsockopt');
+  return value[0] ?? 0;
+}
+
+function openSocket(domain: number, type: number, url: string): number {
+  return check(libc.socket(domain, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket', url);
+}
+
+/** Closes `fd` when `body` throws, so a failed connect/bind leaks nothing. */
+function closingOnError<R>(fd: number, body: () => R): R {
+  try {
+    return body();
+  } catch (error) {
+    libc.close(fd);
+    throw error;
+  }
+}
+
+async function closingOnErrorAsync<R>(fd: number, body: () => Promise<R>): Promise<R> {
+  try {
+    return await body();
+  } catch (error) {
+    libc.close(fd);
+    throw error;
+  }
+}
+
+/**
+ * Refuses, before anything is sent, a codec whose messages the socket cannot carry: UDP's payload
+ * limit, or a UNIX socket's send buffer (a datagram must fit in SO_SNDBUF − 32), raised if needed.
+ */
+function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, codec: MessageCodec<unknown>): void {
+  const size = codec.size;
+  if (scheme === 'udp') {
+    const limit = family === libc.AF_INET6 ? UDP_IPV6_MAX : UDP_IPV4_MAX;
+    if (size > limit) {
+      throw new MessageSizeError(
+        size,
+        limit,
+        `${codec.name} messages of ${size} bytes exceed the largest UDP payload over ${family === libc.AF_INET6 ? 'IPv6' : 'IPv4'} (${limit} bytes); use a smaller schema or a unix+seqpacket/tcp channel`,
+      );
+    }
+  }
+  if (size <= getIntOption(fd, libc.SO_SNDBUF) - 32) return;
+  const wanted = new Int32Array([size + 64]);
+  libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, new Uint8Array(wanted.buffer), 4);
+  const sndbuf = getIntOption(fd, libc.SO_SNDBUF);
+  if (size <= sndbuf - 32) return;
+  throw new MessageSizeError(
+    size,
+    sndbuf - 32,
+    `${codec.name} messages of ${size} bytes exceed what this ${scheme} socket can send (SO_SNDBUF ${sndbuf} − 32 bytes, capped by /proc/sys/net/core/wmem_max); raise wmem_max or use a smaller schema`,
+  );
+}
+
+function socketName(fd: number, scheme: SocketScheme, peer = false): string | undefined {
+  const address = new Uint8Array(SOCKADDR_STORAGE);
+  const length = new Uint32Array([address.length]);
+  const call = peer ? libc.getpeername : libc.getsockname;
+  check(call(fd, address, length), peer ? 'getpeername' : 'getsockname');
+  return sockAddrUrl(scheme, address, length[0] ?? 0);
+}
+
+function socketTypeOf(scheme: SocketScheme): number {
+  return scheme === 'unix+seqpacket' ? libc.SOCK_SEQPACKET : libc.SOCK_DGRAM;
+}
+
+function isSocketFile(path: string): { dev: number; ino: number } | undefined {
+  try {
+    const stat = lstatSync(path);
+    return stat.isSocket() ? { dev: stat.dev, ino: stat.ino } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes a socket file this process bound, unless another process has replaced it since. */
+function removeBoundFile(bound: BoundFile | undefined): void {
+  if (bound === undefined) return;
+  const now = isSocketFile(bound.path);
+  if (now?.dev !== bound.dev || now.ino !== bound.ino) return;
+  try {
+    unlinkSync(bound.path);
+  } catch {
+    // Already gone: nothing to clean.
+  }
+}
+
+/**
+ * Whether the socket file at `address` is stale: nobody is bound to it any more. Probed with a
+ * connect from a fresh socket of the same type, which only a dead address refuses (ECONNREFUSED).
+ */
+function isStale(address: SockAddr, type: number, path: string): boolean {
+  if (isSocketFile(path) === undefined) {
+    throw systemError(errnos.EADDRINUSE, 'bind', path, 'the path exists and is not a socket; refusing to replace it');
+  }
+  const probe = check(libc.socket(libc.AF_UNIX, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket');
+  try {
+    if (libc.connect(probe, address.bytes, address.length) === 0) return false;
+    return libc.errno() === errnos.ECONNREFUSED;
+  } finally {
+    libc.close(probe);
+  }
+}
+
+/**
+ * Binds a UNIX socket to its path (mode `mode`, default 0600) or abstract name. A stale socket file
+ * left by a dead process is replaced; a live address is never taken over.
+ */
+function bindUnix(fd: number, address: Address & { path: string; abstract: boolean }, type: number, mode: number) {
+  const sockaddr = unixSockAddr(address.path, address.abstract);
+  if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
+  const hints = {
+    EADDRINUSE: address.abstract
+      ? 'a live process is bound to this abstract name; pick another name or stop that process'
+      : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
+  };
+  if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
+    const errno = libc.errno();
+    if (errno !== errnos.EADDRINUSE || address.abstract || !isStale(sockaddr, type, address.path)) {
+      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as 'EADDRINUSE']);
+    }
+    try {
+      unlinkSync(address.path);
+    } catch {
+      // Someone else removed it first; the bind below tells whether they also took it.
+    }
+    check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.path, hints);
+  }
+  if (address.abstract) return undefined;
+  const stat = isSocketFile(address.path);
+  return stat === undefined ? undefined : { path: address.path, ...stat };
+}
+
+function unixAddressOf(address: Address, scheme: SocketScheme): Address & { path: string; abstract: boolean } {
+  if (address.scheme !== scheme || !('abstract' in address)) {
+    throw new ValidationError('url', `a ${scheme}: URL`, JSON.stringify(address.url));
+  }
+  return address;
+}
+
+async function ipAddressOf(address: Address): Promise<SockAddr> {
+  if (address.scheme !== 'udp') throw new ValidationError('url', 'a udp://host:port URL', JSON.stringify(address.url));
+  const ip = isIP(address.host) === 0 ? (await dnsLookup(address.host)).address : address.host;
+  return inetSockAddr(ip, address.port);
+}
+
+// --- unix+seqpacket -----------------------------------------------------------------------------------
+
+/** Waits for seqpacket connections, each a Channel with the peer's credentials. */
+class SeqpacketListener<T> implements Listener<T> {
+  readonly url: string;
+  readonly localUrl: string;
+  readonly #fd: number;
+  readonly #codec: MessageCodec<T>;
+  readonly #options: SocketOptions;
+  readonly #watch: FdWatch;
+  readonly #bound: BoundFile | undefined;
+  #closed = false;
+
+  constructor(url: string, fd: number, codec: MessageCodec<T>, options: SocketOptions, bound: BoundFile | undefined) {
+    this.url = url;
+    this.localUrl = url;
+    this.#fd = fd;
+    this.#codec = codec;
+    this.#options = options;
+    this.#bound = bound;
+    this.#watch = new FdWatch(fd);
+    if (options.ref === false) this.#watch.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async accept(options: ReceiveOptions = {}): Promise<SocketChannel<T>> {
+    const wait: WaitOptions = {
+      deadline: options.timeoutMs === undefined ? undefined : performance.now() + options.timeoutMs,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      operation: `accept on ${this.url}`,
+    };
+    for (;;) {
+      if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
+      const fd = libc.accept4(this.#fd, null, null, libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC);
+      if (fd < 0) {
+        const errno = libc.errno();
+        if (errno === errnos.EAGAIN) await this.#watch.readable(wait);
+        else if (errno !== errnos.ECONNABORTED && errno !== errnos.EINTR) throw systemError(errno, 'accept4', this.url);
+        continue;
+      }
+      const channel = closingOnError(fd, () => {
+        const peer = peerCredentials(fd);
+        if (!isAllowed(this.#options.allow, peer)) return undefined;
+        ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
+        return new SocketChannel(this.#codec, {
+          scheme: 'unix+seqpacket',
+          url: this.url,
+          fd,
+          connected: true,
+          localUrl: this.url,
+          peer,
+          options: this.#options,
+        });
+      });
+      // A refused peer is closed at once: it sees EOF (or EPIPE) and nothing it sent is read.
+      if (channel === undefined) libc.close(fd);
+      else return channel;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<SocketChannel<T>, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (error) {
+        if (error instanceof ChannelClosedError && this.#closed) return;
+        throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watch.close(new ChannelClosedError(`${this.url} was closed`));
+    libc.close(this.#fd);
+    removeBoundFile(this.#bound);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Connects a seqpacket socket, retrying while the listener's backlog is full (EAGAIN). */
+async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Promise<void> {
+  const hints = {
+    ENOENT: `no socket file at ${url}: start the listening side first`,
+    ECONNREFUSED: `nobody listens at ${url}: start the listening side first`,
+    EAGAIN: `the listener at ${url} accepted nobody for ${CONNECT_RETRY_MS} ms (its backlog stayed full)`,
+  };
+  const deadline = performance.now() + CONNECT_RETRY_MS;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    if (libc.connect(fd, sockaddr.bytes, sockaddr.length) === 0) return;
+    const errno = libc.errno();
+    if (errno !== errnos.EAGAIN || performance.now() > deadline) {
+      throw systemError(errno, 'connect', url, hints[errnoName(errno) as keyof typeof hints]);
+    }
+    await sleep(delay);
+  }
+}
+
+const seqpacket: Transport = {
+  async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
+    const unix = unixAddressOf(address, 'unix+seqpacket');
+    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    return closingOnErrorAsync(fd, async () => {
+      await connectSeqpacket(fd, sockaddr, unix.url);
+      const peer = peerCredentials(fd);
+      if (!isAllowed(options.allow, peer)) {
+        throw systemError(
+          errnos.EACCES,
+          'connect',
+          unix.url,
+          `the listener (pid ${peer.pid}, uid ${peer.uid}, gid ${peer.gid}) is not admitted by the allow option`,
+        );
+      }
+      ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, codec);
+      return new SocketChannel(codec, { scheme: 'unix+seqpacket', url: unix.url, fd, connected: true, peer, options });
+    });
+  },
+
+  async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
+    const unix = unixAddressOf(address, 'unix+seqpacket');
+    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    return closingOnError(fd, () => {
+      const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
+      try {
+        check(libc.listen(fd, options.backlog ?? 128), 'listen', unix.url);
+      } catch (error) {
+        removeBoundFile(bound);
+        throw error;
+      }
+      return new SeqpacketListener(unix.url, fd, codec, options, bound);
+    });
+  },
+
+  async unlink(address: Address): Promise<void> {
+    unlinkSocketFile(unixAddressOf(address, 'unix+seqpacket'));
+  },
+};
+
+// --- unix+dgram ------------------------------------------------------------------------------------------
+
+const unixDgram: Transport = {
+  async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
+    const unix = unixAddressOf(address, 'unix+dgram');
+    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    return closingOnError(fd, () => {
+      ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
+      // Autobind to a unique abstract name, so that the receiver can reply to this socket's `from`.
+      const autobind = unixAutobind();
+      check(libc.bind(fd, autobind.bytes, autobind.length), 'bind');
+      check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', unix.url, {
+        ENOENT: `no socket file at ${unix.url}: bind the receiving side first`,
+        ECONNREFUSED: `nobody is bound at ${unix.url}: bind the receiving side first`,
+      });
+      return new SocketChannel(codec, {
+        scheme: 'unix+dgram',
+        url: unix.url,
+        fd,
+        connected: true,
+        peerUrl: unix.url,
+        localUrl: socketName(fd, 'unix+dgram'),
+        options,
+      });
+    });
+  },
+
+  async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
+    const unix = unixAddressOf(address, 'unix+dgram');
+    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    return closingOnError(fd, () => {
+      ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
+      const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode ?? 0o600);
+      return new SocketChannel(codec, {
+        scheme: 'unix+dgram',
+        url: unix.url,
+        fd,
+        connected: false,
+        localUrl: unix.url,
+        bound,
+        options,
+      });
+    });
+  },
+
+  async unlink(address: Address): Promise<void> {
+    unlinkSocketFile(unixAddressOf(address, 'unix+dgram'));
+  },
+};
+
+function unlinkSocketFile(address: { path: string; abstract: boolean; url: string }): void {
+  // Abstract names vanish with their last socket: there is nothing to remove.
+  if (address.abstract) return;
+  if (isSocketFile(address.path) === undefined) {
+    try {
+      lstatSync(address.path);
+    } catch {
+      throw systemError(errnos.ENOENT, 'unlink', address.path, `no socket file at ${address.url}`);
+    }
+    throw systemError(errnos.ENOTSOCK, 'unlink', address.path, 'it is not a socket file; refusing to remove it');
+  }
+  check(libc.unlink(address.path), 'unlink', address.path);
+}
+
+// --- udp -----------------------------------------------------------------------------------------------
+
+const udp: Transport = {
+  async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
+    const sockaddr = await ipAddressOf(address);
+    const family = familyOf(sockaddr.bytes);
+    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    return closingOnError(fd, () => {
+      ensureMessageFits(fd, 'udp', family, codec);
+      check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', address.url);
+      return new SocketChannel(codec, {
+        scheme: 'udp',
+        url: address.url,
+        fd,
+        connected: true,
+        peerUrl: socketName(fd, 'udp', true),
+        localUrl: socketName(fd, 'udp'),
+        options,
+      });
+    });
+  },
+
+  async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
+    const sockaddr = await ipAddressOf(address);
+    const family = familyOf(sockaddr.bytes);
+    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    return closingOnError(fd, () => {
+      ensureMessageFits(fd, 'udp', family, codec);
+      check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.url, {
+        EADDRINUSE: `another socket is bound to ${address.url}; pick another port (or port 0 for any free one)`,
+        EADDRNOTAVAIL: `${address.url} is not an address of this machine`,
+      });
+      return new SocketChannel(codec, {
+        scheme: 'udp',
+        url: address.url,
+        fd,
+        connected: false,
+        localUrl: socketName(fd, 'udp'),
+        options,
+      });
+    });
+  },
+};
+
+// --- adopting inherited descriptors (see child.ts) -------------------------------------------------------
+
+/** Creates a connected pair of UNIX sockets of `scheme`'s type: [parent's end (non-blocking), child's end]. */
+function socketPair(scheme: 'unix+dgram' | 'unix+seqpacket'): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc.socketpair(libc.AF_UNIX, socketTypeOf(scheme) | libc.SOCK_CLOEXEC, 0, fds), 'socketpair');
+  const [parent = -1, child = -1] = fds;
+  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
+  return [parent, child];
+}
+
+/**
+ * Wraps an already connected socket descriptor (a socketpair end, possibly inherited) as a channel.
+ * The descriptor is made non-blocking and close-on-exec; its type must match `scheme`.
+ */
+function adoptSocket<T>(
+  scheme: 'unix+dgram' | 'unix+seqpacket',
+  fd: number,
+  codec: MessageCodec<T>,
+  options: AdoptOptions,
+): SocketChannel<T> {
+  const type = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  check(
+    libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_TYPE, new Uint8Array(type.buffer), length),
+    'getsockopt',
+    `fd ${fd}`,
+    {
+      ENOTSOCK: `descriptor ${fd} is not a socket: the parent did not pass a ${scheme} socketpair end there`,
+    },
+  );
+  if (type[0] !== socketTypeOf(scheme)) {
+    throw new ValidationError(`fd ${fd}`, `a ${scheme} socket (SO_TYPE ${socketTypeOf(scheme)})`, `SO_TYPE ${type[0]}`);
+  }
+  check(libc.fcntl(fd, libc.F_SETFL, libc.fcntl(fd, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
+  check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl');
+  ensureMessageFits(fd, scheme, libc.AF_UNIX, codec);
+  const url = `${scheme}:(fd ${fd})`;
+  const peer = options.peer === false ? undefined : peerCredentials(fd);
+  return new SocketChannel(codec, { scheme, url, fd, connected: true, peer, options });
+}
+
+function pairable(scheme: 'unix+dgram' | 'unix+seqpacket'): Pick<Transport, 'pair' | 'adopt'> {
+  return {
+    pair: () => socketPair(scheme),
+    adopt: <T>(fd: number, codec: MessageCodec<T>, options: AdoptOptions) => adoptSocket(scheme, fd, codec, options),
+  };
+}
+
+/** The socket transports, by scheme, for the entry points in `index.ts` and the child helper. */
+export const transports: Partial<Record<string, Transport>> = {
+  'unix+dgram': { ...unixDgram, ...pairable('unix+dgram') },
+  'unix+seqpacket': { ...seqpacket, ...pairable('unix+seqpacket') },
+  udp,
+};

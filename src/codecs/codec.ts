@@ -20,6 +20,7 @@ export interface MessageCodec<T> {
   /**
    * Decodes one message. Without `offset`, `bytes` must hold exactly one message (a fixed-size codec
    * refuses short and oversized input); with `offset`, a fixed-size codec reads `size` bytes there.
+   * The value must not share memory with `bytes`: channels decode from buffers they reuse.
    */
   decode(bytes: Uint8Array, offset?: number): T;
   /** Checks a value against the schema; returns it typed, or throws ValidationError. */

@@ -22,6 +22,9 @@ export interface CompiledCodec<T> {
   readonly source: string;
 }
 
+/** Bytes per encode slab; structs above a quarter of it get a buffer of their own. */
+const SLAB_SIZE = 16384;
+
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /** A property access that is safe whatever the name: `.name` for identifiers, `["..."]` otherwise. */
@@ -55,15 +58,29 @@ function pathExpr(path: Path): string {
   return parts.join(' + ');
 }
 
-/** An offset expression: a runtime base plus a constant folded at generation time. */
+/**
+ * An offset: loop terms (` + i3 * 8`) plus a constant folded at generation time, relative to `o`
+ * (index into the Uint8Array `u`) or `p` (byte offset for the DataView `dv`, which may span the
+ * whole ArrayBuffer so that one view serves every message in it).
+ */
 interface Offset {
-  readonly base: string;
+  readonly terms: string;
   readonly add: number;
 }
 
-function at(offset: Offset, add = 0): string {
-  const n = offset.add + add;
-  return n === 0 ? offset.base : `${offset.base} + ${int(n)}`;
+/** The index into `u` of an offset (plus `extra`). */
+function at(offset: Offset, extra = 0): string {
+  const n = offset.add + extra;
+  return `o${offset.terms}${n === 0 ? '' : ` + ${int(n)}`}`;
+}
+
+/** The DataView byte offset of an offset. */
+function dvAt(offset: Offset): string {
+  return `p${offset.terms}${offset.add === 0 ? '' : ` + ${int(offset.add)}`}`;
+}
+
+function element(offset: Offset, index: string, stride: number): Offset {
+  return { terms: `${offset.terms} + ${index} * ${int(stride)}`, add: offset.add };
 }
 
 const setters = {
@@ -102,7 +119,9 @@ class Emitter {
     switch (type.kind) {
       case 'int': {
         if (type.big) {
-          out.push(`if (typeof ${x} !== 'bigint' || ${x} < ${type.min}n || ${x} > ${type.max}n) ${fail}`);
+          // asUintN/asIntN plus one equality: about half the cost of two BigInt range comparisons.
+          const wrap = type.signed ? 'asIntN' : 'asUintN';
+          out.push(`if (typeof ${x} !== 'bigint' || BigInt.${wrap}(64, ${x}) !== ${x}) ${fail}`);
           return;
         }
         // Integer-ness and range in one comparison: the coercion changes every out-of-range,
@@ -174,10 +193,10 @@ class Emitter {
     switch (type.kind) {
       case 'int':
         if (type.name === 'u8') out.push(`u[${at(offset)}] = ${x};`);
-        else out.push(`dv.set${setters[type.name]}(${at(offset)}, ${x}${type.size > 1 ? `, ${le}` : ''});`);
+        else out.push(`dv.set${setters[type.name]}(${dvAt(offset)}, ${x}${type.size > 1 ? `, ${le}` : ''});`);
         return;
       case 'float':
-        out.push(`dv.setFloat${type.name === 'f32' ? 32 : 64}(${at(offset)}, ${x}, ${le});`);
+        out.push(`dv.setFloat${type.name === 'f32' ? 32 : 64}(${dvAt(offset)}, ${x}, ${le});`);
         return;
       case 'bool':
         out.push(`u[${at(offset)}] = ${x} ? 1 : 0;`);
@@ -200,7 +219,7 @@ class Emitter {
         const e = this.local('e');
         const body: string[] = [];
         const stride = type.element.size;
-        this.write(type.element, e, { base: `${at(offset)} + ${i} * ${int(stride)}`, add: 0 }, little, body);
+        this.write(type.element, e, element(offset, i, stride), little, body);
         out.push(`for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`, `const ${e} = ${x}[${i}];`, ...body, '}');
         return;
       }
@@ -209,7 +228,7 @@ class Emitter {
         for (const field of type.fields) {
           const f = this.local('f');
           out.push(`const ${f} = ${x}${prop(field.name)};`);
-          this.write(field.type, f, { base: offset.base, add: offset.add + field.offset }, nestedLittle, out);
+          this.write(field.type, f, { terms: offset.terms, add: offset.add + field.offset }, nestedLittle, out);
         }
         return;
       }
@@ -225,9 +244,9 @@ class Emitter {
     switch (type.kind) {
       case 'int':
         if (type.name === 'u8') return `u[${at(offset)}]`;
-        return `dv.get${setters[type.name]}(${at(offset)}${type.size > 1 ? `, ${le}` : ''})`;
+        return `dv.get${setters[type.name]}(${dvAt(offset)}${type.size > 1 ? `, ${le}` : ''})`;
       case 'float':
-        return `dv.getFloat${type.name === 'f32' ? 32 : 64}(${at(offset)}, ${le})`;
+        return `dv.getFloat${type.name === 'f32' ? 32 : 64}(${dvAt(offset)}, ${le})`;
       case 'bool': {
         const b = this.local('b');
         out.push(`const ${b} = u[${at(offset)}];`, `if (${b} > 1) throw badBool(${pathExpr(path)}, ${b});`);
@@ -259,18 +278,12 @@ class Emitter {
         const i = this.local('i');
         const body: string[] = [];
         const stride = type.element.size;
-        const element = this.read(
-          type.element,
-          { base: `${at(offset)} + ${i} * ${int(stride)}`, add: 0 },
-          little,
-          [...path, { index: i }],
-          body,
-        );
+        const item = this.read(type.element, element(offset, i, stride), little, [...path, { index: i }], body);
         out.push(
           `const ${a} = [];`,
           `for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`,
           ...body,
-          `${a}.push(${element});`,
+          `${a}.push(${item});`,
           '}',
         );
         return a;
@@ -280,7 +293,7 @@ class Emitter {
         const props = type.fields.map((field) => {
           const value = this.read(
             field.type,
-            { base: offset.base, add: offset.add + field.offset },
+            { terms: offset.terms, add: offset.add + field.offset },
             nestedLittle,
             [...path, `.${field.name}`],
             out,
@@ -302,8 +315,14 @@ class Emitter {
       return;
     }
     for (const [start, end] of ranges) {
-      if (end - start <= 8) for (let b = start; b < end; b++) out.push(`u[o + ${int(b)}] = 0;`);
-      else out.push(`u.fill(0, o + ${int(start)}, o + ${int(end)});`);
+      // Widest aligned-enough stores first: a 6-byte gap is one u16 and one u32 store, not six.
+      let at = start;
+      while (at < end) {
+        const width = end - at >= 4 ? 4 : end - at >= 2 ? 2 : 1;
+        if (width === 1) out.push(`u[o + ${int(at)}] = 0;`);
+        else out.push(`dv.setUint${width * 8}(p + ${int(at)}, 0);`);
+        at += width;
+      }
     }
   }
 }
@@ -316,46 +335,85 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   const checks: string[] = [];
   emitter.check(type, 'v', [type.name], checks);
   const writes: string[] = [];
-  emitter.write(type, 'v', { base: 'o', add: 0 }, type.endian === 'little', writes);
+  emitter.write(type, 'v', { terms: '', add: 0 }, type.endian === 'little', writes);
   const pads: string[] = [];
   emitter.padding(type, pads);
   const reads: string[] = [];
-  const result = emitter.read(type, { base: 'o', add: 0 }, type.endian === 'little', [type.name], reads);
+  const result = emitter.read(type, { terms: '', add: 0 }, type.endian === 'little', [type.name], reads);
 
+  // Small messages come out of a per-codec slab (as Node's Buffer pool does): a view on an existing
+  // ArrayBuffer costs a fraction of a fresh ArrayBuffer, and one DataView serves the whole slab.
+  // Regions are never reused, so each message's bytes (and its zero padding) stay its own.
+  const pooled = type.size <= SLAB_SIZE / 4;
+  const stride = int(Math.ceil(type.size / 8) * 8);
+  const encode = pooled
+    ? [
+        'let slab = null;',
+        'let slabView = null;',
+        `let slabAt = ${SLAB_SIZE};`,
+        'function encode(v) {',
+        'check(v);',
+        `if (slabAt + ${size} > ${SLAB_SIZE}) {`,
+        `slab = new Uint8Array(${SLAB_SIZE});`,
+        'slabView = new DataView(slab.buffer);',
+        'slabAt = 0;',
+        '}',
+        'const o = slabAt;',
+        `slabAt = o + ${stride};`,
+        'write(v, slabView, slab, o, o);',
+        `return slab.subarray(o, o + ${size});`,
+        '}',
+      ]
+    : [
+        'function encode(v) {',
+        'check(v);',
+        `const u = new Uint8Array(${size});`,
+        'write(v, new DataView(u.buffer), u, 0, 0);',
+        'return u;',
+        '}',
+      ];
   const source = [
     "'use strict';",
     'const { invalid, unknownEnum, badBool, badChar, charFits, writeChar, readChar, targetError, inputError } = runtime;',
     `const [${emitter.args.map((_, i) => `k${i}`).join(', ')}] = args;`,
-    '// One-entry DataView caches: a channel encodes into and decodes from the same buffer every time.',
-    'let lastTarget = null;',
-    'let lastTargetView = null;',
-    'let lastInput = null;',
-    'let lastInputView = null;',
+    '// One-entry caches: a channel encodes into and decodes from the same Uint8Array every time (a hit',
+    '// costs one comparison), and the messages of a slab or a ring share one ArrayBuffer and so one',
+    '// DataView (a new DataView costs more than encoding the sample).',
+    'let targetBytes = null;',
+    'let targetBuffer = null;',
+    'let targetView = null;',
+    'let targetBase = 0;',
+    'let inputBytes = null;',
+    'let inputBuffer = null;',
+    'let inputView = null;',
+    'let inputBase = 0;',
     'function check(v) {',
     ...checks,
     '}',
-    'function write(v, dv, u, o) {',
+    'function write(v, dv, u, o, p) {',
     ...writes,
     '}',
-    'function read(dv, u, o) {',
+    'function read(dv, u, o, p) {',
     ...reads,
     `return ${result};`,
     '}',
-    'function encode(v) {',
-    'check(v);',
-    `const u = new Uint8Array(${size});`,
-    'write(v, new DataView(u.buffer), u, 0);',
-    'return u;',
-    '}',
+    ...encode,
     'function encodeInto(v, u, o = 0) {',
     `if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw targetError(${self}, u, o);`,
     'check(v);',
-    'if (u !== lastTarget) {',
-    'lastTargetView = new DataView(u.buffer, u.byteOffset, u.byteLength);',
-    'lastTarget = u;',
+    'if (u !== targetBytes) {',
+    'const b = u.buffer;',
+    'if (b !== targetBuffer) {',
+    'targetView = new DataView(b);',
+    'targetBuffer = b;',
     '}',
+    'targetBytes = u;',
+    'targetBase = u.byteOffset;',
+    '}',
+    'const dv = targetView;',
+    'const p = targetBase + o;',
     ...pads,
-    'write(v, lastTargetView, u, o);',
+    'write(v, dv, u, o, p);',
     `return ${size};`,
     '}',
     'function decode(u, o) {',
@@ -363,11 +421,16 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     `if (!(u instanceof Uint8Array) || u.length !== ${size}) throw inputError(${self}, u, o);`,
     'o = 0;',
     `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw inputError(${self}, u, o);`,
-    'if (u !== lastInput) {',
-    'lastInputView = new DataView(u.buffer, u.byteOffset, u.byteLength);',
-    'lastInput = u;',
+    'if (u !== inputBytes) {',
+    'const b = u.buffer;',
+    'if (b !== inputBuffer) {',
+    'inputView = new DataView(b);',
+    'inputBuffer = b;',
     '}',
-    'return read(lastInputView, u, o);',
+    'inputBytes = u;',
+    'inputBase = u.byteOffset;',
+    '}',
+    'return read(inputView, u, o, inputBase + o);',
     '}',
     'function validate(v) {',
     'check(v);',

@@ -1,6 +1,9 @@
 /** Codecs: schema types, C-ABI layout, generated encode/decode, validation, msgpack, C headers. */
+
+export { type CHeaderOptions, cHeader } from './c-header.js';
 export type { CodecValue, MessageCodec } from './codec.js';
 export type { StructOptions } from './layout.js';
+export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } from './msgpack.js';
 export { type FieldsDecl, StructType, type StructTypeOptions, type StructValue, struct } from './struct.js';
 export {
   type AlignedType,
@@ -28,8 +31,10 @@ export {
   i16,
   i32,
   i64,
+  typeName,
   u8,
   u16,
   u32,
   u64,
 } from './types.js';
+export type { StandardSchemaV1 } from './validators.js';

@@ -30,7 +30,7 @@ const cKeywords = new Set(
     'auto break case char const continue default do double else enum extern float for goto if inline int long ' +
     'register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while ' +
     '_Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local ' +
-    'asm typeof bool true false alignas alignof noreturn static_assert thread_local'
+    'asm typeof bool true false alignas alignof noreturn static_assert thread_local NULL'
   ).split(' '),
 );
 

@@ -3,6 +3,8 @@
  * the schema (usable as a field of other structs), the layout (`size`, `align`, `fields`) and a
  * `MessageCodec` whose encode/decode are generated for this layout.
  */
+import type { TSchema } from '@sinclair/typebox';
+import type { z } from 'zod';
 import { SchemaError } from '../errors.js';
 import type { MessageCodec } from './codec.js';
 import { type CompiledCodec, compileStruct } from './emit.js';
@@ -10,6 +12,7 @@ import { fingerprintOf } from './fingerprint.js';
 import { interpretStruct } from './interpret.js';
 import { checkName, checkOptions, layoutStruct, type StructOptions } from './layout.js';
 import type { FieldLayout, FieldType, Infer, StructShape } from './types.js';
+import { type StandardSchemaV1, standardOf, typeboxOf, zodOf } from './validators.js';
 
 /** Options of `struct`: layout options plus how the codec is built. */
 export interface StructTypeOptions extends StructOptions {
@@ -27,8 +30,25 @@ export type StructValue<F extends FieldsDecl> = F extends readonly (readonly [st
   ? Simplify<{ [E in F[number] as E[0]]: Infer<E[1]> }>
   : Simplify<{ [K in keyof F]: Infer<F[K]> }>;
 
+/**
+ * The codec methods of a struct type. Declared as methods (not function properties) so that a
+ * `StructType<Specific>` is assignable to `StructType<unknown>`, as a schema should be; the class
+ * installs the generated functions as own properties, with no wrapper call in between.
+ */
+export interface StructType<T> {
+  /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
+  encode(value: T): Uint8Array;
+  /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
+  encodeInto(value: T, target: Uint8Array, offset?: number): number;
+  /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
+  decode(bytes: Uint8Array, offset?: number): T;
+  /** Checks a value; returns it typed or throws ValidationError naming the field path. */
+  validate(value: unknown): T;
+}
+
 /** A struct type: schema, C layout and fixed-size codec in one. */
-export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only types the methods the constructor installs.
+export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>, StandardSchemaV1<T, T> {
   readonly kind = 'struct';
   /** Phantom: the value type that `Infer` reads. */
   declare readonly '~type'?: T;
@@ -42,17 +62,12 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> 
   readonly fields: readonly FieldLayout[];
   readonly fingerprint: string;
   readonly fixedSize = true;
-  /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
-  readonly encode: (value: T) => Uint8Array;
-  /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
-  readonly encodeInto: (value: T, target: Uint8Array, offset?: number) => number;
-  /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
-  readonly decode: (bytes: Uint8Array, offset?: number) => T;
-  /** Checks a value; returns it typed or throws ValidationError naming the field path. */
-  readonly validate: (value: unknown) => T;
   /** The generated codec source (or a note that the codec is interpreted). */
   readonly source: string;
   readonly #offsets: ReadonlyMap<string, number>;
+  #zod: z.ZodType<T> | undefined;
+  #typebox: (TSchema & { static: T }) | undefined;
+  #standard: StandardSchemaV1.Props<T, T> | undefined;
 
   constructor(name: string, entries: readonly (readonly [string, FieldType])[], options: StructTypeOptions = {}) {
     checkName('struct name', name);
@@ -73,6 +88,24 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T> 
     this.decode = codec.decode;
     this.validate = codec.validate;
     this.source = codec.source;
+  }
+
+  /** A zod schema accepting exactly what `encode` accepts (built on first use). */
+  get zod(): z.ZodType<T> {
+    this.#zod ??= zodOf(this) as z.ZodType<T>;
+    return this.#zod;
+  }
+
+  /** A TypeBox schema accepting exactly what `encode` accepts (built on first use). */
+  get typebox(): TSchema & { static: T } {
+    this.#typebox ??= typeboxOf(this) as TSchema & { static: T };
+    return this.#typebox;
+  }
+
+  /** Standard Schema v1, backed by `validate`. */
+  get '~standard'(): StandardSchemaV1.Props<T, T> {
+    this.#standard ??= standardOf(this.validate);
+    return this.#standard;
   }
 
   /** Byte offset of a field. */

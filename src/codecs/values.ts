@@ -108,10 +108,11 @@ export function receivedText(type: FieldType, value: unknown): string {
     if (value.includes('\0')) return `${shown} (contains NUL)`;
     return `${shown} (${encoder.encode(value).length} bytes)`;
   }
-  return show(value);
+  return describeValue(value);
 }
 
-function show(value: unknown): string {
+/** A short rendering of any value for error messages: `70000`, `5n`, `"abc" (string)`, `an array of 3 elements`. */
+export function describeValue(value: unknown): string {
   switch (typeof value) {
     case 'number':
       return Object.is(value, -0) ? '-0' : String(value);
@@ -159,10 +160,10 @@ export function badBool(path: string, value: number): DecodeError {
 /** Refuses an encodeInto target that is not a Uint8Array with room for the message at `offset`. */
 export function targetError(type: StructShape, target: unknown, offset: unknown): IpcError {
   if (!(target instanceof Uint8Array)) {
-    return new ValidationError(`${type.name} target`, 'a Uint8Array', show(target));
+    return new ValidationError(`${type.name} target`, 'a Uint8Array', describeValue(target));
   }
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
-    return new ValidationError(`${type.name} offset`, 'a non-negative integer', show(offset));
+    return new ValidationError(`${type.name} offset`, 'a non-negative integer', describeValue(offset));
   }
   return new MessageSizeError(
     type.size,
@@ -174,7 +175,7 @@ export function targetError(type: StructShape, target: unknown, offset: unknown)
 /** Refuses decode input of the wrong kind or size (exactly `size` bytes without offset, `size` bytes from offset). */
 export function inputError(type: StructShape, bytes: unknown, offset: unknown): DecodeError {
   if (!(bytes instanceof Uint8Array)) {
-    return new DecodeError(type.name, `expected a Uint8Array of ${type.size} bytes, got ${show(bytes)}`);
+    return new DecodeError(type.name, `expected a Uint8Array of ${type.size} bytes, got ${describeValue(bytes)}`);
   }
   if (offset === undefined) {
     const what = bytes.length < type.size ? 'short input' : 'oversized input';
@@ -184,7 +185,7 @@ export function inputError(type: StructShape, bytes: unknown, offset: unknown): 
     );
   }
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
-    return new DecodeError(type.name, `expected offset to be a non-negative integer, got ${show(offset)}`);
+    return new DecodeError(type.name, `expected offset to be a non-negative integer, got ${describeValue(offset)}`);
   }
   return new DecodeError(
     type.name,

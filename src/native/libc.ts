@@ -1,6 +1,6 @@
 /**
  * Every koffi declaration of libc lives here; the rest of the library calls the typed wrappers
- * below (or the checked ones in `sys.ts`). Pointers to memory are passed as typed arrays: koffi
+ * below (or the checked ones in the area modules, e.g. `mqueue.ts`). Pointers to memory are passed as typed arrays: koffi
  * hands their storage to C directly for synchronous calls, honouring subarray offsets, so no copy
  * is made. None of these calls is ever made `.async`: they are all non-blocking (descriptors are
  * opened O_NONBLOCK) and waiting happens on the Node event loop (see `poll.ts`).
@@ -8,23 +8,6 @@
 import koffi from 'koffi';
 
 const lib = koffi.load('libc.so.6');
-
-/** `struct mq_attr` (x86_64: four longs and four reserved longs). */
-export const MqAttr = koffi.struct('mq_attr', {
-  mq_flags: 'long',
-  mq_maxmsg: 'long',
-  mq_msgsize: 'long',
-  mq_curmsgs: 'long',
-  __reserved: koffi.array('long', 4),
-});
-
-/** Plain object form of `struct mq_attr` as koffi decodes it. */
-export interface MqAttrValue {
-  mq_flags: number;
-  mq_maxmsg: number;
-  mq_msgsize: number;
-  mq_curmsgs: number;
-}
 
 type Bytes = Uint8Array;
 
@@ -58,6 +41,8 @@ export const ftruncate: (fd: number, length: bigint | number) => number = lib.fu
   'int ftruncate(int fd, int64_t length)',
 );
 export const fchmod: (fd: number, mode: number) => number = lib.func('int fchmod(int fd, uint32_t mode)');
+/** Fills `stat` (STAT_SIZE bytes, `struct stat` of x86_64) for a descriptor; see ST_MODE_OFFSET. */
+export const fstat: (fd: number, stat: Bytes) => number = lib.func('int fstat(int fd, void *stat)');
 export const eventfd: (initval: number, flags: number) => number = lib.func(
   'int eventfd(unsigned int initval, int flags)',
 );
@@ -68,13 +53,22 @@ export const getpid: () => number = lib.func('int getpid()');
 export const geteuid: () => number = lib.func('uint32_t geteuid()');
 export const getegid: () => number = lib.func('uint32_t getegid()');
 export const kill: (pid: number, sig: number) => number = lib.func('int kill(int pid, int sig)');
+/** Fills `limits` with the soft and hard limit of `resource` (RLIM_INFINITY is 2^64-1). */
+export const getrlimit: (resource: number, limits: BigUint64Array) => number = lib.func(
+  'int getrlimit(int resource, void *limits)',
+);
 
 // --- POSIX message queues ----------------------------------------------------------------------
+// `struct mq_attr` is passed as a BigInt64Array of MQ_ATTR_LONGS longs (flags, maxmsg, msgsize,
+// curmsgs, 4 reserved) rather than a koffi struct: a typed array goes to C without conversion, and an
+// `_Out_` struct parameter would build a fresh JS object on every call.
+/** Number of `long`s in `struct mq_attr` (x86_64: four fields and four reserved). */
+export const MQ_ATTR_LONGS = 8;
 const mqOpenVariadic = lib.func('int mq_open(const char *name, int oflag, ...)');
-/** `mq_open(name, oflag, mode, attr)`; `attr` undefined passes NULL (kernel defaults). */
-export function mqOpen(name: string, oflag: number, mode = 0, attr?: Partial<MqAttrValue>): number {
+/** `mq_open(name, oflag, mode, attr)`; without `attr` a created queue gets the kernel defaults. */
+export function mqOpen(name: string, oflag: number, mode = 0, attr?: BigInt64Array): number {
   if ((oflag & O_CREAT) === 0) return mqOpenVariadic(name, oflag) as number;
-  return mqOpenVariadic(name, oflag, 'uint32_t', mode, 'mq_attr *', attr ?? null) as number;
+  return mqOpenVariadic(name, oflag, 'uint32_t', mode, 'void *', attr ?? null) as number;
 }
 export const mqClose: (mqd: number) => number = lib.func('int mq_close(int mqd)');
 export const mqUnlink: (name: string) => number = lib.func('int mq_unlink(const char *name)');
@@ -85,12 +79,8 @@ export const mqSend: (mqd: number, msg: Bytes, len: number, prio: number) => num
 export const mqReceive: (mqd: number, msg: Bytes, len: number, prio: Uint32Array) => number = lib.func(
   'intptr_t mq_receive(int mqd, void *msg, size_t len, uint32_t *prio)',
 );
-export const mqGetattr: (mqd: number, attr: MqAttrValue) => number = lib.func(
-  'int mq_getattr(int mqd, _Out_ mq_attr *attr)',
-);
-export const mqSetattr: (mqd: number, attr: Partial<MqAttrValue>, old: null) => number = lib.func(
-  'int mq_setattr(int mqd, const mq_attr *attr, _Out_ mq_attr *old)',
-);
+/** Fills `attr` (MQ_ATTR_LONGS longs: flags, maxmsg, msgsize, curmsgs). */
+export const mqGetattr: (mqd: number, attr: BigInt64Array) => number = lib.func('int mq_getattr(int mqd, void *attr)');
 
 // --- shared memory -----------------------------------------------------------------------------
 export const shmOpen: (name: string, oflag: number, mode: number) => number = lib.func(
@@ -101,6 +91,10 @@ export const shmUnlink: (name: string) => number = lib.func('int shm_unlink(cons
 export const mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: bigint) => bigint =
   lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 export const munmap: (addr: bigint, length: number) => number = lib.func('int munmap(void *addr, size_t length)');
+/** `link`/`rename` publish a fully built ring segment under its name atomically (see ring-protocol.md). */
+export const link: (from: string, to: string) => number = lib.func('int link(const char *from, const char *to)');
+export const rename: (from: string, to: string) => number = lib.func('int rename(const char *from, const char *to)');
+export const flock: (fd: number, operation: number) => number = lib.func('int flock(int fd, int operation)');
 
 // --- sockets -----------------------------------------------------------------------------------
 export const socket: (domain: number, type: number, protocol: number) => number = lib.func(
@@ -172,6 +166,19 @@ export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number 
   'int getpeername(int fd, void *addr, uint32_t *len)',
 );
 
+// --- pipes, FIFOs and stream sockets ----------------------------------------------------------
+/** `struct pollfd[]` as an Int16Array view: [fd (two halves), events, revents] per entry; see `pollNow`. */
+const pollFn: (fds: Int32Array, nfds: number, timeout: number) => number = lib.func(
+  'int poll(void *fds, unsigned long nfds, int timeout)',
+);
+/** `poll(fd, events, 0)`: the revents of one descriptor right now, never waiting; -1 on error. */
+export function pollNow(fd: number, events: number): number {
+  // struct pollfd is { int fd; short events; short revents; }: one Int32 for fd, one for the two shorts.
+  const entry = new Int32Array([fd, events & 0xffff]);
+  if (pollFn(entry, 1, 0) < 0) return -1;
+  return (entry[1]! >>> 16) & 0xffff;
+}
+
 // --- native memory -----------------------------------------------------------------------------
 /** Allocates `size` bytes of native memory that never moves (for iovec/msghdr arrays); free with `free`. */
 export function allocNative(size: number): bigint {
@@ -217,6 +224,9 @@ export const EFD_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const O_NOFOLLOW = 0o400000;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -231,13 +241,32 @@ export const SO_ERROR = 4;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_PEERCRED = 17;
+export const SO_TYPE = 3;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 export const MSG_NOSIGNAL = 0x4000;
+/** `struct msghdr` (56 bytes) + `unsigned msg_len`, padded: one `struct mmsghdr` on x86_64. */
+export const MMSGHDR_SIZE = 64;
+/** `struct iovec`: base pointer and length. */
+export const IOVEC_SIZE = 16;
+/** `struct ucred` (SO_PEERCRED): pid, uid, gid as 32-bit integers. */
+export const UCRED_SIZE = 12;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
 export const _SC_MQ_PRIO_MAX = 28;
+export const RLIMIT_NOFILE = 7;
+export const RLIMIT_MSGQUEUE = 12;
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 export const PIPE_BUF = 4096;
+/** sizeof(struct stat) and offsetof(struct stat, st_mode) on x86_64. */
+export const STAT_SIZE = 144;
+export const ST_MODE_OFFSET = 24;
 export const NAME_MAX = 255;

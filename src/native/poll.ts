@@ -6,17 +6,28 @@
  * Kernel and libuv behaviour that shapes this module:
  * - libuv allows one poll handle per descriptor, so each FdWatch owns one handle and multiplexes
  *   its readers and writers onto it by restarting it with the union of the wanted events.
- * - uv_poll is level-triggered: a started handle on a readable descriptor fires on every loop turn,
- *   so the handle is stopped as soon as nobody waits (a stopped handle also keeps no process alive).
+ * - uv_poll_start and uv_poll_stop each cost an epoll_ctl system call (stop removes the descriptor
+ *   from the epoll set at once). A channel that drains its queue and waits again, thousands of times
+ *   a second, would pay two of them per wait; so when the last waiter leaves, the handle stays
+ *   started but unreferenced (an idle channel keeps no process alive), and it is stopped only if it
+ *   then fires with nobody waiting. A busy channel never touches epoll_ctl.
+ * - uv_poll is level-triggered: a started handle on a ready descriptor fires on every loop turn,
+ *   which is why an event for a direction nobody waits on stops watching that direction (no spin).
  * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
- * - EPOLLERR/EPOLLHUP are reported as the wanted events: waiters wake up, retry their call and see
- *   the error (EPIPE, EOF) there, which is where it belongs.
+ * - EPOLLHUP is reported as the wanted events, EPOLLERR as status UV_EBADF with the handle stopped:
+ *   either way waiters wake up, retry their call and see the error (EPIPE, EOF) there, where it belongs.
+ * - While Node tears down its environment it runs the loop once more (Environment::CleanupHandles);
+ *   a started koffi poll handle whose descriptor is ready then calls into JS, which aborts the
+ *   process ("FATAL ERROR: napi_throw"). Every open handle is therefore stopped on process 'exit'.
  */
 import koffi, { type node } from 'koffi';
 import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
 import { systemError } from './errors.js';
 
 type PollHandle = node.PollHandle;
+
+/** libuv's UV_EBADF (-EBADF), which it also uses for EPOLLERR on a poll handle. */
+const UV_EBADF = -9;
 
 /** When to give up waiting: an absolute deadline (performance.now() ms) and/or an AbortSignal. */
 export interface WaitOptions {
@@ -36,9 +47,27 @@ export function deadlineOf(timeoutMs: number | undefined): number {
 interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
+  /** The timeout of this wait, if it has one (re-referenced by ref()/unref()). */
+  timer?: NodeJS.Timeout | undefined;
 }
 
 type Direction = 'readable' | 'writable';
+
+/** Poll handles not closed yet, stopped when the process exits (see the module comment). */
+const openHandles = new Set<PollHandle>();
+let stopOnExit = false;
+
+function trackHandle(handle: PollHandle): void {
+  openHandles.add(handle);
+  if (stopOnExit) return;
+  stopOnExit = true;
+  process.once('exit', () => {
+    for (const open of openHandles) open.stop();
+  });
+}
+
+const READABLE = 1;
+const WRITABLE = 2;
 
 /** Waits for a descriptor to become readable or writable, without blocking the event loop. */
 export class FdWatch {
@@ -46,7 +75,10 @@ export class FdWatch {
   #handle: PollHandle | undefined;
   #readers = new Set<Waiter>();
   #writers = new Set<Waiter>();
-  #events = 0; // bit 1: readable, bit 2: writable, as currently started
+  /** Events the libuv handle is started for (READABLE | WRITABLE), 0 when stopped. */
+  #started = 0;
+  /** Whether the libuv handle currently keeps the loop alive. */
+  #handleRef = false;
   #closed = false;
   #ref = true;
 
@@ -72,19 +104,20 @@ export class FdWatch {
   /** Lets the process exit even while someone waits on this descriptor. */
   unref(): void {
     this.#ref = false;
-    this.#handle?.unref();
+    this.#refresh();
   }
 
   /** Keeps the process alive while someone waits on this descriptor (the default). */
   ref(): void {
     this.#ref = true;
-    this.#handle?.ref();
+    this.#refresh();
   }
 
   /** Stops watching; pending waits reject with ChannelClosedError. Does not close the descriptor. */
   close(error: unknown = new ChannelClosedError()): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#handle !== undefined) openHandles.delete(this.#handle);
     this.#handle?.close();
     this.#handle = undefined;
     for (const waiter of [...this.#readers, ...this.#writers]) waiter.reject(error);
@@ -99,11 +132,10 @@ export class FdWatch {
 
     const set = direction === 'readable' ? this.#readers : this.#writers;
     return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => settle(new AbortError(options.operation ?? 'wait', signal?.reason));
       const settle = (error?: unknown): void => {
         if (!set.delete(waiter)) return;
-        if (timer !== undefined) clearTimeout(timer);
+        if (waiter.timer !== undefined) clearTimeout(waiter.timer);
         signal?.removeEventListener('abort', onAbort);
         this.#update();
         if (error === undefined) resolve();
@@ -112,8 +144,8 @@ export class FdWatch {
       const waiter: Waiter = { resolve: () => settle(), reject: (error) => settle(error) };
       set.add(waiter);
       if (Number.isFinite(remaining)) {
-        timer = setTimeout(() => settle(this.#timeout(options)), Math.ceil(remaining));
-        if (!this.#ref) timer.unref();
+        waiter.timer = setTimeout(() => settle(this.#timeout(options)), Math.ceil(remaining));
+        if (!this.#ref) waiter.timer.unref();
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
@@ -128,33 +160,66 @@ export class FdWatch {
     return new TimeoutError(options.operation ?? 'wait', options.timeoutMs ?? 0);
   }
 
-  /** Restarts, stops or creates the libuv handle so that it watches exactly what is waited for. */
+  /** Makes the libuv handle watch at least what is waited for, and keep the loop alive only then. */
   #update(): void {
     if (this.#closed) return;
-    const events = (this.#readers.size > 0 ? 1 : 0) | (this.#writers.size > 0 ? 2 : 0);
-    if (events === this.#events) return;
-    this.#events = events;
-    if (events === 0) {
-      this.#handle?.stop();
-      return;
-    }
-    const opts = { readable: (events & 1) !== 0, writable: (events & 2) !== 0 };
+    const wanted = (this.#readers.size > 0 ? READABLE : 0) | (this.#writers.size > 0 ? WRITABLE : 0);
+    // Events started but no longer wanted stay started until they fire (see the module comment).
+    if ((wanted & ~this.#started) !== 0) this.#start(wanted);
+    this.#setHandleRef(wanted !== 0 && this.#ref);
+  }
+
+  #start(events: number): void {
+    const opts = { readable: (events & READABLE) !== 0, writable: (events & WRITABLE) !== 0 };
     const callback = this.#onEvent as unknown as (ev: node.PollEvents) => void;
     if (this.#handle === undefined) {
       const handle = koffi.node.poll(this.fd, opts, callback);
       if (handle === null || handle === undefined) throw new Error(`koffi.node.poll failed for fd ${this.fd}`);
       this.#handle = handle;
-      if (!this.#ref) handle.unref();
+      this.#handleRef = true;
+      trackHandle(handle);
+    } else if (events === 0) {
+      this.#handle.stop();
     } else {
       this.#handle.start(opts, callback);
+    }
+    this.#started = events;
+  }
+
+  #setHandleRef(on: boolean): void {
+    if (this.#handle === undefined || on === this.#handleRef) return;
+    this.#handleRef = on;
+    if (on) this.#handle.ref();
+    else this.#handle.unref();
+  }
+
+  /** Applies a ref()/unref() to the handle and to the timers of pending waits. */
+  #refresh(): void {
+    this.#setHandleRef(this.waiting && this.#ref);
+    for (const waiter of [...this.#readers, ...this.#writers]) {
+      if (this.#ref) waiter.timer?.ref();
+      else waiter.timer?.unref();
     }
   }
 
   #onEvent = (status: number, events: { readable: boolean; writable: boolean }): void => {
+    if (status === UV_EBADF) {
+      // libuv reports EPOLLERR on a poll handle as UV_EBADF and stops the handle (a FIFO writer whose
+      // reader left, a socket with a pending error). Wake everyone: each retries its call and sees the
+      // real error there (EPIPE, ECONNRESET, or EBADF itself); waiting again restarts the handle.
+      this.#started = 0;
+      for (const waiter of [...this.#readers, ...this.#writers]) waiter.resolve();
+      return;
+    }
     if (status < 0) {
       this.close(systemError(-status, 'poll'));
       return;
     }
+    // A ready direction that nobody waits for would fire again on every loop turn: stop watching it.
+    let keep = this.#started;
+    if (events.readable && this.#readers.size === 0) keep &= ~READABLE;
+    if (events.writable && this.#writers.size === 0) keep &= ~WRITABLE;
+    if (keep !== this.#started) this.#start(keep);
     // Wake everyone waiting in a ready direction; each retries its non-blocking call and waits
     // again if another waiter got there first.
     if (events.readable) for (const waiter of [...this.#readers]) waiter.resolve();

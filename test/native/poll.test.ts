@@ -1,7 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { open, unlink } from '../../src/channels/index.js';
 import { ChannelClosedError, TimeoutError } from '../../src/errors.js';
 import { FdWatch, libc } from '../../src/native/index.js';
-import { Cleanup } from '../helpers.js';
+import { Sample } from '../channels/sample.js';
+import { Cleanup, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -22,7 +26,7 @@ describe('FdWatch', () => {
     cleanup.add(() => watch.close());
     let ticks = 0;
     const interval = setInterval(() => ticks++, 1);
-    setTimeout(() => libc.write(w, new Uint8Array([1]), 1), 30);
+    setTimeout(() => libc.write(w, new Uint8Array([1]), 1), 100);
     await watch.readable();
     clearInterval(interval);
     expect(ticks).toBeGreaterThan(3);
@@ -39,5 +43,122 @@ describe('FdWatch', () => {
     const pending = watch.readable();
     watch.close();
     await expect(pending).rejects.toBeInstanceOf(ChannelClosedError);
+  });
+});
+
+describe('waiting on the event loop (child processes)', () => {
+  const peers = join(repoRoot, 'test', 'native', 'peers');
+
+  it('keeps 200 channels waiting in receive with no pool thread held, timers and fs.readFile prompt', async () => {
+    const prefix = uniqueName('many');
+    const count = 200;
+    cleanup.add(async () => {
+      for (let i = 0; i < count; i++) await unlink(`mq:/${prefix}-${i}`).catch(() => undefined);
+    });
+    // One pool thread: a wait that parked it would leave fs.readFile none, and it would never finish.
+    const child = spawnTs(join(peers, 'many-receivers.ts'), [prefix, String(count)], {
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+    });
+    const { code, stdout, stderr } = await finished(child, 60_000);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as Record<string, number | string>;
+    expect(report.threadpool).toBe('1');
+    expect(report.settledBeforeSend).toBe(0);
+    expect(report.readBytes).toBeGreaterThan(0);
+    // Generous bounds: these catch a stalled loop or a missing pool thread, not a slow machine.
+    expect(report.readMs).toBeLessThan(5_000);
+    expect(report.timerLagMs).toBeLessThan(5_000);
+    expect(report.received).toBe(count);
+    expect(report.wrong).toBe(0);
+  });
+
+  async function startPeer(mode: string, capacity = 2) {
+    const url = `mq:/${uniqueName(mode)}`;
+    const queue = await open(url, Sample, { create: true, capacity });
+    cleanup.add(() => unlink(url));
+    cleanup.add(() => queue.close());
+    const child = spawnTs(join(peers, 'ref.ts'), [mode, url]);
+    cleanup.add(() => child.kill('SIGKILL'));
+    const lines: string[] = [];
+    let onLine = (): void => undefined;
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      lines.push(...chunk.split('\n').filter(Boolean));
+      onLine();
+    });
+    const result = finished(child, 20_000);
+    /** Resolves once the peer printed a line starting with `prefix`. */
+    const waitFor = (prefix: string) =>
+      new Promise<void>((resolve, reject) => {
+        onLine = () => lines.some((line) => line.startsWith(prefix)) && resolve();
+        onLine();
+        void result.then(() => reject(new Error(`peer ended before printing ${prefix}: ${lines.join(' | ')}`)));
+      });
+    return { queue, child, lines, result, waitFor };
+  }
+
+  const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+  it('lets a process with an idle channel end by itself', async () => {
+    const { result, lines } = await startPeer('idle');
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['exit']);
+  });
+
+  it('lets a process end after a receive completed, even with a message left in the queue', async () => {
+    const { queue, result, lines, waitFor } = await startPeer('idle-after-wait');
+    await waitFor('waiting');
+    await queue.send({ channel: 5, timestamp: 0n, value: 0 });
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['waiting', 'got 5', 'exit']);
+    expect(queue.tryReceive()?.value.channel).toBe(99);
+  });
+
+  it('keeps a process alive while it awaits a receive, until the message arrives', async () => {
+    for (const mode of ['await', 'ref-again']) {
+      const { queue, child, result, lines, waitFor } = await startPeer(mode);
+      await waitFor('waiting');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(exited(child), mode).toBe(false);
+      await queue.send({ channel: 6, timestamp: 0n, value: 0 });
+      const { code, stderr } = await result;
+      expect(code, stderr).toBe(0);
+      expect(lines, mode).toEqual(['waiting', 'got 6', 'exit']);
+    }
+  });
+
+  it('lets a process end while an unref()ed channel waits, with or without a timeout', async () => {
+    const { result, lines } = await startPeer('unref');
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['waiting', 'exit']);
+  });
+
+  it('waits in send on a full queue without spinning, and keeps the process alive until there is room', async () => {
+    const { queue, child, result, lines, waitFor } = await startPeer('send-full');
+    await waitFor('waiting');
+    await waitFor('cpu ');
+    const cpu = Number(lines.find((line) => line.startsWith('cpu '))?.slice(4));
+    expect(cpu).toBeLessThan(150);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(exited(child)).toBe(false);
+    expect(queue.tryReceive()?.value.channel).toBe(1);
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['waiting', lines[1], 'sent', 'exit']);
+    expect(queue.tryReceive()?.value.channel).toBe(1);
+    expect(queue.tryReceive()?.value.channel).toBe(2);
+  });
+
+  it('does not spin when the queue is readable and nobody waits', async () => {
+    const { queue, result, lines, waitFor } = await startPeer('no-spin');
+    await waitFor('waiting');
+    await queue.send({ channel: 7, timestamp: 0n, value: 0 });
+    const { code, stderr } = await result;
+    expect(code, stderr).toBe(0);
+    const cpu = Number(lines.find((line) => line.startsWith('cpu '))?.slice(4));
+    // A level-triggered poll left running would use most of the 500 ms; an idle loop uses next to none.
+    expect(cpu).toBeLessThan(150);
   });
 });

@@ -1,0 +1,55 @@
+/**
+ * One end of the Node benchmarks, run as a child process.
+ * - `mq-peer.ts send|recv mq:/name count size` moves messages over a queue with `send` and
+ *   `for await`, and prints `<ns> <cpu-ns>`: the receiver the wall time between its first and its
+ *   last message, both the CPU time they used while moving messages.
+ * - `mq-peer.ts ipc count size` sends the same messages to the parent with `process.send`.
+ * Messages are the sample (24 bytes) or `{ channel, timestamp, data }` filling `size` bytes; the
+ * timestamp carries the sequence number, which the receiver checks.
+ */
+import { open } from '../../src/index.js';
+import { benchMessage, benchSchema } from './mq-schemas.js';
+
+const [mode = '', url = '', countArg = '0', sizeArg = '24'] = process.argv.slice(2);
+const cpuNs = (since: NodeJS.CpuUsage): number => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) * 1000;
+};
+
+if (mode === 'ipc') {
+  const [count, size] = [Number(url), Number(countArg)];
+  const send = process.send?.bind(process);
+  if (send === undefined) throw new Error('mq-peer ipc must run with an IPC channel');
+  const data = size > 24 ? Buffer.alloc(size - 16, 7).toString('base64') : undefined;
+  // Wait for the channel to drain every few thousand messages, as a well-behaved sender does, and
+  // for the last one to be written before disconnecting (disconnect drops what is still queued).
+  for (let i = 0; i < count; i++) {
+    const message = data === undefined ? { channel: 1, timestamp: i, value: i } : { channel: 1, timestamp: i, data };
+    if (i % 4096 === 4095 || i === count - 1) await new Promise((resolve) => send(message, resolve));
+    else send(message);
+  }
+  process.disconnect();
+} else {
+  const count = Number(countArg);
+  const size = Number(sizeArg);
+  const channel = await open(url, benchSchema(size), { access: mode === 'send' ? 'send' : 'receive' });
+  const cpu = process.cpuUsage();
+  if (mode === 'send') {
+    const message = benchMessage(size);
+    for (let i = 0; i < count; i++) {
+      message.timestamp = BigInt(i);
+      await channel.send(message);
+    }
+    process.stdout.write(`0 ${cpuNs(cpu)}\n`);
+  } else {
+    let start = 0n;
+    let i = 0;
+    for await (const { value } of channel) {
+      if (i === 0) start = process.hrtime.bigint();
+      if (value.timestamp !== BigInt(i)) throw new Error(`message ${i} carries timestamp ${value.timestamp}`);
+      if (++i === count) break;
+    }
+    process.stdout.write(`${process.hrtime.bigint() - start} ${cpuNs(cpu)}\n`);
+  }
+  await channel.close();
+}

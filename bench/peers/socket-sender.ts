@@ -1,0 +1,25 @@
+/**
+ * Sender half of bench/socket.bench.ts, run as a child with an inherited channel:
+ *   socket-sender.ts single N SIZE    one `send` per message
+ *   socket-sender.ts batch N SIZE B   `sendMany` of B messages at a time
+ */
+import { inheritedChannel } from '../../src/channels/index.js';
+import { benchCodec, benchMessage } from '../socket.bench.js';
+
+const [mode, n = '0', size = '24', b = '256'] = process.argv.slice(2);
+const count = Number(n);
+const batchSize = Number(b);
+const codec = benchCodec(Number(size));
+const channel = inheritedChannel(codec);
+const message = benchMessage(Number(size));
+if (mode === 'single') {
+  for (let i = 0; i < count; i++) await channel.send(message(i));
+} else {
+  const batch: ReturnType<typeof message>[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    batch.length = 0;
+    for (let i = start; i < Math.min(count, start + batchSize); i++) batch.push(message(i));
+    await channel.sendMany(batch);
+  }
+}
+await channel.close();

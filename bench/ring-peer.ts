@@ -1,0 +1,38 @@
+/**
+ * The producing end of the ring benchmarks, run as a child process:
+ *   ring-peer.ts produce shm:/name count batch   sends `count` 24-byte samples (sendMany in batches, or send)
+ *   ring-peer.ts latency shm:/name count gapMs   sends one sample every gapMs carrying its send time
+ *                                                (process.hrtime.bigint(), CLOCK_MONOTONIC) as timestamp
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { open } from '../src/index.js';
+import { Sample } from '../test/channels/sample.js';
+
+const [mode = '', url = '', countArg = '0', extra = '1'] = process.argv.slice(2);
+const count = Number(countArg);
+const channel = await open(url, Sample);
+
+if (mode === 'produce') {
+  const batch = Number(extra);
+  // The application's samples already exist; the bench measures moving them, not building them.
+  const values: Sample[] = Array.from({ length: batch }, (_, i) => ({ channel: 1, timestamp: BigInt(i), value: i }));
+  if (batch === 1) {
+    const sample = values[0]!;
+    for (let i = 0; i < count; i++) {
+      sample.timestamp = BigInt(i);
+      await channel.send(sample);
+    }
+  } else {
+    for (let sent = 0; sent < count; sent += batch) {
+      await channel.sendMany(sent + batch <= count ? values : values.slice(0, count - sent));
+    }
+  }
+} else if (mode === 'latency') {
+  for (let i = 0; i < count; i++) {
+    await sleep(Number(extra));
+    await channel.send({ channel: 2, timestamp: process.hrtime.bigint(), value: i });
+  }
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+await channel.close();

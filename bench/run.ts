@@ -1,0 +1,30 @@
+/**
+ * `npm run bench`: runs every bench module, prints a summary and writes bench/results.md and
+ * bench/results.svg. Arguments: module name filters (e.g. `npm run bench -- mq ring`), `--quick`.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatRate, formatRatio, renderMarkdown, renderSvg } from './report.js';
+import { runSuite } from './suite.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const filter = args.filter((arg) => !arg.startsWith('--'));
+const report = await runSuite({
+  filter,
+  quick,
+  onProgress: (done, total, label) => process.stderr.write(`[${done.toFixed(1)}/${total}] ${label}\n`),
+});
+for (const r of report.results) {
+  const ratios = Object.entries(r.ratios).map(([kind, ratio]) => `${formatRatio(ratio)} vs ${kind}`);
+  console.log(
+    `${r.transport.padEnd(16)} ${String(r.messageBytes).padStart(5)} B  ${r.variant.padEnd(36)} ${formatRate(r.msgPerSec).padStart(12)} msg/s  ${ratios.join(', ')}`,
+  );
+}
+for (const f of report.failures) console.error(`FAILED ${f.module}: ${f.error}`);
+const dir = dirname(fileURLToPath(import.meta.url));
+writeFileSync(join(dir, 'results.md'), renderMarkdown(report));
+writeFileSync(join(dir, 'results.svg'), renderSvg(report));
+console.log(`wrote ${join(dir, 'results.md')} and results.svg`);
+process.exitCode = report.failures.length > 0 ? 1 : 0;

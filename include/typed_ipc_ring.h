@@ -1,0 +1,680 @@
+/*
+ * typed_ipc_ring.h — header-only C11 implementation of the typed-ipc shared-memory ring protocol.
+ *
+ * A ring is a POSIX shared-memory segment (/dev/shm/<name>) holding a bounded multi-producer,
+ * multi-consumer queue of fixed-size messages. Node programs (typed-ipc `open('shm:/name', codec)`)
+ * and C programs using this header are peers on the same ring. The layout, the memory ordering and
+ * the wake-up protocol are specified in docs/ring-protocol.md; this file is the reference
+ * implementation of that document.
+ *
+ * Build: cc -std=c11 with _GNU_SOURCE or _POSIX_C_SOURCE >= 200809L defined before any include
+ * (or include this header first). Link with -lrt on glibc < 2.34.
+ *
+ * A tipc_ring handle is used by one thread at a time; open one handle per thread.
+ * Return values: 0 (or a count) on success, -errno on failure; -EAGAIN means "timed out / would
+ * block". timeout_ms: 0 never waits, -1 waits forever.
+ */
+#ifndef TYPED_IPC_RING_H
+#define TYPED_IPC_RING_H
+
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Layout (docs/ring-protocol.md, "Memory layout"). All fields little-endian. ---------------- */
+#define TIPC_RING_MAGIC 0x474E495243504954ULL /* the bytes "TIPCRING" */
+#define TIPC_RING_VERSION 1u
+#define TIPC_RING_OFF_MAGIC 0
+#define TIPC_RING_OFF_VERSION 8
+#define TIPC_RING_OFF_MSG_SIZE 16
+#define TIPC_RING_OFF_SLOTS 20 /* u32: slots in the ring, a power of two */
+#define TIPC_RING_OFF_CREATOR_PID 24
+#define TIPC_RING_OFF_MAX_HANDLES 28
+#define TIPC_RING_OFF_RING_ID 32
+#define TIPC_RING_OFF_SEQ 40
+#define TIPC_RING_OFF_DATA 44
+#define TIPC_RING_OFF_TOTAL_SIZE 48
+#define TIPC_RING_OFF_CAPACITY 56 /* u32: messages the ring holds before producers wait (<= slots) */
+#define TIPC_RING_OFF_FINGERPRINT 64
+#define TIPC_RING_FINGERPRINT_MAX 64
+#define TIPC_RING_OFF_TAIL 128
+#define TIPC_RING_OFF_HEAD 192
+#define TIPC_RING_OFF_CONSUMERS_WAITING 256 /* u32[2]: bit e = handle e sleeps until a message */
+#define TIPC_RING_OFF_PRODUCERS_WAITING 264 /* u32[2]: bit e = handle e sleeps until room */
+#define TIPC_RING_OFF_RECOVERED 320        /* u64: claimed slots of dead producers turned into skips */
+#define TIPC_RING_OFF_ABANDONED 328        /* u64: messages claimed by dead consumers and released */
+#define TIPC_RING_OFF_REGISTRY 512
+#define TIPC_RING_HANDLES 64
+#define TIPC_RING_ENTRY_SIZE 64
+#define TIPC_RING_E_PID 0
+#define TIPC_RING_E_START_TIME 8
+#define TIPC_RING_E_PROD_POS 16
+#define TIPC_RING_E_PROD_COUNT 24
+#define TIPC_RING_E_CONS_POS 32
+#define TIPC_RING_E_CONS_COUNT 40
+#define TIPC_RING_SEQ_SKIP 0x80000000u
+#define TIPC_RING_MAX_CAPACITY (1u << 24)
+#define TIPC_RING_MAX_MSG_SIZE (1u << 20)
+#define TIPC_RING_RECOVERY_MS 10
+
+/** An open handle on a ring. */
+typedef struct tipc_ring {
+  uint8_t *base;
+  size_t size;
+  uint32_t msg_size;
+  uint32_t slots;    /* power of two */
+  uint32_t capacity; /* messages held before producers wait; <= slots */
+  uint32_t mask;
+  uint32_t seq_off;
+  uint32_t data_off;
+  uint32_t entry; /* this handle's registry entry */
+  int bell;       /* this handle's doorbell: an abstract UNIX datagram socket */
+  uint64_t ring_id;
+  char name[256];
+} tipc_ring;
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+#define TIPC__A32(r, off) ((_Atomic uint32_t *)(void *)((r)->base + (off)))
+#define TIPC__A64(r, off) ((_Atomic uint64_t *)(void *)((r)->base + (off)))
+#define TIPC__ENTRY(r, e, field) (TIPC_RING_OFF_REGISTRY + (size_t)(e) * TIPC_RING_ENTRY_SIZE + (field))
+
+static inline _Atomic uint32_t *tipc__seq(const tipc_ring *r, uint64_t pos) {
+  return (_Atomic uint32_t *)(void *)(r->base + r->seq_off) + (pos & r->mask);
+}
+
+static inline uint8_t *tipc__slot(const tipc_ring *r, uint64_t pos) {
+  return r->base + r->data_off + (size_t)(pos & r->mask) * r->msg_size;
+}
+
+static inline uint64_t tipc__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline int tipc__valid_name(const char *name) {
+  size_t len = name ? strlen(name) : 0;
+  return len >= 2 && len <= 200 && name[0] == '/' && strchr(name + 1, '/') == NULL;
+}
+
+/* Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown. */
+static inline uint64_t tipc__start_time(int pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (p == NULL) return 0;
+  /* p is at the ')' closing field 2; the space before field f is the (f - 2)th after it. */
+  for (int field = 3; field <= 22 && p != NULL; field++) p = strchr(p + 1, ' ');
+  return p == NULL ? 0 : strtoull(p + 1, NULL, 10);
+}
+
+/* Whether the process that registered entry e (pid, start_time) still runs. */
+static inline int tipc__alive(int pid, uint64_t start_time) {
+  if (pid <= 0) return 0;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
+  uint64_t now = tipc__start_time(pid);
+  /* A different start time means the pid was reused by another process. */
+  return now == 0 ? 1 : now == start_time;
+}
+
+static inline void tipc__bell_address(struct sockaddr_un *addr, socklen_t *len, uint64_t ring_id, uint32_t e) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  int n = snprintf(addr->sun_path + 1, sizeof addr->sun_path - 1, "tipc-ring-%016llx-%u", (unsigned long long)ring_id,
+                   (unsigned)e);
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* Rings every doorbell whose bit is set in the two-word mask at `off`, clearing the bits. */
+static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
+  for (uint32_t w = 0; w < 2; w++) {
+    _Atomic uint32_t *word = TIPC__A32(r, off + 4 * w);
+    if (atomic_load_explicit(word, memory_order_seq_cst) == 0) continue;
+    uint32_t bits = atomic_exchange_explicit(word, 0, memory_order_seq_cst);
+    while (bits != 0) {
+      uint32_t b = (uint32_t)__builtin_ctz(bits);
+      bits &= bits - 1;
+      struct sockaddr_un addr;
+      socklen_t len;
+      tipc__bell_address(&addr, &len, r->ring_id, w * 32 + b);
+      char one = 1;
+      /* EAGAIN (a ring already queued) and ECONNREFUSED (sleeper gone) both mean nothing to do. */
+      (void)sendto(r->bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, len);
+    }
+  }
+}
+
+static inline void tipc__drain_bell(tipc_ring *r) {
+  char buf[64];
+  while (recv(r->bell, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+}
+
+/* ---- recovery (docs/ring-protocol.md, "Dead peers") ----------------------------------------- */
+
+/* True when a live registry entry's intent at `field` covers position `pos`. */
+static inline int tipc__live_intent_covers(tipc_ring *r, size_t pos_field, size_t count_field, uint64_t pos) {
+  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
+    int pid = (int)atomic_load_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PID)), memory_order_acquire);
+    if (pid == 0) continue;
+    uint32_t count = atomic_load_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, count_field)), memory_order_acquire);
+    uint64_t start = atomic_load_explicit(TIPC__A64(r, TIPC__ENTRY(r, e, pos_field)), memory_order_acquire);
+    if (count == 0 || pos < start || pos - start >= count) continue;
+    uint64_t st = atomic_load_explicit(TIPC__A64(r, TIPC__ENTRY(r, e, TIPC_RING_E_START_TIME)), memory_order_acquire);
+    if (tipc__alive(pid, st)) return 1;
+  }
+  return 0;
+}
+
+/* The slot at `head` was claimed by a producer that never published it: if that producer is dead,
+ * publish the slot as a skip so consumers move on. Returns 1 when something changed. */
+static inline int tipc__recover_producer(tipc_ring *r) {
+  uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+  uint32_t s = atomic_load_explicit(tipc__seq(r, h), memory_order_seq_cst);
+  if (s != (uint32_t)h) return 0;
+  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst) <= h) return 0;
+  if (tipc__live_intent_covers(r, TIPC_RING_E_PROD_POS, TIPC_RING_E_PROD_COUNT, h)) return 0;
+  uint32_t expected = (uint32_t)h;
+  if (!atomic_compare_exchange_strong_explicit(tipc__seq(r, h), &expected, (uint32_t)(h + 1) ^ TIPC_RING_SEQ_SKIP,
+                                               memory_order_seq_cst, memory_order_relaxed))
+    return 0;
+  atomic_fetch_add_explicit(TIPC__A64(r, TIPC_RING_OFF_RECOVERED), 1, memory_order_relaxed);
+  tipc__ring_bells(r, TIPC_RING_OFF_CONSUMERS_WAITING);
+  return 1;
+}
+
+/* The slot the producers need next still holds a message that a consumer claimed but never
+ * released: if that consumer is dead, release the slot. Returns 1 when something changed. */
+static inline int tipc__recover_consumer(tipc_ring *r) {
+  uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
+  uint64_t p = t - r->slots;
+  if (t < r->slots) return 0;
+  uint32_t s = atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst);
+  if (s != (uint32_t)(p + 1) && s != ((uint32_t)(p + 1) ^ TIPC_RING_SEQ_SKIP)) return 0;
+  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst) <= p) return 0;
+  if (tipc__live_intent_covers(r, TIPC_RING_E_CONS_POS, TIPC_RING_E_CONS_COUNT, p)) return 0;
+  if (!atomic_compare_exchange_strong_explicit(tipc__seq(r, t), &s, (uint32_t)t, memory_order_seq_cst,
+                                               memory_order_relaxed))
+    return 0;
+  atomic_fetch_add_explicit(TIPC__A64(r, TIPC_RING_OFF_ABANDONED), 1, memory_order_relaxed);
+  tipc__ring_bells(r, TIPC_RING_OFF_PRODUCERS_WAITING);
+  return 1;
+}
+
+/* ---- the queue ------------------------------------------------------------------------------ */
+
+/* Claims up to n free slots at the tail, copies n messages in, publishes them with one
+ * seq_cst store. Returns how many were sent (0: full, or the next slot is still in use). */
+static inline uint32_t tipc_ring_try_send_many(tipc_ring *r, const void *msgs, uint32_t n) {
+  _Atomic uint64_t *tail = TIPC__A64(r, TIPC_RING_OFF_TAIL);
+  _Atomic uint64_t *ipos = TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_POS));
+  _Atomic uint32_t *icount = TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_COUNT));
+  int intent = 0;
+  for (;;) {
+    uint64_t t = atomic_load_explicit(tail, memory_order_acquire);
+    uint32_t room = n;
+    if (r->capacity < r->slots) {
+      /* A capacity below the slot count is enforced on tail - head (head only read in that case). */
+      uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+      uint64_t used = h > t ? 0 : t - h;
+      room = used >= r->capacity ? 0 : (uint32_t)(r->capacity - used) < n ? (uint32_t)(r->capacity - used) : n;
+    }
+    uint32_t k = 0;
+    while (k < room && atomic_load_explicit(tipc__seq(r, t + k), memory_order_acquire) == (uint32_t)(t + k)) k++;
+    if (k == 0) {
+      if (intent) atomic_store_explicit(icount, 0, memory_order_release);
+      return 0;
+    }
+    /* The intent is visible before the claim, so a recoverer that sees the claim sees the intent. */
+    atomic_store_explicit(ipos, t, memory_order_relaxed);
+    atomic_store_explicit(icount, k, memory_order_relaxed);
+    intent = 1;
+    if (!atomic_compare_exchange_weak_explicit(tail, &t, t + k, memory_order_seq_cst, memory_order_relaxed)) continue;
+    const uint8_t *src = (const uint8_t *)msgs;
+    for (uint32_t j = 0; j < k; j++) memcpy(tipc__slot(r, t + j), src + (size_t)j * r->msg_size, r->msg_size);
+    for (uint32_t j = 1; j < k; j++)
+      atomic_store_explicit(tipc__seq(r, t + j), (uint32_t)(t + j + 1), memory_order_release);
+    atomic_store_explicit(tipc__seq(r, t), (uint32_t)(t + 1), memory_order_seq_cst);
+    tipc__ring_bells(r, TIPC_RING_OFF_CONSUMERS_WAITING);
+    return k;
+  }
+}
+
+/* Claims up to max published slots at the head, copies the messages out (skips are dropped),
+ * releases the slots with one seq_cst store. Returns how many messages were copied. */
+static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t max) {
+  _Atomic uint64_t *head = TIPC__A64(r, TIPC_RING_OFF_HEAD);
+  _Atomic uint64_t *ipos = TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_POS));
+  _Atomic uint32_t *icount = TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_COUNT));
+  int intent = 0;
+  for (;;) {
+    uint64_t h = atomic_load_explicit(head, memory_order_acquire);
+    uint32_t k = 0;
+    while (k < max) {
+      uint32_t s = atomic_load_explicit(tipc__seq(r, h + k), memory_order_acquire);
+      uint32_t published = (uint32_t)(h + k + 1);
+      if (s != published && s != (published ^ TIPC_RING_SEQ_SKIP)) break;
+      k++;
+    }
+    if (k == 0) {
+      if (intent) atomic_store_explicit(icount, 0, memory_order_release);
+      return 0;
+    }
+    atomic_store_explicit(ipos, h, memory_order_relaxed);
+    atomic_store_explicit(icount, k, memory_order_relaxed);
+    intent = 1;
+    if (!atomic_compare_exchange_weak_explicit(head, &h, h + k, memory_order_seq_cst, memory_order_relaxed)) continue;
+    uint8_t *dst = (uint8_t *)out;
+    uint32_t delivered = 0;
+    for (uint32_t j = 0; j < k; j++) {
+      if (atomic_load_explicit(tipc__seq(r, h + j), memory_order_relaxed) & TIPC_RING_SEQ_SKIP) continue;
+      memcpy(dst + (size_t)delivered * r->msg_size, tipc__slot(r, h + j), r->msg_size);
+      delivered++;
+    }
+    for (uint32_t j = 1; j < k; j++)
+      atomic_store_explicit(tipc__seq(r, h + j), (uint32_t)(h + j + r->slots), memory_order_release);
+    atomic_store_explicit(tipc__seq(r, h), (uint32_t)(h + r->slots), memory_order_seq_cst);
+    tipc__ring_bells(r, TIPC_RING_OFF_PRODUCERS_WAITING);
+    if (delivered > 0) return delivered;
+  }
+}
+
+/* Whether the slot at the head holds something for consumers (message or skip). */
+static inline int tipc__readable(tipc_ring *r) {
+  uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+  uint32_t s = atomic_load_explicit(tipc__seq(r, h), memory_order_seq_cst);
+  return s == (uint32_t)(h + 1) || s == ((uint32_t)(h + 1) ^ TIPC_RING_SEQ_SKIP);
+}
+
+/* Whether the slot at the tail is free for producers. */
+static inline int tipc__writable(tipc_ring *r) {
+  uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
+  if (r->capacity < r->slots) {
+    uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
+    if (h <= t && t - h >= r->capacity) return 0;
+  }
+  return atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst) == (uint32_t)t;
+}
+
+/* Sleeps on the doorbell until woken, the deadline passes, or the recovery interval elapses.
+ * `mask_off` selects the consumers' or the producers' sleeper mask. */
+static inline void tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
+                               int forever) {
+  _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
+  uint32_t bit = 1u << (r->entry % 32);
+  tipc__drain_bell(r);
+  atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+  /* Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit then
+   * check the ring again, both seq_cst, so one of us sees the other. */
+  if (!ready(r)) {
+    int wait_ms = TIPC_RING_RECOVERY_MS;
+    if (!forever) {
+      uint64_t now = tipc__now_ms();
+      uint64_t left = deadline > now ? deadline - now : 0;
+      if (left < (uint64_t)wait_ms) wait_ms = (int)left;
+    }
+    struct pollfd pfd = {.fd = r->bell, .events = POLLIN, .revents = 0};
+    (void)poll(&pfd, 1, wait_ms);
+  }
+  atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+}
+
+/** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
+static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
+  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  for (uint32_t spin = 0;; spin++) {
+    uint32_t k = tipc_ring_try_send_many(r, msgs, n);
+    if (k > 0 || n == 0) return (int)k;
+    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (spin < 64) continue; /* brief bounded spinning before sleeping */
+    if (tipc__recover_consumer(r)) continue;
+    tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0);
+  }
+}
+
+/** Receives up to max messages into out, waiting for at least one; returns the count or -errno. */
+static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int timeout_ms) {
+  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  for (uint32_t spin = 0;; spin++) {
+    uint32_t k = tipc_ring_try_recv_many(r, out, max);
+    if (k > 0 || max == 0) return (int)k;
+    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (spin < 64) continue;
+    if (tipc__recover_producer(r)) continue;
+    tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0);
+  }
+}
+
+/** Sends one message; 0, or -errno (-EAGAIN: timed out). */
+static inline int tipc_ring_send(tipc_ring *r, const void *msg, int timeout_ms) {
+  int n = tipc_ring_send_many(r, msg, 1, timeout_ms);
+  return n < 0 ? n : 0;
+}
+
+/** Receives one message; 0, or -errno (-EAGAIN: timed out). */
+static inline int tipc_ring_recv(tipc_ring *r, void *msg, int timeout_ms) {
+  int n = tipc_ring_recv_many(r, msg, 1, timeout_ms);
+  return n < 0 ? n : 0;
+}
+
+/** Messages waiting (tail - head; claimed-but-unfinished slots included). */
+static inline uint64_t tipc_ring_pending(tipc_ring *r) {
+  uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_acquire);
+  uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_acquire);
+  return t > h ? t - h : 0;
+}
+
+/* ---- opening, creating, closing ------------------------------------------------------------ */
+
+static inline uint32_t tipc__seq_offset(void) { return TIPC_RING_OFF_REGISTRY + TIPC_RING_HANDLES * TIPC_RING_ENTRY_SIZE; }
+
+static inline uint32_t tipc__data_offset(uint32_t slots) {
+  return (tipc__seq_offset() + 4u * slots + 63u) & ~63u;
+}
+
+/* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
+static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t msg_size, const char *fingerprint) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  if ((size_t)st.st_size < tipc__seq_offset()) return -EPROTO;
+  void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return -errno;
+  r->base = (uint8_t *)base;
+  r->size = (size_t)st.st_size;
+  uint64_t magic = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_MAGIC), memory_order_acquire);
+  uint32_t version = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_VERSION);
+  r->msg_size = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_MSG_SIZE);
+  r->slots = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_SLOTS);
+  r->capacity = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_CAPACITY);
+  r->seq_off = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_SEQ);
+  r->data_off = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_DATA);
+  r->ring_id = *(uint64_t *)(void *)(r->base + TIPC_RING_OFF_RING_ID);
+  r->mask = r->slots - 1;
+  int rc = 0;
+  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION)
+    rc = -EPROTO;
+  else if (r->slots < 2 || (r->slots & r->mask) != 0 || r->capacity < 1 || r->capacity > r->slots ||
+           (uint64_t)r->data_off + (uint64_t)r->slots * r->msg_size > r->size)
+    rc = -EPROTO;
+  else if (r->msg_size != msg_size)
+    rc = -EINVAL;
+  else if (fingerprint != NULL && fingerprint[0] != '\0') {
+    const char *mine = (const char *)r->base + TIPC_RING_OFF_FINGERPRINT;
+    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) rc = -EINVAL;
+  }
+  if (rc != 0) {
+    munmap(base, r->size);
+    r->base = NULL;
+    return rc;
+  }
+  snprintf(r->name, sizeof r->name, "%s", name);
+  return 0;
+}
+
+/* Takes a registry entry (free, or left by a dead process) and binds its doorbell. */
+static inline int tipc__register(tipc_ring *r) {
+  int self = (int)getpid();
+  uint64_t start = tipc__start_time(self);
+  r->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (r->bell < 0) return -errno;
+  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
+    _Atomic uint32_t *pid = TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PID));
+    uint32_t seen = atomic_load_explicit(pid, memory_order_acquire);
+    if (seen != 0) {
+      uint64_t st = atomic_load_explicit(TIPC__A64(r, TIPC__ENTRY(r, e, TIPC_RING_E_START_TIME)), memory_order_acquire);
+      if (tipc__alive((int)seen, st)) continue;
+    }
+    if (!atomic_compare_exchange_strong_explicit(pid, &seen, (uint32_t)self, memory_order_seq_cst, memory_order_relaxed))
+      continue;
+    struct sockaddr_un addr;
+    socklen_t len;
+    tipc__bell_address(&addr, &len, r->ring_id, e);
+    if (bind(r->bell, (struct sockaddr *)&addr, len) != 0) {
+      /* A forked child of the dead owner may still hold the doorbell: leave the entry as it was. */
+      atomic_store_explicit(pid, seen, memory_order_seq_cst);
+      continue;
+    }
+    /* The dead owner's intents stay until cleared; the start time is written last (see docs). */
+    atomic_store_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PROD_COUNT)), 0, memory_order_release);
+    atomic_store_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_CONS_COUNT)), 0, memory_order_release);
+    atomic_store_explicit(TIPC__A64(r, TIPC__ENTRY(r, e, TIPC_RING_E_START_TIME)), start, memory_order_seq_cst);
+    r->entry = e;
+    return 0;
+  }
+  close(r->bell);
+  r->bell = -1;
+  return -EUSERS;
+}
+
+/* Whether no live process holds a handle on the mapped ring. */
+static inline int tipc__unused(const uint8_t *base) {
+  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
+    const uint8_t *entry = base + TIPC_RING_OFF_REGISTRY + (size_t)e * TIPC_RING_ENTRY_SIZE;
+    int pid = (int)atomic_load_explicit((_Atomic uint32_t *)(void *)(entry + TIPC_RING_E_PID), memory_order_acquire);
+    uint64_t st = atomic_load_explicit((_Atomic uint64_t *)(void *)(entry + TIPC_RING_E_START_TIME), memory_order_acquire);
+    if (pid != 0 && tipc__alive(pid, st)) return 0;
+  }
+  return 1;
+}
+
+static inline uint64_t tipc__random64(void) {
+  uint64_t v = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) v = 0;
+    close(fd);
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return v ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+}
+
+/* Builds a fully initialised segment under a temporary name in /dev/shm; returns its fd. */
+static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint32_t capacity, mode_t mode,
+                              const char *fingerprint) {
+  snprintf(tmp, tmp_len, "/dev/shm/.tipc-ring.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return -errno;
+  uint32_t slots = 2;
+  while (slots < capacity) slots <<= 1;
+  uint32_t data_off = tipc__data_offset(slots);
+  size_t size = (size_t)data_off + (size_t)slots * msg_size;
+  int rc = 0;
+  uint8_t *base = NULL;
+  if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0) rc = -errno;
+  if (rc == 0) {
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) rc = -errno;
+    else base = (uint8_t *)m;
+  }
+  if (rc != 0) {
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
+  /* ftruncate zero-fills: counters, masks, registry and stats start at 0. */
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_VERSION) = TIPC_RING_VERSION;
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_MSG_SIZE) = msg_size;
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_SLOTS) = slots;
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_CAPACITY) = capacity;
+  *(int32_t *)(void *)(base + TIPC_RING_OFF_CREATOR_PID) = (int32_t)getpid();
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_MAX_HANDLES) = TIPC_RING_HANDLES;
+  *(uint64_t *)(void *)(base + TIPC_RING_OFF_RING_ID) = tipc__random64();
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_SEQ) = tipc__seq_offset();
+  *(uint32_t *)(void *)(base + TIPC_RING_OFF_DATA) = data_off;
+  *(uint64_t *)(void *)(base + TIPC_RING_OFF_TOTAL_SIZE) = size;
+  if (fingerprint != NULL)
+    memcpy(base + TIPC_RING_OFF_FINGERPRINT, fingerprint, strnlen(fingerprint, TIPC_RING_FINGERPRINT_MAX - 1));
+  uint32_t *seq = (uint32_t *)(void *)(base + tipc__seq_offset());
+  for (uint32_t i = 0; i < slots; i++) seq[i] = i;
+  atomic_store_explicit((_Atomic uint64_t *)(void *)(base + TIPC_RING_OFF_MAGIC), TIPC_RING_MAGIC,
+                        memory_order_release);
+  munmap(base, size);
+  return fd;
+}
+
+/* Removes temporary segments (/dev/shm/.tipc-ring.<pid>.<random>) whose creator died before
+ * publishing them; they were never visible under a ring's name. */
+static inline void tipc__sweep_temporaries(void) {
+  DIR *dir = opendir("/dev/shm");
+  if (dir == NULL) return;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    int pid = 0;
+    if (strncmp(entry->d_name, ".tipc-ring.", 11) != 0 || sscanf(entry->d_name + 11, "%d.", &pid) != 1) continue;
+    if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+      char path[300];
+      snprintf(path, sizeof path, "/dev/shm/%s", entry->d_name);
+      unlink(path);
+    }
+  }
+  closedir(dir);
+}
+
+/** Opens an existing ring whose messages are msg_size bytes and whose fingerprint (if both sides
+ * have one) equals `fingerprint`. -ENOENT: no such ring; -EINVAL: size or fingerprint differ;
+ * -EPROTO: not a typed-ipc ring (or another protocol version); -EUSERS: 64 handles already open. */
+static inline int tipc_ring_open_fp(tipc_ring **out, const char *name, uint32_t msg_size, const char *fingerprint) {
+  if (!tipc__valid_name(name) || msg_size == 0) return -EINVAL;
+  tipc_ring *r = (tipc_ring *)calloc(1, sizeof *r);
+  if (r == NULL) return -ENOMEM;
+  int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+  int rc = fd < 0 ? -errno : tipc__attach(r, fd, name, msg_size, fingerprint);
+  if (fd >= 0) close(fd);
+  if (rc == 0) rc = tipc__register(r);
+  if (rc != 0) {
+    if (r->base != NULL) munmap(r->base, r->size);
+    free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+/** Opens an existing ring (size checked, fingerprint not). */
+static inline int tipc_ring_open(tipc_ring **out, const char *name, uint32_t msg_size) {
+  return tipc_ring_open_fp(out, name, msg_size, NULL);
+}
+
+/** Creates a ring, or attaches to an existing compatible one (same msg_size and fingerprint).
+ * An existing incompatible ring that no live process holds open is replaced (stale-segment
+ * recovery); one in use gives -EEXIST. capacity: messages held before senders wait, 1..2^24. */
+static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_t msg_size, uint32_t capacity,
+                                      mode_t mode, const char *fingerprint) {
+  if (!tipc__valid_name(name) || msg_size == 0 || msg_size > TIPC_RING_MAX_MSG_SIZE || capacity < 1 ||
+      capacity > TIPC_RING_MAX_CAPACITY)
+    return -EINVAL;
+  char path[300], tmp[300];
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int rc = tipc_ring_open_fp(out, name, msg_size, fingerprint);
+    if (rc != -ENOENT && rc != -EINVAL && rc != -EPROTO) return rc;
+    if (rc == -ENOENT) {
+      if (attempt == 0) tipc__sweep_temporaries();
+      int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+      if (fd < 0) return fd;
+      /* link() publishes the finished segment atomically and fails if the name was taken. */
+      int linked = link(tmp, path) == 0 ? 0 : -errno;
+      unlink(tmp);
+      close(fd);
+      if (linked != 0 && linked != -EEXIST) return linked;
+      continue;
+    }
+    if (rc == -EPROTO) return rc; /* not ours: never replaced automatically */
+    /* Incompatible: replace it only when nobody uses it, under an exclusive lock on it. */
+    int old = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (old < 0) continue;
+    struct stat before, now;
+    int replaced = -EEXIST;
+    if (flock(old, LOCK_EX | LOCK_NB) == 0 && fstat(old, &before) == 0 && stat(path, &now) == 0 &&
+        before.st_ino == now.st_ino) {
+      void *m = mmap(NULL, (size_t)before.st_size, PROT_READ, MAP_SHARED, old, 0);
+      if (m != MAP_FAILED) {
+        int unused = (size_t)before.st_size >= tipc__seq_offset() && tipc__unused((const uint8_t *)m);
+        munmap(m, (size_t)before.st_size);
+        if (unused) {
+          int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+          if (fd < 0) {
+            close(old);
+            return fd;
+          }
+          replaced = rename(tmp, path) == 0 ? 0 : -errno;
+          if (replaced != 0) unlink(tmp);
+          close(fd);
+        }
+      }
+    } else {
+      replaced = -EAGAIN; /* someone else is replacing it, or it changed: look again */
+    }
+    close(old);
+    if (replaced == -EEXIST) return -EEXIST;
+    if (replaced != 0 && replaced != -EAGAIN) return replaced;
+    if (replaced == -EAGAIN) {
+      struct timespec pause = {0, 1000000};
+      nanosleep(&pause, NULL);
+    }
+  }
+  return -EBUSY;
+}
+
+/** Creates a ring (mode e.g. 0600), or attaches to a compatible existing one. */
+static inline int tipc_ring_create(tipc_ring **out, const char *name, uint32_t msg_size, uint32_t capacity,
+                                   mode_t mode) {
+  return tipc_ring_create_fp(out, name, msg_size, capacity, mode, NULL);
+}
+
+/** Releases the handle's registry entry, doorbell and mapping. */
+static inline void tipc_ring_close(tipc_ring *r) {
+  if (r == NULL) return;
+  uint32_t bit = 1u << (r->entry % 32);
+  atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_CONSUMERS_WAITING + 4 * (r->entry / 32)), ~bit);
+  atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_PRODUCERS_WAITING + 4 * (r->entry / 32)), ~bit);
+  atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_COUNT)), 0);
+  atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_COUNT)), 0);
+  atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PID)), 0);
+  if (r->bell >= 0) close(r->bell);
+  munmap(r->base, r->size);
+  free(r);
+}
+
+/** Removes the ring's name; open handles keep working until closed. */
+static inline int tipc_ring_unlink(const char *name) {
+  if (!tipc__valid_name(name)) return -EINVAL;
+  return shm_unlink(name) == 0 ? 0 : -errno;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TYPED_IPC_RING_H */

@@ -1,0 +1,113 @@
+/**
+ * `struct mmsghdr` arrays in native memory for sendmmsg/recvmmsg. A koffi call costs ~250 ns, so
+ * batching is where socket throughput comes from; and building the headers per call from JS would
+ * cost more than the calls saved. So each array is allocated and wired once per channel: slot i's
+ * msghdr points at iovec i, which points at message buffer i (and at address buffer i, for senders'
+ * addresses). Messages are encoded straight into, and decoded from, that memory through one
+ * ArrayBuffer view; per call only the lengths change.
+ */
+import { libc } from '../native/index.js';
+
+// Offsets in struct msghdr (x86_64).
+const MSG_NAME = 0;
+const MSG_NAMELEN = 8;
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+const MSG_FLAGS = 48;
+const MSG_LEN = 56; // mmsghdr.msg_len, after the msghdr
+const IOV_LEN = 8;
+
+/** `slots` message buffers of `messageSize` bytes each, wired into an mmsghdr array. */
+export class MmsgBatch {
+  /** How many messages one call can carry. */
+  readonly slots: number;
+  /** Bytes between two message buffers (the message size rounded up to 8). */
+  readonly stride: number;
+  /** The message buffers, slot i at `i * stride`. */
+  readonly data: Uint8Array;
+  /** The sender address buffers (recvmmsg), slot i at `i * addressSize`. */
+  readonly addresses: Uint8Array | undefined;
+  readonly #messageSize: number;
+  readonly #addressSize: number;
+  #pointer: bigint;
+  #headers: DataView;
+
+  /** `addressSize` > 0 reserves a sender-address buffer per slot (for unconnected receivers). */
+  constructor(slots: number, messageSize: number, addressSize = 0) {
+    this.slots = slots;
+    this.stride = Math.ceil(messageSize / 8) * 8;
+    this.#messageSize = messageSize;
+    this.#addressSize = Math.ceil(addressSize / 8) * 8;
+    const headerBytes = slots * (libc.MMSGHDR_SIZE + libc.IOVEC_SIZE);
+    const total = headerBytes + slots * (this.#addressSize + this.stride);
+    this.#pointer = libc.allocNative(total);
+    const memory = libc.viewNative(this.#pointer, total);
+    this.#headers = new DataView(memory, 0, headerBytes);
+    const addressStart = headerBytes;
+    const dataStart = addressStart + slots * this.#addressSize;
+    this.addresses = addressSize > 0 ? new Uint8Array(memory, addressStart, slots * this.#addressSize) : undefined;
+    this.data = new Uint8Array(memory, dataStart, slots * this.stride);
+    const base = this.#pointer;
+    const iovStart = slots * libc.MMSGHDR_SIZE;
+    for (let i = 0; i < slots; i++) {
+      const header = i * libc.MMSGHDR_SIZE;
+      const iov = iovStart + i * libc.IOVEC_SIZE;
+      if (addressSize > 0) {
+        this.#headers.setBigUint64(header + MSG_NAME, base + BigInt(addressStart + i * this.#addressSize), true);
+      }
+      this.#headers.setBigUint64(header + MSG_IOV, base + BigInt(iov), true);
+      this.#headers.setBigUint64(header + MSG_IOVLEN, 1n, true);
+      this.#headers.setBigUint64(iov, base + BigInt(dataStart + i * this.stride), true);
+      this.#headers.setBigUint64(iov + IOV_LEN, BigInt(messageSize), true);
+    }
+  }
+
+  /** Native address of slot `index`'s mmsghdr, for sendmmsg/recvmmsg. */
+  headerAddress(index: number): bigint {
+    return this.#pointer + BigInt(index * libc.MMSGHDR_SIZE);
+  }
+
+  /** Sets how many bytes slot `index` sends (variable-size codecs; fixed ones keep the message size). */
+  setLength(index: number, length: number): void {
+    this.#headers.setBigUint64(
+      libc.MMSGHDR_SIZE * this.slots + index * libc.IOVEC_SIZE + IOV_LEN,
+      BigInt(length),
+      true,
+    );
+  }
+
+  /** Restores the full message size in the first `count` slots' iovecs (after variable-size sends). */
+  resetLengths(count: number): void {
+    for (let i = 0; i < count; i++) this.setLength(i, this.#messageSize);
+  }
+
+  /** Before recvmmsg: tells the kernel how much room each of the first `count` address buffers has. */
+  prepareAddresses(count: number): void {
+    for (let i = 0; i < count; i++)
+      this.#headers.setUint32(i * libc.MMSGHDR_SIZE + MSG_NAMELEN, this.#addressSize, true);
+  }
+
+  /** After recvmmsg: the received length of slot `index` (the real length, with MSG_TRUNC). */
+  receivedLength(index: number): number {
+    return this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MSG_LEN, true);
+  }
+
+  /** After recvmmsg: msg_flags of slot `index` (MSG_TRUNC when the datagram did not fit). */
+  receivedFlags(index: number): number {
+    return this.#headers.getInt32(index * libc.MMSGHDR_SIZE + MSG_FLAGS, true);
+  }
+
+  /** After recvmmsg: the sender address of slot `index` and its length. */
+  sender(index: number): [Uint8Array, number] | undefined {
+    if (this.addresses === undefined) return undefined;
+    const length = this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MSG_NAMELEN, true);
+    return [this.addresses.subarray(index * this.#addressSize, (index + 1) * this.#addressSize), length];
+  }
+
+  /** Frees the native memory; the views must not be used afterwards. */
+  free(): void {
+    if (this.#pointer === 0n) return;
+    libc.free(this.#pointer);
+    this.#pointer = 0n;
+  }
+}

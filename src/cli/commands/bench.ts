@@ -1,0 +1,137 @@
+/** `typed-ipc bench`: the benchmark suite of the repository (bench/), with a progress bar on stderr. */
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Command, UsageError } from '../args.js';
+import { writeLine } from '../output.js';
+import { importModule } from '../schema.js';
+import { renderTable } from '../table.js';
+
+const help = `Usage: typed-ipc bench [--only <name>]... [--quick] [--write] [--json]
+
+Runs the benchmark suite (every bench/*.bench.ts module of a typed-ipc checkout, one after the other)
+with a progress bar on stderr, then prints msg/s per transport and message size with the ratios
+against the baselines measured in the same run (C programs, Node's child_process IPC).
+The suite lives in the repository, not in the published package: run it from a checkout.
+
+Options:
+  --only <name>   only modules whose file name contains <name> (repeatable), e.g. --only mq
+  --quick         short measurements: a smoke run, not figures to quote
+  --write         also write bench/results.md and bench/results.svg (as npm run bench does)
+  --json          the rated results as JSON instead of a table
+  -h, --help      this help
+
+Benchmarks take minutes and load every core; run them on an otherwise idle machine.`;
+
+interface Suite {
+  runSuite(options: {
+    filter?: readonly string[];
+    quick?: boolean;
+    onProgress?(done: number, total: number, label: string): void;
+  }): Promise<SuiteReport>;
+}
+
+interface SuiteReport {
+  readonly results: readonly {
+    transport: string;
+    messageBytes: number;
+    variant: string;
+    msgPerSec: number;
+    baseline?: string;
+    ratios: Record<string, number>;
+  }[];
+  readonly failures: readonly { module: string; error: string }[];
+}
+
+interface ReportModule {
+  renderMarkdown(report: SuiteReport): string;
+  renderSvg(report: SuiteReport): string;
+  formatRate(msgPerSec: number): string;
+  formatRatio(ratio: number | undefined): string;
+}
+
+// src/cli/commands and dist/cli/commands are both three levels below the repository root.
+const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench');
+
+/** The `bench` command. */
+export const bench: Command = {
+  name: 'bench',
+  summary: 'run the benchmark suite (msg/s and ratios against C and Node baselines), with a progress bar',
+  help,
+  options: {
+    only: { type: 'string', multiple: true },
+    quick: { type: 'boolean' },
+    write: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(args) {
+    if (args.positionals.length > 0) throw new UsageError(`takes no arguments, got ${args.positionals.join(' ')}`);
+    if (!existsSync(join(benchDir, 'suite.ts'))) {
+      throw new UsageError(`no benchmark suite at ${benchDir}; run typed-ipc bench from a checkout of the repository`);
+    }
+    const suite = (await importModule(join(benchDir, 'suite.ts'), 'bench')) as unknown as Suite;
+    const report = (await importModule(join(benchDir, 'report.ts'), 'bench')) as unknown as ReportModule;
+    const only = args.values.only;
+    const bar = new ProgressBar();
+    const result = await suite.runSuite({
+      filter: Array.isArray(only) ? only.map(String) : [],
+      quick: args.values.quick === true,
+      onProgress: (done, total, label) => bar.update(done, total, label),
+    });
+    bar.finish();
+    if (args.values.json === true) {
+      writeLine(JSON.stringify(result.results));
+    } else {
+      const rows = result.results.map((r) => [
+        r.transport,
+        String(r.messageBytes),
+        r.baseline === undefined ? r.variant : `${r.variant} (baseline ${r.baseline})`,
+        report.formatRate(r.msgPerSec),
+        Object.entries(r.ratios)
+          .map(([kind, ratio]) => `${report.formatRatio(ratio)} vs ${kind}`)
+          .join(', '),
+      ]);
+      const columns = [
+        { header: 'TRANSPORT' },
+        { header: 'BYTES', right: true },
+        { header: 'VARIANT' },
+        { header: 'MSG/S', right: true },
+        { header: 'RATIOS' },
+      ];
+      writeLine(renderTable(columns, rows));
+    }
+    if (args.values.write === true) {
+      writeFileSync(join(benchDir, 'results.md'), report.renderMarkdown(result));
+      writeFileSync(join(benchDir, 'results.svg'), report.renderSvg(result));
+      process.stderr.write(`wrote ${join(benchDir, 'results.md')} and results.svg\n`);
+    }
+    for (const failure of result.failures)
+      process.stderr.write(`typed-ipc bench: ${failure.module} failed: ${failure.error}\n`);
+    return result.failures.length > 0 ? 1 : 0;
+  },
+};
+
+/** A progress bar redrawn in place on a terminal; one line per module otherwise (logs, CI). */
+class ProgressBar {
+  readonly #tty = process.stderr.isTTY === true;
+  #lastLabel = '';
+
+  update(done: number, total: number, label: string): void {
+    const fraction = total === 0 ? 1 : done / total;
+    if (this.#tty) {
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(fraction * 100)
+        .toString()
+        .padStart(3)}% ${label}`;
+      process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 80) - 1)}`);
+    } else if (label !== this.#lastLabel) {
+      process.stderr.write(`[${Math.round(fraction * 100)}%] ${label}\n`);
+    }
+    this.#lastLabel = label;
+  }
+
+  finish(): void {
+    if (this.#tty) process.stderr.write('\r\x1b[K');
+  }
+}

@@ -1,0 +1,163 @@
+/* C peer for the ring tests and bench, using include/typed_ipc_ring.h only.
+ *   produce <name> <id> <count|-1> <batch>   sends sample{channel=id, timestamp=i, value=id*1e9+i}
+ *   consume <name> <count|-1> <batch>         receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
+ *   claim-and-die <name>                    claims one slot as a producer, then SIGKILLs itself
+ *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
+ *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
+ *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
+ *   bench <name> <count> <batch>            forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
+ */
+#include "typed_ipc_ring.h"
+#include <sys/wait.h>
+
+struct sample {
+  uint16_t channel;
+  uint64_t timestamp;
+  double value;
+};
+_Static_assert(sizeof(struct sample) == 24, "sample layout");
+
+/* The Node schema's fingerprint, passed by the tests in TIPC_FINGERPRINT (NULL: size check only). */
+#define FINGERPRINT getenv("TIPC_FINGERPRINT")
+#define MAX_PRODUCERS 65536
+static int64_t last_seen[MAX_PRODUCERS];
+#define STOP 65535 /* with count -1, a consumer stops at the first message from this producer id */
+
+static double first_at; /* when the first message arrived (bench timing) */
+
+static int die(const char *what, int rc) {
+  fprintf(stderr, "%s: %s\n", what, strerror(-rc));
+  return 2;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int produce(tipc_ring *r, int id, long long count, uint32_t batch) {
+  struct sample buf[4096];
+  if (batch > 4096) batch = 4096;
+  for (long long i = 0; count < 0 || i < count;) {
+    uint32_t n = batch;
+    if (count >= 0 && (long long)n > count - i) n = (uint32_t)(count - i);
+    for (uint32_t j = 0; j < n; j++) {
+      buf[j].channel = (uint16_t)id;
+      buf[j].timestamp = (uint64_t)(i + j);
+      buf[j].value = (double)id * 1e9 + (double)(i + j);
+    }
+    uint32_t sent = 0;
+    while (sent < n) {
+      int rc = tipc_ring_send_many(r, buf + sent, n - sent, -1);
+      if (rc < 0) return die("send", rc);
+      sent += (uint32_t)rc;
+    }
+    i += n;
+  }
+  return 0;
+}
+
+static int consume(tipc_ring *r, long long count, uint32_t batch) {
+  struct sample buf[4096];
+  if (batch > 4096) batch = 4096;
+  for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = -1;
+  long long got = 0;
+  unsigned long long ids = 0, stamps = 0;
+  int stopped = 0;
+  while (!stopped && (count < 0 || got < count)) {
+    uint32_t want = count < 0 ? 1 : batch; /* until-stop mode takes one at a time: the stop is for us alone */
+    if (count >= 0 && (long long)want > count - got) want = (uint32_t)(count - got);
+    int rc = tipc_ring_recv_many(r, buf, want, 20000);
+    if (rc < 0) return die("recv", rc);
+    if (got == 0) first_at = now_s();
+    for (int j = 0; j < rc; j++) {
+      struct sample *s = &buf[j];
+      if (s->channel == STOP) {
+        stopped = 1;
+        break;
+      }
+      if (s->value != (double)s->channel * 1e9 + (double)s->timestamp) {
+        fprintf(stderr, "torn message: channel %u timestamp %llu value %f\n", s->channel,
+                (unsigned long long)s->timestamp, s->value);
+        return 3;
+      }
+      if ((int64_t)s->timestamp <= last_seen[s->channel]) {
+        fprintf(stderr, "out of order: producer %u sent %llu after %lld\n", s->channel,
+                (unsigned long long)s->timestamp, (long long)last_seen[s->channel]);
+        return 4;
+      }
+      last_seen[s->channel] = (int64_t)s->timestamp;
+      ids += s->channel;
+      stamps += s->timestamp;
+    }
+    got += rc - stopped;
+  }
+  printf("ok %lld %llu %llu\n", got, ids, stamps);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 1;
+  const char *mode = argv[1], *name = argv[2];
+  tipc_ring *r = NULL;
+  int rc;
+  if (strcmp(mode, "create") == 0) {
+    rc = tipc_ring_create_fp(&r, name, sizeof(struct sample), (uint32_t)atoi(argv[3]), 0600, FINGERPRINT);
+    if (rc < 0) return die("create", rc);
+    tipc_ring_close(r);
+    return 0;
+  }
+  if (strcmp(mode, "bench") == 0) {
+    long long count = atoll(argv[3]);
+    uint32_t batch = (uint32_t)atoi(argv[4]);
+    pid_t child = fork();
+    if (child == 0) {
+      rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
+      if (rc < 0) return die("open", rc);
+      rc = produce(r, 1, count, batch);
+      tipc_ring_close(r);
+      _exit(rc);
+    }
+    rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
+    if (rc < 0) return die("open", rc);
+    rc = consume(r, count, batch);
+    double elapsed = now_s() - first_at;
+    int status = 0;
+    waitpid(child, &status, 0);
+    tipc_ring_close(r);
+    if (rc == 0) printf("rate %.0f\n", (double)(count - 1) / elapsed);
+    return rc;
+  }
+  rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
+  if (rc < 0) return die("open", rc);
+  if (strcmp(mode, "produce") == 0) {
+    rc = produce(r, atoi(argv[3]), atoll(argv[4]), (uint32_t)atoi(argv[5]));
+  } else if (strcmp(mode, "consume") == 0) {
+    rc = consume(r, atoll(argv[3]), (uint32_t)atoi(argv[4]));
+  } else if (strcmp(mode, "claim-and-die") == 0 || strcmp(mode, "claim-and-stop") == 0) {
+    /* The first half of tipc_ring_try_send_many: intent, claim, then death before publishing. */
+    uint64_t t = atomic_load(TIPC__A64(r, TIPC_RING_OFF_TAIL));
+    atomic_store(TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_POS)), t);
+    atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_COUNT)), 1);
+    if (!atomic_compare_exchange_strong(TIPC__A64(r, TIPC_RING_OFF_TAIL), &t, t + 1)) return 5;
+    memset(tipc__slot(r, t), 0xee, r->msg_size); /* half-written garbage nobody may see */
+    printf("claimed %llu\n", (unsigned long long)t);
+    fflush(stdout);
+    raise(strcmp(mode, "claim-and-stop") == 0 ? SIGSTOP : SIGKILL);
+    return 7;
+  } else if (strcmp(mode, "take-and-die") == 0) {
+    uint64_t h = atomic_load(TIPC__A64(r, TIPC_RING_OFF_HEAD));
+    if (atomic_load(tipc__seq(r, h)) != (uint32_t)(h + 1)) return 6;
+    atomic_store(TIPC__A64(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_POS)), h);
+    atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_COUNT)), 1);
+    if (!atomic_compare_exchange_strong(TIPC__A64(r, TIPC_RING_OFF_HEAD), &h, h + 1)) return 5;
+    printf("took %llu\n", (unsigned long long)h);
+    fflush(stdout);
+    raise(SIGKILL);
+  } else {
+    rc = 1;
+  }
+  tipc_ring_close(r);
+  return rc;
+}

@@ -1,0 +1,221 @@
+/*
+ * C peer for the socket channel tests: a plain C program speaking `struct sample` over UNIX
+ * datagram and seqpacket sockets, with blocking calls, as a C user of typed-ipc would.
+ *
+ *   socket_peer dgram-send    ADDR N   connect to a bound unix+dgram ADDR, send samples 0..N-1
+ *   socket_peer dgram-recv    ADDR N   bind ADDR, print "ready", receive N samples, check them, reply to the last sender
+ *   socket_peer seq-send      ADDR N   connect to a listening unix+seqpacket ADDR, send N samples, close
+ *   socket_peer seq-recv      ADDR N   listen on ADDR, print "ready", accept one, receive N samples, send one back
+ *   socket_peer fd-echo       FD       read samples from FD, write each back with value * 2, until EOF
+ *   socket_peer fd-send       FD N     write samples 0..N-1 to FD, then close it
+ *   socket_peer bench-pair    TYPE N [SIZE]  fork; the child sends N messages of SIZE bytes (default 24,
+ *                                      sequence number at offset 8) over a socketpair (TYPE dgram or
+ *                                      seqpacket), the parent receives them; prints messages per second
+ *
+ * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* struct('sample', { channel: u16, timestamp: u64, value: f64 }) as typed-ipc lays it out. */
+struct sample {
+  uint16_t channel;
+  uint64_t timestamp;
+  double value;
+};
+_Static_assert(sizeof(struct sample) == 24, "sample is 24 bytes");
+_Static_assert(offsetof(struct sample, timestamp) == 8, "timestamp at 8");
+_Static_assert(offsetof(struct sample, value) == 16, "value at 16");
+
+static void die(const char *what) {
+  fprintf(stderr, "socket_peer: %s: %s\n", what, strerror(errno));
+  exit(2);
+}
+
+static socklen_t address(const char *text, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  size_t n = strlen(text);
+  if (n >= sizeof sa->sun_path) {
+    errno = ENAMETOOLONG;
+    die("address");
+  }
+  if (text[0] == '@') {
+    memcpy(sa->sun_path + 1, text + 1, n - 1);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+  }
+  memcpy(sa->sun_path, text, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
+static struct sample make(long i) {
+  struct sample s;
+  memset(&s, 0, sizeof s);
+  s.channel = (uint16_t)(i % 65536);
+  s.timestamp = (uint64_t)i;
+  s.value = (double)i / 2.0;
+  return s;
+}
+
+static int check(const struct sample *s, long i) {
+  return s->channel == (uint16_t)(i % 65536) && s->timestamp == (uint64_t)i && s->value == (double)i / 2.0;
+}
+
+static void send_all(int fd, long n) {
+  for (long i = 0; i < n; i++) {
+    struct sample s = make(i);
+    if (send(fd, &s, sizeof s, MSG_NOSIGNAL) != (ssize_t)sizeof s) die("send");
+  }
+}
+
+static void recv_all(int fd, long n) {
+  for (long i = 0; i < n; i++) {
+    struct sample s;
+    ssize_t got = recv(fd, &s, sizeof s, 0);
+    if (got != (ssize_t)sizeof s) {
+      fprintf(stderr, "socket_peer: message %ld: got %zd bytes\n", i, got);
+      exit(3);
+    }
+    if (!check(&s, i)) {
+      fprintf(stderr, "socket_peer: message %ld: wrong content (timestamp %llu)\n", i,
+              (unsigned long long)s.timestamp);
+      exit(4);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: socket_peer MODE ARGS...\n");
+    return 1;
+  }
+  const char *mode = argv[1];
+  long n = argc > 3 ? atol(argv[3]) : 0;
+  struct sockaddr_un sa;
+
+  if (strcmp(mode, "dgram-send") == 0) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) die("socket");
+    if (connect(fd, (struct sockaddr *)&sa, address(argv[2], &sa)) < 0) die("connect");
+    send_all(fd, n);
+    return 0;
+  }
+  if (strcmp(mode, "dgram-recv") == 0) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) die("socket");
+    if (bind(fd, (struct sockaddr *)&sa, address(argv[2], &sa)) < 0) die("bind");
+    printf("ready\n");
+    fflush(stdout);
+    struct sockaddr_un from;
+    socklen_t fromlen = 0;
+    for (long i = 0; i < n; i++) {
+      struct sample s;
+      fromlen = sizeof from;
+      ssize_t got = recvfrom(fd, &s, sizeof s, 0, (struct sockaddr *)&from, &fromlen);
+      if (got != (ssize_t)sizeof s || !check(&s, i)) {
+        fprintf(stderr, "socket_peer: message %ld: %zd bytes or wrong content\n", i, got);
+        return 3;
+      }
+    }
+    struct sample reply = make(n);
+    if (sendto(fd, &reply, sizeof reply, 0, (struct sockaddr *)&from, fromlen) < 0) die("sendto");
+    if (argv[2][0] != '@') unlink(argv[2]);
+    printf("received %ld\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "seq-send") == 0) {
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0) die("socket");
+    if (connect(fd, (struct sockaddr *)&sa, address(argv[2], &sa)) < 0) die("connect");
+    send_all(fd, n);
+    close(fd);
+    return 0;
+  }
+  if (strcmp(mode, "seq-recv") == 0) {
+    int lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (lfd < 0) die("socket");
+    if (bind(lfd, (struct sockaddr *)&sa, address(argv[2], &sa)) < 0) die("bind");
+    if (listen(lfd, 8) < 0) die("listen");
+    printf("ready\n");
+    fflush(stdout);
+    int fd = accept(lfd, NULL, NULL);
+    if (fd < 0) die("accept");
+    recv_all(fd, n);
+    struct sample reply = make(n);
+    if (send(fd, &reply, sizeof reply, MSG_NOSIGNAL) < 0) die("send");
+    if (argv[2][0] != '@') unlink(argv[2]);
+    printf("received %ld\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "fd-echo") == 0) {
+    int fd = atoi(argv[2]);
+    for (;;) {
+      struct sample s;
+      ssize_t got = recv(fd, &s, sizeof s, 0);
+      if (got == 0) return 0;
+      if (got != (ssize_t)sizeof s) die("recv");
+      s.value *= 2;
+      if (send(fd, &s, sizeof s, MSG_NOSIGNAL) != (ssize_t)sizeof s) die("send");
+    }
+  }
+  if (strcmp(mode, "fd-send") == 0) {
+    int fd = atoi(argv[2]);
+    send_all(fd, n);
+    close(fd);
+    return 0;
+  }
+  if (strcmp(mode, "bench-pair") == 0) {
+    int type = strcmp(argv[2], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
+    size_t size = argc > 4 ? (size_t)atol(argv[4]) : sizeof(struct sample);
+    static unsigned char message[65536];
+    if (size < 16 || size > sizeof message) {
+      fprintf(stderr, "socket_peer: size must be in [16, 65536]\n");
+      return 1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+      /* Every message carries its sequence number as a uint64_t at offset 8, like the sample's timestamp. */
+      close(sv[0]);
+      memset(message, 0, size);
+      for (long i = 0; i < n; i++) {
+        uint64_t seq = (uint64_t)i;
+        memcpy(message + 8, &seq, sizeof seq);
+        if (send(sv[1], message, size, MSG_NOSIGNAL) != (ssize_t)size) die("send");
+      }
+      _exit(0);
+    }
+    close(sv[1]);
+    /* Timed from the first message to the last, as the Node side of the bench is. */
+    if (recv(sv[0], message, size, 0) != (ssize_t)size) die("recv");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 1; i < n; i++) {
+      uint64_t seq;
+      ssize_t got = recv(sv[0], message, size, 0);
+      memcpy(&seq, message + 8, sizeof seq);
+      if (got != (ssize_t)size || seq != (uint64_t)i) {
+        fprintf(stderr, "socket_peer: message %ld lost or damaged\n", i);
+        return 3;
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    waitpid(pid, NULL, 0);
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%.0f\n", (double)(n - 1) / seconds);
+    return 0;
+  }
+  fprintf(stderr, "socket_peer: unknown mode %s\n", mode);
+  return 1;
+}

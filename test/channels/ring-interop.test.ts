@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Channel, open, unlink } from '../../src/index.js';
+import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
+import { Sample, sample } from './ring-fixtures.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const STOP = 65535;
+const peer = (): string => compileC('ring_peer', [`${repoRoot}/test/c/ring_peer.c`]);
+const env = { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint };
+
+function ringUrl(tag = 'interop'): string {
+  const url = `shm:/${uniqueName(tag)}`;
+  cleanup.add(() => unlink(url));
+  return url;
+}
+
+async function openRing(url: string, options = {}): Promise<Channel<Sample>> {
+  const channel = await open(url, Sample, options);
+  cleanup.add(() => channel.close());
+  return channel;
+}
+
+/** A running peer; `done` is taken at spawn time so that an early exit is never missed. */
+interface Peer {
+  readonly child: ChildProcess;
+  readonly done: ReturnType<typeof finished>;
+}
+
+function track(child: ChildProcess): Peer {
+  cleanup.add(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  return { child, done: finished(child) };
+}
+
+function cPeer(...args: string[]): Peer {
+  return track(spawn(peer(), args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
+}
+
+function nodePeer(...args: string[]): Peer {
+  return track(spawnTs('test/channels/ring-peer.ts', args));
+}
+
+/** Checks every received message like the peers do: untorn, FIFO per producer; returns per-producer counts. */
+class Checker {
+  readonly last = new Map<number, bigint>();
+  readonly counts = new Map<number, number>();
+
+  check(value: Sample): void {
+    expect(value.value).toBe(value.channel * 1e9 + Number(value.timestamp));
+    const previous = this.last.get(value.channel) ?? -1n;
+    if (value.timestamp <= previous) throw new Error(`producer ${value.channel}: ${value.timestamp} after ${previous}`);
+    this.last.set(value.channel, value.timestamp);
+    this.counts.set(value.channel, (this.counts.get(value.channel) ?? 0) + 1);
+  }
+}
+
+/** Sum over producers `ids` of what a consumer prints: count, sum of ids, sum of timestamps. */
+function expected(ids: readonly number[], perProducer: number): [number, number, bigint] {
+  const stamps = BigInt((perProducer * (perProducer - 1)) / 2) * BigInt(ids.length);
+  return [ids.length * perProducer, ids.reduce((a, b) => a + b, 0) * perProducer, stamps];
+}
+
+function parseOk(stdout: string): [number, number, bigint] {
+  const match = /^ok (\d+) (\d+) (\d+)$/m.exec(stdout);
+  if (!match) throw new Error(`consumer did not report: ${stdout}`);
+  return [Number(match[1]), Number(match[2]), BigInt(match[3]!)];
+}
+
+describe('shm ring: C and Node peers', () => {
+  it('several C producers at once -> a Node consumer: every message once, in order per producer', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, { create: true, capacity: 256 });
+    const n = 20_000;
+    const producers = [
+      cPeer('produce', url.slice(4), '1', String(n), '1'),
+      cPeer('produce', url.slice(4), '2', String(n), '7'),
+      cPeer('produce', url.slice(4), '3', String(n), '64'),
+    ];
+    const checker = new Checker();
+    let received = 0;
+    while (received < 3 * n) {
+      for (const { value } of await rx.receiveMany(500, { timeoutMs: 20_000 })) checker.check(value);
+      received = [...checker.counts.values()].reduce((a, b) => a + b, 0);
+    }
+    for (const child of producers) expect((await child.done).code).toBe(0);
+    expect(Object.fromEntries(checker.counts)).toEqual({ 1: n, 2: n, 3: n });
+    expect(rx.tryReceive()).toBeUndefined();
+  });
+
+  it('several Node producer processes at once -> a C consumer', async () => {
+    const url = ringUrl();
+    await openRing(url, { create: true, capacity: 64 });
+    const n = 5_000;
+    const consumer = cPeer('consume', url.slice(4), String(3 * n), '32');
+    const producers = [
+      nodePeer('produce', url, '11', String(n), '1'),
+      nodePeer('produce', url, '12', String(n), '10'),
+      nodePeer('produce', url, '13', String(n), '100'),
+    ];
+    for (const child of producers) expect((await child.done).code).toBe(0);
+    const result = await consumer.done;
+    expect(result.stderr).toBe('');
+    expect(parseOk(result.stdout)).toEqual(expected([11, 12, 13], n));
+  });
+
+  it('mixed C and Node producers and consumers share one ring: each message is delivered exactly once', async () => {
+    const url = ringUrl();
+    const name = url.slice(4);
+    const tx = await openRing(url, { create: true, capacity: 128 });
+    const n = 10_000;
+    const consumers = [
+      cPeer('consume', name, '-1', '1'),
+      cPeer('consume', name, '-1', '1'),
+      nodePeer('consume', url, '-1', '1'),
+    ];
+    const producers = [
+      cPeer('produce', name, '21', String(n), '16'),
+      nodePeer('produce', url, '22', String(n), '50'),
+      cPeer('produce', name, '23', String(n), '1'),
+    ];
+    for (const child of producers) expect((await child.done).code).toBe(0);
+    await tx.sendMany([sample(STOP, 0), sample(STOP, 1), sample(STOP, 2)]);
+    const totals = (await Promise.all(consumers.map((c) => c.done))).map((r) => parseOk(r.stdout));
+    const sum = totals.reduce(([a, b, c], [x, y, z]) => [a + x, b + y, c + z], [0, 0, 0n]);
+    expect(sum).toEqual(expected([21, 22, 23], n));
+  });
+
+  it('C consumers and producers recover slots of killed peers by themselves', async () => {
+    const url = ringUrl();
+    const name = url.slice(4);
+    const tx = await openRing(url, { create: true, capacity: 4 });
+    tx.trySend(sample(1, 0));
+    expect((await cPeer('claim-and-die', name).done).signal).toBe('SIGKILL');
+    tx.trySend(sample(1, 1));
+    // A C consumer meets the dead producer's slot between the two messages.
+    expect(parseOk((await cPeer('consume', name, '2', '2').done).stdout)).toEqual([2, 2, 1n]);
+
+    await tx.sendMany([sample(1, 2), sample(1, 3), sample(1, 4), sample(1, 5)]);
+    expect((await cPeer('take-and-die', name).done).signal).toBe('SIGKILL');
+    // Full, and the slot it needs is held by the dead consumer: a C producer must reclaim it.
+    expect((await cPeer('produce', name, '2', '1', '1').done).code).toBe(0);
+    expect(tx.info()).toMatchObject({ abandoned: 1, recovered: 1 });
+    expect((await tx.receiveMany(10)).map((m) => m.value)).toEqual([
+      sample(1, 3),
+      sample(1, 4),
+      sample(1, 5),
+      sample(2, 0),
+    ]);
+  });
+
+  it('producers killed with SIGKILL at random moments never expose a torn message or stall the ring', async () => {
+    const url = ringUrl();
+    const name = url.slice(4);
+    const rx = await openRing(url, { create: true, capacity: 64 });
+    const checker = new Checker();
+    let stop = false;
+    const consuming = (async () => {
+      while (!stop) {
+        for (const { value } of await rx.receiveMany(256, { timeoutMs: 20_000 })) {
+          if (value.channel === STOP) return;
+          checker.check(value);
+        }
+      }
+    })();
+    const batches = ['1', '3', '16', '64'];
+    let kills = 0;
+    for (let round = 0; round < 24; round++) {
+      const child =
+        round % 8 === 7
+          ? nodePeer('produce', url, String(100 + round), '-1', batches[round % 4]!)
+          : cPeer('produce', name, String(100 + round), '-1', batches[round % 4]!);
+      const started = round % 8 === 7 ? 800 : 0;
+      await new Promise((resolve) => setTimeout(resolve, started + 1 + Math.random() * 20));
+      child.child.kill('SIGKILL');
+      const result = await child.done;
+      if (result.signal === 'SIGKILL') kills++;
+    }
+    // After all the killing, a producer still gets all of its messages through, in order.
+    const last = 999;
+    const survivor = cPeer('produce', name, String(last), '5000', '8');
+    expect((await survivor.done).code).toBe(0);
+    const tx = await openRing(url);
+    await tx.send(sample(STOP, 0));
+    stop = true;
+    await consuming;
+    expect(kills).toBe(24);
+    expect(checker.counts.get(last)).toBe(5000);
+    const killedProducers = [...checker.counts.keys()].filter((id) => id !== last);
+    expect(killedProducers.length).toBeGreaterThan(12);
+  });
+});

@@ -1,0 +1,32 @@
+/** Runs the real `typed-ipc` command (src/cli/main.ts through tsx) in a child process. */
+import { finished, spawnTs } from '../helpers.js';
+
+/** Exit code and output of one run. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `typed-ipc ...args`; `input` is written to its standard input. */
+export async function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const child = spawnTs('src/cli/main.ts', args, {
+    env: { ...process.env, ...options.env },
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  const { code, stdout, stderr } = await finished(child, options.timeoutMs ?? 30_000);
+  return { code, stdout, stderr };
+}
+
+/** Asserts the shape of a CLI error: exactly one line on stderr, no stack trace. */
+export function oneLineError(run: CliRun): string {
+  const lines = run.stderr.trimEnd().split('\n');
+  if (lines.length !== 1 || /^\s+at /m.test(run.stderr)) {
+    throw new Error(`expected a one-line error, got:\n${run.stderr}`);
+  }
+  return lines[0]!;
+}

@@ -1,0 +1,176 @@
+/**
+ * Builds a C program over the header `cHeader` generates, for the GCC tests. Modes:
+ *   layout          prints `S name sizeof alignof` and `F name field offsetof` for every struct;
+ *   read  <count>   reads `count` binary messages of each root struct from stdin, prints their tokens;
+ *   write <count>   reads `count` token lines of each root struct from stdin, writes the structs' bytes.
+ * Fields are read and written through plain C member access, so the compiler decides every byte.
+ */
+import { cHeader, type FieldType, type StructType } from '../../src/index.js';
+
+function allStructs(roots: readonly StructType[]): StructType[] {
+  const seen = new Map<string, StructType>();
+  const visit = (type: FieldType): void => {
+    if (type.kind === 'array') visit(type.element);
+    else if (type.kind === 'aligned') visit(type.inner);
+    else if (type.kind === 'struct' && !seen.has(type.name)) {
+      for (const field of type.fields) visit(field.type);
+      seen.set(type.name, type as StructType);
+    }
+  };
+  for (const root of roots) visit(root);
+  return [...seen.values()];
+}
+
+const cInt: Record<string, string> = {
+  u8: 'uint8_t',
+  u16: 'uint16_t',
+  u32: 'uint32_t',
+  u64: 'uint64_t',
+  i8: 'int8_t',
+  i16: 'int16_t',
+  i32: 'int32_t',
+  i64: 'int64_t',
+};
+
+class Printer {
+  #depth = 0;
+
+  print(type: FieldType, lv: string, out: string[]): void {
+    switch (type.kind) {
+      case 'int':
+        if (type.signed) out.push(`printf("%lld ", (long long)(${lv}));`);
+        else out.push(`printf("%llu ", (unsigned long long)(${lv}));`);
+        return;
+      case 'enum':
+        this.print(type.base, lv, out);
+        return;
+      case 'float':
+        if (type.name === 'f32') {
+          out.push(`{ float d = ${lv}; uint32_t b; memcpy(&b, &d, 4); printf("%08x ", (unsigned)b); }`);
+        } else {
+          out.push(`{ double d = ${lv}; uint64_t b; memcpy(&b, &d, 8); printf("%016llx ", (unsigned long long)b); }`);
+        }
+        return;
+      case 'bool':
+        out.push(`printf("%d ", (${lv}) ? 1 : 0);`);
+        return;
+      case 'char':
+        out.push(
+          `{ int n = 0; while (n < ${type.length} && ${lv}[n] != 0) { printf("%02x", (unsigned)(unsigned char)${lv}[n]); n++; } printf(n == 0 ? "- " : " "); }`,
+        );
+        return;
+      case 'bytes':
+        out.push(`for (int k = 0; k < ${type.length}; k++) printf("%02x", (unsigned)${lv}[k]);`, 'printf(" ");');
+        return;
+      case 'array': {
+        const i = `i${this.#depth++}`;
+        out.push(`for (int ${i} = 0; ${i} < ${type.length}; ${i}++) {`);
+        this.print(type.element, `${lv}[${i}]`, out);
+        out.push('}');
+        this.#depth--;
+        return;
+      }
+      case 'struct':
+        for (const field of type.fields) this.print(field.type, `${lv}.${field.name}`, out);
+        return;
+      case 'aligned':
+        this.print(type.inner, lv, out);
+    }
+  }
+
+  scan(type: FieldType, lv: string, out: string[]): void {
+    switch (type.kind) {
+      case 'int':
+        if (type.signed) out.push(`{ long long t; need(scanf("%lld", &t)); ${lv} = (${cInt[type.name]})t; }`);
+        else out.push(`{ unsigned long long t; need(scanf("%llu", &t)); ${lv} = (${cInt[type.name]})t; }`);
+        return;
+      case 'enum':
+        this.scan(type.base, lv, out);
+        return;
+      case 'float':
+        if (type.name === 'f32') {
+          out.push(`{ unsigned t; float d; need(scanf("%x", &t)); uint32_t b = t; memcpy(&d, &b, 4); ${lv} = d; }`);
+        } else {
+          out.push(
+            `{ unsigned long long t; double d; need(scanf("%llx", &t)); uint64_t b = t; memcpy(&d, &b, 8); ${lv} = d; }`,
+          );
+        }
+        return;
+      case 'bool':
+        out.push(`{ int t; need(scanf("%d", &t)); ${lv} = t != 0; }`);
+        return;
+      case 'char':
+      case 'bytes':
+        out.push(
+          `{ need(scanf("%8191s", token)); int n = token[0] == '-' ? 0 : (int)strlen(token) / 2; if (n > ${type.length}) exit(3);`,
+          `for (int k = 0; k < n; k++) { unsigned b; sscanf(token + 2 * k, "%2x", &b); ${lv}[k] = (${type.kind === 'char' ? 'char' : 'uint8_t'})b; } }`,
+        );
+        return;
+      case 'array': {
+        const i = `i${this.#depth++}`;
+        out.push(`for (int ${i} = 0; ${i} < ${type.length}; ${i}++) {`);
+        this.scan(type.element, `${lv}[${i}]`, out);
+        out.push('}');
+        this.#depth--;
+        return;
+      }
+      case 'struct':
+        for (const field of type.fields) this.scan(field.type, `${lv}.${field.name}`, out);
+        return;
+      case 'aligned':
+        this.scan(type.inner, lv, out);
+    }
+  }
+}
+
+/** The header and the C program (as one source) for these root structs. */
+export function cPeerSource(roots: readonly StructType[]): string {
+  const printer = new Printer();
+  const lines = [
+    cHeader(roots, { guard: 'TYPED_IPC_TEST_PEER_H' }),
+    '#include <stdio.h>',
+    '#include <stdlib.h>',
+    '#include <string.h>',
+    'static char token[8192];',
+    'static void need(int got) { if (got != 1) { fprintf(stderr, "bad input\\n"); exit(4); } }',
+  ];
+  for (const root of roots) {
+    const out: string[] = [];
+    printer.print(root, '(*s)', out);
+    lines.push(`static void print_${root.name}(const struct ${root.name} *s) {`, ...out, 'printf("\\n");', '}');
+    const scans: string[] = [];
+    printer.scan(root, '(*s)', scans);
+    lines.push(`static void scan_${root.name}(struct ${root.name} *s) {`, ...scans, '}');
+  }
+  lines.push('int main(int argc, char **argv) {', 'if (argc < 2) return 2;', 'if (strcmp(argv[1], "layout") == 0) {');
+  for (const struct of allStructs(roots)) {
+    lines.push(
+      `printf("S ${struct.name} %zu %zu\\n", sizeof(struct ${struct.name}), _Alignof(struct ${struct.name}));`,
+      ...struct.fields.map(
+        (field) => `printf("F ${struct.name} ${field.name} %zu\\n", offsetof(struct ${struct.name}, ${field.name}));`,
+      ),
+    );
+  }
+  lines.push('return 0;', '}', 'int count = argc > 2 ? atoi(argv[2]) : 1;', 'if (strcmp(argv[1], "read") == 0) {');
+  for (const root of roots) {
+    lines.push(
+      `for (int c = 0; c < count; c++) { struct ${root.name} v; if (fread((void *)&v, sizeof v, 1, stdin) != 1) return 5; print_${root.name}(&v); }`,
+    );
+  }
+  lines.push('return 0;', '}', 'if (strcmp(argv[1], "write") == 0) {');
+  for (const root of roots) {
+    lines.push(
+      `for (int c = 0; c < count; c++) { struct ${root.name} v; memset((void *)&v, 0, sizeof v); scan_${root.name}(&v); fwrite((const void *)&v, sizeof v, 1, stdout); }`,
+    );
+  }
+  lines.push('return 0;', '}', 'return 2;', '}', '');
+  return lines.join('\n');
+}
+
+/** The lines `layout` mode must print, from the library's own numbers. */
+export function expectedLayout(roots: readonly StructType[]): string[] {
+  return allStructs(roots).flatMap((struct) => [
+    `S ${struct.name} ${struct.size} ${struct.align}`,
+    ...struct.fields.map((field) => `F ${struct.name} ${field.name} ${field.offset}`),
+  ]);
+}

@@ -1,0 +1,189 @@
+/**
+ * Struct behaviour a user relies on: the sample's layout and bytes, offsetOf, zero padding,
+ * decode at an offset, 64-bit bigint ranges, byte order, char(n) UTF-8, and fingerprints
+ * (equal for independently declared equal layouts, different for any change that matters).
+ */
+import { describe, expect, it } from 'vitest';
+import { NetworkHeader, Sample, SensorFrame } from '../../schemas/index.js';
+import {
+  aligned,
+  array,
+  bytes,
+  char,
+  enumOf,
+  f32,
+  f64,
+  i16,
+  i64,
+  SchemaError,
+  type StructType,
+  struct,
+  u8,
+  u16,
+  u32,
+  u64,
+} from '../../src/index.js';
+
+describe('the measurement sample', () => {
+  it('has the C layout: 24 bytes, 6 of padding after channel', () => {
+    expect([Sample.name, Sample.size, Sample.align]).toEqual(['sample', 24, 8]);
+    expect(Sample.fields.map(({ name, offset, size, align }) => ({ name, offset, size, align }))).toEqual([
+      { name: 'channel', offset: 0, size: 2, align: 2 },
+      { name: 'timestamp', offset: 8, size: 8, align: 8 },
+      { name: 'value', offset: 16, size: 8, align: 8 },
+    ]);
+    expect(Sample.offsetOf('value')).toBe(16);
+    expect(() => Sample.offsetOf('nope' as never)).toThrow(SchemaError);
+    expect(Sample.fixedSize).toBe(true);
+  });
+
+  it('encodes to the exact little-endian bytes, padding zero', () => {
+    const bytes = Sample.encode({ channel: 0x0102, timestamp: 0x1122334455667788n, value: 1 });
+    expect(Buffer.from(bytes).toString('hex')).toBe('0201000000000000' + '8877665544332211' + '000000000000f03f');
+  });
+
+  it('encodeInto zeroes padding in a dirty buffer and decodes at an offset', () => {
+    const target = new Uint8Array(40).fill(0xff);
+    expect(Sample.encodeInto({ channel: 1, timestamp: 2n, value: 3 }, target, 8)).toBe(24);
+    expect(target.subarray(10, 16)).toEqual(new Uint8Array(6));
+    expect(target[7]).toBe(0xff);
+    expect(target[32]).toBe(0xff);
+    expect(Sample.decode(target, 8)).toEqual({ channel: 1, timestamp: 2n, value: 3 });
+    // A view with a byteOffset into a larger buffer decodes the same.
+    expect(Sample.decode(target.subarray(8, 32))).toEqual({ channel: 1, timestamp: 2n, value: 3 });
+  });
+
+  it('encodes each message into bytes of its own', () => {
+    const a = Sample.encode({ channel: 1, timestamp: 1n, value: 1 });
+    const b = Sample.encode({ channel: 2, timestamp: 2n, value: 2 });
+    expect(Sample.decode(a).channel).toBe(1);
+    expect(Sample.decode(b).channel).toBe(2);
+    expect(a.length).toBe(24);
+  });
+
+  it('decodes into values that do not share memory with the input', () => {
+    const Blob = struct('blob', { raw: bytes(4), name: char(4) });
+    const input = Blob.encode({ raw: Uint8Array.of(1, 2, 3, 4), name: 'abc' });
+    const value = Blob.decode(input);
+    input.fill(0);
+    expect(value).toEqual({ raw: Uint8Array.of(1, 2, 3, 4), name: 'abc' });
+  });
+
+  it('keeps 64-bit extremes exact as bigint', () => {
+    const Wide = struct('wide', { u: u64, i: i64 });
+    for (const value of [
+      { u: 0n, i: -(2n ** 63n) },
+      { u: 2n ** 64n - 1n, i: 2n ** 63n - 1n },
+    ]) {
+      expect(Wide.decode(Wide.encode(value))).toEqual(value);
+    }
+  });
+});
+
+describe('byte order, strings and examples', () => {
+  it('big-endian changes byte order only, never layout', () => {
+    const fields = { a: u16, b: u32, c: array(i16, 2), d: f32 } as const;
+    const little = struct('h', fields);
+    const big = struct('h', fields, { endian: 'big' });
+    expect(big.fields).toEqual(little.fields);
+    const value = { a: 0x0102, b: 0x03040506, c: [-2, 7], d: 1.5 };
+    expect(Buffer.from(big.encode(value)).toString('hex')).toBe('0102000003040506fffe00073fc00000');
+    expect(Buffer.from(little.encode(value)).toString('hex')).toBe('020100000605040' + '3feff07000000c03f');
+    expect(big.decode(big.encode(value))).toEqual(value);
+  });
+
+  it('char(n) holds UTF-8, NUL-padded, exactly n bytes allowed', () => {
+    const Name = struct('named', { name: char(6) });
+    expect(Array.from(Name.encode({ name: 'hé' }))).toEqual([0x68, 0xc3, 0xa9, 0, 0, 0]);
+    expect(Name.decode(Name.encode({ name: '€€' }))).toEqual({ name: '€€' });
+    expect(Name.decode(Name.encode({ name: '' }))).toEqual({ name: '' });
+    expect(Name.decode(Uint8Array.of(0x61, 0, 0x62, 0, 0, 0))).toEqual({ name: 'a' });
+  });
+
+  it('round-trips the example schemas', () => {
+    const frame = {
+      sequence: 7,
+      timestamp: 123n,
+      name: 'thermo-α',
+      count: 2,
+      readings: Array.from({ length: 8 }, (_, i) => ({
+        channel: i,
+        status: (['OK', 'SATURATED', 'FAULT'] as const)[i % 3]!,
+        raw: 100 - i * 50,
+        value: i / 2,
+      })),
+    };
+    expect(SensorFrame.size).toBe(4 + 8 + 16 + 1 + 8 * 8);
+    expect(SensorFrame.decode(SensorFrame.encode(frame))).toEqual(frame);
+    const header = {
+      magic: 0x54495043,
+      version: 1,
+      kind: 'DATA' as const,
+      flags: 3,
+      length: 9,
+      id: 1n,
+      key: new Uint8Array(16).fill(9),
+    };
+    const bytes = NetworkHeader.encode(header);
+    expect(Array.from(bytes.subarray(0, 4))).toEqual([0x54, 0x49, 0x50, 0x43]);
+    expect(NetworkHeader.decode(bytes)).toEqual(header);
+  });
+});
+
+describe('layout rules', () => {
+  it('applies pack, align and _Alignas as GCC does', () => {
+    const packed = struct('p', { a: u8, b: u32, c: u16 }, { pack: 1 });
+    expect([packed.size, packed.align, packed.offsetOf('b'), packed.offsetOf('c')]).toEqual([7, 1, 1, 5]);
+    const two = struct('p2', { a: u8, b: f64 }, { pack: 2 });
+    expect([two.size, two.offsetOf('b')]).toEqual([10, 2]);
+    const wide = struct('w', { a: u8 }, { align: 16 });
+    expect([wide.size, wide.align]).toEqual([16, 16]);
+    const over = struct('o', { a: u8, b: aligned(u16, 8) });
+    expect([over.size, over.align, over.offsetOf('b')]).toEqual([16, 8, 8]);
+    // #pragma pack caps _Alignas too.
+    const capped = struct('c', { a: u8, b: aligned(u32, 16) }, { pack: 2 });
+    expect([capped.size, capped.offsetOf('b')]).toEqual([6, 2]);
+  });
+
+  it('nests structs and arrays of structs with their own alignment', () => {
+    const Inner = struct('inner', { x: u8, y: f64 });
+    const Outer = struct('outer', { tag: u8, inner: Inner, list: array(Inner, 2), k: enumOf(u16, { A: 1 }) });
+    expect([Outer.size, Outer.offsetOf('inner'), Outer.offsetOf('list'), Outer.offsetOf('k')]).toEqual([64, 8, 24, 56]);
+  });
+});
+
+describe('fingerprint', () => {
+  const declare = (): StructType => struct('sample', { channel: u16, timestamp: u64, value: f64 });
+
+  it('is equal for independently declared identical layouts', () => {
+    expect(declare().fingerprint).toBe(Sample.fingerprint);
+    expect(Sample.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it.each<[string, StructType]>([
+    ['struct name', struct('sample2', { channel: u16, timestamp: u64, value: f64 })],
+    ['field name', struct('sample', { chan: u16, timestamp: u64, value: f64 })],
+    ['field type of the same size', struct('sample', { channel: i16, timestamp: u64, value: f64 })],
+    ['field type u64 to f64', struct('sample', { channel: u16, timestamp: f64, value: f64 })],
+    ['offset (pack)', struct('sample', { channel: u16, timestamp: u64, value: f64 }, { pack: 2 })],
+    ['offset (_Alignas)', struct('sample', { channel: aligned(u16, 2), timestamp: aligned(u64, 16), value: f64 })],
+    ['size (align)', struct('sample', { channel: u16, timestamp: u64, value: f64 }, { align: 32 })],
+    ['byte order', struct('sample', { channel: u16, timestamp: u64, value: f64 }, { endian: 'big' })],
+    ['field order', struct('sample', { timestamp: u64, channel: u16, value: f64 })],
+    ['char length', struct('sample', { channel: u16, timestamp: u64, value: char(8) })],
+    ['char vs bytes', struct('sample', { channel: u16, timestamp: u64, value: bytes(8) })],
+  ])('changes with the %s', (_, other) => {
+    expect(other.fingerprint).not.toBe(Sample.fingerprint);
+  });
+
+  it('changes with an enum member and with a nested struct', () => {
+    const a = struct('e', { k: enumOf(u8, { A: 1, B: 2 }) });
+    expect(struct('e', { k: enumOf(u8, { A: 1, B: 2 }) }).fingerprint).toBe(a.fingerprint);
+    expect(struct('e', { k: enumOf(u8, { A: 1, B: 3 }) }).fingerprint).not.toBe(a.fingerprint);
+    expect(struct('e', { k: enumOf(u8, { A: 1, C: 2 }) }).fingerprint).not.toBe(a.fingerprint);
+    const n1 = struct('n', { inner: struct('i', { x: u8 }) });
+    expect(struct('n', { inner: struct('i', { x: u8 }) }).fingerprint).toBe(n1.fingerprint);
+    expect(struct('n', { inner: struct('i', { x: u8 }, { endian: 'big' }) }).fingerprint).not.toBe(n1.fingerprint);
+    expect(struct('n', { inner: struct('i', { y: u8 }) }).fingerprint).not.toBe(n1.fingerprint);
+  });
+});
