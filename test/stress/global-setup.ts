@@ -2,7 +2,7 @@
  * Global setup of the stress run: a directory for the figures the test files record, and at the end
  * the summary table (printed, and written into the README's "Reliability figures" section on full runs).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -86,6 +86,18 @@ async function bundlePeer(): Promise<void> {
   });
 }
 
+/** Figures of earlier full runs, kept beside the peer bundle (not committed). */
+const earlierFile = join(repoRoot, 'test', 'stress', '.build', 'figures.json');
+
+/** This run's figures, plus those of earlier full runs for (section, transport) pairs this run did not measure. */
+function mergeWithEarlier(figures: readonly Figure[]): Figure[] {
+  const measured = new Set(figures.map((f) => `${f.section} ${f.transport}`));
+  const earlier = existsSync(earlierFile) ? (JSON.parse(readFileSync(earlierFile, 'utf8')) as Figure[]) : [];
+  const merged = [...earlier.filter((f) => !measured.has(`${f.section} ${f.transport}`)), ...figures];
+  writeFileSync(earlierFile, JSON.stringify(merged, null, 1));
+  return merged;
+}
+
 /** Vitest global setup: provides `figuresDir`; the returned teardown prints and stores the figures. */
 export default async function setup(project: TestProject): Promise<() => void> {
   await bundlePeer();
@@ -100,6 +112,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
     }
     rmSync(dir, { recursive: true, force: true });
     if (figures.length === 0) return;
+    const full = process.env.STRESS_README === '1' || (!sizes.bounded && process.env.STRESS_README !== '0');
+    // Full runs of parts of the suite add up: the README shows the latest full figures of every part.
+    if (full) figures.splice(0, figures.length, ...mergeWithEarlier(figures));
     const rows = summarise(figures);
     const lost = [...rows.values()].reduce((sum, r) => sum + r.lost, 0);
     const notes = figures.filter((f) => f.note !== undefined).map((f) => `- ${f.section} ${f.transport}: ${f.note}`);
@@ -109,7 +124,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
       `${cpus().length} cores shared with other work, ${new Date().toISOString().slice(0, 10)}`;
     const summary = `${table(rows)}\n\nMessages lost in total: ${lost}. Sizes: ${conditions}.`;
     console.log(`\nReliability figures\n\n${summary}\n\n${notes.join('\n')}\n`);
-    if (process.env.STRESS_README === '1' || (!sizes.bounded && process.env.STRESS_README !== '0')) {
+    if (full) {
       writeReadme(`Measured by \`npm run test:stress\` (\`.ci/run\` runs it with bounded sizes).\n\n${summary}`);
     }
   };
