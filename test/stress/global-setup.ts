@@ -2,7 +2,7 @@
  * Global setup of the stress run: a directory for the figures the test files record, and at the end
  * the summary table (printed, and written into the README's "Reliability figures" section on full runs).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -72,11 +72,12 @@ function writeReadme(text: string): void {
  * start with plain `node`. esbuild comes with tsx; packages stay external and load from node_modules.
  */
 async function bundlePeer(): Promise<void> {
-  rmSync(peerBundle, { force: true });
   const { build } = await import('esbuild');
+  // Built aside and renamed: a concurrent run's peers never see a half-written bundle.
+  const temporary = `${peerBundle}.${process.pid}.tmp`;
   await build({
     entryPoints: [join(repoRoot, 'test', 'stress', 'peer.ts')],
-    outfile: peerBundle,
+    outfile: temporary,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -84,6 +85,7 @@ async function bundlePeer(): Promise<void> {
     packages: 'external',
     logLevel: 'error',
   });
+  renameSync(temporary, peerBundle);
 }
 
 /** Figures of earlier full runs, kept beside the peer bundle (not committed). */
