@@ -669,6 +669,8 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
   if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
+  // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
   const fd =
     access === 'receive'
       ? check(libc.open(path, libc.O_RDONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0), 'open', path)
