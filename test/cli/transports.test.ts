@@ -157,29 +157,13 @@ describe('tail and send over every transport', () => {
     // Wait until the receiving side exists: the socket file, the FIFO, the ring's segment, or a listener.
     if (scheme.startsWith('unix') || scheme === 'fifo') await until(() => existsSync(path), path);
     if (scheme === 'shm') await until(() => existsSync(`/dev/shm${path}`), `/dev/shm${path}`);
-    let send = await runCli([
-      'send',
-      url,
-      '--schema',
-      sample,
-      '--repeat',
-      '2',
-      '--json',
-      '{"channel":3,"timestamp":"4","value":5}',
-    ]);
+    const sendTwo = () =>
+      runCli(['send', url, '--schema', sample, '--repeat', '2', '--json', '{"channel":3,"timestamp":"4","value":5}']);
+    let send = await sendTwo();
     for (let attempt = 0; scheme === 'tcp' && send.code === 1 && attempt < 50; attempt++) {
       // The listener is not up yet (ECONNREFUSED): try again.
       await new Promise((resolve) => setTimeout(resolve, 200));
-      send = await runCli([
-        'send',
-        url,
-        '--schema',
-        sample,
-        '--repeat',
-        '2',
-        '--json',
-        '{"channel":3,"timestamp":"4","value":5}',
-      ]);
+      send = await sendTwo();
     }
     expect(send).toMatchObject({ code: 0, stderr: '' });
     const result = await tail;

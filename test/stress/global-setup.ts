@@ -2,12 +2,13 @@
  * Global setup of the stress run: a directory for the figures the test files record, and at the end
  * the summary table (printed, and written into the README's "Reliability figures" section on full runs).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from '../helpers.js';
 import type { Figure } from './figures.js';
+import { peerBundle } from './processes.js';
 import { sizes } from './sizes.js';
 
 interface Row {
@@ -66,8 +67,42 @@ function writeReadme(text: string): void {
   writeFileSync(file, next);
 }
 
+/**
+ * Bundles `peer.ts` (with the library it imports) into one ES module, so that the many peer processes
+ * start with plain `node`. esbuild comes with tsx; packages stay external and load from node_modules.
+ */
+async function bundlePeer(): Promise<void> {
+  const { build } = await import('esbuild');
+  // Built aside and renamed: a concurrent run's peers never see a half-written bundle.
+  const temporary = `${peerBundle}.${process.pid}.tmp`;
+  await build({
+    entryPoints: [join(repoRoot, 'test', 'stress', 'peer.ts')],
+    outfile: temporary,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  renameSync(temporary, peerBundle);
+}
+
+/** Figures of earlier full runs, kept beside the peer bundle (not committed). */
+const earlierFile = join(repoRoot, 'test', 'stress', '.build', 'figures.json');
+
+/** This run's figures, plus those of earlier full runs for (section, transport) pairs this run did not measure. */
+function mergeWithEarlier(figures: readonly Figure[]): Figure[] {
+  const measured = new Set(figures.map((f) => `${f.section} ${f.transport}`));
+  const earlier = existsSync(earlierFile) ? (JSON.parse(readFileSync(earlierFile, 'utf8')) as Figure[]) : [];
+  const merged = [...earlier.filter((f) => !measured.has(`${f.section} ${f.transport}`)), ...figures];
+  writeFileSync(earlierFile, JSON.stringify(merged, null, 1));
+  return merged;
+}
+
 /** Vitest global setup: provides `figuresDir`; the returned teardown prints and stores the figures. */
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
+  await bundlePeer();
   const dir = mkdtempSync(join(tmpdir(), 'tipc-figures-'));
   project.provide('figuresDir', dir);
   return () => {
@@ -79,6 +114,9 @@ export default function setup(project: TestProject): () => void {
     }
     rmSync(dir, { recursive: true, force: true });
     if (figures.length === 0) return;
+    const full = process.env.STRESS_README === '1' || (!sizes.bounded && process.env.STRESS_README !== '0');
+    // Full runs of parts of the suite add up: the README shows the latest full figures of every part.
+    if (full) figures.splice(0, figures.length, ...mergeWithEarlier(figures));
     const rows = summarise(figures);
     const lost = [...rows.values()].reduce((sum, r) => sum + r.lost, 0);
     const notes = figures.filter((f) => f.note !== undefined).map((f) => `- ${f.section} ${f.transport}: ${f.note}`);
@@ -88,7 +126,7 @@ export default function setup(project: TestProject): () => void {
       `${cpus().length} cores shared with other work, ${new Date().toISOString().slice(0, 10)}`;
     const summary = `${table(rows)}\n\nMessages lost in total: ${lost}. Sizes: ${conditions}.`;
     console.log(`\nReliability figures\n\n${summary}\n\n${notes.join('\n')}\n`);
-    if (process.env.STRESS_README === '1' || (!sizes.bounded && process.env.STRESS_README !== '0')) {
+    if (full) {
       writeReadme(`Measured by \`npm run test:stress\` (\`.ci/run\` runs it with bounded sizes).\n\n${summary}`);
     }
   };

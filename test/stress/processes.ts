@@ -1,7 +1,9 @@
 /** Starting stress peers (`peer.ts`) in child processes and draining a consumer into a checker. */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Message, TimeoutError } from '../../src/index.js';
-import { finished, spawnTs } from '../helpers.js';
+import { finished, repoRoot, spawnTs } from '../helpers.js';
 import type { Sample, SequenceChecker } from './sample.js';
 import type { Consumer, TransportEntry } from './transports.js';
 
@@ -11,18 +13,24 @@ export interface Peer {
   readonly done: ReturnType<typeof finished>;
 }
 
+/** The peer bundled into one file by the global setup (tsx's start-up costs ~1 s of CPU per process). */
+export const peerBundle = join(repoRoot, 'test', 'stress', '.build', 'peer.mjs');
+
+/** Starts `peer.ts` with these arguments, from the bundle when there is one. */
+export function spawnPeer(args: readonly string[]): ChildProcess {
+  if (!existsSync(peerBundle)) return spawnTs('test/stress/peer.ts', args);
+  return spawn(process.execPath, [peerBundle, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /** Starts a producer process sending `count` samples as producer `id`. */
 export function startProducer(entry: TransportEntry, url: string, id: number, count: number, resume = false): Peer {
-  const child = spawnTs(
-    'test/stress/peer.ts',
-    ['produce', entry.name, url, String(id), String(count)].concat(resume ? ['resume'] : []),
-  );
+  const child = spawnPeer(['produce', entry.name, url, String(id), String(count)].concat(resume ? ['resume'] : []));
   return { child, done: finished(child, 1_800_000) };
 }
 
 /** Starts a consumer process; resolves once it printed `ready` (its end exists). */
 export async function startConsumer(entry: TransportEntry, url: string, capacity: number): Promise<Peer> {
-  const child = spawnTs('test/stress/peer.ts', ['consume', entry.name, url, String(capacity)]);
+  const child = spawnPeer(['consume', entry.name, url, String(capacity)]);
   const done = finished(child, 1_800_000);
   await new Promise<void>((resolve, reject) => {
     let out = '';

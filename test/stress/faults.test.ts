@@ -1,0 +1,224 @@
+/**
+ * Faults: producers and consumers SIGKILLed at random moments. Survivors keep working, no torn
+ * sample is ever delivered, a killed producer's samples arrive as a whole prefix, and a consumer
+ * that replaces a killed one (same URL: reopened queue or ring, rebound socket over the stale file)
+ * gets the producers' later samples in order.
+ */
+import { appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cleanup, finished, repoRoot, spawnTs } from '../helpers.js';
+import { record } from './figures.js';
+import { drain, type Peer, startConsumer, startProducer } from './processes.js';
+import { Sample, SequenceChecker } from './sample.js';
+import { sizes } from './sizes.js';
+import { allTransports, type Consumer, isAvailable, type TransportEntry } from './transports.js';
+
+const table = await Promise.all(
+  allTransports.map(async (entry) => ({ entry, available: await isAvailable(entry, Sample) })),
+);
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000);
+/** Small seeded PRNG (mulberry32) so a failing round can be replayed with STRESS_SEED. */
+function random(seedValue: number): () => number {
+  let a = seedValue >>> 0;
+  return () => {
+    a = (a + 0x6d2b_79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const cli = join(repoRoot, 'src', 'cli', 'main.ts');
+
+/** With STRESS_DEBUG=<file>, the steps of every round are appended there (vitest holds console output). */
+function step(text: string): void {
+  if (process.env.STRESS_DEBUG) appendFileSync(process.env.STRESS_DEBUG, `${new Date().toISOString()} ${text}\n`);
+}
+
+/** What `typed-ipc ls` lists, once the CLI has landed (undefined before). */
+async function listed(): Promise<string | undefined> {
+  if (!existsSync(cli)) return undefined;
+  const r = await finished(spawnTs(cli, ['ls']), 30_000);
+  return r.stdout;
+}
+
+/** Receives until `predicate` holds for the checker (or `ms` pass); returns the errors seen. */
+async function receiveUntil(
+  consumer: Consumer<Sample>,
+  checker: SequenceChecker,
+  predicate: () => boolean,
+  ms: number,
+): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  const deadline = Date.now() + ms;
+  while (!predicate() && Date.now() < deadline) {
+    try {
+      checker.add((await consumer.receive({ timeoutMs: 250 })).value);
+    } catch (error) {
+      if (!(error instanceof Error && /timed out|within \d+ ms/.test(error.message))) errors.push(error);
+    }
+  }
+  return errors;
+}
+
+/** Round of a killed producer: the survivor and the consumer go on, and a new producer can join. */
+async function producerKilled(entry: TransportEntry, next: () => number): Promise<string[]> {
+  const n = sizes.faultSamples;
+  const url = await entry.url('fault');
+  cleanup.add(() => entry.remove(url));
+  const consumer = await entry.consumer(url, Sample, { capacity: 10 });
+  cleanup.add(() => consumer.close());
+  step(`${entry.name} producer round ${url}`);
+  const victim = startProducer(entry, url, 0, n);
+  const survivor = startProducer(entry, url, 1, n);
+  for (const p of [victim, survivor]) cleanup.add(() => p.child.kill('SIGKILL'));
+  const checker = new SequenceChecker();
+  // Kill once the victim is somewhere in the middle of its stream.
+  const killAt = 1 + Math.floor(next() * (n / 2));
+  const errors = await receiveUntil(consumer, checker, () => (checker.delivered.get(0) ?? 0) >= killAt, 60_000);
+  step(`kill victim at ${killAt}, errors ${errors.length}`);
+  victim.child.kill('SIGKILL');
+  // Keep receiving while the survivor finishes: it waits for room (backpressure) otherwise.
+  const both = Promise.all([victim.done, survivor.done]);
+  errors.push(...(await drain(consumer, checker, Number.POSITIVE_INFINITY, 60_000, both)));
+  const [v, s] = await both;
+  step(`drained ${JSON.stringify([...checker.delivered])}`);
+  // Reconnecting works: a new producer joins the same consumer.
+  const late = startProducer(entry, url, 2, 100);
+  cleanup.add(() => late.child.kill('SIGKILL'));
+  await receiveUntil(consumer, checker, () => (checker.delivered.get(2) ?? 0) >= 100, 30_000);
+  const l = await late.done;
+  step('late producer done');
+  const problems: string[] = [];
+  if (v.signal !== 'SIGKILL') problems.push(`victim was not killed mid-stream (exit ${v.code}, signal ${v.signal})`);
+  if (s.code !== 0) problems.push(`survivor failed: ${s.code} ${s.signal} ${s.stderr.trim()}`);
+  if (l.code !== 0) problems.push(`late producer failed: ${l.code} ${l.signal} ${l.stderr.trim()}`);
+  // A killed stream producer may leave half a record; reporting it (DecodeError) is fine, delivering it is not.
+  const unexpected = errors.filter((e) => !(e instanceof Error && e.name === 'DecodeError'));
+  if (unexpected.length > 0) problems.push(`errors: ${unexpected.map(String).join('; ')}`);
+  if (checker.torn > 0) problems.push(`${checker.torn} torn samples delivered`);
+  if (checker.duplicated + checker.late > 0)
+    problems.push(`${checker.duplicated} duplicated, ${checker.late} reordered`);
+  const got = (id: number) => checker.delivered.get(id) ?? 0;
+  lostInRounds += n - got(1) + 100 - got(2);
+  // UDP drops under load by design (see load.test.ts); elsewhere every survivor sample must arrive.
+  if (entry.reliable && got(1) !== n) problems.push(`survivor: ${got(1)}/${n} arrived`);
+  if (entry.reliable && got(2) !== 100) problems.push(`late producer: ${got(2)}/100 arrived`);
+  if (!entry.reliable && got(1) + got(2) === 0) problems.push('nothing arrived from the survivors');
+  if (entry.reliable && got(0) !== (checker.next.get(0) ?? 0)) {
+    problems.push(`victim: ${got(0)} arrived but up to seq ${(checker.next.get(0) ?? 0) - 1} (a gap)`);
+  }
+  return problems;
+}
+
+/** Round of a killed consumer: a new consumer on the same URL gets the producers' later samples. */
+async function consumerKilled(entry: TransportEntry, next: () => number): Promise<string[]> {
+  const n = sizes.faultSamples;
+  const url = await entry.url('fault');
+  cleanup.add(() => entry.remove(url));
+  step(`${entry.name} consumer round ${url}`);
+  const old = await startConsumer(entry, url, 10);
+  cleanup.add(() => old.child.kill('SIGKILL'));
+  const producers: Peer[] = [0, 1].map((id) => startProducer(entry, url, id, n, true));
+  for (const p of producers) cleanup.add(() => p.child.kill('SIGKILL'));
+  // Let the producers start and the old consumer take some samples, then kill it.
+  await new Promise((resolve) => setTimeout(resolve, 300 + next() * 1_200));
+  old.child.kill('SIGKILL');
+  const o = await old.done;
+  step('old consumer killed');
+  const problems: string[] = [];
+  if (o.stdout.includes('torn')) problems.push(`old consumer saw a torn sample: ${o.stdout}`);
+  // The killed consumer created the object: `typed-ipc ls` lists what it left (queues and rings).
+  const file = entry.file(url);
+  if (lsCovers(entry) && file !== undefined && existsSync(file)) {
+    const ls = await listed();
+    const name = url.slice(url.lastIndexOf('/') + 1);
+    if (ls !== undefined && !ls.includes(name)) problems.push(`typed-ipc ls does not list ${name}`);
+    if (ls !== undefined) lsChecked += 1;
+  }
+  const consumer = await entry.consumer(url, Sample, { capacity: 10 });
+  cleanup.add(() => consumer.close());
+  const checker = new SequenceChecker();
+  const all = Promise.all(producers.map((p) => p.done));
+  const errors = await drain(consumer, checker, Number.POSITIVE_INFINITY, 60_000, all);
+  const results = await all;
+  step(`drained ${JSON.stringify([...checker.next])}`);
+  await consumer.close();
+  // A socket file the killed consumer left was taken over by the new one, which removes it on close.
+  if (entry.style !== 'open' && file !== undefined && existsSync(file))
+    problems.push(`${file} left behind after close`);
+  for (const r of results) if (r.code !== 0) problems.push(`producer failed: ${r.code} ${r.signal} ${r.stderr.trim()}`);
+  const unexpected = errors.filter((e) => !(e instanceof Error && e.name === 'DecodeError'));
+  if (unexpected.length > 0) problems.push(`errors: ${unexpected.map(String).join('; ')}`);
+  if (checker.torn > 0) problems.push(`${checker.torn} torn samples delivered`);
+  if (checker.duplicated + checker.late > 0)
+    problems.push(`${checker.duplicated} duplicated, ${checker.late} reordered`);
+  // What the old consumer took is gone with it; everything after must arrive, the last sample included.
+  for (const id of [0, 1]) {
+    if ((checker.next.get(id) ?? 0) !== n)
+      problems.push(`producer ${id}: last sample ${(checker.next.get(id) ?? 0) - 1}/${n - 1}`);
+  }
+  if (!entry.reliable) {
+    for (const id of [0, 1]) lostInRounds += n - (checker.next.get(id) ?? 0);
+    return problems.filter((p) => !p.startsWith('producer ') || p.includes('failed'));
+  }
+  return problems;
+}
+
+/** Which objects `typed-ipc ls` lists: queues (when /dev/mqueue is mounted) and shared-memory rings. */
+function lsCovers(entry: TransportEntry): boolean {
+  return entry.name === 'mq' || entry.name === 'shm';
+}
+
+let lostInRounds = 0;
+let lsChecked = 0;
+
+/**
+ * Known transport bugs these rounds find; the test stays strict and is expected to fail until fixed.
+ * - unix+stream (stream.ts listen): a socket file left by a SIGKILLed listener is not recognised as
+ *   stale, so listening again on the same path fails with EADDRINUSE and the hint "in use by a live
+ *   process" (socket.ts probes with connect and replaces it; stream.ts does not).
+ */
+const knownBugs: Record<string, string> = {
+  'consumers:unix+stream': 'listen over a stale socket file fails with EADDRINUSE',
+};
+
+describe.each(table)('faults: $entry.name', ({ entry, available }) => {
+  const half = Math.max(1, Math.floor(sizes.faultRounds / 2));
+  for (const kind of ['producers', 'consumers'] as const) {
+    const test = !available ? it.skip : knownBugs[`${kind}:${entry.name}`] ? it.fails : it;
+    test(`${half} rounds with ${kind} SIGKILLed at random moments (seed ${seed})`, async () => {
+      const next = random(seed ^ (entry.name.length * 7919) ^ (kind === 'producers' ? 1 : 2));
+      const failures: string[] = [];
+      lostInRounds = 0;
+      lsChecked = 0;
+      for (let round = 0; round < half; round++) {
+        let problems: string[];
+        try {
+          problems = kind === 'consumers' ? await consumerKilled(entry, next) : await producerKilled(entry, next);
+        } catch (error) {
+          problems = [`threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`];
+        }
+        await cleanup.run();
+        if (problems.length > 0) failures.push(`round ${round}: ${problems.join(', ')}`);
+      }
+      const ls = kind === 'consumers' && lsCovers(entry) ? `, typed-ipc ls checked ${lsChecked} times` : '';
+      record({
+        section: 'faults',
+        transport: entry.name,
+        survived: half - failures.length,
+        rounds: half,
+        lost: entry.reliable ? 0 : lostInRounds,
+        note:
+          `${kind} killed: ${half - failures.length}/${half} rounds survived, seed ${seed}${ls}` +
+          (entry.reliable ? '' : `, ${lostInRounds} datagrams dropped (UDP)`),
+      });
+      expect(failures).toEqual([]);
+    });
+  }
+});

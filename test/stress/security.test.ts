@@ -1,0 +1,302 @@
+/**
+ * Security: objects are created with mode 0600; a claimed name cannot be taken twice; a process of
+ * another uid (a C child spawned with uid/gid 65534) cannot use an object it was not granted; the
+ * SO_PEERCRED allow lists keep other users' messages out; names cannot escape their directory.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  bind,
+  type Channel,
+  IpcError,
+  type Listener,
+  listen,
+  type OpenOptions,
+  open,
+  SystemError,
+  ValidationError,
+} from '../../src/index.js';
+import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
+import { record } from './figures.js';
+import { makeSample, Sample } from './sample.js';
+import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
+
+const table = await Promise.all(
+  allTransports.map(async (entry) => ({ entry, available: await isAvailable(entry, Sample) })),
+);
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const intruder = compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]);
+const objmode = compileC('objmode', [join(repoRoot, 'test', 'stress', 'c', 'objmode.c')]);
+const NOBODY = 65534;
+
+const checks = new Map<string, number>();
+function counted(transport: string): void {
+  checks.set(transport, (checks.get(transport) ?? 0) + 1);
+}
+afterAll(() => {
+  for (const [transport, n] of checks) record({ section: 'security', transport, checks: n });
+});
+
+/** Runs the intruder as uid/gid 65534 against an object; resolves with what it printed. */
+async function intrude(kind: string, name: string, send = false): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(intruder, send ? [kind, name, 'send'] : [kind, name], {
+    uid: NOBODY,
+    gid: NOBODY,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r = await finished(child, 30_000);
+  return { code: r.code, stdout: r.stdout + r.stderr };
+}
+
+/** Permission bits of the object behind a URL. */
+function modeOf(entry: TransportEntry, url: string): number {
+  if (entry.name === 'mq') {
+    const r = spawnSyncText(objmode, [url.slice('mq:'.length)]);
+    return Number.parseInt(r, 8);
+  }
+  const file = entry.file(url);
+  if (file === undefined) throw new Error(`${entry.name} has no file`);
+  return statSync(file).mode & 0o7777;
+}
+
+function spawnSyncText(file: string, args: string[]): string {
+  return execFileSync(file, args, { encoding: 'utf8' }).trim();
+}
+
+/** The intruder's kind and object name for a URL of a transport with a filesystem object. */
+function target(entry: TransportEntry, url: string): [string, string] {
+  const rest = url.slice(url.indexOf(':') + 1);
+  const kind =
+    entry.name === 'mq' || entry.name === 'shm' || entry.name === 'fifo' ? entry.name : entry.name.replace('+', '-');
+  return [kind, rest];
+}
+
+/** Makes the consumer end with a given mode (for the positive control: a granted object). */
+async function consumerWithMode(
+  entry: TransportEntry,
+  url: string,
+  mode: number,
+): Promise<{ close(): Promise<unknown> }> {
+  if (entry.style === 'open') {
+    return await open(url, Sample, { create: true, capacity: 2, access: 'receive', mode } as OpenOptions);
+  }
+  return entry.style === 'bind' ? await bind(url, Sample, { mode }) : await listen(url, Sample, { mode });
+}
+
+const withFiles = table.filter(({ entry }) => entry.name !== 'udp' && entry.name !== 'tcp');
+
+/**
+ * Known bug (socket.ts bind/listen): the `mode` option is applied with fchmod before bind, so the
+ * umask still cuts it: `mode: 0o666` gives a 0644 socket file that other users cannot connect to.
+ * (stream.ts chmods after bind and gets 0666.) The default 0600 is right either way.
+ */
+const knownModeBugs = new Set(['unix+dgram', 'unix+seqpacket']);
+
+describe.each(withFiles)('security: $entry.name objects', ({ entry, available }) => {
+  it.skipIf(!available)('are created with mode 0600', async () => {
+    const url = await entry.url('mode');
+    cleanup.add(() => entry.remove(url));
+    const consumer = await entry.consumer(url, Sample, { capacity: 2 });
+    cleanup.add(() => consumer.close());
+    expect(modeOf(entry, url).toString(8)).toBe('600');
+    counted(entry.name);
+  });
+
+  const grantTest = !available ? it.skip : knownModeBugs.has(entry.name) ? it.fails : it;
+  grantTest('cannot be opened by another uid; can once granted (mode 0666)', async () => {
+    const url = await entry.url('uid');
+    cleanup.add(() => entry.remove(url));
+    const consumer = await entry.consumer(url, Sample, { capacity: 2 });
+    cleanup.add(() => consumer.close());
+    const [kind, name] = target(entry, url);
+    const refused = await intrude(kind, name);
+    expect(refused.stdout).toMatch(/^denied EACCES/);
+    expect(refused.code).toBe(0);
+    await consumer.close();
+    await entry.remove(url);
+    // The control: the same intruder gets in when the object grants it, so the refusal above is real.
+    const granted = await consumerWithMode(entry, url, 0o666);
+    cleanup.add(() => granted.close());
+    const control = await intrude(kind, name);
+    expect(control.stdout).toContain('granted');
+    counted(entry.name);
+  });
+});
+
+const claimable = table.filter(({ entry }) => entry.style === 'open');
+
+describe.each(claimable)('security: $entry.name exclusive creation', ({ entry, available }) => {
+  it.skipIf(!available)('a claimed name cannot be claimed again (EEXIST); the first claim keeps working', async () => {
+    const url = await entry.url('excl');
+    cleanup.add(() => entry.remove(url));
+    const options = { create: true, exclusive: true, capacity: 2, access: 'receive' } as OpenOptions;
+    const first = await open(url, Sample, options);
+    cleanup.add(() => first.close());
+    const second = open(url, Sample, options);
+    await expect(second).rejects.toBeInstanceOf(SystemError);
+    await expect(second).rejects.toMatchObject({ code: 'EEXIST' });
+    const producer = await entry.producer(url, Sample);
+    cleanup.add(() => producer.close());
+    await producer.send(makeSample(0, 7));
+    expect((await first.receive({ timeoutMs: 5_000 })).value.seq).toBe(7);
+    counted(entry.name);
+  });
+});
+
+const sockets = table.filter(({ entry }) => entry.style !== 'open');
+
+describe.each(sockets)('security: $entry.name address claims', ({ entry, available }) => {
+  it.skipIf(!available)(
+    'an address a live socket holds cannot be taken (EADDRINUSE); the holder keeps working',
+    async () => {
+      const url = await entry.url('claim');
+      cleanup.add(() => entry.remove(url));
+      const first = await entry.consumer(url, Sample);
+      cleanup.add(() => first.close());
+      const second = entry.style === 'bind' ? bind(url, Sample) : listen(url, Sample);
+      await expect(second).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      const producer = await entry.producer(url, Sample);
+      cleanup.add(() => producer.close());
+      await producer.send(makeSample(0, 9));
+      expect((await first.receive({ timeoutMs: 5_000 })).value.seq).toBe(9);
+      counted(entry.name);
+    },
+  );
+});
+
+/**
+ * Allow lists on abstract sockets (no file permissions stand in the way): the intruder (uid 65534)
+ * connects and sends a record, the consumer admits uid 0 only, so nothing of the intruder's may
+ * arrive, while an admitted producer's sample does.
+ */
+const allowing = table.filter(({ entry }) => entry.name.startsWith('unix+'));
+
+/**
+ * Known bug (socket.ts bind): `allow` is accepted by bind() for unix+dgram but not enforced: a datagram
+ * from a refused uid is received (here as a DecodeError of its bytes). Unconnected datagram sockets have
+ * no SO_PEERCRED; enforcing it needs SO_PASSCRED and SCM_CREDENTIALS, or bind() should refuse `allow`.
+ */
+const knownAllowBugs = new Set(['unix+dgram']);
+
+describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry, available }) => {
+  const test = !available ? it.skip : knownAllowBugs.has(entry.name) ? it.fails : it;
+  for (const [label, allow] of [
+    ['uid list [0]', [0]],
+    ['predicate uid === 0', (peer: { uid: number }) => peer.uid === 0],
+  ] as const) {
+    test(`refuses another uid (${label}) and admits an allowed one`, async () => {
+      const url = `${entry.name}:@${uniqueName('allow')}`;
+      let consumer: Channel<Sample> | Listener<Sample>;
+      const received: number[] = [];
+      const errors: unknown[] = [];
+      let pump: Promise<void>;
+      if (entry.style === 'bind') {
+        const channel = await bind(url, Sample, { allow });
+        consumer = channel;
+        pump = (async () => {
+          for (;;) {
+            try {
+              received.push((await channel.receive()).value.seq);
+            } catch (error) {
+              if (channel.closed) return;
+              errors.push(error);
+            }
+          }
+        })();
+      } else {
+        const listener = await listen(url, Sample, { allow });
+        consumer = listener;
+        pump = (async () => {
+          for (;;) {
+            let connection: Channel<Sample>;
+            try {
+              connection = await listener.accept();
+            } catch (error) {
+              if (listener.closed) return;
+              errors.push(error);
+              continue;
+            }
+            cleanup.add(() => connection.close());
+            void (async () => {
+              for await (const m of connection) received.push(m.value.seq);
+            })().catch((error: unknown) => errors.push(error));
+          }
+        })();
+      }
+      cleanup.add(() => consumer.close());
+      const result = await intrude(entry.name.replace('+', '-'), `@${url.slice(url.indexOf('@') + 1)}`, true);
+      // Either the record went out before the listener closed the refused connection, or it found the
+      // connection closed already (EPIPE/ECONNRESET); both are fine, a delivery is not.
+      expect(result.stdout).toMatch(/^sent|^denied E(PIPE|CONNRESET) send/);
+      // The intruder's record (0xa5 bytes) would be a DecodeError at best; nothing of it may show.
+      const producer = await transportNamed(entry.name).producer(url, Sample);
+      cleanup.add(() => producer.close());
+      await producer.send(makeSample(0, 42));
+      const deadline = Date.now() + 10_000;
+      while (!received.includes(42) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(received).toEqual([42]);
+      expect(errors).toEqual([]);
+      await consumer.close();
+      await pump;
+      counted(entry.name);
+    });
+  }
+});
+
+/** Names that must be refused with a typed error before any object is made. */
+const badNames: readonly (readonly [string, string])[] = [
+  ['mq', 'mq:/a/b'],
+  ['mq', 'mq:/../etc/passwd'],
+  ['mq', 'mq:/..'],
+  ['mq', `mq:/${'n'.repeat(256)}`],
+  ['mq', 'mq:/a\0b'],
+  ['shm', 'shm:/a/b'],
+  ['shm', 'shm:/../etc/passwd'],
+  ['shm', 'shm:/..'],
+  ['shm', `shm:/${'n'.repeat(256)}`],
+  ['shm', 'shm:/a\0b'],
+  ['unix+dgram', `unix+dgram:${join(socketDir, 'd'.repeat(108))}`],
+  ['unix+seqpacket', `unix+seqpacket:${join(socketDir, 's'.repeat(108))}`],
+  ['unix+stream', `unix+stream:${join(socketDir, 't'.repeat(108))}`],
+  ['unix+stream', `unix+stream:@${'a'.repeat(108)}`],
+  ['unix+dgram', `unix+dgram:${join(socketDir, 'a\0b')}`],
+];
+
+/** Names the suite knows to be wrongly accepted (none since parseUrl refuses NUL characters). */
+const knownNameBugs = new Set<string>();
+
+/** Objects in /dev/shm and the suite's socket directory. */
+function listing(): string[] {
+  return ['/dev/shm', socketDir].flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []));
+}
+
+describe('security: names', () => {
+  for (const [transport, url] of badNames) {
+    const entry = transportNamed(transport);
+    const available = table.find((t) => t.entry === entry)?.available === true;
+    const test = !available ? it.skip : knownNameBugs.has(url) ? it.fails : it;
+    test(`${JSON.stringify(url.length > 60 ? `${url.slice(0, 40)}...(${url.length} chars)` : url)} is refused with a typed error, nothing made`, async () => {
+      const before = new Set(listing());
+      const made =
+        entry.style === 'open' ? open(url, Sample, { create: true, capacity: 1 }) : entry.consumer(url, Sample);
+      let error: unknown;
+      try {
+        const channel = await made;
+        cleanup.add(() => channel.close());
+        cleanup.add(() => entry.remove(url));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(IpcError);
+      if (!url.endsWith('/..')) expect(error).toBeInstanceOf(ValidationError);
+      // Nothing under another name either (a name cut short at a NUL, a path resolved elsewhere).
+      expect(listing().filter((f) => !before.has(f) && !/^(tipc|typed-ipc)-/.test(f))).toEqual([]);
+      counted(transport);
+    });
+  }
+});
