@@ -60,6 +60,8 @@ export const LENGTH_PREFIX_BYTES = 4;
 const RECEIVE_BUFFER = 128 * 1024;
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
+/** A batch buffer larger than this is dropped after use rather than kept for the next sendMany. */
+const MAX_KEPT_BATCH = 1024 * 1024;
 const settled = Promise.resolve();
 
 type Access = Direction;
@@ -184,13 +186,18 @@ export class StreamChannel<T> extends FdChannel<T> {
     // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing.
     const { bytes, ends } = this.#encodeMany(values);
     let written = 0;
-    if (this.#queued === 0) {
-      written = this.#writeFrom(bytes, 0, ends);
-      if (written === bytes.length) return;
+    try {
+      if (this.#queued === 0) {
+        written = this.#writeFrom(bytes, 0, ends);
+        if (written === bytes.length) return;
+      }
+      const rest = bytes.slice(written);
+      const restEnds = ends?.filter((end) => end > written).map((end) => end - written);
+      return this.#enqueue(rest, restEnds, written > 0, options);
+    } finally {
+      // The batch buffer is reused by the next sendMany, but a huge one is not kept for the channel's life.
+      if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = new Uint8Array(0);
     }
-    const rest = bytes.slice(written);
-    const restEnds = ends?.filter((end) => end > written).map((end) => end - written);
-    return this.#enqueue(rest, restEnds, written > 0, options);
   }
 
   #encodeOne(value: T): Uint8Array {
@@ -383,6 +390,10 @@ export class StreamChannel<T> extends FdChannel<T> {
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      // A queue that never drains (steady concurrent sends) drops its written head now and then.
+      this.#queue.splice(0, this.#head);
       this.#head = 0;
     }
   }
@@ -669,6 +680,8 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
   if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
+  // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
   const fd =
     access === 'receive'
       ? check(libc.open(path, libc.O_RDONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0), 'open', path)
