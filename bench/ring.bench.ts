@@ -28,6 +28,10 @@ async function withRing<R>(body: (url: string, channel: Channel<Sample>) => Prom
   }
 }
 
+function fail(result: { code: number | null; stderr: string }): never {
+  throw new Error(`ring producer failed (${result.code}): ${result.stderr}`);
+}
+
 /** A Node -> Node run: wall-clock rate, and messages per CPU-second of each side. */
 interface NodeRun {
   readonly rate: number;
@@ -39,12 +43,14 @@ interface NodeRun {
 function nodeRate(count: number, batch: number): Promise<NodeRun> {
   return withRing(async (url, rx) => {
     const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch)]), 300_000);
-    let received = (await rx.receiveMany(batch)).length;
+    // A producer that fails shows up as a timeout here, and its stderr below.
+    const wait = { timeoutMs: 60_000 };
+    let received = (await rx.receiveMany(batch, wait).catch(async () => fail(await producer))).length;
     const start = process.hrtime.bigint();
     const cpu = process.cpuUsage();
     const first = received;
-    if (batch === 1) for (; received < count; received++) await rx.receive();
-    else while (received < count) received += (await rx.receiveMany(batch)).length;
+    if (batch === 1) for (; received < count; received++) await rx.receive(wait);
+    else while (received < count) received += (await rx.receiveMany(batch, wait)).length;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const used = process.cpuUsage(cpu);
     const result = await producer;
