@@ -13,7 +13,7 @@ import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpe
 import type { BenchResult } from './report.js';
 import type { BenchContext } from './suite.js';
 
-const peer = join(repoRoot, 'bench', 'ring-peer.ts');
+const peer = join(repoRoot, 'bench', 'peers', 'ring-peer.ts');
 const BATCH = 1024;
 const CAPACITY = 8192;
 
@@ -28,19 +28,38 @@ async function withRing<R>(body: (url: string, channel: Channel<Sample>) => Prom
   }
 }
 
+function fail(result: { code: number | null; stderr: string }): never {
+  throw new Error(`ring producer failed (${result.code}): ${result.stderr}`);
+}
+
+/** A Node -> Node run: wall-clock rate, and messages per CPU-second of each side. */
+interface NodeRun {
+  readonly rate: number;
+  readonly producerCpuRate: number;
+  readonly consumerCpuRate: number;
+}
+
 /** Node -> Node messages per second; `batch` 1 uses send/receive, more uses sendMany/receiveMany. */
-function nodeRate(count: number, batch: number): Promise<number> {
+function nodeRate(count: number, batch: number): Promise<NodeRun> {
   return withRing(async (url, rx) => {
     const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch)]), 300_000);
-    let received = (await rx.receiveMany(batch)).length;
+    // A producer that fails shows up as a timeout here, and its stderr below.
+    const wait = { timeoutMs: 60_000 };
+    let received = (await rx.receiveMany(batch, wait).catch(async () => fail(await producer))).length;
     const start = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     const first = received;
-    if (batch === 1) for (; received < count; received++) await rx.receive();
-    else while (received < count) received += (await rx.receiveMany(batch)).length;
+    if (batch === 1) for (; received < count; received++) await rx.receive(wait);
+    else while (received < count) received += (await rx.receiveMany(batch, wait)).length;
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const used = process.cpuUsage(cpu);
     const result = await producer;
     if (result.code !== 0) throw new Error(`ring producer failed: ${result.stderr}`);
-    return (count - first) / seconds;
+    return {
+      rate: (count - first) / seconds,
+      producerCpuRate: count / Number(result.stdout.trim()),
+      consumerCpuRate: (count - first) / ((used.user + used.system) / 1e6),
+    };
   });
 }
 
@@ -59,7 +78,7 @@ async function cRate(count: number, batch: number): Promise<number> {
   });
 }
 
-/** Node's child_process IPC: a child `process.send`s `count` samples (bench/peers/mq-peer.ts ipc). */
+/** Node's child_process IPC: a child `process.send`s `count` samples (the mq bench's peer, same baseline). */
 async function ipcRate(count: number): Promise<number> {
   const child = spawn(
     process.execPath,
@@ -102,13 +121,17 @@ function wakeLatency(count: number): Promise<{ p50: number; p99: number }> {
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 1 : 3;
   const scale = context.quick ? 0.1 : 1;
-  const best = { batched: 0, single: 0, c: 0, ipc: 0 };
+  const best = { c: 0, ipc: 0 };
+  let batched: NodeRun = { rate: 0, producerCpuRate: 0, consumerCpuRate: 0 };
+  let single = batched;
   let latency = { p50: Number.POSITIVE_INFINITY, p99: Number.POSITIVE_INFINITY };
   for (let round = 0; round < rounds; round++) {
     context.progress(round / rounds, `round ${round + 1}: sendMany/receiveMany`);
-    best.batched = Math.max(best.batched, await nodeRate(Math.round(8_000_000 * scale), BATCH));
+    const batchedRun = await nodeRate(Math.round(8_000_000 * scale), BATCH);
+    if (batchedRun.rate > batched.rate) batched = batchedRun;
     context.progress((round + 0.25) / rounds, `round ${round + 1}: send/receive`);
-    best.single = Math.max(best.single, await nodeRate(Math.round(1_000_000 * scale), 1));
+    const singleRun = await nodeRate(Math.round(1_000_000 * scale), 1);
+    if (singleRun.rate > single.rate) single = singleRun;
     context.progress((round + 0.5) / rounds, `round ${round + 1}: C`);
     best.c = Math.max(best.c, await cRate(Math.round(20_000_000 * scale), BATCH));
     context.progress((round + 0.75) / rounds, `round ${round + 1}: process.send`);
@@ -118,14 +141,23 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   }
   const bytes = Sample.size;
   const wake = `send -> sleeping receiver wake-up p50 ${latency.p50.toFixed(0)} µs, p99 ${latency.p99.toFixed(0)} µs`;
+  const perCpu = (run: NodeRun): string =>
+    `per CPU-second: producer ${(run.producerCpuRate / 1e6).toFixed(1)} M, consumer ${(run.consumerCpuRate / 1e6).toFixed(1)} M msg`;
   return [
     {
       transport: 'shm',
       messageBytes: bytes,
       variant: `node sendMany/receiveMany (batch ${BATCH})`,
-      msgPerSec: best.batched,
+      msgPerSec: batched.rate,
+      notes: perCpu(batched),
     },
-    { transport: 'shm', messageBytes: bytes, variant: 'node send/receive', msgPerSec: best.single, notes: wake },
+    {
+      transport: 'shm',
+      messageBytes: bytes,
+      variant: 'node send/receive',
+      msgPerSec: single.rate,
+      notes: `${perCpu(single)}; ${wake}`,
+    },
     {
       transport: 'shm',
       messageBytes: bytes,

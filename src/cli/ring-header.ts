@@ -50,7 +50,8 @@ export function readRingHeader(path: string): RingHeader | undefined {
   return {
     version: bytes.readUInt32LE(8),
     messageSize: bytes.readUInt32LE(16),
-    capacity: bytes.readUInt32LE(20),
+    // Offset 20 holds the slot count (a power of two); the capacity asked for is at 56.
+    capacity: bytes.readUInt32LE(56),
     creatorPid,
     creatorAlive: creatorPid > 0 && processAlive(creatorPid),
     fingerprint: fingerprint.toString('utf8', 0, end < 0 ? fingerprint.length : end),

@@ -1,15 +1,14 @@
 /**
- * Schemas shared by the ring tests, the Node peer and the bench. `Sample` is
- * `struct sample { uint16_t channel; uint64_t timestamp; double value; }` (24 bytes), the layout
- * test/c/ring_peer.c uses; peers put their producer id in `channel` and `id * 1e9 + timestamp` in
- * `value`, so a consumer can check every message for tearing and FIFO order per producer.
+ * Schemas shared by the ring tests and the Node peer. `Sample` is the channel tests' measurement
+ * sample (test/channels/sample.ts), the layout test/c/ring_peer.c uses; peers put their producer id
+ * in `channel` and `id * 1e9 + timestamp` in `value`, so a consumer can check every message for
+ * tearing and FIFO order per producer.
  */
-import { f64, type Infer, struct, u16, u32, u64 } from '../../src/index.js';
+import { f64, struct, u32, u64 } from '../../src/index.js';
+import { Sample } from './sample.js';
 
-/** The 24-byte measurement sample. */
-export const Sample = struct('sample', { channel: u16, timestamp: u64, value: f64 });
-/** A value of `Sample`. */
-export type Sample = Infer<typeof Sample>;
+export { Sample };
+
 /** Same size as `Sample`, different layout (and fingerprint). */
 export const Wide = struct('wide', { channel: u32, timestamp: u64, value: f64 });
 /** A smaller struct (16 bytes). */

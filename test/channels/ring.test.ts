@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readRingHeader } from '../../src/cli/ring-header.js';
 import {
   AbortError,
   ChannelClosedError,
@@ -51,6 +52,8 @@ describe('shm ring: one process', () => {
     const tx = await openRing(url, Sample, { create: true, capacity: 5 });
     const rx = await openRing(url, Sample);
     expect(tx.info()).toMatchObject({ capacity: 5, slots: 8 });
+    // `typed-ipc ls` reads the same header fields without joining the ring.
+    expect(readRingHeader(`/dev/shm${url.slice(4)}`)).toMatchObject({ capacity: 5, messageSize: 24, pending: 0 });
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 5; i++) expect(tx.trySend(sample(round, i))).toBe(true);
       expect(tx.trySend(sample(round, 5))).toBe(false);
