@@ -254,3 +254,44 @@ int main(void) {
     );
   });
 });
+
+describe('shm: stat and ls read the ring', () => {
+  it('shows slot size, capacity, fill and that the creator has exited, without a schema', async () => {
+    const url = `shm:/${uniqueName('ring')}`;
+    cleanup.add(() => runCli(['rm', '-f', url]));
+    const json = '{"channel":1,"timestamp":"2","value":3}';
+    const sent = await runCli([
+      'send',
+      url,
+      '--create',
+      '--capacity',
+      '16',
+      '--schema',
+      sample,
+      '--repeat',
+      '3',
+      '--json',
+      json,
+    ]);
+    expect(sent).toMatchObject({ code: 0, stderr: '' });
+    const stat = await runCli(['stat', url, '--json']);
+    expect(stat.code).toBe(0);
+    expect(JSON.parse(stat.stdout)).toMatchObject({
+      url,
+      transport: 'shm',
+      messageSize: 24,
+      capacity: 16,
+      pending: 3,
+      mode: 'rw------- (0600)',
+      creatorRunning: false,
+    });
+    const ls = await runCli(['ls', '--json'], { env: { TYPED_IPC_MQUEUE_DIR: tempDir() } });
+    expect(ls.code).toBe(0);
+    const entry = ls.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { url: string; note?: string })
+      .find((e) => e.url === url);
+    expect(entry?.note).toMatch(/^ring: 24-byte messages, 3\/16 pending, creator pid \d+ \(exited\)$/);
+  });
+});
