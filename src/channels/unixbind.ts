@@ -147,7 +147,8 @@ export function bindUnix(fd: number, address: UnixAddress, type: number, mode: n
       ? 'a live process is bound to this abstract name; pick another name or stop that process'
       : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
   };
-  if (!address.abstract) check(libc.fchmod(fd, checkMode(mode)), 'fchmod', address.path);
+  checkMode(mode);
+  if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
     const errno = libc.errno();
     if (errno !== errnos.EADDRINUSE || address.abstract || !removeIfStale(sockaddr, type, address.path)) {
