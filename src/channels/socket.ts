@@ -44,7 +44,7 @@ import {
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
-import { isAllowed, peerCredentials } from './peercred.js';
+import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
@@ -615,6 +615,7 @@ async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Pr
 const seqpacket: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
+    checkAllow(options.allow);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
@@ -635,6 +636,7 @@ const seqpacket: Transport = {
 
   async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
+    checkAllow(options.allow);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnError(fd, () => {
       const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);

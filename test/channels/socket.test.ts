@@ -315,6 +315,14 @@ describe('unix+seqpacket', () => {
     });
   });
 
+  it('refuses an allow option that is neither uids nor a function', async () => {
+    const bad = { allow: 'root' as unknown as number[] };
+    await expect(listen(`unix+seqpacket:@${uniqueName('badallow')}`, Sample, bad)).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(connect(`unix+seqpacket:@${uniqueName('badallow')}`, Sample, bad)).rejects.toThrow(/allow/);
+  });
+
   it('says nobody listens when connecting to nothing', async () => {
     const error = await connect(`unix+seqpacket:@${uniqueName('none')}`, Sample).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SystemError);
