@@ -12,8 +12,8 @@
  *   writable whenever its own buffer has room, even while the peer's queue is full, so `sendTo`
  *   backs off on a timer instead of spinning.
  * - recv with MSG_TRUNC returns a datagram's real length even when it did not fit the buffer.
- * - A receiver's socket file is created with mode 0600 by fchmod before bind (Linux applies the
- *   socket inode's mode, minus the umask, to the file bind creates).
+ * - A receiver's socket file gets exactly its mode (default 0600), stale files are replaced and live
+ *   ones never taken over: see `unixbind.ts`, shared with `unix+stream`.
  * - A datagram peer's death is not an event: a connected sender learns it from its next send
  *   (ECONNREFUSED → ChannelClosedError); a receiver's iterator does not end. Seqpacket sees EOF.
  * - UDP backpressure only covers this end's send buffer: a receiver whose buffer overflows drops
@@ -21,7 +21,6 @@
  *   nothing matters.
  */
 
-import { lstatSync, unlinkSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
   AbortError,
@@ -48,6 +47,7 @@ import { MmsgBatch } from './mmsg.js';
 import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
+import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import { type Address, parseUrl } from './url.js';
 
 /** The schemes this module serves. */
@@ -72,13 +72,6 @@ const CONNECT_RETRY_MS = 5_000;
 
 const SEND_FLAGS = libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL;
 const RECV_FLAGS = libc.MSG_DONTWAIT | libc.MSG_TRUNC;
-
-/** A socket file this process bound: removed on close, but only if it is still this socket's file. */
-interface BoundFile {
-  readonly path: string;
-  readonly dev: number;
-  readonly ino: number;
-}
 
 interface SocketInit {
   readonly scheme: SocketScheme;
@@ -501,76 +494,6 @@ function socketTypeOf(scheme: SocketScheme): number {
   return scheme === 'unix+seqpacket' ? libc.SOCK_SEQPACKET : libc.SOCK_DGRAM;
 }
 
-function isSocketFile(path: string): { dev: number; ino: number } | undefined {
-  try {
-    const stat = lstatSync(path);
-    return stat.isSocket() ? { dev: stat.dev, ino: stat.ino } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Removes a socket file this process bound, unless another process has replaced it since. */
-function removeBoundFile(bound: BoundFile | undefined): void {
-  if (bound === undefined) return;
-  const now = isSocketFile(bound.path);
-  if (now?.dev !== bound.dev || now.ino !== bound.ino) return;
-  try {
-    unlinkSync(bound.path);
-  } catch {
-    // Already gone: nothing to clean.
-  }
-}
-
-/**
- * Whether the socket file at `address` is stale: nobody is bound to it any more. Probed with a
- * connect from a fresh socket of the same type, which only a dead address refuses (ECONNREFUSED).
- * A live seqpacket listener sees the probe as a connection that ends at once (EOF); there is no
- * way to ask the kernel without connecting.
- */
-function isStale(address: SockAddr, type: number, path: string): boolean {
-  if (isSocketFile(path) === undefined) {
-    throw systemError(errnos.EADDRINUSE, 'bind', path, 'the path exists and is not a socket; refusing to replace it');
-  }
-  const probe = check(libc.socket(libc.AF_UNIX, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket');
-  try {
-    if (libc.connect(probe, address.bytes, address.length) === 0) return false;
-    return libc.errno() === errnos.ECONNREFUSED;
-  } finally {
-    libc.close(probe);
-  }
-}
-
-/**
- * Binds a UNIX socket to its path (mode `mode`, default 0600) or abstract name. A stale socket file
- * left by a dead process is replaced; a live address is never taken over.
- */
-function bindUnix(fd: number, address: Address & { path: string; abstract: boolean }, type: number, mode: number) {
-  const sockaddr = unixAddress(address.path, address.abstract, address.url);
-  if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
-  const hints = {
-    ENOENT: `the directory of ${address.path} does not exist: create it first`,
-    EADDRINUSE: address.abstract
-      ? 'a live process is bound to this abstract name; pick another name or stop that process'
-      : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
-  };
-  if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
-    const errno = libc.errno();
-    if (errno !== errnos.EADDRINUSE || address.abstract || !isStale(sockaddr, type, address.path)) {
-      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as keyof typeof hints]);
-    }
-    try {
-      unlinkSync(address.path);
-    } catch {
-      // Someone else removed it first; the bind below tells whether they also took it.
-    }
-    check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.path, hints);
-  }
-  if (address.abstract) return undefined;
-  const stat = isSocketFile(address.path);
-  return stat === undefined ? undefined : { path: address.path, ...stat };
-}
-
 function unixAddressOf(address: Address, scheme: SocketScheme): Address & { path: string; abstract: boolean } {
   if (address.scheme !== scheme || !('abstract' in address)) {
     throw new ValidationError('url', `a ${scheme}: URL`, JSON.stringify(address.url));
@@ -782,20 +705,6 @@ const unixDgram: Transport = {
     unlinkSocketFile(unixAddressOf(address, 'unix+dgram'));
   },
 };
-
-function unlinkSocketFile(address: { path: string; abstract: boolean; url: string }): void {
-  // Abstract names vanish with their last socket: there is nothing to remove.
-  if (address.abstract) return;
-  if (isSocketFile(address.path) === undefined) {
-    try {
-      lstatSync(address.path);
-    } catch {
-      throw systemError(errnos.ENOENT, 'unlink', address.path, `no socket file at ${address.url}`);
-    }
-    throw systemError(errnos.ENOTSOCK, 'unlink', address.path, 'it is not a socket file; refusing to remove it');
-  }
-  check(libc.unlink(address.path), 'unlink', address.path);
-}
 
 // --- udp -----------------------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ import type {
   SocketOptions,
   Transport,
 } from './transport.js';
+import { type BoundFile, bindUnix, checkMode, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import type { Address } from './url.js';
 
 /** Bytes of the length prefix that variable-size codecs get on a stream (u32, little-endian). */
@@ -632,13 +633,6 @@ function sleepUntil(ms: number, wait: ReturnType<typeof waitFor>, ref: boolean):
   });
 }
 
-function checkMode(mode: number): number {
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new ValidationError('mode', 'permission bits, an integer in [0, 0o7777] such as 0o600', String(mode));
-  }
-  return mode;
-}
-
 // --- FIFOs -----------------------------------------------------------------------------------------
 
 /** Creates the FIFO at `path` with exactly `mode` (mkfifo applies the umask, so chmod follows). */
@@ -706,10 +700,14 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
 }
 
-async function unlinkPath(address: Address): Promise<void> {
-  if (!('path' in address)) return;
-  if ('abstract' in address && address.abstract) return; // abstract names vanish with their last socket
+async function unlinkFifo(address: Address): Promise<void> {
+  if (address.scheme !== 'fifo') throw new UnsupportedError(`${address.url}: not a fifo: URL`);
   check(libc.unlink(address.path), 'unlink', address.path);
+}
+
+async function unlinkStreamSocket(address: Address): Promise<void> {
+  if (address.scheme !== 'unix+stream') throw new UnsupportedError(`${address.url}: not a unix+stream: URL`);
+  unlinkSocketFile(address);
 }
 
 // --- inherited descriptors and child processes -----------------------------------------------------
@@ -870,12 +868,19 @@ export class StreamListener<T> implements Listener<T> {
   readonly #fd: number;
   readonly #watch: FdWatch;
   readonly #options: SocketOptions;
-  readonly #socketPath: string | undefined;
+  readonly #bound: BoundFile | undefined;
   #closed = false;
   /** Connections dropped because their peer failed the `allow` check. */
   refusedPeers = 0;
 
-  constructor(url: string, scheme: string, codec: MessageCodec<T>, fd: number, options: SocketOptions, path?: string) {
+  constructor(
+    url: string,
+    scheme: string,
+    codec: MessageCodec<T>,
+    fd: number,
+    options: SocketOptions,
+    bound?: BoundFile,
+  ) {
     this.url = url;
     this.#scheme = scheme;
     this.#codec = codec;
@@ -883,7 +888,7 @@ export class StreamListener<T> implements Listener<T> {
     this.#watch = new FdWatch(fd);
     if (options.ref === false) this.#watch.unref();
     this.#options = options;
-    this.#socketPath = path;
+    this.#bound = bound;
   }
 
   get closed(): boolean {
@@ -930,7 +935,7 @@ export class StreamListener<T> implements Listener<T> {
     this.#closed = true;
     this.#watch.close(new ChannelClosedError(`${this.url} was closed`));
     libc.close(this.#fd);
-    if (this.#socketPath !== undefined) libc.unlink(this.#socketPath);
+    removeBoundFile(this.#bound);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -943,15 +948,17 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
   const endpoint = await resolveEndpoint(address);
   const fd = streamSocket(endpoint.family);
   try {
-    if (endpoint.family !== libc.AF_UNIX) setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
-    check(libc.bind(fd, endpoint.bytes, endpoint.length), 'bind', address.url);
-    const path = address.scheme === 'unix+stream' && !address.abstract ? address.path : undefined;
+    let bound: BoundFile | undefined;
+    if (address.scheme === 'unix+stream') {
+      bound = bindUnix(fd, address, libc.SOCK_STREAM, options.mode ?? 0o600);
+    } else {
+      setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
+      check(libc.bind(fd, endpoint.bytes, endpoint.length), 'bind', address.url);
+    }
     try {
-      // bind() applies the umask; nobody can connect before listen(), so setting the mode here is race-free.
-      if (path !== undefined) await chmod(path, checkMode(options.mode ?? 0o600));
       check(libc.listen(fd, options.backlog ?? 128), 'listen', address.url);
     } catch (error) {
-      if (path !== undefined) libc.unlink(path);
+      removeBoundFile(bound);
       throw error;
     }
     let url = address.url;
@@ -962,7 +969,7 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
       check(libc.getsockname(fd, bound, length), 'getsockname');
       url = formatAddress('tcp', bound, length[0]!) ?? url;
     }
-    return new StreamListener(url, address.scheme, codec, fd, options, path);
+    return new StreamListener(url, address.scheme, codec, fd, options, bound);
   } catch (error) {
     libc.close(fd);
     throw error;
@@ -971,13 +978,13 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
 
 /** The byte-stream transports, by URL scheme. */
 export const transports: Partial<Record<string, Transport>> = {
-  fifo: { open: openFifo, unlink: unlinkPath },
+  fifo: { open: openFifo, unlink: unlinkFifo },
   /** Anonymous pipes, for child processes only (`spawnWithChannel(..., { transport: 'pipe', direction })`). */
   pipe: { pair: pipePair, adopt: adoptStream },
   'unix+stream': {
     connect: connectStream,
     listen: listenStream,
-    unlink: unlinkPath,
+    unlink: unlinkStreamSocket,
     pair: streamPair,
     adopt: adoptStream,
   },

@@ -41,6 +41,7 @@ export const ftruncate: (fd: number, length: bigint | number) => number = lib.fu
   'int ftruncate(int fd, int64_t length)',
 );
 export const fchmod: (fd: number, mode: number) => number = lib.func('int fchmod(int fd, uint32_t mode)');
+export const chmod: (path: string, mode: number) => number = lib.func('int chmod(const char *path, uint32_t mode)');
 /** Fills `stat` (STAT_SIZE bytes, `struct stat` of x86_64) for a descriptor; see ST_MODE_OFFSET. */
 export const fstat: (fd: number, stat: Bytes) => number = lib.func('int fstat(int fd, void *stat)');
 export const eventfd: (initval: number, flags: number) => number = lib.func(
@@ -225,6 +226,8 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const O_NOFOLLOW = 0o400000;
+/** Opens a path without opening the file: enough to fstat it and to name its inode in /proc/self/fd. */
+export const O_PATH = 0o10000000;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const AF_UNIX = 1;

@@ -178,21 +178,10 @@ function lsCovers(entry: TransportEntry): boolean {
 let lostInRounds = 0;
 let lsChecked = 0;
 
-/**
- * Known transport bugs these rounds find; the test stays strict and is expected to fail until fixed.
- * - unix+stream (stream.ts listen): a socket file left by a SIGKILLed listener is not recognised as
- *   stale, so listening again on the same path fails with EADDRINUSE and the hint "in use by a live
- *   process" (socket.ts probes with connect and replaces it; stream.ts does not).
- */
-const knownBugs: Record<string, string> = {
-  'consumers:unix+stream': 'listen over a stale socket file fails with EADDRINUSE',
-};
-
 describe.each(table)('faults: $entry.name', ({ entry, available }) => {
   const half = Math.max(1, Math.floor(sizes.faultRounds / 2));
   for (const kind of ['producers', 'consumers'] as const) {
-    const test = !available ? it.skip : knownBugs[`${kind}:${entry.name}`] ? it.fails : it;
-    test(`${half} rounds with ${kind} SIGKILLed at random moments (seed ${seed})`, async () => {
+    it.skipIf(!available)(`${half} rounds with ${kind} SIGKILLed at random moments (seed ${seed})`, async () => {
       const next = random(seed ^ (entry.name.length * 7919) ^ (kind === 'producers' ? 1 : 2));
       const failures: string[] = [];
       lostInRounds = 0;
