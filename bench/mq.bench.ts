@@ -17,6 +17,8 @@ import type { BenchContext } from './suite.js';
 const peer = join(repoRoot, 'bench', 'peers', 'mq-peer.ts');
 /** /proc/sys/fs/mqueue/msg_max for processes without CAP_SYS_RESOURCE. */
 const CAPACITY = 10;
+/** Messages per sendMany/receiveMany call in the batched variant. */
+const BATCH = 64;
 
 /** What one run measured: messages per second, CPU microseconds per message at each end. */
 interface Run {
@@ -94,6 +96,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     const count = Math.round((context.quick ? 20_000 : 200_000) / Math.max(1, Math.sqrt(size / 24)));
     const c: Run[] = [];
     const node: Run[] = [];
+    const batched: Run[] = [];
     const ipc: Run[] = [];
     for (let round = 0; round < rounds; round++) {
       context.progress((index + round / rounds) / context.sizes.length, `${size} B, round ${round + 1}`);
@@ -101,16 +104,22 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         await overQueue(size, count, (url, role) => spawn(cPeer, [role, url.slice(3), String(count), String(size)])),
       );
       node.push(await overQueue(size, count, (url, role) => spawnTs(peer, [role, url, String(count), String(size)])));
+      batched.push(
+        await overQueue(size, count, (url, role) =>
+          spawnTs(peer, [role, url, String(count), String(size), `${BATCH}`]),
+        ),
+      );
       ipc.push(await overIpc(size, count));
     }
     const ratio = (a: Run[], b: Run[]) => `${median(a.map((r, i) => r.rate / b[i]!.rate)).toFixed(2)}x`;
     console.log(
-      `mq ${size} B, ${count} messages x ${rounds}: Node/C median ${ratio(node, c)}, Node/process.send median ${ratio(node, ipc)}; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
+      `mq ${size} B, ${count} messages x ${rounds}: Node/C median ${ratio(node, c)} (batched ${ratio(batched, c)}), Node/process.send median ${ratio(node, ipc)} (batched ${ratio(batched, ipc)}); CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}, batched ${median(batched.map((r) => r.cpu)).toFixed(2)}`,
     );
     results.push(
       row(size, 'c mq_send/mq_receive (blocking)', c, 'c'),
       row(size, 'node process.send (child_process IPC)', ipc, 'node-ipc'),
       row(size, 'node send / for await', node),
+      row(size, `node sendMany / receiveMany(${BATCH})`, batched),
     );
   }
   return results;

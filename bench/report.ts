@@ -127,20 +127,17 @@ export function renderMarkdown(report: Report): string {
   ];
   for (const [transport, rows] of byTransport(report.results)) {
     const kinds = kindsIn(rows);
+    const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
     lines.push(`## ${transport}`, '');
-    lines.push(
-      `| size | variant | msg/s | ${kinds.map((k) => `vs ${k}`).join(' | ')}${kinds.length ? ' |' : ''} notes |`,
-    );
-    lines.push(`|---:|---|---:|${kinds.map(() => '---:|').join('')}---|`);
+    lines.push(row(['size', 'variant', 'msg/s', ...kinds.map((k) => `vs ${k}`), 'notes']));
+    lines.push(row(['---:', '---', '---:', ...kinds.map(() => '---:'), '---']));
     const sorted = [...rows].sort(
       (a, b) => a.messageBytes - b.messageBytes || Number(a.baseline !== undefined) - Number(b.baseline !== undefined),
     );
-    for (const row of sorted) {
-      const ratios = kinds.map((k) => (row.baseline === k ? 'baseline' : formatRatio(row.ratios[k])));
-      const variant = row.baseline === undefined ? row.variant : `*${row.variant}*`;
-      lines.push(
-        `| ${formatBytes(row.messageBytes)} | ${variant} | ${formatRate(row.msgPerSec)} | ${ratios.join(' | ')}${kinds.length ? ' |' : ''} ${row.notes ?? ''} |`,
-      );
+    for (const r of sorted) {
+      const ratios = kinds.map((k) => (r.baseline === k ? 'baseline' : formatRatio(r.ratios[k])));
+      const variant = r.baseline === undefined ? r.variant : `*${r.variant}*`;
+      lines.push(row([formatBytes(r.messageBytes), variant, formatRate(r.msgPerSec), ...ratios, r.notes ?? '']));
     }
     lines.push('');
   }
@@ -230,4 +227,42 @@ function decadeLabel(value: number): string {
 /** The 1-minute load average now. */
 export function loadNow(): number {
   return loadavg()[0]!;
+}
+
+/**
+ * The README's summary: per transport and message size, the fastest typed-ipc row with its ratios to
+ * the C and child_process IPC baselines of the same run; the full tables are in results.md.
+ */
+export function renderSummary(report: Report): string {
+  const { conditions: c } = report;
+  const lines = [
+    `Latest full run: ${c.date.slice(0, 10)}, Node ${c.node}, ${c.cpus}, load average ${c.load[0].toFixed(1)}-${c.load[1].toFixed(1)} (a shared machine: the ratios, measured side by side in the same run, matter more than the rates).`,
+    '',
+    '| transport | size | fastest typed-ipc variant | msg/s | vs C | vs Node IPC |',
+    '| --- | ---: | --- | ---: | ---: | ---: |',
+  ];
+  for (const [transport, rows] of byTransport(report.results)) {
+    if (!rows.some((r) => r.baseline === 'c' || r.baseline === 'node-ipc')) continue; // codecs: see results.md
+    for (const size of messageSizes) {
+      const best = rows
+        .filter((r) => r.messageBytes === size && r.baseline === undefined)
+        .sort((a, b) => b.msgPerSec - a.msgPerSec)[0];
+      if (best === undefined) continue;
+      lines.push(
+        `| ${transport} | ${formatBytes(size)} | ${best.variant} | ${formatRate(best.msgPerSec)} | ${formatRatio(best.ratios.c) || '—'} | ${formatRatio(best.ratios['node-ipc']) || '—'} |`,
+      );
+    }
+  }
+  lines.push('', '![msg/s per transport and message size](bench/results.svg)');
+  return lines.join('\n');
+}
+
+/** Replaces the text between `<!-- bench:start -->` and `<!-- bench:end -->` in `markdown`. */
+export function withSummary(markdown: string, summary: string): string {
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const from = markdown.indexOf(start);
+  const to = markdown.indexOf(end);
+  if (from < 0 || to < from) return markdown;
+  return `${markdown.slice(0, from + start.length)}\n${summary}\n${markdown.slice(to)}`;
 }

@@ -59,11 +59,11 @@ async function cRate(count: number, batch: number): Promise<number> {
   });
 }
 
-/** Node's child_process IPC: a child `process.send`s `count` samples (bench/mq-peer.ts ipc). */
+/** Node's child_process IPC: a child `process.send`s `count` samples (bench/peers/mq-peer.ts ipc). */
 async function ipcRate(count: number): Promise<number> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'bench', 'mq-peer.ts'), 'ipc', String(count)],
+    ['--import', 'tsx', join(repoRoot, 'bench', 'peers', 'mq-peer.ts'), 'ipc', String(count), '24'],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

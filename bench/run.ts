@@ -1,11 +1,11 @@
 /**
  * `npm run bench`: runs every bench module, prints a summary and writes bench/results.md and
- * bench/results.svg. Arguments: module name filters (e.g. `npm run bench -- mq ring`), `--quick`.
+ * bench/results.svg (and, after a full run, the summary in README.md). Arguments: module name filters (e.g. `npm run bench -- mq ring`), `--quick`.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatRate, formatRatio, renderMarkdown, renderSvg } from './report.js';
+import { formatRate, formatRatio, renderMarkdown, renderSummary, renderSvg, withSummary } from './report.js';
 import { runSuite } from './suite.js';
 
 const args = process.argv.slice(2);
@@ -27,4 +27,10 @@ const dir = dirname(fileURLToPath(import.meta.url));
 writeFileSync(join(dir, 'results.md'), renderMarkdown(report));
 writeFileSync(join(dir, 'results.svg'), renderSvg(report));
 console.log(`wrote ${join(dir, 'results.md')} and results.svg`);
+// Only a full run speaks for every transport: a filtered or quick run leaves the README as it is.
+if (filter.length === 0 && !quick && report.failures.length === 0) {
+  const readme = join(dir, '..', 'README.md');
+  writeFileSync(readme, withSummary(readFileSync(readme, 'utf8'), renderSummary(report)));
+  console.log('updated the summary in README.md');
+}
 process.exitCode = report.failures.length > 0 ? 1 : 0;

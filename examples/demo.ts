@@ -160,7 +160,7 @@ function compileCProducer(): string | undefined {
 // First the schema itself: the sample's bytes, layout table and C header.
 await import('./schema-demo.js');
 console.log(`\n# Over every transport\n`);
-console.log(`typed-ipc demo: ${COUNT} measurement samples (struct sample, ${Sample.size} bytes) per transport,`);
+console.log(`${COUNT} measurement samples (struct sample, ${Sample.size} bytes) per transport,`);
 console.log('from a producer process to this consumer process.');
 let failed = 0;
 try {

@@ -1,8 +1,9 @@
 /**
  * One end of the Node benchmarks, run as a child process.
- * - `mq-peer.ts send|recv mq:/name count size` moves messages over a queue with `send` and
- *   `for await`, and prints `<ns> <cpu-ns>`: the receiver the wall time between its first and its
- *   last message, both the CPU time they used while moving messages.
+ * - `mq-peer.ts send|recv mq:/name count size [batch]` moves messages over a queue with `send` and
+ *   `for await` (or, with `batch`, `sendMany` and `receiveMany` of that many), and prints
+ *   `<ns> <cpu-ns>`: the receiver the wall time between its first and its last message, both the
+ *   CPU time they used while moving messages.
  * - `mq-peer.ts ipc count size` sends the same messages to the parent with `process.send`.
  * Messages are the sample (24 bytes) or `{ channel, timestamp, data }` filling `size` bytes; the
  * timestamp carries the sequence number, which the receiver checks.
@@ -10,7 +11,7 @@
 import { open } from '../../src/index.js';
 import { benchMessage, benchSchema } from './mq-schemas.js';
 
-const [mode = '', url = '', countArg = '0', sizeArg = '24'] = process.argv.slice(2);
+const [mode = '', url = '', countArg = '0', sizeArg = '24', batchArg = '0'] = process.argv.slice(2);
 const cpuNs = (since: NodeJS.CpuUsage): number => {
   const { user, system } = process.cpuUsage(since);
   return (user + system) * 1000;
@@ -34,20 +35,38 @@ if (mode === 'ipc') {
   const size = Number(sizeArg);
   const channel = await open(url, benchSchema(size), { access: mode === 'send' ? 'send' : 'receive' });
   const cpu = process.cpuUsage();
+  const batch = Number(batchArg);
   if (mode === 'send') {
-    const message = benchMessage(size);
-    for (let i = 0; i < count; i++) {
-      message.timestamp = BigInt(i);
-      await channel.send(message);
+    if (batch > 0) {
+      const messages = Array.from({ length: batch }, () => benchMessage(size));
+      for (let i = 0; i < count; i += batch) {
+        const n = Math.min(batch, count - i);
+        for (let j = 0; j < n; j++) messages[j]!.timestamp = BigInt(i + j);
+        await channel.sendMany(n === batch ? messages : messages.slice(0, n));
+      }
+    } else {
+      const message = benchMessage(size);
+      for (let i = 0; i < count; i++) {
+        message.timestamp = BigInt(i);
+        await channel.send(message);
+      }
     }
     process.stdout.write(`0 ${cpuNs(cpu)}\n`);
   } else {
     let start = 0n;
     let i = 0;
-    for await (const { value } of channel) {
+    const check = (timestamp: bigint): void => {
       if (i === 0) start = process.hrtime.bigint();
-      if (value.timestamp !== BigInt(i)) throw new Error(`message ${i} carries timestamp ${value.timestamp}`);
-      if (++i === count) break;
+      if (timestamp !== BigInt(i)) throw new Error(`message ${i} carries timestamp ${timestamp}`);
+      i++;
+    };
+    if (batch > 0) {
+      while (i < count) for (const { value } of await channel.receiveMany(batch)) check(value.timestamp);
+    } else {
+      for await (const { value } of channel) {
+        check(value.timestamp);
+        if (i === count) break;
+      }
     }
     process.stdout.write(`${process.hrtime.bigint() - start} ${cpuNs(cpu)}\n`);
   }

@@ -26,7 +26,15 @@ export {
   spawnWithChannel,
 } from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
-export type { AdoptOptions, Direction, OpenOptions, PairOptions, SocketOptions } from './transport.js';
+export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
+export type {
+  AdoptOptions,
+  Direction,
+  OpenOptions,
+  PairOptions,
+  PeerWaitOptions,
+  SocketOptions,
+} from './transport.js';
 export { type Address, parseUrl, type Scheme } from './url.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.

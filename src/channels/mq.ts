@@ -158,7 +158,13 @@ class MqChannel<T> extends FdChannel<T> {
   }
 }
 
-async function openQueue<T>(url: string, name: string, codec: MessageCodec<T>, options: OpenOptions) {
+/** Opens (or creates) the queue and checks that its message size is the codec's. */
+async function openChannel<T>(
+  url: string,
+  name: string,
+  codec: MessageCodec<T>,
+  options: OpenOptions,
+): Promise<MqChannel<T>> {
   checkQueueName(name);
   const { create, exclusive, mode, access } = checkOptions(options);
   const flags = accessFlags[access] | libc.O_NONBLOCK;
@@ -187,7 +193,7 @@ export const transports: Partial<Record<string, Transport>> = {
   mq: {
     async open(address, codec, options) {
       if (address.scheme !== 'mq') throw new UnsupportedError(`${address.url} is not an mq: URL`);
-      return openQueue(address.url, address.name, codec, options);
+      return openChannel(address.url, address.name, codec, options);
     },
     async unlink(address) {
       if (address.scheme !== 'mq') throw new UnsupportedError(`${address.url} is not an mq: URL`);

@@ -48,6 +48,8 @@ const SKIP = 0x80000000 | 0;
 const MAX_CAPACITY = 1 << 24;
 const MAX_MSG_SIZE = 1 << 20;
 const DEFAULT_CAPACITY = 1024;
+/** Largest encode buffer a channel keeps between sendMany calls (bytes). */
+const BATCH_KEPT = 1 << 20;
 const TWO_32 = 2 ** 32;
 /** How often a waiter blocked behind a claimed-but-unfinished slot checks whether its owner died. */
 const RECOVERY_MS = 10;
@@ -252,9 +254,10 @@ async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity
     } catch {
       return true;
     }
-    if (before.ino !== now.ino) return true;
+    // Changed meanwhile, or no longer a ring: start over (the opener reports what it finds).
+    if (before.ino !== now.ino || before.size < SEQ_OFFSET) return true;
     const segment = new Segment(fd, before.size, name);
-    const unused = before.size < SEQ_OFFSET || segment.unused();
+    const unused = segment.unused();
     segment.unmap();
     if (!unused) return false;
     const temporary = buildSegment(name, codec, capacity, mode);
@@ -317,14 +320,23 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
     }
     let segment: Segment;
     try {
-      segment = new Segment(fd, fstatSync(fd).size, name);
+      const { size } = fstatSync(fd);
+      if (size < SEQ_OFFSET) {
+        throw new ValidationError('url', 'a typed-ipc ring', `${size} bytes`, {
+          message: `${url} is not a typed-ipc ring (${size} bytes, less than its header); remove it with unlink('${url}') if it is left over`,
+        });
+      }
+      segment = new Segment(fd, size, name);
     } finally {
       libc.close(fd);
     }
     const mismatch = segment.mismatch(url, codec);
     if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false);
     segment.unmap();
-    if (mismatch.kind === 'foreign' || options.create !== true) {
+    if (mismatch.kind === 'foreign') {
+      throw new ValidationError('url', 'a typed-ipc ring', 'another kind of segment', { message: mismatch.message });
+    }
+    if (options.create !== true) {
       throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
         message: mismatch.message,
       });
@@ -376,6 +388,8 @@ export class RingChannel<T> extends FdChannel<T> {
   #batch = new Uint8Array(0);
   /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
   readonly #stash: (Message<T> | Undecodable)[] = [];
+  /** Pending waits of this channel for a message ([0]) and for room ([1]). */
+  readonly #sleepers = [0, 0];
   #nextRecovery = 0;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
@@ -500,10 +514,10 @@ export class RingChannel<T> extends FdChannel<T> {
     this.checkPriority(options.priority);
     const size = this.#size;
     const total = values.length * size;
-    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer; it is
-    // copied only when this call has to wait and another sendMany could reuse it meanwhile.
-    if (this.#batch.length < total) this.#batch = new Uint8Array(total);
-    let buffer = this.#batch;
+    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer (up to
+    // 1 MiB is kept); it is copied when this call has to wait, as another sendMany could reuse it.
+    if (this.#batch.length < total && total <= BATCH_KEPT) this.#batch = new Uint8Array(total);
+    let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
     const { codec } = this;
     for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
     let sent = this.#push(buffer, 0, values.length);
@@ -731,26 +745,31 @@ export class RingChannel<T> extends FdChannel<T> {
     if (state === 'recovered') return;
     const word = (mask >> 2) + (this.#entry >> 5);
     const bit = 1 << (this.#entry & 31);
-    while (libc.recv(this.#bell, this.#drain, this.#drain.length, libc.MSG_DONTWAIT) > 0) {
-      // Drain stale rings so the wait below ends only for a new one.
+    const side = mask === OFF_CONSUMERS_WAITING ? 0 : 1;
+    // Drain stale rings so the wait below ends only for a new one, but only when no other wait of
+    // this channel is pending: a ring meant for it may not have reached its poll callback yet.
+    if (!this.watch.waiting) {
+      while (libc.recv(this.#bell, this.#drain, this.#drain.length, libc.MSG_DONTWAIT) > 0) {}
     }
+    this.#sleepers[side]! += 1;
     Atomics.or(this.#i32, word, bit);
-    // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
-    // look at the ring again, both seq_cst, so one of us sees the other.
-    if (ready()) {
-      Atomics.and(this.#i32, word, ~bit);
-      return;
-    }
-    const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
-    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
-    const internal = recheck > 0 && performance.now() + recheck < deadline;
     try {
-      await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
-    } catch (error) {
-      if (!(internal && error instanceof TimeoutError)) throw error;
+      // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
+      // look at the ring again, both seq_cst, so one of us sees the other.
+      if (ready()) return;
+      const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
+      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+      const internal = recheck > 0 && performance.now() + recheck < deadline;
+      try {
+        await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
+      } catch (error) {
+        if (!(internal && error instanceof TimeoutError)) throw error;
+      }
     } finally {
-      // After close() the mapping is gone: touch it only while open.
-      if (!this.closed) Atomics.and(this.#i32, word, ~bit);
+      // The bit is shared by this channel's waits on one side: the last one out clears it. After
+      // close() the mapping is gone: touch it only while open.
+      this.#sleepers[side]! -= 1;
+      if (this.#sleepers[side] === 0 && !this.closed) Atomics.and(this.#i32, word, ~bit);
     }
   }
 

@@ -21,9 +21,7 @@
  *   nothing matters.
  */
 
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { lstatSync, unlinkSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
   AbortError,
@@ -34,22 +32,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import {
-  check,
-  errnoName,
-  errnos,
-  FdWatch,
-  familyOf,
-  inetSockAddr,
-  libc,
-  SOCKADDR_STORAGE,
-  type SockAddr,
-  sockAddrUrl,
-  systemError,
-  unixAutobind,
-  unixSockAddr,
-  type WaitOptions,
-} from '../native/index.js';
+import { check, deadlineOf, errnoName, errnos, FdWatch, libc, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
   type ChannelOptions,
@@ -62,7 +45,8 @@ import {
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
-import { isAllowed, peerCredentials } from './peercred.js';
+import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
+import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
@@ -73,8 +57,16 @@ export type SocketScheme = 'unix+dgram' | 'unix+seqpacket' | 'udp';
 export const UDP_IPV4_MAX = 65_507;
 /** Largest UDP payload over IPv6 without jumbograms: 65 535 − 8 (the IPv6 payload length covers UDP's header). */
 export const UDP_IPV6_MAX = 65_527;
-/** Messages per sendmmsg/recvmmsg call. */
-const BATCH_SLOTS = 256;
+/** Messages per sendmmsg/recvmmsg call: 256, fewer for large messages (about 1 MiB of buffers at most). */
+function batchSlots(messageSize: number): number {
+  return Math.max(1, Math.min(256, Math.floor((1 << 20) / messageSize)));
+}
+/**
+ * Datagrams one `receive` reads from the kernel at most (the rest wait in the channel for the next
+ * calls): one recvmmsg instead of a recv per message when messages queue up. Closing the channel
+ * drops those read ahead, as it drops what the kernel still holds.
+ */
+const READ_AHEAD = 64;
 /** How long `connect` retries while a seqpacket listener's backlog is full. */
 const CONNECT_RETRY_MS = 5_000;
 
@@ -123,13 +115,17 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   readonly #connected: boolean;
   readonly #peerUrl: string | undefined;
   readonly #bound: BoundFile | undefined;
-  readonly #buffer: Uint8Array;
-  /** Sender address of the last recvfrom (unconnected sockets only). */
-  readonly #address = new Uint8Array(SOCKADDR_STORAGE);
-  readonly #addressLength = new Uint32Array(1);
-  /** Messages and errors recvmmsg took from the kernel that are still to be handed out, in order. */
-  #pending: (Message<T> | Error)[] = [];
+  /**
+   * What the last recvmmsg read: messages, and DecodeErrors in the place of bad datagrams, handed
+   * out in order from #head. `receive` reads ahead up to READ_AHEAD queued datagrams in one call.
+   */
+  #queue: (Message<T> | Error)[] = [];
+  #head = 0;
   #eof = false;
+  /** The last sender address seen (unconnected sockets), and its URL. */
+  readonly #lastSender = new Uint8Array(SOCKADDR_MAX);
+  #lastSenderLength = -1;
+  #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
   #sendBatchBusy = false;
   #receiveBatch: MmsgBatch | undefined;
@@ -145,7 +141,6 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.localUrl = init.localUrl;
     this.#bound = init.bound;
     this.peer = init.peer;
-    this.#buffer = new Uint8Array(codec.size);
   }
 
   // --- sending -----------------------------------------------------------------------------------
@@ -217,7 +212,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     if (address.scheme !== expected) {
       throw new ValidationError('to', `a ${expected}: URL (a received message's from)`, JSON.stringify(to));
     }
-    const sockaddr = 'abstract' in address ? unixSockAddr(address.path, address.abstract) : await ipAddressOf(address);
+    const sockaddr =
+      'abstract' in address ? unixAddress(address.path, address.abstract, address.url) : await ipAddressOf(address);
     if (this.#destinations.size > 1024) this.#destinations.clear();
     this.#destinations.set(to, sockaddr);
     return sockaddr;
@@ -228,7 +224,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.checkPriority(options.priority);
     // The native batch is busy across awaits; a concurrent sendMany takes the one-by-one path.
     if (!this.#connected || this.#sendBatchBusy || values.length === 0) return super.sendMany(values, options);
-    const batch = this.#sendBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size);
+    const batch = this.#sendBatch ?? new MmsgBatch(batchSlots(this.codec.size), this.codec.size);
     this.#sendBatch = batch;
     // Validate everything first: a bad value anywhere sends nothing. Within one batch, encoding
     // into native memory validates; beyond that, every value is validated before the first call.
@@ -268,34 +264,116 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   // --- receiving ---------------------------------------------------------------------------------
 
   protected readMessage(): Message<T> | undefined {
-    const pending = this.#pending.shift();
-    if (pending instanceof Error) throw pending;
-    if (pending !== undefined) return pending;
-    if (this.#eof) throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
-    let n: number;
-    let from = this.#peerUrl;
-    if (this.#connected) {
-      n = libc.recv(this.#fd, this.#buffer, this.#buffer.length, RECV_FLAGS);
-    } else {
-      this.#addressLength[0] = this.#address.length;
-      n = libc.recvfrom(this.#fd, this.#buffer, this.#buffer.length, RECV_FLAGS, this.#address, this.#addressLength);
+    if (this.#head === this.#queue.length && !this.#fill(READ_AHEAD)) {
+      if (this.#eof) throw this.#endOfStream();
+      return undefined;
     }
-    if (n < 0) return this.#receiveFailed(libc.errno());
-    if (!this.#connected) from = sockAddrUrl(this.transport, this.#address, this.#addressLength[0] ?? 0);
-    if (n === 0 && this.transport === 'unix+seqpacket') {
-      this.#eof = true;
-      throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
-    }
-    return this.#decode(this.#buffer, 0, n, n > this.#buffer.length, from);
+    const item = this.#queue[this.#head++] as Message<T> | Error;
+    if (item instanceof Error) throw item;
+    return item;
   }
 
-  #receiveFailed(errno: number): undefined {
-    if (errno === errnos.EAGAIN) return undefined;
+  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
+    this.assertOpen();
+    const out: Message<T>[] = [];
+    let wait: WaitOptions | undefined;
+    for (;;) {
+      this.#take(out, max);
+      // Top up from the kernel when the queue ran dry before `max`: one more call, no waiting.
+      if (out.length < max && this.#head === this.#queue.length && this.#fill(max - out.length)) this.#take(out, max);
+      if (out.length > 0) return out;
+      if (this.#eof) throw this.#endOfStream();
+      wait ??= this.waitOptions('receiveMany', options);
+      await this.waitReadable(wait);
+      this.assertOpen();
+    }
+  }
+
+  #endOfStream(): ChannelClosedError {
+    return new ChannelClosedError(`${this.url}: the peer closed the connection`);
+  }
+
+  /**
+   * Moves queued messages into `out`, up to `max`, stopping at an error: the error is thrown when
+   * `out` is still empty, else left at the head for the next call (so no message around it is lost).
+   */
+  #take(out: Message<T>[], max: number): void {
+    while (this.#head < this.#queue.length && out.length < max) {
+      const item = this.#queue[this.#head] as Message<T> | Error;
+      if (item instanceof Error) {
+        if (out.length > 0) return;
+        this.#head++;
+        throw item;
+      }
+      out.push(item);
+      this.#head++;
+    }
+  }
+
+  /**
+   * One non-blocking recvmmsg of up to `max` datagrams into the (drained) queue, each decoded or
+   * replaced by its DecodeError in its place; false when nothing was waiting.
+   */
+  #fill(max: number): boolean {
+    this.#queue.length = 0;
+    this.#head = 0;
+    if (this.#eof) return false;
+    const batch = this.#receiveBatch ?? this.#newReceiveBatch();
+    const want = Math.min(max, batch.slots);
+    const unconnected = !this.#connected;
+    if (unconnected) batch.prepareAddresses(want);
+    const n = libc.recvmmsg(this.#fd, batch.headerAddress(0), want, RECV_FLAGS, null);
+    if (n < 0) return this.#receiveFailed(libc.errno());
+    // Fixed-size (struct) codecs decode straight from native memory; a variable-size codec's
+    // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
+    const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
+    for (let i = 0; i < n; i++) {
+      const length = batch.receivedLength(i);
+      // A zero-length record on a seqpacket socket is its end: recvmmsg fills every slot after it the same way.
+      if (length === 0 && this.transport === 'unix+seqpacket') {
+        this.#eof = true;
+        break;
+      }
+      const from = unconnected ? this.#senderUrl(batch, i) : this.#peerUrl;
+      try {
+        const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
+        this.#queue.push(this.#decode(data, i * batch.stride, length, truncated, from));
+      } catch (error) {
+        this.#queue.push(error as Error);
+      }
+    }
+    return this.#queue.length > 0;
+  }
+
+  #newReceiveBatch(): MmsgBatch {
+    const batch = new MmsgBatch(batchSlots(this.codec.size), this.codec.size, this.#connected ? 0 : SOCKADDR_MAX);
+    this.#receiveBatch = batch;
+    return batch;
+  }
+
+  /** The `from` URL of slot `index`, reusing the last one when the sender is the same (the usual case). */
+  #senderUrl(batch: MmsgBatch, index: number): string | undefined {
+    const [bytes, length] = batch.sender(index) ?? [undefined, 0];
+    if (bytes === undefined) return undefined;
+    const last = this.#lastSender;
+    if (length === this.#lastSenderLength && bytes.subarray(0, length).every((byte, i) => byte === last[i])) {
+      return this.#lastSenderUrl;
+    }
+    last.set(bytes.subarray(0, length));
+    this.#lastSenderLength = length;
+    this.#lastSenderUrl = formatAddress(this.transport, bytes, length);
+    return this.#lastSenderUrl;
+  }
+
+  /** EAGAIN → false; end of a seqpacket connection → false with #eof set; anything else throws. */
+  #receiveFailed(errno: number): false {
+    if (errno === errnos.EAGAIN) return false;
     if (errno === errnos.ECONNRESET && this.transport === 'unix+seqpacket') {
       this.#eof = true;
-      throw new ChannelClosedError(`${this.url}: the peer reset the connection`);
+      return false;
     }
-    throw systemError(errno, 'recv', this.url);
+    throw systemError(errno, 'recvmmsg', this.url);
   }
 
   /** Decodes a received datagram of `length` bytes at `offset` in `bytes`, refusing wrong sizes. */
@@ -321,82 +399,6 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     return from === undefined ? { value, priority: 0 } : { value, priority: 0, from };
   }
 
-  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    this.assertOpen();
-    const batch: Message<T>[] = [];
-    if (this.#takePending(batch, max)) return batch;
-    const wait = this.waitOptions('receiveMany', options);
-    for (;;) {
-      this.#receiveBatchIn(batch, max);
-      if (batch.length > 0) return batch;
-      await this.waitReadable(wait);
-      this.assertOpen();
-    }
-  }
-
-  /** Moves pending messages into `out`; true when `out` should be returned now. */
-  #takePending(out: Message<T>[], max: number): boolean {
-    while (this.#pending.length > 0 && out.length < max) {
-      const head = this.#pending[0];
-      if (head instanceof Error) {
-        if (out.length > 0) return true;
-        this.#pending.shift();
-        throw head;
-      }
-      out.push(head as Message<T>);
-      this.#pending.shift();
-    }
-    if (out.length > 0) return true;
-    if (this.#eof) throw new ChannelClosedError(`${this.url}: the peer closed the connection`);
-    return false;
-  }
-
-  /**
-   * One non-blocking recvmmsg into `out`. A bad datagram in the middle does not lose the good ones
-   * around it: those before it are returned now, the error and those after it on the next calls.
-   */
-  #receiveBatchIn(out: Message<T>[], max: number): void {
-    const unconnected = !this.#connected;
-    const batch = this.#receiveBatch ?? new MmsgBatch(BATCH_SLOTS, this.codec.size, unconnected ? SOCKADDR_STORAGE : 0);
-    this.#receiveBatch = batch;
-    const want = Math.min(max, batch.slots);
-    if (unconnected) batch.prepareAddresses(want);
-    const n = libc.recvmmsg(this.#fd, batch.headerAddress(0), want, RECV_FLAGS, null);
-    if (n < 0) {
-      this.#receiveFailed(libc.errno());
-      return;
-    }
-    // Fixed-size (struct) codecs decode straight from native memory; a variable-size codec's
-    // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
-    const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
-    // After the first bad datagram, everything goes to #pending (and out is returned as is); if
-    // out is still empty then, the error is thrown now and the rest waits in #pending.
-    let failed: Error | undefined;
-    let diverted = false;
-    for (let i = 0; i < n; i++) {
-      const length = batch.receivedLength(i);
-      if (length === 0 && this.transport === 'unix+seqpacket') {
-        this.#eof = true;
-        break;
-      }
-      let from = this.#peerUrl;
-      const sender = unconnected ? batch.sender(i) : undefined;
-      if (sender !== undefined) from = sockAddrUrl(this.transport, sender[0], sender[1]);
-      try {
-        const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
-        const message = this.#decode(data, i * batch.stride, length, truncated, from);
-        if (diverted) this.#pending.push(message);
-        else out.push(message);
-      } catch (error) {
-        if (!diverted && out.length === 0) failed = error as Error;
-        else this.#pending.push(error as Error);
-        diverted = true;
-      }
-    }
-    if (failed !== undefined) throw failed;
-  }
-
   // --- lifecycle ---------------------------------------------------------------------------------
 
   protected closeResources(): void {
@@ -405,7 +407,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.#receiveBatch?.free();
     this.#sendBatch = undefined;
     this.#receiveBatch = undefined;
-    this.#pending = [];
+    this.#queue = [];
     removeBoundFile(this.#bound);
   }
 
@@ -488,11 +490,11 @@ function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, cod
 }
 
 function socketName(fd: number, scheme: SocketScheme, peer = false): string | undefined {
-  const address = new Uint8Array(SOCKADDR_STORAGE);
+  const address = new Uint8Array(SOCKADDR_MAX);
   const length = new Uint32Array([address.length]);
   const call = peer ? libc.getpeername : libc.getsockname;
   check(call(fd, address, length), peer ? 'getpeername' : 'getsockname');
-  return sockAddrUrl(scheme, address, length[0] ?? 0);
+  return formatAddress(scheme, address, length[0] ?? 0);
 }
 
 function socketTypeOf(scheme: SocketScheme): number {
@@ -523,6 +525,8 @@ function removeBoundFile(bound: BoundFile | undefined): void {
 /**
  * Whether the socket file at `address` is stale: nobody is bound to it any more. Probed with a
  * connect from a fresh socket of the same type, which only a dead address refuses (ECONNREFUSED).
+ * A live seqpacket listener sees the probe as a connection that ends at once (EOF); there is no
+ * way to ask the kernel without connecting.
  */
 function isStale(address: SockAddr, type: number, path: string): boolean {
   if (isSocketFile(path) === undefined) {
@@ -542,9 +546,10 @@ function isStale(address: SockAddr, type: number, path: string): boolean {
  * left by a dead process is replaced; a live address is never taken over.
  */
 function bindUnix(fd: number, address: Address & { path: string; abstract: boolean }, type: number, mode: number) {
-  const sockaddr = unixSockAddr(address.path, address.abstract);
+  const sockaddr = unixAddress(address.path, address.abstract, address.url);
   if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   const hints = {
+    ENOENT: `the directory of ${address.path} does not exist: create it first`,
     EADDRINUSE: address.abstract
       ? 'a live process is bound to this abstract name; pick another name or stop that process'
       : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
@@ -552,7 +557,7 @@ function bindUnix(fd: number, address: Address & { path: string; abstract: boole
   if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
     const errno = libc.errno();
     if (errno !== errnos.EADDRINUSE || address.abstract || !isStale(sockaddr, type, address.path)) {
-      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as 'EADDRINUSE']);
+      throw systemError(errno, 'bind', address.path, hints[errnoName(errno) as keyof typeof hints]);
     }
     try {
       unlinkSync(address.path);
@@ -575,8 +580,7 @@ function unixAddressOf(address: Address, scheme: SocketScheme): Address & { path
 
 async function ipAddressOf(address: Address): Promise<SockAddr> {
   if (address.scheme !== 'udp') throw new ValidationError('url', 'a udp://host:port URL', JSON.stringify(address.url));
-  const ip = isIP(address.host) === 0 ? (await dnsLookup(address.host)).address : address.host;
-  return inetSockAddr(ip, address.port);
+  return resolveIpAddress(address.host, address.port);
 }
 
 // --- unix+seqpacket -----------------------------------------------------------------------------------
@@ -609,7 +613,7 @@ class SeqpacketListener<T> implements Listener<T> {
 
   async accept(options: ReceiveOptions = {}): Promise<SocketChannel<T>> {
     const wait: WaitOptions = {
-      deadline: options.timeoutMs === undefined ? undefined : performance.now() + options.timeoutMs,
+      deadline: deadlineOf(options.timeoutMs),
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       operation: `accept on ${this.url}`,
@@ -688,7 +692,8 @@ async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Pr
 const seqpacket: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
-    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    checkAllow(options.allow);
+    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       await connectSeqpacket(fd, sockaddr, unix.url);
@@ -708,6 +713,7 @@ const seqpacket: Transport = {
 
   async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
+    checkAllow(options.allow);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnError(fd, () => {
       const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
@@ -731,7 +737,7 @@ const seqpacket: Transport = {
 const unixDgram: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+dgram');
-    const sockaddr = unixSockAddr(unix.path, unix.abstract);
+    const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
@@ -796,7 +802,7 @@ function unlinkSocketFile(address: { path: string; abstract: boolean; url: strin
 const udp: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const family = familyOf(sockaddr.bytes);
+    const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
@@ -815,7 +821,7 @@ const udp: Transport = {
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
     const sockaddr = await ipAddressOf(address);
-    const family = familyOf(sockaddr.bytes);
+    const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);

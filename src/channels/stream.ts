@@ -60,6 +60,9 @@ export const LENGTH_PREFIX_BYTES = 4;
 const RECEIVE_BUFFER = 128 * 1024;
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
+/** A batch buffer larger than this is dropped after use rather than kept for the next sendMany. */
+const MAX_KEPT_BATCH = 1024 * 1024;
+const settled = Promise.resolve();
 
 type Access = Direction;
 
@@ -156,14 +159,21 @@ export class StreamChannel<T> extends FdChannel<T> {
     return true;
   }
 
-  override async send(value: T, options: SendOptions = {}): Promise<void> {
-    this.#assertCan('send');
-    this.checkPriority(options.priority);
-    const bytes = this.#encodeOne(value);
+  // Not an async function: when the kernel takes the record at once (the common case) this returns a
+  // settled promise without the cost of an async frame.
+  override send(value: T, options: SendOptions = {}): Promise<void> {
+    let bytes: Uint8Array;
     let written = 0;
-    if (this.#queued === 0) {
-      written = this.#writeFrom(bytes, 0, this.#endsOfOne(bytes));
-      if (written === bytes.length) return;
+    try {
+      this.#assertCan('send');
+      this.checkPriority(options.priority);
+      bytes = this.#encodeOne(value);
+      if (this.#queued === 0) {
+        written = this.#writeFrom(bytes, 0, this.#endsOfOne(bytes));
+        if (written === bytes.length) return settled;
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     // The scratch buffer is reused by the next send: the queue keeps its own copy.
     return this.#enqueue(bytes.slice(written), this.#endsOfOne(bytes), written > 0, options);
@@ -176,13 +186,18 @@ export class StreamChannel<T> extends FdChannel<T> {
     // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing.
     const { bytes, ends } = this.#encodeMany(values);
     let written = 0;
-    if (this.#queued === 0) {
-      written = this.#writeFrom(bytes, 0, ends);
-      if (written === bytes.length) return;
+    try {
+      if (this.#queued === 0) {
+        written = this.#writeFrom(bytes, 0, ends);
+        if (written === bytes.length) return;
+      }
+      const rest = bytes.slice(written);
+      const restEnds = ends?.filter((end) => end > written).map((end) => end - written);
+      return this.#enqueue(rest, restEnds, written > 0, options);
+    } finally {
+      // The batch buffer is reused by the next sendMany, but a huge one is not kept for the channel's life.
+      if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = new Uint8Array(0);
     }
-    const rest = bytes.slice(written);
-    const restEnds = ends?.filter((end) => end > written).map((end) => end - written);
-    return this.#enqueue(rest, restEnds, written > 0, options);
   }
 
   #encodeOne(value: T): Uint8Array {
@@ -346,10 +361,12 @@ export class StreamChannel<T> extends FdChannel<T> {
   #gather(): Uint8Array {
     this.#gatherBuffer ??= new Uint8Array(COALESCE);
     const target = this.#gatherBuffer;
+    // On a shared FIFO the whole write must stay within PIPE_BUF to be atomic, not just each record.
+    const limit = this.#atomic ? libc.PIPE_BUF : COALESCE;
     let length = 0;
     for (let i = this.#head; i < this.#queue.length; i++) {
       const item = this.#queue[i]!;
-      const take = this.#take(item.bytes, item.offset, item.ends, COALESCE - length);
+      const take = this.#take(item.bytes, item.offset, item.ends, limit - length);
       target.set(item.bytes.subarray(item.offset, item.offset + take), length);
       length += take;
       if (take < item.bytes.length - item.offset) break;
@@ -373,6 +390,10 @@ export class StreamChannel<T> extends FdChannel<T> {
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      // A queue that never drains (steady concurrent sends) drops its written head now and then.
+      this.#queue.splice(0, this.#head);
       this.#head = 0;
     }
   }
@@ -423,17 +444,8 @@ export class StreamChannel<T> extends FdChannel<T> {
 
   // --- receiving -------------------------------------------------------------------------------
 
-  override tryReceive(): Message<T> | undefined {
-    this.#assertCan('receive');
-    return this.readMessage();
-  }
-
-  override async receive(options: ReceiveOptions = {}): Promise<Message<T>> {
-    this.#assertCan('receive');
-    return super.receive(options);
-  }
-
   protected readMessage(): Message<T> | undefined {
+    if (this.#access === 'send') this.#assertCan('receive');
     for (;;) {
       const message = this.#decodeBuffered();
       if (message !== undefined) return message;
@@ -668,6 +680,8 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
   if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
+  // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
   const fd =
     access === 'receive'
       ? check(libc.open(path, libc.O_RDONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0), 'open', path)

@@ -35,6 +35,8 @@ export function parseUrl(url: string): Address {
   if (colon < 0 || !schemes.includes(scheme)) {
     throw bad(url, `a URL with one of the schemes ${schemes.map((s) => `${s}:`).join(' ')}`);
   }
+  // C strings end at the first NUL: `shm:/a\0b` would silently name /dev/shm/a.
+  if (url.includes('\0')) throw bad(url, 'a name or path without NUL characters');
   const rest = url.slice(colon + 1);
   switch (scheme) {
     case 'mq':

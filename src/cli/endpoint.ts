@@ -15,6 +15,7 @@ import {
   parseUrl,
   TimeoutError,
 } from '../index.js';
+import { integerOption, type OptionSpec, type ParsedArgs } from './args.js';
 
 /** A message with the label of the connection or sender it came from. */
 export interface Received {
@@ -40,6 +41,18 @@ export interface EndpointOptions {
   readonly create?: boolean;
   /** Capacity of a created object. */
   readonly capacity?: number;
+}
+
+/** The options `tail` and `send` share for creating a named object. */
+export const endpointOptionSpec = {
+  create: { type: 'boolean' },
+  capacity: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** Reads `--create` and `--capacity`. */
+export function endpointOptionsOf(args: ParsedArgs): EndpointOptions {
+  const capacity = integerOption(args, 'capacity', undefined, 1);
+  return { create: args.values.create === true, ...(capacity === undefined ? {} : { capacity }) };
 }
 
 type Kind = 'named' | 'datagram' | 'connection';

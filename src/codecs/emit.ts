@@ -35,6 +35,12 @@ function prop(name: string): string {
   return identifier.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
+/** An object-literal key that is safe whatever the name. */
+function key(name: string): string {
+  prop(name);
+  return identifier.test(name) ? name : JSON.stringify(name);
+}
+
 /** A validated integer as a source literal. */
 function int(n: number): string {
   if (!Number.isSafeInteger(n)) throw new SchemaError(`internal: ${n} is not a safe integer literal`);
@@ -298,7 +304,7 @@ class Emitter {
             [...path, `.${field.name}`],
             out,
           );
-          return `${prop(field.name).slice(1)}: ${value}`;
+          return `${key(field.name)}: ${value}`;
         });
         return `{ ${props.join(', ')} }`;
       }
@@ -399,7 +405,8 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     '}',
     ...encode,
     'function encodeInto(v, u, o = 0) {',
-    `if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw targetError(${self}, u, o);`,
+    // (o >>> 0) === o: a non-negative integer offset in one comparison (typeof first: BigInts throw on >>>).
+    `if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw targetError(${self}, u, o);`,
     'check(v);',
     'if (u !== targetBytes) {',
     'const b = u.buffer;',
@@ -420,7 +427,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'if (o === undefined) {',
     `if (!(u instanceof Uint8Array) || u.length !== ${size}) throw inputError(${self}, u, o);`,
     'o = 0;',
-    `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || !(o >= 0) || o % 1 !== 0 || o + ${size} > u.length) throw inputError(${self}, u, o);`,
+    `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw inputError(${self}, u, o);`,
     'if (u !== inputBytes) {',
     'const b = u.buffer;',
     'if (b !== inputBuffer) {',

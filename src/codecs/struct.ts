@@ -71,7 +71,7 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
 
   constructor(name: string, entries: readonly (readonly [string, FieldType])[], options: StructTypeOptions = {}) {
     checkName('struct name', name);
-    const normalised = checkOptions(name, options);
+    const normalised = checkOptions(name, options ?? {});
     const layout = layoutStruct(name, entries, normalised);
     this.name = name;
     this.size = layout.size;
@@ -82,7 +82,7 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
     this.fields = layout.fields;
     this.fingerprint = fingerprintOf(name, layout.size, layout.align, normalised.endian, layout.fields);
     this.#offsets = new Map(layout.fields.map((field) => [field.name, field.offset]));
-    const codec: CompiledCodec<T> = options.interpreted === true ? interpretStruct(this) : compileStruct(this);
+    const codec: CompiledCodec<T> = options?.interpreted === true ? interpretStruct(this) : compileStruct(this);
     this.encode = codec.encode;
     this.encodeInto = codec.encodeInto;
     this.decode = codec.decode;

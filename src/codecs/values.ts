@@ -205,6 +205,3 @@ export const runtime = {
   targetError,
   inputError,
 };
-
-/** The type of `runtime`. */
-export type Runtime = typeof runtime;

@@ -8,13 +8,3 @@ export { check, errnoName, systemError } from './errors.js';
 export * as libc from './libc.js';
 export * as mqueue from './mqueue.js';
 export { deadlineOf, FdWatch, type WaitOptions } from './poll.js';
-export {
-  familyOf,
-  inetSockAddr,
-  portOf,
-  SOCKADDR_STORAGE,
-  type SockAddr,
-  sockAddrUrl,
-  unixAutobind,
-  unixSockAddr,
-} from './sockaddr.js';

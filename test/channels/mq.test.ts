@@ -181,7 +181,8 @@ describe('mq: open', () => {
     for (const [url, reason] of bad) {
       const error = await open(url, Sample, { create: true }).catch((e: unknown) => e);
       expect(error, url).toBeInstanceOf(ValidationError);
-      expect((error as ValidationError).path).toBe('name');
+      // parseUrl refuses a NUL anywhere in a URL before the queue name is looked at.
+      expect((error as ValidationError).path).toBe(url.includes('\0') ? 'url' : 'name');
       expect((error as Error).message).toMatch(reason);
       await expect(unlink(url)).rejects.toBeInstanceOf(ValidationError);
     }

@@ -1,6 +1,7 @@
 /**
  * Node peer for the ring tests (run with spawnTs): the same modes and checks as test/c/ring_peer.c.
  *   produce <url> <id> <count|-1> <batch>   sends {channel: id, timestamp: i, value: id * 1e9 + i}
+ *   idle <url> ref|unref                    waits in receive() forever (unref: lets the process exit)
  *   consume <url> <count|-1> <batch>          receives, checks every message, prints "ok <n> <sum of ids> <sum of timestamps>"
  */
 import { open } from '../../src/index.js';
@@ -50,7 +51,12 @@ if (mode === 'produce') {
     got += messages.length - (stopped ? 1 : 0);
   }
   process.stdout.write(`ok ${got} ${ids} ${stamps}\n`);
+} else if (mode === 'idle') {
+  // A receive that never completes: with `unref`, it must not keep the process alive.
+  if (rest[0] === 'unref') channel.unref();
+  void channel.receive().catch(() => {});
+  process.stdout.write('waiting\n');
 } else {
   throw new Error(`unknown mode ${mode}`);
 }
-await channel.close();
+if (mode !== 'idle') await channel.close();

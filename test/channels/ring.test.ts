@@ -77,6 +77,22 @@ describe('shm ring: one process', () => {
     expect(received).toEqual(values);
   });
 
+  it('a batch larger than the kept encode buffer (over 1 MiB) arrives whole and in order', async () => {
+    const url = ringUrl();
+    const tx = await openRing(url, Sample, { create: true, capacity: 1024 });
+    const rx = await openRing(url, Sample);
+    const values = Array.from({ length: 50_000 }, (_, i) => sample(8, i));
+    const sending = tx.sendMany(values);
+    let next = 0;
+    while (next < values.length) {
+      for (const { value } of await rx.receiveMany(4096, { timeoutMs: 10_000 })) {
+        expect(value.timestamp).toBe(BigInt(next++));
+      }
+    }
+    await sending;
+    expect(rx.tryReceive()).toBeUndefined();
+  });
+
   it('sends nothing from a batch that holds an invalid value', async () => {
     const url = ringUrl();
     const tx = await openRing(url, Sample, { create: true, capacity: 8 });
@@ -106,6 +122,16 @@ describe('shm ring: one process', () => {
     expect((await child).code).toBe(0);
   });
 
+  it('concurrent waits on one channel: one ending does not leave the other without its wake-up', async () => {
+    const url = ringUrl();
+    const rx = await openRing(url, Sample, { create: true, capacity: 16 });
+    const tx = await openRing(url, Sample);
+    const patient = rx.receive({ timeoutMs: 10_000 });
+    await expect(rx.receive({ timeoutMs: 30 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(tx.trySend(sample(6, 0))).toBe(true);
+    expect((await patient).value).toEqual(sample(6, 0));
+  });
+
   it('a producer waiting for room is woken by a consumer', async () => {
     const url = ringUrl();
     const tx = await openRing(url, Sample, { create: true, capacity: 2 });
@@ -116,6 +142,21 @@ describe('shm ring: one process', () => {
     setTimeout(() => rx.tryReceive(), 20);
     await blocked;
     expect((await rx.receiveMany(10)).map((m) => m.value.timestamp)).toEqual([1n, 2n]);
+  });
+
+  it('a waiting receive keeps its process alive, unless the channel is unref()ed', async () => {
+    const url = ringUrl();
+    await openRing(url, Sample, { create: true, capacity: 4 });
+    const unrefd = finished(spawnTs('test/channels/ring-peer.ts', ['idle', url, 'unref']));
+    expect(await unrefd).toMatchObject({ code: 0, stdout: 'waiting\n' });
+    const held = spawnTs('test/channels/ring-peer.ts', ['idle', url, 'ref']);
+    const heldDone = finished(held);
+    cleanup.add(() => held.kill('SIGKILL'));
+    await new Promise((resolve) => held.stdout!.once('data', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(held.exitCode).toBeNull();
+    held.kill('SIGTERM');
+    expect((await heldDone).signal).toBe('SIGTERM');
   });
 
   it('rejects pending waits on close, is idempotent, and refuses use after close', async () => {
@@ -154,7 +195,10 @@ describe('shm ring: decoding', () => {
       size: Kind.size,
       fingerprint: Kind.fingerprint,
       encode: (value) => value.slice(),
-      encodeInto: (value, target, offset = 0) => (target.set(value, offset), value.length),
+      encodeInto(value, target, offset = 0) {
+        target.set(value, offset);
+        return value.length;
+      },
       decode: (bytes, offset = 0) => bytes.slice(offset, offset + 2),
       validate: (value) => value as Uint8Array,
     };
@@ -222,6 +266,16 @@ describe('shm ring: options and errors', () => {
     expect(channel.trySend(sample(1, 0))).toBe(true);
     expect(channel.tryReceive()?.value).toEqual(sample(1, 0));
     await expect(unlink(url)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses, and never replaces, a segment that is not a ring', async () => {
+    const url = ringUrl();
+    const file = `/dev/shm${url.slice(4)}`;
+    writeFileSync(file, '');
+    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring \(0 bytes/);
+    writeFileSync(file, new Uint8Array(8192).fill(7));
+    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring of protocol version 1/);
+    expect(statSync(file).size).toBe(8192);
   });
 
   it('a C program and Node agree on the fingerprint check', async () => {

@@ -270,3 +270,17 @@ describe('peer credentials of a child running as another user', () => {
     expect(seen).toEqual([{ pid: second.pid, uid: nobody, gid: nobody }]);
   });
 });
+
+describe('ref and unref', () => {
+  it('a waiting channel and listener keep the process alive unless ref is false', async () => {
+    const free = await run(spawnTs('test/channels/peers/socket-child.ts', ['wait', 'false']));
+    expect(free.stdout).toBe('waiting\n');
+    expect(free.code).toBe(0);
+    const held = spawnTs('test/channels/peers/socket-child.ts', ['wait', 'true']);
+    const heldDone = run(held);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(held.exitCode).toBe(null); // still waiting
+    held.kill('SIGTERM');
+    expect((await heldDone).signal).toBe('SIGTERM');
+  });
+});

@@ -43,7 +43,7 @@ function rawCodec(size: number): MessageCodec<Uint8Array> {
       target.set(value, offset);
       return value.length;
     },
-    decode: (bytes) => bytes.slice(),
+    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
   };
 }
 
@@ -72,7 +72,7 @@ describe('unix+dgram', () => {
 
   it('creates the socket file with mode 0600 (or the given mode) and removes it on close', async () => {
     const path = socketPath('mode');
-    const rx = await bind(`unix+dgram:${path}`, Sample);
+    const rx = track(await bind(`unix+dgram:${path}`, Sample));
     expect(statSync(path).isSocket()).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     await rx.close();
@@ -204,7 +204,7 @@ describe('unix+dgram', () => {
 
   it('gives ChannelClosedError when the bound receiver is gone', async () => {
     const url = `unix+dgram:@${uniqueName('gone')}`;
-    const rx = await bind(url, Sample);
+    const rx = track(await bind(url, Sample));
     const tx = track(await connect(url, Sample));
     await rx.close();
     await expect(tx.send(sample(1))).rejects.toBeInstanceOf(ChannelClosedError);
@@ -260,12 +260,31 @@ describe('unix+seqpacket', () => {
     const url = `unix+seqpacket:@${uniqueName('epipe')}`;
     const listener = track(await listen(url, Sample));
     const client = track(await connect(url, Sample));
-    const server = await listener.accept({ timeoutMs: 2000 });
+    const server = track(await listener.accept({ timeoutMs: 2000 }));
     await server.close();
     const error = await client.send(sample(1)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ChannelClosedError);
     expect((error as Error).message).toMatch(/EPIPE|ECONNRESET/);
     await expect(client.sendMany([sample(1), sample(2)])).rejects.toBeInstanceOf(ChannelClosedError);
+  });
+
+  it('replaces a stale socket file but never a live listener', async () => {
+    const path = socketPath('seqstale');
+    const url = `unix+seqpacket:${path}`;
+    const dead = await finished(spawnTs('test/channels/peers/bind-and-die.ts', [url]));
+    expect(dead.code).toBe(0);
+    expect(statSync(path).isSocket()).toBe(true);
+    const listener = track(await listen(url, Sample));
+    const live = await finished(spawnTs('test/channels/peers/bind-and-die.ts', [url]));
+    expect(live.code).toBe(3);
+    expect(live.stdout).toMatch(/EADDRINUSE.*live process/);
+    // The probe's connection reaches the live listener as a connection that ends at once.
+    const probe = track(await listener.accept({ timeoutMs: 2000 }));
+    await expect(probe.receive({ timeoutMs: 2000 })).rejects.toBeInstanceOf(ChannelClosedError);
+    const client = track(await connect(url, Sample));
+    const server = track(await listener.accept({ timeoutMs: 2000 }));
+    await client.send(sample(8));
+    expect((await server.receive({ timeoutMs: 2000 })).value).toEqual(sample(8));
   });
 
   it('iterates over connections and stops when the listener closes', async () => {
@@ -294,6 +313,14 @@ describe('unix+seqpacket', () => {
     await expect(connect(url, Sample, { allow: (peer) => peer.uid === 12345 })).rejects.toMatchObject({
       code: 'EACCES',
     });
+  });
+
+  it('refuses an allow option that is neither uids nor a function', async () => {
+    const bad = { allow: 'root' as unknown as number[] };
+    await expect(listen(`unix+seqpacket:@${uniqueName('badallow')}`, Sample, bad)).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(connect(`unix+seqpacket:@${uniqueName('badallow')}`, Sample, bad)).rejects.toThrow(/allow/);
   });
 
   it('says nobody listens when connecting to nothing', async () => {
@@ -420,8 +447,8 @@ describe('socket channel edges', () => {
 
   it('reports addresses and buffer sizes in info(), and use after close fails', async () => {
     const url = `unix+dgram:@${uniqueName('info')}`;
-    const rx = await bind(url, Sample);
-    const tx = await connect(url, Sample);
+    const rx = track(await bind(url, Sample));
+    const tx = track(await connect(url, Sample));
     expect(rx.info()).toMatchObject({ url, transport: 'unix+dgram', messageSize: 24, localUrl: url });
     expect(tx.info()).toMatchObject({ peerUrl: url, localUrl: localUrl(tx) });
     expect(tx.info().sendBufferBytes).toBeGreaterThan(24);
@@ -441,5 +468,14 @@ describe('socket channel edges', () => {
     await expect(rx.sendTo(`unix+dgram:@${uniqueName('nobody')}`, sample(1))).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
+  });
+});
+
+describe('socket errors', () => {
+  it('says what to do when the socket directory does not exist', async () => {
+    const error = await bind(`unix+dgram:/nonexistent-${uniqueName('dir')}/s.sock`, Sample).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SystemError);
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'bind' });
+    expect((error as Error).message).toMatch(/directory .* does not exist: create it first/);
   });
 });

@@ -197,6 +197,40 @@ describe('fifo: channels', () => {
     expect(got.map((m) => m.value.seq)).toEqual(Array.from({ length: sent + 1 }, (_, i) => i));
   });
 
+  it('keeps a record whose first bytes are in the kernel: its timeout no longer withdraws it', async () => {
+    const url = fifoUrl('committed');
+    const codec = recordCodec(5000);
+    const [tx, rx] = await pair(url, codec);
+    tinyPipe(tx);
+    let settled: string | undefined;
+    // The pipe takes 4096 of the 5000 bytes at once: the record is committed, the rest waits for room.
+    const sending = tx.send(rec(1, 0, 5000), { timeoutMs: 30 }).then(
+      () => (settled = 'sent'),
+      (error: unknown) => (settled = String(error)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(settled).toBeUndefined();
+    expect(tx.info().queuedRecords).toBe(1);
+    const { value } = await rx.receive({ timeoutMs: 5000 });
+    await sending;
+    expect(settled).toBe('sent');
+    expect(value.seq).toBe(1);
+    expect(intact(value)).toBe(true);
+  });
+
+  it('close() rejects sends still waiting with ChannelClosedError', async () => {
+    const url = fifoUrl('closewait');
+    const [tx] = await pair(url);
+    tinyPipe(tx);
+    while (tx.trySend(rec(0))) {}
+    const waiting = tx.send(rec(1));
+    const batch = tx.sendMany([rec(2), rec(3)]);
+    await tx.close();
+    await expect(waiting).rejects.toThrow(ChannelClosedError);
+    await expect(batch).rejects.toThrow(ChannelClosedError);
+    await expect(tx.send(rec(4))).rejects.toThrow(/is closed/);
+  });
+
   it('frames variable-size messages with a u32 little-endian length prefix', async () => {
     const url = fifoUrl('json');
     const codec = jsonCodec(64);

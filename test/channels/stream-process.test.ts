@@ -74,7 +74,7 @@ describe('byte streams across processes (100 000 records, none lost)', () => {
     expect(keeper).toBeGreaterThan(0);
     const half = COUNT / 2;
     const writers = [0, 1].map((w) =>
-      run('node', ['write', `fifo:${path}`, String(half), '40', String(w), '300', 'shared']),
+      run('node', ['write', `fifo:${path}`, String(half), '40', String(w), w === 0 ? '300' : '-300', 'shared']),
     );
     const draining = drain(rx, 2);
     const results = await Promise.all(writers.map((w) => finished(w)));

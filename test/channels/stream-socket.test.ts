@@ -2,12 +2,21 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { Channel, Listener } from '../../src/channels/channel.js';
 import { connect, listen } from '../../src/channels/index.js';
 import type { StreamChannel, StreamListener } from '../../src/channels/stream.js';
 import type { SocketOptions } from '../../src/channels/transport.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
-import { ChannelClosedError, SystemError, TimeoutError, UnsupportedError, ValidationError } from '../../src/errors.js';
+import { msgpack } from '../../src/codecs/index.js';
+import {
+  ChannelClosedError,
+  MessageSizeError,
+  SystemError,
+  TimeoutError,
+  UnsupportedError,
+  ValidationError,
+} from '../../src/errors.js';
 import { libc } from '../../src/native/index.js';
 import { Cleanup, uniqueName } from '../helpers.js';
 import { intact, jsonCodec, type Rec, rec, recordCodec } from './stream-records.js';
@@ -140,6 +149,24 @@ describe('unix+stream: channels', () => {
     while (got.length < values.length) got.push(...(await server.receiveMany(500)).map((m) => m.value));
     await sending;
     expect(got).toEqual(values);
+  });
+
+  it('carries msgpack messages (variable size) through tiny buffers, and refuses oversized ones', async () => {
+    const codec = msgpack(z.object({ id: z.number().int(), tags: z.array(z.string()) }), { maxSize: 600 });
+    const listener = await listening(unixUrl('msgpack'), codec);
+    const [client, server] = await connected(listener, codec);
+    tinyBuffers(2048, client, server);
+    const values = Array.from({ length: 500 }, (_, id) => ({ id, tags: Array.from({ length: id % 40 }, () => 'tag') }));
+    const sending = client.sendMany(values);
+    const got: unknown[] = [];
+    while (got.length < values.length) got.push(...(await server.receiveMany(100)).map((m) => m.value));
+    await sending;
+    expect(got).toEqual(values);
+    await expect(client.send({ id: 1, tags: Array.from({ length: 200 }, () => 'long tag') })).rejects.toThrow(
+      MessageSizeError,
+    );
+    await client.send({ id: 2, tags: [] });
+    expect((await server.receive()).value).toEqual({ id: 2, tags: [] });
   });
 
   it('fails to connect where nobody listens, and times out accept', async () => {

@@ -205,3 +205,26 @@ describe('typed-ipc stat on files', () => {
     expect(oneLineError(network)).toMatch(/is a network address, not a named object/);
   });
 });
+
+describe('typed-ipc bench', () => {
+  it('runs the suite filtered by module with a progress report on stderr, results as JSON on stdout', async () => {
+    const run = await runCli(['bench', '--only', 'codecs', '--quick', '--json'], { timeoutMs: 120_000 });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^\[0%\] codecs\n/);
+    const results = JSON.parse(run.stdout) as {
+      transport: string;
+      variant: string;
+      baseline?: string;
+      ratios: Record<string, number>;
+    }[];
+    expect(results.every((r) => r.transport === 'codec')).toBe(true);
+    expect(
+      results
+        .filter((r) => r.baseline !== undefined)
+        .map((r) => r.baseline)
+        .sort(),
+    ).toEqual(['dataview', 'koffi', 'msgpackr']);
+    const typed = results.find((r) => r.variant === 'typed-ipc encode+decode');
+    expect(Object.keys(typed!.ratios).sort()).toEqual(['dataview', 'koffi', 'msgpackr']);
+  });
+});

@@ -157,29 +157,13 @@ describe('tail and send over every transport', () => {
     // Wait until the receiving side exists: the socket file, the FIFO, the ring's segment, or a listener.
     if (scheme.startsWith('unix') || scheme === 'fifo') await until(() => existsSync(path), path);
     if (scheme === 'shm') await until(() => existsSync(`/dev/shm${path}`), `/dev/shm${path}`);
-    let send = await runCli([
-      'send',
-      url,
-      '--schema',
-      sample,
-      '--repeat',
-      '2',
-      '--json',
-      '{"channel":3,"timestamp":"4","value":5}',
-    ]);
+    const sendTwo = () =>
+      runCli(['send', url, '--schema', sample, '--repeat', '2', '--json', '{"channel":3,"timestamp":"4","value":5}']);
+    let send = await sendTwo();
     for (let attempt = 0; scheme === 'tcp' && send.code === 1 && attempt < 50; attempt++) {
       // The listener is not up yet (ECONNREFUSED): try again.
       await new Promise((resolve) => setTimeout(resolve, 200));
-      send = await runCli([
-        'send',
-        url,
-        '--schema',
-        sample,
-        '--repeat',
-        '2',
-        '--json',
-        '{"channel":3,"timestamp":"4","value":5}',
-      ]);
+      send = await sendTwo();
     }
     expect(send).toMatchObject({ code: 0, stderr: '' });
     const result = await tail;
@@ -268,5 +252,46 @@ int main(void) {
     expect(oneLineError(noLanguage)).toMatch(
       /^typed-ipc gen: expected a language \(c\), got "test\/cli\/schemas\.ts#Sample"/,
     );
+  });
+});
+
+describe('shm: stat and ls read the ring', () => {
+  it('shows slot size, capacity, fill and that the creator has exited, without a schema', async () => {
+    const url = `shm:/${uniqueName('ring')}`;
+    cleanup.add(() => runCli(['rm', '-f', url]));
+    const json = '{"channel":1,"timestamp":"2","value":3}';
+    const sent = await runCli([
+      'send',
+      url,
+      '--create',
+      '--capacity',
+      '16',
+      '--schema',
+      sample,
+      '--repeat',
+      '3',
+      '--json',
+      json,
+    ]);
+    expect(sent).toMatchObject({ code: 0, stderr: '' });
+    const stat = await runCli(['stat', url, '--json']);
+    expect(stat.code).toBe(0);
+    expect(JSON.parse(stat.stdout)).toMatchObject({
+      url,
+      transport: 'shm',
+      messageSize: 24,
+      capacity: 16,
+      pending: 3,
+      mode: 'rw------- (0600)',
+      creatorRunning: false,
+    });
+    const ls = await runCli(['ls', '--json'], { env: { TYPED_IPC_MQUEUE_DIR: tempDir() } });
+    expect(ls.code).toBe(0);
+    const entry = ls.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { url: string; note?: string })
+      .find((e) => e.url === url);
+    expect(entry?.note).toMatch(/^ring: 24-byte messages, 3\/16 pending, creator pid \d+ \(exited\)$/);
   });
 });

@@ -47,16 +47,19 @@ describe('generated and interpreted codecs are identical', () => {
       const value = randomValue(rng, type);
       const bytes = type.encode(value);
       expect(other.encode(value)).toEqual(bytes);
-      // encodeInto over garbage at an offset: same bytes, padding zeroed, nothing outside touched.
+      // encodeInto over garbage at an odd offset: same bytes, padding zeroed, nothing outside touched.
       const a = new Uint8Array(type.size + 16).fill(0xa5);
       const b = new Uint8Array(type.size + 16).fill(0xa5);
-      expect(type.encodeInto(value, a, 8)).toBe(type.size);
-      expect(other.encodeInto(value, b, 8)).toBe(type.size);
+      expect(type.encodeInto(value, a, 3)).toBe(type.size);
+      expect(other.encodeInto(value, b, 3)).toBe(type.size);
       expect(a).toEqual(b);
-      expect(a.subarray(8, 8 + type.size)).toEqual(bytes);
+      expect(a.subarray(3, 3 + type.size)).toEqual(bytes);
+      expect(a[2]).toBe(0xa5);
+      expect(a[3 + type.size]).toBe(0xa5);
       expect(type.decode(bytes)).toEqual(value);
       expect(other.decode(bytes)).toEqual(value);
-      expect(type.decode(a, 8)).toEqual(value);
+      expect(type.decode(a, 3)).toEqual(value);
+      expect(other.decode(a.subarray(3, 3 + type.size))).toEqual(value);
 
       const broken = corrupt(rng, type, value);
       const generated = outcome(() => type.encode(broken));

@@ -76,7 +76,7 @@ function randomElement(rng: Rng, name: string, depth: number): ElementType {
       used.add(value);
       members[`V${i}`] = value;
     }
-    return enumOf(base, members);
+    return enumOf(base, members, { allowUnknown: rng.chance(0.3) });
   }
   if (roll < 87 && depth < 3) return array(randomElement(rng, name, depth + 1), rng.int(1, 4));
   if (depth < 2) return randomStruct(rng, name, depth + 1);
@@ -164,8 +164,17 @@ export function randomValue(rng: Rng, type: FieldType): unknown {
     }
     case 'bytes':
       return Uint8Array.from({ length: type.length }, () => rng.int(0, 255));
-    case 'enum':
+    case 'enum': {
+      if (type.allowUnknown && rng.chance(0.3)) {
+        // An integer the enum does not declare: it must cross as a number.
+        const base = type.base;
+        for (;;) {
+          const n = base.min + (rng.next() % (base.max - base.min + 1));
+          if (!type.names.has(n)) return n;
+        }
+      }
       return rng.pick([...type.values.keys()]);
+    }
     case 'array':
       return Array.from({ length: type.length }, () => randomValue(rng, type.element));
     case 'struct':

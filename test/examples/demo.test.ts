@@ -28,5 +28,5 @@ describe('examples/demo.ts', () => {
     }
     expect(stdout).toContain('All transports delivered every sample.');
     expect(code).toBe(0);
-  });
+  }, 200_000); // finished() allows the demo 180 s; the default 60 s test timeout is hit first under load.
 });

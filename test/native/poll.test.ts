@@ -72,6 +72,17 @@ describe('waiting on the event loop (child processes)', () => {
     expect(report.wrong).toBe(0);
   });
 
+  it('(control) a wait that parks the one pool thread does stop fs.readFile: the test above can fail', async () => {
+    const url = `mq:/${uniqueName('parked')}`;
+    const queue = await open(url, Sample, { create: true, capacity: 1 });
+    cleanup.add(() => unlink(url));
+    cleanup.add(() => queue.close());
+    const child = spawnTs(join(peers, 'parked-pool.ts'), [url], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+    const { code, stdout, stderr } = await finished(child, 60_000);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ whileParked: 'timeout', received: 24, afterRelease: 'read', threadpool: '1' });
+  });
+
   async function startPeer(mode: string, capacity = 2) {
     const url = `mq:/${uniqueName(mode)}`;
     const queue = await open(url, Sample, { create: true, capacity });

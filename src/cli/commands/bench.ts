@@ -73,12 +73,23 @@ export const bench: Command = {
     const report = (await importModule(join(benchDir, 'report.ts'), 'bench')) as unknown as ReportModule;
     const only = args.values.only;
     const bar = new ProgressBar();
-    const result = await suite.runSuite({
-      filter: Array.isArray(only) ? only.map(String) : [],
-      quick: args.values.quick === true,
-      onProgress: (done, total, label) => bar.update(done, total, label),
-    });
-    bar.finish();
+    // Bench modules narrate with console.log; stdout is for the results, so their lines go to stderr.
+    const log = console.log;
+    console.log = (...items: unknown[]) => {
+      bar.clear();
+      console.error(...items);
+    };
+    let result: SuiteReport;
+    try {
+      result = await suite.runSuite({
+        filter: Array.isArray(only) ? only.map(String) : [],
+        quick: args.values.quick === true,
+        onProgress: (done, total, label) => bar.update(done, total, label),
+      });
+    } finally {
+      console.log = log;
+      bar.finish();
+    }
     if (args.values.json === true) {
       writeLine(JSON.stringify(result.results));
     } else {
@@ -131,7 +142,12 @@ class ProgressBar {
     this.#lastLabel = label;
   }
 
-  finish(): void {
+  /** Clears the bar's line so that other output starts at the left margin. */
+  clear(): void {
     if (this.#tty) process.stderr.write('\r\x1b[K');
+  }
+
+  finish(): void {
+    this.clear();
   }
 }

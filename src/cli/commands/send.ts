@@ -1,7 +1,7 @@
 /** `typed-ipc send <url> --schema <module>#<export> --json '{...}'`: sends messages from the command line. */
 import { parseUrl } from '../../index.js';
 import { type Command, integerOption, positionals, requiredOption, stringOption, UsageError } from '../args.js';
-import { openSender } from '../endpoint.js';
+import { endpointOptionSpec, endpointOptionsOf, openSender } from '../endpoint.js';
 import { fromJson } from '../json.js';
 import { loadCodec } from '../schema.js';
 
@@ -38,8 +38,7 @@ export const send: Command = {
     priority: { type: 'string' },
     repeat: { type: 'string' },
     timeout: { type: 'string' },
-    create: { type: 'boolean' },
-    capacity: { type: 'string' },
+    ...endpointOptionSpec,
   },
   async run(args) {
     const [url] = positionals('send', args, ['url']);
@@ -48,17 +47,13 @@ export const send: Command = {
     const priority = integerOption(args, 'priority', undefined, 0);
     const repeat = integerOption(args, 'repeat', 1, 1);
     const timeoutMs = integerOption(args, 'timeout', undefined, 1);
-    const capacity = integerOption(args, 'capacity', undefined, 1);
     const codec = await loadCodec(requiredOption('send', args, 'schema'));
     // Every value is validated before the channel is opened: a bad one sends nothing.
     const messages = json === '-' ? await stdinMessages(codec, priority) : [{ value: fromJson(json, codec), priority }];
     if (stringOption(args, 'json') === '-' && messages.length === 0) {
       throw new UsageError('--json - read no values from standard input');
     }
-    const channel = await openSender(url!, codec, {
-      create: args.values.create === true,
-      ...(capacity === undefined ? {} : { capacity }),
-    });
+    const channel = await openSender(url!, codec, endpointOptionsOf(args));
     try {
       for (let i = 0; i < repeat; i += 1) {
         for (const { value, priority: p } of messages) {

@@ -3,7 +3,7 @@ import type { MessageCodec } from '../../codecs/codec.js';
 import type { FieldType } from '../../codecs/index.js';
 import { parseUrl } from '../../index.js';
 import { type Command, choiceOption, integerOption, positionals, requiredOption } from '../args.js';
-import { openReceiver, type Received } from '../endpoint.js';
+import { endpointOptionSpec, endpointOptionsOf, openReceiver, type Received } from '../endpoint.js';
 import { type BigintStyle, structFields, toJson } from '../json.js';
 import { onStopSignal, printError, writeLine } from '../output.js';
 import { loadCodec } from '../schema.js';
@@ -46,22 +46,17 @@ export const tail: Command = {
     timeout: { type: 'string' },
     format: { type: 'string' },
     bigint: { type: 'string' },
-    create: { type: 'boolean' },
-    capacity: { type: 'string' },
+    ...endpointOptionSpec,
   },
   async run(args) {
     const [url] = positionals('tail', args, ['url']);
     parseUrl(url!); // a malformed URL is reported before anything else
     const count = integerOption(args, 'count', undefined, 1);
     const timeoutMs = integerOption(args, 'timeout', undefined, 1);
-    const capacity = integerOption(args, 'capacity', undefined, 1);
     const format = choiceOption(args, 'format', ['table', 'ndjson'], process.stdout.isTTY ? 'table' : 'ndjson');
     const bigint = choiceOption(args, 'bigint', ['string', 'number'], 'string');
     const codec = await loadCodec(requiredOption('tail', args, 'schema'));
-    const receiver = await openReceiver(url!, codec, {
-      create: args.values.create === true,
-      ...(capacity === undefined ? {} : { capacity }),
-    });
+    const receiver = await openReceiver(url!, codec, endpointOptionsOf(args));
     const stop = onStopSignal(() => receiver.close());
     const printer = format === 'table' ? tablePrinter(codec, receiver.hasSender) : ndjsonPrinter(bigint);
     let shown = 0;

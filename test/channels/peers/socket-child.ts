@@ -4,8 +4,10 @@
  *   send N                inheritedChannel: send samples 0..N-1 (sendMany in batches), then close
  *   connect-send URL N    connect(URL): send samples 0..N-1 (unix+dgram, unix+seqpacket), then close
  *   wrong-schema          inheritedChannel with a codec of another layout (must fail)
+ *   wait REF              bind a unix+dgram and listen on a unix+seqpacket address with `ref: REF`
+ *                         and wait on both; with REF=false the process must still exit by itself
  */
-import { connect, inheritedChannel } from '../../../src/channels/index.js';
+import { bind, connect, inheritedChannel, listen } from '../../../src/channels/index.js';
 import { Sample, type Sample as SampleValue } from '../sample.js';
 
 const sample = (i: number): SampleValue => ({ channel: i % 65536, timestamp: BigInt(i), value: i / 2 });
@@ -43,6 +45,15 @@ switch (mode) {
       process.stdout.write(`${(error as Error).name}: ${(error as Error).message}\n`);
       process.exit(5);
     }
+    break;
+  }
+  case 'wait': {
+    const ref = a === 'true';
+    const rx = await bind(`unix+dgram:@typed-ipc-wait-${process.pid}`, Sample, { ref });
+    const listener = await listen(`unix+seqpacket:@typed-ipc-wait-${process.pid}`, Sample, { ref });
+    void rx.receive();
+    void listener.accept();
+    process.stdout.write('waiting\n');
     break;
   }
   default:

@@ -1,18 +1,20 @@
 /**
  * The producing end of the ring benchmarks, run as a child process:
- *   ring-peer.ts produce shm:/name count batch   sends `count` 24-byte samples (sendMany in batches, or send)
+ *   ring-peer.ts produce shm:/name count batch   sends `count` 24-byte samples (sendMany in batches, or
+ *                                                send), then prints the CPU seconds it used
  *   ring-peer.ts latency shm:/name count gapMs   sends one sample every gapMs carrying its send time
  *                                                (process.hrtime.bigint(), CLOCK_MONOTONIC) as timestamp
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { open } from '../src/index.js';
-import { Sample } from '../test/channels/sample.js';
+import { open } from '../../src/index.js';
+import { Sample } from '../../test/channels/sample.js';
 
 const [mode = '', url = '', countArg = '0', extra = '1'] = process.argv.slice(2);
 const count = Number(countArg);
 const channel = await open(url, Sample);
 
 if (mode === 'produce') {
+  const cpu = process.cpuUsage();
   const batch = Number(extra);
   // The application's samples already exist; the bench measures moving them, not building them.
   const values: Sample[] = Array.from({ length: batch }, (_, i) => ({ channel: 1, timestamp: BigInt(i), value: i }));
@@ -27,6 +29,9 @@ if (mode === 'produce') {
       await channel.sendMany(sent + batch <= count ? values : values.slice(0, count - sent));
     }
   }
+  // CPU seconds spent producing, so the bench can say what the rate would be with a core each.
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${(used.user + used.system) / 1e6}\n`);
 } else if (mode === 'latency') {
   for (let i = 0; i < count; i++) {
     await sleep(Number(extra));

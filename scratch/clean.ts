@@ -1,2 +1,0 @@
-import { unlink } from '../src/index.js';
-await unlink(`mq:/${'a'.repeat(255)}`).then(() => console.log('unlinked'), (e) => console.log(String(e)));
