@@ -5,9 +5,11 @@
  *   produce <transport> <url> <producer-id> <count> [resume]
  *     Sends samples 0..count-1 and prints `sent <n>`. With `resume`, a send or connect that fails
  *     because the consumer is gone (killed) is retried on a new connection from the same sample on.
- *   consume <transport> <url> <capacity>
- *     Makes the consumer end, prints `ready`, then receives forever, printing `torn <json>` for a
- *     sample whose checksum does not match (and exiting 1).
+ *     On every such reconnect it prints `resumed <seq>`: everything from there on goes to the new consumer.
+ *   consume <transport> <url> <capacity> <pause-after>
+ *     Makes the consumer end, prints `ready`, receives `pause-after` samples, prints `paused` and stops
+ *     receiving (so that producers are mid-stream, held by backpressure, when the test kills it). A
+ *     sample whose checksum does not match is printed as `torn <json>` (exit 1).
  */
 import { type Channel, ChannelClosedError, IpcError, SystemError } from '../../src/index.js';
 import { isWhole, makeSample, Sample } from './sample.js';
@@ -28,7 +30,10 @@ async function produce(name: string, url: string, id: number, count: number, res
   let seq = 0;
   while (seq < count) {
     try {
-      channel ??= await entry.producer(url, Sample);
+      if (channel === undefined) {
+        channel = await entry.producer(url, Sample);
+        if (seq > 0) process.stdout.write(`resumed ${seq}\n`);
+      }
       const end = Math.min(count, seq + batch);
       const values = [];
       for (let s = seq; s < end; s++) values.push(makeSample(id, s));
@@ -45,10 +50,14 @@ async function produce(name: string, url: string, id: number, count: number, res
   process.stdout.write(`sent ${seq}\n`);
 }
 
-async function consume(name: string, url: string, capacity: number): Promise<void> {
+async function consume(name: string, url: string, capacity: number, pauseAfter: number): Promise<void> {
   const consumer = await transportNamed(name).consumer(url, Sample, { capacity });
   process.stdout.write('ready\n');
-  for (;;) {
+  for (let received = 0; ; received++) {
+    if (received === pauseAfter) {
+      process.stdout.write('paused\n');
+      await new Promise(() => setInterval(() => {}, 60_000));
+    }
     const { value } = await consumer.receive();
     if (!isWhole(value)) {
       process.stdout.write(`torn ${JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? String(v) : v))}\n`);
@@ -60,7 +69,7 @@ async function consume(name: string, url: string, capacity: number): Promise<voi
 const [role, name = '', url = '', ...rest] = process.argv.slice(2);
 try {
   if (role === 'produce') await produce(name, url, Number(rest[0]), Number(rest[1]), rest[2] === 'resume');
-  else if (role === 'consume') await consume(name, url, Number(rest[0]));
+  else if (role === 'consume') await consume(name, url, Number(rest[0]), Number(rest[1]));
   else throw new Error(`unknown role ${String(role)}`);
 } catch (error) {
   process.stderr.write(`${error instanceof IpcError ? `${error.name} ${error.code}: ` : ''}${String(error)}\n`);

@@ -28,19 +28,29 @@ export function startProducer(entry: TransportEntry, url: string, id: number, co
   return { child, done: finished(child, 1_800_000) };
 }
 
-/** Starts a consumer process; resolves once it printed `ready` (its end exists). */
-export async function startConsumer(entry: TransportEntry, url: string, capacity: number): Promise<Peer> {
-  const child = spawnPeer(['consume', entry.name, url, String(capacity)]);
+/** Starts a consumer process that stops receiving after `pauseAfter` samples; resolves once it printed `ready`. */
+export async function startConsumer(
+  entry: TransportEntry,
+  url: string,
+  capacity: number,
+  pauseAfter: number,
+): Promise<Peer> {
+  const child = spawnPeer(['consume', entry.name, url, String(capacity), String(pauseAfter)]);
   const done = finished(child, 1_800_000);
-  await new Promise<void>((resolve, reject) => {
+  await printed(child, done, 'ready');
+  return { child, done };
+}
+
+/** Resolves once the child printed `line` (a whole line); rejects if it ends first. */
+export function printed(child: ChildProcess, done: Peer['done'], line: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer | string) => {
       out += String(chunk);
-      if (out.includes('ready\n')) resolve();
+      if (out.includes(`${line}\n`)) resolve();
     });
-    void done.then((r) => reject(new Error(`consumer ended before ready: ${r.code ?? r.signal} ${r.stderr}`)));
+    void done.then((r) => reject(new Error(`peer ended before "${line}": ${r.code ?? r.signal} ${r.stderr}`)));
   });
-  return { child, done };
 }
 
 /**
@@ -54,6 +64,7 @@ export async function drain(
   expected: number,
   silenceMs: number,
   producersDone?: Promise<unknown>,
+  onSample?: (sample: Sample) => void,
 ): Promise<unknown[]> {
   const errors: unknown[] = [];
   let done = false;
@@ -76,6 +87,7 @@ export async function drain(
       continue;
     }
     quiet = 0;
+    onSample?.(message.value);
     checker.add(message.value);
   }
   return errors;

@@ -23,7 +23,7 @@ export const sizes = {
   /** Kill rounds per transport. */
   faultRounds: size('STRESS_FAULT_ROUNDS', 50, 4),
   /** Samples each producer of a fault round sends. */
-  faultSamples: size('STRESS_FAULT_SAMPLES', 5_000, 1_000),
+  faultSamples: size('STRESS_FAULT_SAMPLES', 1_000, 500),
   /** Open/close cycles per transport. */
   cycles: size('STRESS_CYCLES', 10_000, 1_000),
   /** Random cases per property. */
