@@ -44,7 +44,7 @@ import {
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
-import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
+import { checkAllow, isAllowed, peerCredentials, refuseAllow } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
@@ -659,6 +659,7 @@ const seqpacket: Transport = {
 
 const unixDgram: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
+    refuseAllow('unix+dgram', options.allow);
     const unix = unixAddressOf(address, 'unix+dgram');
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
@@ -684,6 +685,7 @@ const unixDgram: Transport = {
   },
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
+    refuseAllow('unix+dgram', options.allow);
     const unix = unixAddressOf(address, 'unix+dgram');
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
@@ -710,6 +712,7 @@ const unixDgram: Transport = {
 
 const udp: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
+    refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
@@ -729,6 +732,7 @@ const udp: Transport = {
   },
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
+    refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
     const fd = openSocket(family, libc.SOCK_DGRAM, address.url);

@@ -38,7 +38,10 @@ export type { PeerCredentials };
 export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
   /** Permission bits of a socket file created by bind/listen; default 0o600. */
   readonly mode?: number;
-  /** Only peers with these uids, or for which the function returns true, are accepted. */
+  /**
+   * Only peers with these uids, or for which the function returns true, are accepted (SO_PEERCRED on
+   * unix+seqpacket and unix+stream; refused with UnsupportedError on datagram sockets, which have no peer).
+   */
   readonly allow?: readonly number[] | ((peer: PeerCredentials) => boolean);
   /** listen backlog. */
   readonly backlog?: number;

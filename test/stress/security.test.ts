@@ -10,12 +10,14 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   bind,
   type Channel,
+  connect,
   IpcError,
   type Listener,
   listen,
   type OpenOptions,
   open,
   SystemError,
+  UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
@@ -168,14 +170,22 @@ describe.each(sockets)('security: $entry.name address claims', ({ entry, availab
 const allowing = table.filter(({ entry }) => entry.name.startsWith('unix+'));
 
 /**
- * Known bug (socket.ts bind): `allow` is accepted by bind() for unix+dgram but not enforced: a datagram
- * from a refused uid is received (here as a DecodeError of its bytes). Unconnected datagram sockets have
- * no SO_PEERCRED; enforcing it needs SO_PASSCRED and SCM_CREDENTIALS, or bind() should refuse `allow`.
+ * Unconnected datagram sockets have no SO_PEERCRED, so `allow` cannot be enforced there: bind() and
+ * connect() refuse it with UnsupportedError rather than accept a protection that does not exist.
  */
-const knownAllowBugs = new Set(['unix+dgram']);
+const refusesAllow = new Set(['unix+dgram']);
 
 describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry, available }) => {
-  const test = !available ? it.skip : knownAllowBugs.has(entry.name) ? it.fails : it;
+  if (refusesAllow.has(entry.name)) {
+    it.skipIf(!available)('refuses the allow option with UnsupportedError (no peer credentials)', async () => {
+      const url = `${entry.name}:@${uniqueName('allow')}`;
+      await expect(bind(url, Sample, { allow: [0] })).rejects.toThrow(UnsupportedError);
+      await expect(connect(url, Sample, { allow: () => true })).rejects.toThrow(/carry no peer credentials/);
+      counted(entry.name);
+    });
+    return;
+  }
+  const test = available ? it : it.skip;
   for (const [label, allow] of [
     ['uid list [0]', [0]],
     ['predicate uid === 0', (peer: { uid: number }) => peer.uid === 0],
