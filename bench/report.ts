@@ -26,8 +26,18 @@ export interface BenchResult {
   readonly msgPerSec: number;
   /** Set when this row is a baseline: the other rows of the same transport and size are compared with it. */
   readonly baseline?: BaselineKind;
+  /**
+   * Set on a row that is neither typed-ipc nor a baseline, shown for reference only (e.g. a C loop
+   * moving 64 KiB per call): it gets ratios but is never picked as a typed-ipc figure.
+   */
+  readonly reference?: boolean;
   /** Other figures worth printing beside it (latency percentiles, batch size). */
   readonly notes?: string;
+}
+
+/** Whether a row measures typed-ipc itself (not a baseline, not a reference row). */
+export function isTypedIpc(result: BenchResult): boolean {
+  return result.baseline === undefined && result.reference !== true;
 }
 
 /** A result with its ratios to every baseline of the same transport and message size. */
@@ -136,7 +146,8 @@ export function renderMarkdown(report: Report): string {
     );
     for (const r of sorted) {
       const ratios = kinds.map((k) => (r.baseline === k ? 'baseline' : formatRatio(r.ratios[k])));
-      const variant = r.baseline === undefined ? r.variant : `*${r.variant}*`;
+      const variant =
+        r.baseline !== undefined ? `*${r.variant}*` : r.reference ? `${r.variant} (reference)` : r.variant;
       lines.push(row([formatBytes(r.messageBytes), variant, formatRate(r.msgPerSec), ...ratios, r.notes ?? '']));
     }
     lines.push('');
@@ -194,10 +205,9 @@ export function renderSvg(report: Report): string {
       );
     }
     for (const row of rows) {
-      const color = row.baseline === undefined ? palette.node : row.baseline === 'c' ? palette.c : palette.other;
+      const color = isTypedIpc(row) ? palette.node : row.baseline === 'c' ? palette.c : palette.other;
       const label = `${row.transport} · ${row.variant}`;
-      const ratio =
-        row.baseline === undefined && row.ratios.c !== undefined ? `  ${formatRatio(row.ratios.c)} of C` : '';
+      const ratio = isTypedIpc(row) && row.ratios.c !== undefined ? `  ${formatRatio(row.ratios.c)} of C` : '';
       parts.push(
         `<text x="${labelWidth - 6}" y="${y + 13}" font-size="11" text-anchor="end">${escapeXml(label)}</text>`,
       );
@@ -245,7 +255,7 @@ export function renderSummary(report: Report): string {
     if (!rows.some((r) => r.baseline === 'c' || r.baseline === 'node-ipc')) continue; // codecs: see results.md
     for (const size of messageSizes) {
       const best = rows
-        .filter((r) => r.messageBytes === size && r.baseline === undefined)
+        .filter((r) => r.messageBytes === size && isTypedIpc(r))
         .sort((a, b) => b.msgPerSec - a.msgPerSec)[0];
       if (best === undefined) continue;
       lines.push(

@@ -115,7 +115,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       });
       results.push(
         row('c read/write, 1 record per call', best.c1, { baseline: 'c' }),
-        row('c read/write, 64 KiB per call', best.cBig),
+        row('c read/write, 64 KiB per call', best.cBig, { reference: true }),
         row(`node sendMany(${SEND_BATCH})/receiveMany(${RECEIVE_BATCH})`, best.batched),
         row('node send/receive', best.single),
       );

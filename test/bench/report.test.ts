@@ -75,3 +75,38 @@ describe('bench report', () => {
     expect(withSummary(readme, 'new')).toBe('intro\n<!-- bench:start -->\nnew\n<!-- bench:end -->\nrest');
   });
 });
+
+describe('reference rows', () => {
+  it('are shown with their ratios but never taken as the typed-ipc figure', () => {
+    const rows: BenchResult[] = [
+      {
+        transport: 'fifo',
+        messageBytes: 24,
+        variant: 'c read/write, 1 record per call',
+        msgPerSec: 1e6,
+        baseline: 'c',
+      },
+      {
+        transport: 'fifo',
+        messageBytes: 24,
+        variant: 'c read/write, 64 KiB per call',
+        msgPerSec: 8e7,
+        reference: true,
+      },
+      { transport: 'fifo', messageBytes: 24, variant: 'node sendMany/receiveMany', msgPerSec: 2e6 },
+    ];
+    const conditions = {
+      date: '2026-11-21T06:00:00.000Z',
+      node: 'v20',
+      kernel: 'Linux',
+      cpus: '2',
+      load: [0, 0] as const,
+      note: '',
+    };
+    const rated: Report = { conditions, results: rate(rows), failures: [] };
+    const summary = renderSummary(rated);
+    expect(summary).toContain('| fifo | 24 B | node sendMany/receiveMany | 2,000,000 | 2.00x | — |');
+    expect(summary).not.toContain('64 KiB per call');
+    expect(renderMarkdown(rated)).toContain('c read/write, 64 KiB per call (reference)');
+  });
+});
