@@ -8,8 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type Channel, open, unlink } from '../src/index.js';
 import { bytes, f64, type MessageCodec, struct, u16, u64 } from '../src/codecs/index.js';
+import { type Channel, open, unlink } from '../src/index.js';
 import { Sample as Sample24 } from '../test/channels/sample.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
 import type { BenchResult } from './report.js';
