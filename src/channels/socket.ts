@@ -31,7 +31,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import { check, deadlineOf, errnoName, errnos, FdWatch, libc, systemError, type WaitOptions } from '../native/index.js';
+import { check, errnoName, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
   type ChannelOptions,
@@ -43,6 +43,7 @@ import {
   type ReceiveOptions,
   type SendOptions,
 } from './channel.js';
+import { SocketListener } from './listener.js';
 import { MmsgBatch } from './mmsg.js';
 import { checkAllow, isAllowed, peerCredentials, refuseAllow } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
@@ -509,88 +510,29 @@ async function ipAddressOf(address: Address): Promise<SockAddr> {
 // --- unix+seqpacket -----------------------------------------------------------------------------------
 
 /** Waits for seqpacket connections, each a Channel with the peer's credentials. */
-class SeqpacketListener<T> implements Listener<T> {
-  readonly url: string;
+class SeqpacketListener<T> extends SocketListener<T, SocketChannel<T>> {
   readonly localUrl: string;
-  readonly #fd: number;
   readonly #codec: MessageCodec<T>;
-  readonly #options: SocketOptions;
-  readonly #watch: FdWatch;
-  readonly #bound: BoundFile | undefined;
-  #closed = false;
 
   constructor(url: string, fd: number, codec: MessageCodec<T>, options: SocketOptions, bound: BoundFile | undefined) {
-    this.url = url;
+    super(url, fd, options, bound);
     this.localUrl = url;
-    this.#fd = fd;
     this.#codec = codec;
-    this.#options = options;
-    this.#bound = bound;
-    this.#watch = new FdWatch(fd);
-    if (options.ref === false) this.#watch.unref();
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  async accept(options: ReceiveOptions = {}): Promise<SocketChannel<T>> {
-    const wait: WaitOptions = {
-      deadline: deadlineOf(options.timeoutMs),
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-      operation: `accept on ${this.url}`,
-    };
-    for (;;) {
-      if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
-      const fd = libc.accept4(this.#fd, null, null, libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC);
-      if (fd < 0) {
-        const errno = libc.errno();
-        if (errno === errnos.EAGAIN) await this.#watch.readable(wait);
-        else if (errno !== errnos.ECONNABORTED && errno !== errnos.EINTR) throw systemError(errno, 'accept4', this.url);
-        continue;
-      }
-      const channel = closingOnError(fd, () => {
-        const peer = peerCredentials(fd);
-        if (!isAllowed(this.#options.allow, peer)) return undefined;
-        ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
-        return new SocketChannel(this.#codec, {
-          scheme: 'unix+seqpacket',
-          url: this.url,
-          fd,
-          connected: true,
-          localUrl: this.url,
-          peer,
-          options: this.#options,
-        });
-      });
-      // A refused peer is closed at once: it sees EOF (or EPIPE) and nothing it sent is read.
-      if (channel === undefined) libc.close(fd);
-      else return channel;
-    }
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<SocketChannel<T>, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (error) {
-        if (error instanceof ChannelClosedError && this.#closed) return;
-        throw error;
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#watch.close(new ChannelClosedError(`${this.url} was closed`));
-    libc.close(this.#fd);
-    removeBoundFile(this.#bound);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  protected admit(fd: number): SocketChannel<T> | undefined {
+    const peer = peerCredentials(fd);
+    if (!isAllowed(this.options.allow, peer)) return undefined;
+    ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
+    return new SocketChannel(this.#codec, {
+      scheme: 'unix+seqpacket',
+      url: this.url,
+      fd,
+      connected: true,
+      localUrl: this.url,
+      peer,
+      options: this.options,
+    });
   }
 }
 

@@ -29,7 +29,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import { check, errnoName, errnos, FdWatch, libc, systemError } from '../native/index.js';
+import { check, errnoName, errnos, libc, systemError } from '../native/index.js';
 import {
   type Channel,
   type ChannelInfo,
@@ -37,9 +37,9 @@ import {
   FdChannel,
   type Listener,
   type Message,
-  type ReceiveOptions,
   type SendOptions,
 } from './channel.js';
+import { SocketListener } from './listener.js';
 import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
 import type {
@@ -861,17 +861,9 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
 }
 
 /** A listening UNIX stream or TCP socket: each accepted connection is a StreamChannel. */
-export class StreamListener<T> implements Listener<T> {
-  readonly url: string;
+export class StreamListener<T> extends SocketListener<T> {
   readonly #codec: MessageCodec<T>;
   readonly #scheme: string;
-  readonly #fd: number;
-  readonly #watch: FdWatch;
-  readonly #options: SocketOptions;
-  readonly #bound: BoundFile | undefined;
-  #closed = false;
-  /** Connections dropped because their peer failed the `allow` check. */
-  refusedPeers = 0;
 
   constructor(
     url: string,
@@ -881,65 +873,19 @@ export class StreamListener<T> implements Listener<T> {
     options: SocketOptions,
     bound?: BoundFile,
   ) {
-    this.url = url;
+    super(url, fd, options, bound);
     this.#scheme = scheme;
     this.#codec = codec;
-    this.#fd = fd;
-    this.#watch = new FdWatch(fd);
-    if (options.ref === false) this.#watch.unref();
-    this.#options = options;
-    this.#bound = bound;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  async accept(options: ReceiveOptions = {}): Promise<Channel<T>> {
-    const wait = waitFor(`accept on ${this.url}`, options);
-    for (;;) {
-      if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
-      const fd = libc.accept4(this.#fd, null, null, libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC);
-      if (fd < 0) {
-        const errno = libc.errno();
-        if (errno === errnos.EAGAIN) await this.#watch.readable(wait);
-        else if (errno !== errnos.EINTR && errno !== errnos.ECONNABORTED) throw systemError(errno, 'accept4', this.url);
-        continue;
-      }
-      if (this.#scheme === 'tcp') {
-        setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
-        return socketChannel(this.#codec, this.url, this.#scheme, fd, this.#options);
-      }
-      const peer = peerCredentials(fd);
-      if (isAllowed(this.#options.allow, peer)) {
-        return socketChannel(this.#codec, this.url, this.#scheme, fd, this.#options, peer);
-      }
-      this.refusedPeers += 1;
-      libc.close(fd);
+  protected admit(fd: number): Channel<T> | undefined {
+    if (this.#scheme === 'tcp') {
+      setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+      return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options);
     }
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Channel<T>, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (error) {
-        if (error instanceof ChannelClosedError) return;
-        throw error;
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#watch.close(new ChannelClosedError(`${this.url} was closed`));
-    libc.close(this.#fd);
-    removeBoundFile(this.#bound);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    const peer = peerCredentials(fd);
+    if (!isAllowed(this.options.allow, peer)) return undefined;
+    return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options, peer);
   }
 }
 

@@ -85,7 +85,13 @@ async function quietUnlink(url: string): Promise<void> {
 class ListenerConsumer<T> implements Consumer<T> {
   readonly #listener: Listener<T>;
   readonly #connections = new Set<Channel<T>>();
-  readonly #queue: ({ message: Message<T> } | { error: unknown })[] = [];
+  // A queue with a head index (Array#shift copies a large array on every call, which made the consumer
+  // quadratic once a fast producer got ahead), and backpressure: the pumps stop reading their
+  // connections while `limit` messages wait, so the kernel's buffers, not this array, hold the rest.
+  readonly #queue: (({ message: Message<T> } | { error: unknown }) | undefined)[] = [];
+  #head = 0;
+  readonly #room: (() => void)[] = [];
+  static readonly limit = 4096;
   #wake: (() => void) | undefined;
 
   constructor(listener: Listener<T>) {
@@ -110,6 +116,9 @@ class ListenerConsumer<T> implements Consumer<T> {
 
   async #pump(connection: Channel<T>): Promise<void> {
     for (;;) {
+      if (this.#queue.length - this.#head >= ListenerConsumer.limit) {
+        await new Promise<void>((resolve) => this.#room.push(resolve));
+      }
       try {
         this.#push({ message: await connection.receive() });
       } catch (error) {
@@ -126,10 +135,25 @@ class ListenerConsumer<T> implements Consumer<T> {
     this.#wake?.();
   }
 
+  #take(): ({ message: Message<T> } | { error: unknown }) | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const item = this.#queue[this.#head];
+    this.#queue[this.#head] = undefined;
+    this.#head += 1;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (this.#room.length > 0 && this.#queue.length - this.#head < ListenerConsumer.limit / 2) {
+      for (const resume of this.#room.splice(0)) resume();
+    }
+    return item;
+  }
+
   async receive(options: { timeoutMs?: number } = {}): Promise<Message<T>> {
     const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
     for (;;) {
-      const item = this.#queue.shift();
+      const item = this.#take();
       if (item !== undefined) {
         if ('error' in item) throw item.error;
         return item.message;
@@ -151,6 +175,7 @@ class ListenerConsumer<T> implements Consumer<T> {
   async close(): Promise<void> {
     await this.#listener.close();
     for (const connection of this.#connections) await connection.close();
+    for (const resume of this.#room.splice(0)) resume();
     this.#wake?.();
   }
 }
