@@ -1,5 +1,6 @@
 /**
- * Shared-memory ring (`shm:`), 24-byte samples between two processes: Node -> Node with
+ * Shared-memory ring (`shm:`), samples of 24 bytes (and, for 256 B / 4 KiB, a sample followed by filler)
+ * between two processes: Node -> Node with
  * sendMany/receiveMany and with send/receive, C -> C through include/typed_ipc_ring.h, and Node's
  * child_process IPC (`process.send`, one message per call) as the baseline, all in the same run.
  * Rates are timed by the receiver from its first message to its last. The latency row measures
@@ -7,19 +8,37 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { bytes, f64, type MessageCodec, struct, u16, u64 } from '../src/codecs/index.js';
 import { type Channel, open, unlink } from '../src/index.js';
-import { Sample } from '../test/channels/sample.js';
+import { Sample as Sample24 } from '../test/channels/sample.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
 import type { BenchResult } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const peer = join(repoRoot, 'bench', 'peers', 'ring-peer.ts');
 const BATCH = 1024;
-const CAPACITY = 8192;
 
-async function withRing<R>(body: (url: string, channel: Channel<Sample>) => Promise<R>): Promise<R> {
+/** A bench sample: the 24-byte sample, plus `pad` filler bytes when the message is larger. */
+export interface Sample {
+  channel: number;
+  timestamp: bigint;
+  value: number;
+  pad?: Uint8Array;
+}
+
+/** The codec of `size`-byte bench samples: the sample itself at 24 bytes, else the sample then filler. */
+export function sampleCodec(size: number): MessageCodec<Sample> {
+  if (size === Sample24.size) return Sample24 as MessageCodec<Sample>;
+  return struct(`sample${size}`, { channel: u16, timestamp: u64, value: f64, pad: bytes(size - 24) });
+}
+
+// Slots in the ring: 8192 up to 256 B, fewer for page-sized messages (a 32 MiB ring buys nothing more).
+const capacityFor = (size: number): number => (size <= 256 ? 8192 : 2048);
+
+async function withRing<R>(size: number, body: (url: string, channel: Channel<Sample>) => Promise<R>): Promise<R> {
   const url = `shm:/${uniqueName('bench')}`;
-  const channel = await open(url, Sample, { create: true, exclusive: true, capacity: CAPACITY });
+  const codec = sampleCodec(size);
+  const channel = await open(url, codec, { create: true, exclusive: true, capacity: capacityFor(size) });
   try {
     return await body(url, channel);
   } finally {
@@ -40,9 +59,9 @@ interface NodeRun {
 }
 
 /** Node -> Node messages per second; `batch` 1 uses send/receive, more uses sendMany/receiveMany. */
-function nodeRate(count: number, batch: number): Promise<NodeRun> {
-  return withRing(async (url, rx) => {
-    const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch)]), 300_000);
+function nodeRate(size: number, count: number, batch: number): Promise<NodeRun> {
+  return withRing(size, async (url, rx) => {
+    const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch), String(size)]), 300_000);
     // A producer that fails shows up as a timeout here, and its stderr below.
     const wait = { timeoutMs: 60_000 };
     let received = (await rx.receiveMany(batch, wait).catch(async () => fail(await producer))).length;
@@ -64,12 +83,12 @@ function nodeRate(count: number, batch: number): Promise<NodeRun> {
 }
 
 /** C -> C messages per second (the C peer forks its producer). */
-async function cRate(count: number, batch: number): Promise<number> {
+async function cRate(size: number, count: number, batch: number): Promise<number> {
   const binary = compileC('ring_peer', [join(repoRoot, 'test', 'c', 'ring_peer.c')]);
-  return withRing(async (url) => {
-    const child = spawn(binary, ['bench', url.slice(4), String(count), String(batch)], {
+  return withRing(size, async (url) => {
+    const child = spawn(binary, ['bench', url.slice(4), String(count), String(batch), String(size)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint },
+      env: { ...process.env, TIPC_FINGERPRINT: sampleCodec(size).fingerprint },
     });
     const result = await finished(child, 300_000);
     const rate = /^rate (\d+)$/m.exec(result.stdout)?.[1];
@@ -79,10 +98,10 @@ async function cRate(count: number, batch: number): Promise<number> {
 }
 
 /** Node's child_process IPC: a child `process.send`s `count` samples (the mq bench's peer, same baseline). */
-async function ipcRate(count: number): Promise<number> {
+async function ipcRate(size: number, count: number): Promise<number> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'bench', 'peers', 'mq-peer.ts'), 'ipc', String(count), '24'],
+    ['--import', 'tsx', join(repoRoot, 'bench', 'peers', 'mq-peer.ts'), 'ipc', String(count), String(size)],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -103,7 +122,7 @@ async function ipcRate(count: number): Promise<number> {
 
 /** Microseconds from send to the wake-up of a receiver sleeping on its doorbell: p50 and p99. */
 function wakeLatency(count: number): Promise<{ p50: number; p99: number }> {
-  return withRing(async (url, rx) => {
+  return withRing(24, async (url, rx) => {
     const producer = finished(spawnTs(peer, ['latency', url, String(count), '2']), 300_000);
     const samples: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -117,54 +136,58 @@ function wakeLatency(count: number): Promise<{ p50: number; p99: number }> {
   });
 }
 
-/** Runs the ring benchmark: best of the repetitions for each row. */
+/** Counts for `size`-byte messages: `base` at 24 bytes, scaled down with the bytes moved (at least base / 20). */
+const countFor = (base: number, size: number): number => Math.round(Math.max(base / 20, (base * 24) / size));
+
+/** Runs the ring benchmark at every size: best of the repetitions for each row, rounds interleaved. */
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 1 : 3;
   const scale = context.quick ? 0.1 : 1;
-  const best = { c: 0, ipc: 0 };
-  let batched: NodeRun = { rate: 0, producerCpuRate: 0, consumerCpuRate: 0 };
-  let single = batched;
-  let latency = { p50: Number.POSITIVE_INFINITY, p99: Number.POSITIVE_INFINITY };
-  for (let round = 0; round < rounds; round++) {
-    context.progress(round / rounds, `round ${round + 1}: sendMany/receiveMany`);
-    const batchedRun = await nodeRate(Math.round(8_000_000 * scale), BATCH);
-    if (batchedRun.rate > batched.rate) batched = batchedRun;
-    context.progress((round + 0.25) / rounds, `round ${round + 1}: send/receive`);
-    const singleRun = await nodeRate(Math.round(1_000_000 * scale), 1);
-    if (singleRun.rate > single.rate) single = singleRun;
-    context.progress((round + 0.5) / rounds, `round ${round + 1}: C`);
-    best.c = Math.max(best.c, await cRate(Math.round(20_000_000 * scale), BATCH));
-    context.progress((round + 0.75) / rounds, `round ${round + 1}: process.send`);
-    best.ipc = Math.max(best.ipc, await ipcRate(Math.round(200_000 * scale)));
-    const measured = await wakeLatency(context.quick ? 100 : 500);
-    if (measured.p50 < latency.p50) latency = measured;
+  const sizes = context.sizes.filter((size) => size >= 24);
+  const results: BenchResult[] = [];
+  for (const [index, size] of sizes.entries()) {
+    const best = { c: 0, ipc: 0 };
+    let batched: NodeRun = { rate: 0, producerCpuRate: 0, consumerCpuRate: 0 };
+    let single = batched;
+    let latency = { p50: Number.POSITIVE_INFINITY, p99: Number.POSITIVE_INFINITY };
+    for (let round = 0; round < rounds; round++) {
+      const at = (part: number, label: string): void =>
+        context.progress((index + (round + part) / rounds) / sizes.length, `${size} B round ${round + 1}: ${label}`);
+      at(0, 'sendMany/receiveMany');
+      const batchedRun = await nodeRate(size, countFor(8_000_000 * scale, size), BATCH);
+      if (batchedRun.rate > batched.rate) batched = batchedRun;
+      at(0.25, 'send/receive');
+      const singleRun = await nodeRate(size, countFor(1_000_000 * scale, size), 1);
+      if (singleRun.rate > single.rate) single = singleRun;
+      at(0.5, 'C');
+      best.c = Math.max(best.c, await cRate(size, countFor(20_000_000 * scale, size), BATCH));
+      at(0.75, 'process.send');
+      best.ipc = Math.max(best.ipc, await ipcRate(size, countFor(200_000 * scale, size)));
+      // The wake-up latency does not depend on the message size: measured with the 24-byte samples only.
+      if (size === 24) {
+        const measured = await wakeLatency(context.quick ? 100 : 500);
+        if (measured.p50 < latency.p50) latency = measured;
+      }
+    }
+    const wake =
+      size === 24
+        ? `; send -> sleeping receiver wake-up p50 ${latency.p50.toFixed(0)} µs, p99 ${latency.p99.toFixed(0)} µs`
+        : '';
+    const perCpu = (run: NodeRun): string =>
+      `per CPU-second: producer ${(run.producerCpuRate / 1e6).toFixed(1)} M, consumer ${(run.consumerCpuRate / 1e6).toFixed(1)} M msg`;
+    const base = { transport: 'shm', messageBytes: size };
+    results.push(
+      {
+        ...base,
+        variant: `node sendMany/receiveMany (batch ${BATCH})`,
+        msgPerSec: batched.rate,
+        notes: perCpu(batched),
+      },
+      { ...base, variant: 'node send/receive', msgPerSec: single.rate, notes: `${perCpu(single)}${wake}` },
+      { ...base, variant: `c tipc_ring_send_many/recv_many (batch ${BATCH})`, msgPerSec: best.c, baseline: 'c' },
+      { ...base, variant: 'node process.send', msgPerSec: best.ipc, baseline: 'node-ipc' },
+    );
   }
-  const bytes = Sample.size;
-  const wake = `send -> sleeping receiver wake-up p50 ${latency.p50.toFixed(0)} µs, p99 ${latency.p99.toFixed(0)} µs`;
-  const perCpu = (run: NodeRun): string =>
-    `per CPU-second: producer ${(run.producerCpuRate / 1e6).toFixed(1)} M, consumer ${(run.consumerCpuRate / 1e6).toFixed(1)} M msg`;
-  return [
-    {
-      transport: 'shm',
-      messageBytes: bytes,
-      variant: `node sendMany/receiveMany (batch ${BATCH})`,
-      msgPerSec: batched.rate,
-      notes: perCpu(batched),
-    },
-    {
-      transport: 'shm',
-      messageBytes: bytes,
-      variant: 'node send/receive',
-      msgPerSec: single.rate,
-      notes: `${perCpu(single)}; ${wake}`,
-    },
-    {
-      transport: 'shm',
-      messageBytes: bytes,
-      variant: `c tipc_ring_send_many/recv_many (batch ${BATCH})`,
-      msgPerSec: best.c,
-      baseline: 'c',
-    },
-    { transport: 'shm', messageBytes: bytes, variant: 'node process.send', msgPerSec: best.ipc, baseline: 'node-ipc' },
-  ];
+  context.progress(1);
+  return results;
 }

@@ -1,17 +1,20 @@
 /**
  * Node→Node one-way throughput between two processes over unix+dgram and unix+seqpacket socketpairs
- * (a child spawned with an inherited channel sends, this process receives), against a C send/recv
- * loop over the same kind of socketpair measured in the same run, rounds interleaved so that load
- * from other processes hits all alike. Both sides time from the first message received to the last.
+ * (a child spawned with an inherited channel sends, this process receives) and over loopback UDP (this
+ * process binds udp://127.0.0.1:0, the child connects), against a C send/recv loop over the same kind
+ * of socket measured in the same run, rounds interleaved so that load from other processes hits all
+ * alike. Both sides time from the first message received to the last. UDP drops what a receiver that
+ * falls behind cannot take: its rows are delivered messages per second, with the losses in the notes.
  * 24-byte messages are the sample struct; larger ones a struct with the same u64 at offset 8.
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Channel, spawnNodeWithChannel } from '../src/channels/index.js';
+import { bind, type Channel, spawnNodeWithChannel } from '../src/channels/index.js';
 import type { MessageCodec } from '../src/codecs/index.js';
 import { bytes, f64, struct, u16, u64 } from '../src/codecs/index.js';
-import { compileC, finished } from '../test/helpers.js';
+import { TimeoutError } from '../src/errors.js';
+import { compileC, finished, spawnTs } from '../test/helpers.js';
 import type { BenchResult } from './report.js';
 import type { BenchContext } from './suite.js';
 
@@ -42,11 +45,78 @@ export function benchMessage(size: number): (i: number) => BenchMessage {
   return (i) => ({ channel: i & 0xffff, seq: BigInt(i), data });
 }
 
-type Transport = 'unix+dgram' | 'unix+seqpacket';
+type Transport = 'unix+dgram' | 'unix+seqpacket' | 'udp';
 
-function cRate(peer: string, transport: Transport, messages: number, size: number): number {
-  const type = transport === 'unix+dgram' ? 'dgram' : 'seqpacket';
-  return Number(execFileSync(peer, ['bench-pair', type, String(messages), String(size)], { encoding: 'utf8' }).trim());
+/** A measurement: delivered messages per second, and how many were lost on the way (UDP only). */
+interface Delivery {
+  readonly rate: number;
+  readonly lost: number;
+}
+
+function cRate(peer: string, transport: Transport, messages: number, size: number): Delivery {
+  const type = { 'unix+dgram': 'dgram', 'unix+seqpacket': 'seqpacket', udp: 'udp' }[transport];
+  const out = execFileSync(peer, ['bench-pair', type, String(messages), String(size)], { encoding: 'utf8' });
+  const [rate = Number.NaN, , lost = 0] = out.trim().split(' ').map(Number);
+  return { rate, lost };
+}
+
+/**
+ * Receives what a UDP sender child delivers: until its last message, or 300 ms of silence once the
+ * child has exited (the last ones may have been dropped). Sequence numbers must only grow.
+ */
+async function receiveDatagrams(
+  channel: Channel<BenchMessage>,
+  messages: number,
+  batched: boolean,
+  exited: () => boolean,
+): Promise<Delivery> {
+  const seq = (m: BenchMessage): number => Number(m.timestamp ?? m.seq);
+  const wait = { timeoutMs: 300 };
+  let delivered = 0;
+  let last = -1;
+  let start = 0;
+  let end = 0;
+  while (last < messages - 1) {
+    let batch: Awaited<ReturnType<typeof channel.receiveMany>>;
+    try {
+      batch = batched ? await channel.receiveMany(BATCH, wait) : [await channel.receive(wait)];
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      if (exited()) break;
+      continue;
+    }
+    for (const { value } of batch) {
+      if (seq(value) <= last) throw new Error(`message ${seq(value)} duplicated or out of order`);
+      last = seq(value);
+      if (delivered++ === 0) start = performance.now();
+    }
+    end = performance.now();
+  }
+  return { rate: delivered > 1 ? (delivered - 1) / ((end - start) / 1000) : 0, lost: messages - delivered };
+}
+
+async function udpRate(messages: number, size: number, batched: boolean): Promise<Delivery> {
+  const channel = await bind('udp://127.0.0.1:0', benchCodec(size));
+  try {
+    const args = [
+      batched ? 'batch' : 'single',
+      String(messages),
+      String(size),
+      String(BATCH),
+      String(channel.localUrl),
+    ];
+    let exited = false;
+    const done = finished(spawnTs(join(root, 'bench/peers/socket-sender.ts'), args), 300_000).then((result) => {
+      exited = true;
+      return result;
+    });
+    const delivery = await receiveDatagrams(channel, messages, batched, () => exited);
+    const result = await done;
+    if (result.code !== 0) throw new Error(`sender failed (${result.code}): ${result.stderr}`);
+    return delivery;
+  } finally {
+    await channel.close();
+  }
 }
 
 async function receiveAll(channel: Channel<BenchMessage>, messages: number, batched: boolean): Promise<number> {
@@ -64,7 +134,8 @@ async function receiveAll(channel: Channel<BenchMessage>, messages: number, batc
   return (messages - 1) / ((performance.now() - start) / 1000);
 }
 
-async function nodeRate(transport: Transport, messages: number, size: number, batched: boolean): Promise<number> {
+async function nodeRate(transport: Transport, messages: number, size: number, batched: boolean): Promise<Delivery> {
+  if (transport === 'udp') return udpRate(messages, size, batched);
   const args = [batched ? 'batch' : 'single', String(messages), String(size), String(BATCH)];
   const { child, channel } = spawnNodeWithChannel(join(root, 'bench/peers/socket-sender.ts'), args, benchCodec(size), {
     transport,
@@ -75,7 +146,7 @@ async function nodeRate(transport: Transport, messages: number, size: number, ba
   const rate = await receiveAll(channel, messages, batched).finally(() => channel.close());
   const result = await done;
   if (result.code !== 0) throw new Error(`sender failed (${result.code}): ${result.stderr}`);
-  return rate;
+  return { rate, lost: 0 };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -86,35 +157,48 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = Number(process.env.BENCH_SOCKET_ROUNDS ?? (context.quick ? 1 : 3));
   const peer = compileC('socket_peer', [join(root, 'test/c/socket_peer.c')]);
   const results: BenchResult[] = [];
-  const transports = ['unix+dgram', 'unix+seqpacket'] as const;
+  const transports = ['unix+dgram', 'unix+seqpacket', 'udp'] as const;
   const steps = transports.length * context.sizes.length * rounds;
   let step = 0;
   for (const transport of transports) {
     for (const size of context.sizes) {
-      const c: number[] = [];
-      const single: number[] = [];
-      const batched: number[] = [];
+      const c: Delivery[] = [];
+      const single: Delivery[] = [];
+      const batched: Delivery[] = [];
       for (let round = 0; round < rounds; round++) {
         context.progress(step++ / steps, `${transport} ${size} B round ${round + 1}`);
         c.push(cRate(peer, transport, messages, size));
         single.push(await nodeRate(transport, messages, size, false));
         batched.push(await nodeRate(transport, messages, size, true));
       }
-      const ratios = (xs: number[]): string =>
-        `median of per-round ratios to C ${median(xs.map((x, i) => x / (c[i] ?? Number.NaN))).toFixed(2)}x`;
+      const rates = (xs: Delivery[]): number[] => xs.map((x) => x.rate);
+      const ratios = (xs: Delivery[]): string =>
+        `median of per-round ratios to C ${median(xs.map((x, i) => x.rate / (c[i]?.rate ?? Number.NaN))).toFixed(2)}x`;
+      // UDP: delivered messages per second; the losses of every round are shown, never hidden.
+      const losses = (xs: Delivery[]): string =>
+        transport === 'udp'
+          ? `; delivered msg/s, lost per round ${xs.map((x) => x.lost).join('/')} of ${messages}`
+          : '';
+      const best = (xs: Delivery[]): number => Math.max(...rates(xs));
       const base = { transport, messageBytes: size };
       results.push(
-        { ...base, variant: 'c send/recv', msgPerSec: Math.max(...c), baseline: 'c', notes: `median ${median(c)}` },
-        { ...base, variant: 'node send/receive', msgPerSec: Math.max(...single), notes: ratios(single) },
+        {
+          ...base,
+          variant: 'c send/recv',
+          msgPerSec: best(c),
+          baseline: 'c',
+          notes: `median ${median(rates(c))}${losses(c)}`,
+        },
+        { ...base, variant: 'node send/receive', msgPerSec: best(single), notes: `${ratios(single)}${losses(single)}` },
         {
           ...base,
           variant: `node sendMany/receiveMany(${BATCH})`,
-          msgPerSec: Math.max(...batched),
-          notes: ratios(batched),
+          msgPerSec: best(batched),
+          notes: `${ratios(batched)}${losses(batched)}`,
         },
       );
       console.log(
-        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}; sendMany/receiveMany ${ratios(batched)}`,
+        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}${losses(single)}; sendMany/receiveMany ${ratios(batched)}${losses(batched)}; C${losses(c) || '-'}`,
       );
     }
   }

@@ -1,7 +1,8 @@
 /**
  * One-way throughput of fixed-size records over byte streams between two processes: a FIFO
- * (`fifo:`) and a UNIX stream socketpair (`unix+stream`, spawnWithChannel), Node→Node, against C
- * read/write loops over a pipe and a socketpair measured in the same run:
+ * (`fifo:`), a UNIX stream socketpair (`unix+stream`, spawnWithChannel) and a loopback TCP connection
+ * (`tcp`, listen/connect on tcp://127.0.0.1:0), Node→Node, against C read/write loops over a pipe, a
+ * socketpair and a loopback TCP connection (TCP_NODELAY, like typed-ipc's) measured in the same run:
  * - `c read/write, 1 record per call` (the baseline): one write() and one read() per record;
  * - `c read/write, 64 KiB per call`: as many records per call as fit in 64 KiB, for reference.
  * Node sends with sendMany (256 records) or send() one by one, and receives with receiveMany(4096) or
@@ -11,7 +12,7 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Channel, open, spawnNodeWithChannel } from '../src/channels/index.js';
+import { type Channel, listen, open, spawnNodeWithChannel } from '../src/channels/index.js';
 import { libc } from '../src/native/index.js';
 import { type Rec, recordCodec } from '../test/channels/stream-records.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
@@ -22,7 +23,7 @@ const sender = join(repoRoot, 'bench', 'peers', 'stream-sender.ts');
 const SEND_BATCH = 256;
 const RECEIVE_BATCH = 4096;
 
-type Stream = 'fifo' | 'unix+stream';
+type Stream = 'fifo' | 'unix+stream' | 'tcp';
 
 /** Records per second, timed from the first record received to the last. */
 async function receiveAll(channel: Channel<Rec>, count: number, batched: boolean): Promise<number> {
@@ -67,6 +68,20 @@ async function nodeRate(stream: Stream, size: number, count: number, batched: bo
       await channel.close();
     }
   }
+  if (stream === 'tcp') {
+    const listener = await listen('tcp://127.0.0.1:0', codec);
+    try {
+      const child = spawnTs(sender, [listener.url, ...args]);
+      const channel = await listener.accept({ timeoutMs: 60_000 });
+      try {
+        return await fromChild(child, channel, count, batched);
+      } finally {
+        await channel.close();
+      }
+    } finally {
+      await listener.close();
+    }
+  }
   const url = `fifo:${join(tmpdir(), uniqueName('bench'))}`;
   const channel = await open(url, codec, { create: true, access: 'receive' });
   try {
@@ -78,7 +93,7 @@ async function nodeRate(stream: Stream, size: number, count: number, batched: bo
 }
 
 function cRate(peer: string, stream: Stream, size: number, count: number, perCall: number): number {
-  const mode = stream === 'fifo' ? 'pipe' : 'sockpair';
+  const mode = { fifo: 'pipe', 'unix+stream': 'sockpair', tcp: 'tcp' }[stream];
   const out = execFileSync(peer, [mode, String(count), String(size), String(perCall)], { encoding: 'utf8' });
   const [got, , rate] = out.trim().split(' ').map(Number);
   if (got !== count || rate === undefined) throw new Error(`C baseline: ${out}`);
@@ -91,11 +106,12 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const sizes = context.sizes.filter((size) => size >= 24 && size % 8 === 0);
   const rounds = context.quick ? 1 : 3;
   const results: BenchResult[] = [];
-  const steps = sizes.length * 2;
+  const streams = ['fifo', 'unix+stream', 'tcp'] as const;
+  const steps = sizes.length * streams.length;
   let step = 0;
   for (const size of sizes) {
     const count = context.quick ? 20_000 : size <= 256 ? 200_000 : 50_000;
-    for (const stream of ['fifo', 'unix+stream'] as const) {
+    for (const stream of streams) {
       context.progress(step++ / steps, `${stream} ${size} B`);
       const best = { c1: 0, cBig: 0, batched: 0, single: 0 };
       // Interleaved rounds, so that load from other processes hits every variant alike.

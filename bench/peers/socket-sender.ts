@@ -2,15 +2,16 @@
  * Sender half of bench/socket.bench.ts, run as a child with an inherited channel:
  *   socket-sender.ts single N SIZE    one `send` per message
  *   socket-sender.ts batch N SIZE B   `sendMany` of B messages at a time
+ * With a fifth argument (`udp://127.0.0.1:PORT`), it connects there instead of using the inherited channel.
  */
-import { inheritedChannel } from '../../src/channels/index.js';
+import { connect, inheritedChannel } from '../../src/channels/index.js';
 import { benchCodec, benchMessage } from '../socket.bench.js';
 
-const [mode, n = '0', size = '24', b = '256'] = process.argv.slice(2);
+const [mode, n = '0', size = '24', b = '256', url] = process.argv.slice(2);
 const count = Number(n);
 const batchSize = Number(b);
 const codec = benchCodec(Number(size));
-const channel = inheritedChannel(codec);
+const channel = url === undefined ? inheritedChannel(codec) : await connect(url, codec);
 const message = benchMessage(Number(size));
 if (mode === 'single') {
   for (let i = 0; i < count; i++) await channel.send(message(i));

@@ -5,7 +5,8 @@
  *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
- *   bench <name> <count> <batch>            forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
+ *   bench <name> <count> <batch> [size]     forks a producer; the consumer prints "rate <msgs/s>" (first to last message);
+ *                                           size > 24: messages are a sample followed by size - 24 filler bytes
  */
 #include "typed_ipc_ring.h"
 #include <sys/wait.h>
@@ -97,6 +98,59 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
   return 0;
 }
 
+/* The bench with `size`-byte messages: a sample at the start of each, filler after it. Bytes, not
+ * struct arrays, since the size is only known at run time; the consumer checks the order and the
+ * first filler byte so that a torn slot shows. */
+static unsigned char bench_buf[4096 * 4096];
+
+static int bench_sized(const char *name, long long count, uint32_t batch, size_t size) {
+  tipc_ring *r = NULL;
+  if (batch > 4096 * 4096 / size) batch = (uint32_t)(4096 * 4096 / size);
+  pid_t child = fork();
+  int rc = tipc_ring_open_fp(&r, name, size, FINGERPRINT);
+  if (rc < 0) return die("open", rc);
+  if (child == 0) {
+    memset(bench_buf, 0x5a, sizeof bench_buf);
+    for (long long i = 0; i < count;) {
+      uint32_t n = (long long)batch > count - i ? (uint32_t)(count - i) : batch;
+      for (uint32_t j = 0; j < n; j++) {
+        struct sample s = {1, (uint64_t)(i + j), (double)(i + j)};
+        memcpy(bench_buf + (size_t)j * size, &s, sizeof s);
+      }
+      for (uint32_t sent = 0; sent < n;) {
+        rc = tipc_ring_send_many(r, bench_buf + (size_t)sent * size, n - sent, -1);
+        if (rc < 0) _exit(die("send", rc));
+        sent += (uint32_t)rc;
+      }
+      i += n;
+    }
+    tipc_ring_close(r);
+    _exit(0);
+  }
+  long long got = 0;
+  while (got < count) {
+    uint32_t want = (long long)batch > count - got ? (uint32_t)(count - got) : batch;
+    rc = tipc_ring_recv_many(r, bench_buf, want, 20000);
+    if (rc < 0) return die("recv", rc);
+    if (got == 0) first_at = now_s();
+    for (int j = 0; j < rc; j++, got++) {
+      struct sample s;
+      memcpy(&s, bench_buf + (size_t)j * size, sizeof s);
+      if (s.timestamp != (uint64_t)got || bench_buf[(size_t)j * size + sizeof s] != 0x5a) {
+        fprintf(stderr, "message %lld lost, out of order or torn\n", got);
+        return 3;
+      }
+    }
+  }
+  double elapsed = now_s() - first_at;
+  int status = 0;
+  waitpid(child, &status, 0);
+  tipc_ring_close(r);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 2;
+  printf("rate %.0f\n", (double)(count - 1) / elapsed);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 1;
   const char *mode = argv[1], *name = argv[2];
@@ -111,6 +165,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "bench") == 0) {
     long long count = atoll(argv[3]);
     uint32_t batch = (uint32_t)atoi(argv[4]);
+    size_t size = argc > 5 ? (size_t)atol(argv[5]) : sizeof(struct sample);
+    if (size > sizeof(struct sample)) return bench_sized(name, count, batch, size);
     pid_t child = fork();
     if (child == 0) {
       rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);

@@ -11,10 +11,15 @@
  *   socket_peer bench-pair    TYPE N [SIZE]  fork; the child sends N messages of SIZE bytes (default 24,
  *                                      sequence number at offset 8) over a socketpair (TYPE dgram or
  *                                      seqpacket), the parent receives them; prints messages per second
+ *   socket_peer bench-pair    udp N [SIZE]  the same over loopback UDP (the parent binds 127.0.0.1:0, the child
+ *                                      connects and sends as fast as it can); UDP drops what the receiver
+ *                                      cannot take, so it prints "<delivered msg/s> <delivered> <lost>"
  *
  * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,6 +176,57 @@ int main(int argc, char **argv) {
     int fd = atoi(argv[2]);
     send_all(fd, n);
     close(fd);
+    return 0;
+  }
+  if (strcmp(mode, "bench-pair") == 0 && argc > 2 && strcmp(argv[2], "udp") == 0) {
+    size_t size = argc > 4 ? (size_t)atol(argv[4]) : sizeof(struct sample);
+    static unsigned char message[65536];
+    if (size < 16 || size > 65507) {
+      fprintf(stderr, "socket_peer: size must be in [16, 65507]\n");
+      return 1;
+    }
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    if (rx < 0 || bind(rx, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind");
+    if (getsockname(rx, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+      int tx = socket(AF_INET, SOCK_DGRAM, 0);
+      if (tx < 0 || connect(tx, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+      memset(message, 0, size);
+      for (long i = 0; i < n; i++) {
+        uint64_t seq = (uint64_t)i;
+        memcpy(message + 8, &seq, sizeof seq);
+        if (send(tx, message, size, 0) != (ssize_t)size) die("send");
+      }
+      _exit(0);
+    }
+    /* The end: the last message, or 300 ms of silence (the last ones may have been dropped). */
+    struct timeval quiet = {.tv_sec = 0, .tv_usec = 300000};
+    setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &quiet, sizeof quiet);
+    struct timespec t0 = {0}, t1 = {0};
+    long delivered = 0;
+    int64_t last = -1;
+    for (;;) {
+      ssize_t got = recv(rx, message, size, 0);
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (got != (ssize_t)size) die("recv");
+      uint64_t seq;
+      memcpy(&seq, message + 8, sizeof seq);
+      if ((int64_t)seq <= last || seq >= (uint64_t)n) {
+        fprintf(stderr, "socket_peer: message %llu duplicated or out of order\n", (unsigned long long)seq);
+        return 3;
+      }
+      last = (int64_t)seq;
+      clock_gettime(CLOCK_MONOTONIC, delivered++ == 0 ? &t0 : &t1);
+      if (seq == (uint64_t)n - 1) break;
+    }
+    waitpid(pid, NULL, 0);
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%.0f %ld %ld\n", delivered > 1 ? (double)(delivered - 1) / seconds : 0.0, delivered, n - delivered);
     return 0;
   }
   if (strcmp(mode, "bench-pair") == 0) {

@@ -7,6 +7,7 @@
  *   stream_peer read  <target> <count> <size> [writers]          read and check count records, in order per writer
  *   stream_peer pipe  <count> <size> <batch>                     C->C baseline: fork, write through a pipe, read, time it
  *   stream_peer sockpair <count> <size> <batch>                  the same over a UNIX stream socketpair
+ *   stream_peer tcp <count> <size> <batch>                       the same over a loopback TCP connection (TCP_NODELAY)
  *
  * target: fifo:/path (open), unix:/path (connect), tcp:PORT (connect 127.0.0.1), listen:/path (unix listen,
  * accept one), fd:N (inherited descriptor). Exits 0 when every record was written / read intact.
@@ -165,13 +166,35 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A connected loopback TCP pair: fds[0] the accepted (reading) end, fds[1] the connecting end. */
+static void tcp_pair(int fds[2]) {
+  struct sockaddr_in addr = {.sin_family = AF_INET};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int listening = socket(AF_INET, SOCK_STREAM, 0);
+  if (listening < 0 || bind(listening, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listening, 1) < 0)
+    die("tcp listen");
+  if (getsockname(listening, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+  fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+  if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&addr, sizeof addr) < 0) die("tcp connect");
+  fds[0] = accept(listening, NULL, NULL);
+  if (fds[0] < 0) die("accept");
+  close(listening);
+  int one = 1;
+  setsockopt(fds[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /*
- * Baseline: a writer child and a reader parent over a pipe or socketpair, `batch` records per write()
- * and per read(); prints records, seconds (first read to last) and records per second.
+ * Baseline: a writer child and a reader parent over a pipe, a socketpair or loopback TCP, `batch`
+ * records per write() and per read(); prints records, seconds (first read to last) and records per second.
  */
-static int baseline(int sockpair, long count, size_t size, long batch) {
+static int baseline(const char *kind, long count, size_t size, long batch) {
   int fds[2];
-  if (sockpair ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds)) die("pipe");
+  if (strcmp(kind, "tcp") == 0)
+    tcp_pair(fds);
+  else if (strcmp(kind, "sockpair") == 0 ? socketpair(AF_UNIX, SOCK_STREAM, 0, fds) : pipe(fds))
+    die("pipe");
   pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
@@ -195,8 +218,8 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   check_fill = 0;
-  if (strcmp(mode, "pipe") == 0 || strcmp(mode, "sockpair") == 0)
-    return baseline(mode[0] == 's', atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
+  if (strcmp(mode, "pipe") == 0 || strcmp(mode, "sockpair") == 0 || strcmp(mode, "tcp") == 0)
+    return baseline(mode, atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
   check_fill = 1;
   const char *target = argv[2];
   long count = atol(argv[3]);
