@@ -14,7 +14,8 @@ export interface CHeaderOptions {
   readonly comment?: string;
 }
 
-const cInt: Record<string, string> = {
+/** The C (stdint.h) spelling of each integer field type. */
+export const cInt: Readonly<Record<string, string>> = {
   u8: 'uint8_t',
   u16: 'uint16_t',
   u32: 'uint32_t',

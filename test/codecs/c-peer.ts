@@ -5,6 +5,8 @@
  *   write <count>   reads `count` token lines of each root struct from stdin, writes the structs' bytes.
  * Fields are read and written through plain C member access, so the compiler decides every byte.
  */
+
+import { cInt } from '../../src/codecs/c-header.js';
 import { cHeader, type FieldType, type StructType } from '../../src/index.js';
 
 function allStructs(roots: readonly StructType[]): StructType[] {
@@ -20,17 +22,6 @@ function allStructs(roots: readonly StructType[]): StructType[] {
   for (const root of roots) visit(root);
   return [...seen.values()];
 }
-
-const cInt: Record<string, string> = {
-  u8: 'uint8_t',
-  u16: 'uint16_t',
-  u32: 'uint32_t',
-  u64: 'uint64_t',
-  i8: 'int8_t',
-  i16: 'int16_t',
-  i32: 'int32_t',
-  i64: 'int64_t',
-};
 
 class Printer {
   #depth = 0;

@@ -47,8 +47,13 @@ export class Rng {
     return lo + (this.next() % (hi - lo + 1));
   }
 
+  /** A uniformly random number in [0, 1). */
+  float(): number {
+    return this.next() / 0x1_0000_0000;
+  }
+
   chance(p: number): boolean {
-    return this.next() / 0x1_0000_0000 < p;
+    return this.float() < p;
   }
 
   pick<T>(items: readonly T[]): T {

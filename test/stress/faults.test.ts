@@ -7,6 +7,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Rng } from '../codecs/random-schemas.js';
 import { Cleanup, finished, repoRoot, spawnTs } from '../helpers.js';
 import { record } from './figures.js';
 import { drain, type Peer, printed, startConsumer, startProducer } from './processes.js';
@@ -21,16 +22,10 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const seed = Number(process.env.STRESS_SEED ?? Date.now() % 1_000_000);
-/** Small seeded PRNG (mulberry32) so a failing round can be replayed with STRESS_SEED. */
+/** Seeded PRNG (mulberry32, shared with the codec tests) so a failing round can be replayed with STRESS_SEED. */
 function random(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b_79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const rng = new Rng(seedValue);
+  return () => rng.float();
 }
 
 const cli = join(repoRoot, 'src', 'cli', 'main.ts');
