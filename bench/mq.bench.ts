@@ -4,7 +4,8 @@
  * against Node's child_process IPC (`process.send`), all measured in the same run and interleaved so
  * that load from other processes hits them alike. Each figure is timed by the receiver, from its
  * first message to its last (process start-up is not counted); the best of the rounds is reported,
- * with the median and the CPU time per message of each end in the notes.
+ * with the median and the CPU time per message of each end in the notes. A reference row gives the
+ * ceiling for Node: the same blocking calls through koffi with nothing around them (see mq-peer.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -72,7 +73,13 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-function row(size: number, variant: string, runs: readonly Run[], baseline?: BenchResult['baseline']): BenchResult {
+function row(
+  size: number,
+  variant: string,
+  runs: readonly Run[],
+  baseline?: BenchResult['baseline'],
+  reference = false,
+): BenchResult {
   const rates = runs.map((r) => r.rate);
   const cpu = median(runs.map((r) => r.cpu));
   const notes = [`median ${Math.round(median(rates)).toLocaleString('en-US')} msg/s of ${runs.length}`];
@@ -83,6 +90,7 @@ function row(size: number, variant: string, runs: readonly Run[], baseline?: Ben
     variant,
     msgPerSec: Math.max(...rates),
     ...(baseline === undefined ? {} : { baseline }),
+    ...(reference ? { reference } : {}),
     notes: notes.join(', '),
   };
 }
@@ -98,6 +106,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     const node: Run[] = [];
     const batched: Run[] = [];
     const ipc: Run[] = [];
+    const ceiling: Run[] = [];
     for (let round = 0; round < rounds; round++) {
       context.progress((index + round / rounds) / context.sizes.length, `${size} B, round ${round + 1}`);
       c.push(
@@ -110,16 +119,20 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         ),
       );
       ipc.push(await overIpc(size, count));
+      ceiling.push(
+        await overQueue(size, count, (url, role) => spawnTs(peer, [`raw-${role}`, url, String(count), String(size)])),
+      );
     }
     const ratio = (a: Run[], b: Run[]) => `${median(a.map((r, i) => r.rate / b[i]!.rate)).toFixed(2)}x`;
     console.log(
-      `mq ${size} B, ${count} messages x ${rounds}: Node/C median ${ratio(node, c)} (batched ${ratio(batched, c)}), Node/process.send median ${ratio(node, ipc)} (batched ${ratio(batched, ipc)}); CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}, batched ${median(batched.map((r) => r.cpu)).toFixed(2)}`,
+      `mq ${size} B, ${count} messages x ${rounds}: Node/C median ${ratio(node, c)} (batched ${ratio(batched, c)}), Node/process.send median ${ratio(node, ipc)} (batched ${ratio(batched, ipc)}); ceiling (blocking koffi loop)/C ${ratio(ceiling, c)}, ceiling/process.send ${ratio(ceiling, ipc)}; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}, batched ${median(batched.map((r) => r.cpu)).toFixed(2)}`,
     );
     results.push(
       row(size, 'c mq_send/mq_receive (blocking)', c, 'c'),
       row(size, 'node process.send (child_process IPC)', ipc, 'node-ipc'),
       row(size, 'node send / for await', node),
       row(size, `node sendMany / receiveMany(${BATCH})`, batched),
+      row(size, 'node koffi blocking mq_send/mq_receive, no event loop (ceiling)', ceiling, undefined, true),
     );
   }
   return results;

@@ -172,10 +172,14 @@ export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number 
 const pollFn: (fds: Int32Array, nfds: number, timeout: number) => number = lib.func(
   'int poll(void *fds, unsigned long nfds, int timeout)',
 );
+const pollEntry = new Int32Array(2);
 /** `poll(fd, events, 0)`: the revents of one descriptor right now, never waiting; -1 on error. */
 export function pollNow(fd: number, events: number): number {
   // struct pollfd is { int fd; short events; short revents; }: one Int32 for fd, one for the two shorts.
-  const entry = new Int32Array([fd, events & 0xffff]);
+  // One entry reused by every call (JS runs them one at a time): receive spins call this in a loop.
+  const entry = pollEntry;
+  entry[0] = fd;
+  entry[1] = events & 0xffff;
   if (pollFn(entry, 1, 0) < 0) return -1;
   return (entry[1]! >>> 16) & 0xffff;
 }
