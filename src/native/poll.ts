@@ -1,16 +1,19 @@
 /**
  * Readiness of a file descriptor from the Node event loop, through koffi's (undocumented, pinned)
  * `koffi.node.poll`, which wraps a libuv `uv_poll_t`. Waiting costs no thread: the descriptor sits in
- * libuv's epoll set, and a thousand idle channels cost a thousand epoll entries, nothing more.
+ * libuv's epoll set while someone waits on it, and a thousand waiting channels cost a thousand epoll
+ * entries, nothing more.
  *
  * Kernel and libuv behaviour that shapes this module:
  * - libuv allows one poll handle per descriptor, so each FdWatch owns one handle and multiplexes
  *   its readers and writers onto it by restarting it with the union of the wanted events.
- * - uv_poll_start and uv_poll_stop each cost an epoll_ctl system call (stop removes the descriptor
- *   from the epoll set at once). A channel that drains its queue and waits again, thousands of times
- *   a second, would pay two of them per wait; so when the last waiter leaves, the handle stays
- *   started but unreferenced (an idle channel keeps no process alive), and it is stopped only if it
- *   then fires with nobody waiting. A busy channel never touches epoll_ctl.
+ * - A started handle puts the descriptor in libuv's epoll set, and then every system call of the peer
+ *   that changes the object's state (a send on a socket or queue we read, a receive that frees room
+ *   we wait for) runs the epoll wake-up callback inside the kernel, under the object's lock. So the
+ *   handle is stopped as soon as nobody waits in a direction (uv_poll_stop removes the descriptor
+ *   from the epoll set at once; uv_poll_start adds it back on the next loop turn). Measured on
+ *   unix+dgram: the sender's CPU per message drops by about a tenth against a handle left started,
+ *   more than the two epoll_ctl calls a wait now costs.
  * - uv_poll is level-triggered: a started handle on a ready descriptor fires on every loop turn,
  *   which is why an event for a direction nobody waits on stops watching that direction (no spin).
  * - The callback receives `(status, events)`, not `(events)` as koffi's .d.ts says.
@@ -164,8 +167,8 @@ export class FdWatch {
   #update(): void {
     if (this.#closed) return;
     const wanted = (this.#readers.size > 0 ? READABLE : 0) | (this.#writers.size > 0 ? WRITABLE : 0);
-    // Events started but no longer wanted stay started until they fire (see the module comment).
-    if ((wanted & ~this.#started) !== 0) this.#start(wanted);
+    // Watch exactly what is waited for: nothing at all while nobody waits (see the module comment).
+    if (wanted !== this.#started) this.#start(wanted);
     this.#setHandleRef(wanted !== 0 && this.#ref);
   }
 

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, unlink } from '../../src/channels/index.js';
@@ -19,6 +20,22 @@ function pipe(): [number, number] {
   return [r, w];
 }
 
+/** Whether `fd` is in one of this process's epoll sets (the `tfd:` lines of /proc/self/fdinfo/<epoll fd>). */
+function watchedByEpoll(fd: number): boolean {
+  for (const entry of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${entry}`);
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor)
+    }
+    if (target !== 'anon_inode:[eventpoll]') continue;
+    const info = readFileSync(`/proc/self/fdinfo/${entry}`, 'utf8');
+    if (new RegExp(`^tfd:\\s+${fd}\\s`, 'm').test(info)) return true;
+  }
+  return false;
+}
+
 describe('FdWatch', () => {
   it('resolves readable when data arrives, without blocking the event loop', async () => {
     const [r, w] = pipe();
@@ -32,6 +49,25 @@ describe('FdWatch', () => {
     expect(ticks).toBeGreaterThan(3);
     const buf = new Uint8Array(1);
     expect(libc.read(r, buf, 1)).toBe(1);
+  });
+
+  it('keeps the descriptor in the epoll set only while someone waits on it', async () => {
+    const [r, w] = pipe();
+    const watch = new FdWatch(r);
+    cleanup.add(() => watch.close());
+    // libuv adds a started descriptor to epoll in its next poll phase, which a timer waits past.
+    const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+    expect(watchedByEpoll(r)).toBe(false);
+    const waiting = watch.readable();
+    await turn();
+    expect(watchedByEpoll(r)).toBe(true);
+    libc.write(w, new Uint8Array([1]), 1);
+    await waiting;
+    // Nobody waits any more: a peer's writes must not run epoll's wake-up callback for us.
+    expect(watchedByEpoll(r)).toBe(false);
+    const again = watch.readable();
+    await again; // still readable: resolves on the next poll phase
+    expect(watchedByEpoll(r)).toBe(false);
   });
 
   it('times out with TimeoutError and rejects pending waits on close', async () => {
