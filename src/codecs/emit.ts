@@ -9,7 +9,7 @@
  */
 import { SchemaError } from '../errors.js';
 import { paddingRanges } from './layout.js';
-import type { FieldType, StructShape } from './types.js';
+import type { FieldType, IntType, StructShape } from './types.js';
 import { F32_OVERFLOW, runtime } from './values.js';
 
 /** The functions compiled for one struct. */
@@ -127,7 +127,7 @@ class Emitter {
         if (type.big) {
           // asUintN/asIntN plus one equality: about half the cost of two BigInt range comparisons.
           const wrap = type.signed ? 'asIntN' : 'asUintN';
-          out.push(`if (typeof ${x} !== 'bigint' || BigInt.${wrap}(64, ${x}) !== ${x}) ${fail}`);
+          out.push(`if (typeof ${x} !== 'bigint' || BigInt.${wrap}(64, ${x}) !== ${x}) ${fail}`, `s[k++] = ${x};`);
           return;
         }
         // Integer-ness and range in one comparison: the coercion changes every out-of-range,
@@ -140,7 +140,7 @@ class Emitter {
           i16: `(${x} << 16 >> 16)`,
           i32: `(${x} | 0)`,
         }[type.name as 'u8' | 'u16' | 'u32' | 'i8' | 'i16' | 'i32'];
-        out.push(`if (typeof ${x} !== 'number' || ${coerce} !== ${x}) ${fail}`);
+        out.push(`if (typeof ${x} !== 'number' || ${coerce} !== ${x}) ${fail}`, `s[k++] = ${x};`);
         return;
       }
       case 'float':
@@ -150,15 +150,16 @@ class Emitter {
           out.push(
             `if (typeof ${x} !== 'number' || (Math.abs(${x}) >= ${F32_OVERFLOW} && Math.abs(${x}) !== Infinity)) ${fail}`,
           );
+        out.push(`s[k++] = ${x};`);
         return;
       case 'bool':
-        out.push(`if (typeof ${x} !== 'boolean') ${fail}`);
+        out.push(`if (typeof ${x} !== 'boolean') ${fail}`, `s[k++] = ${x};`);
         return;
       case 'char':
-        out.push(`if (typeof ${x} !== 'string' || !charFits(${x}, ${int(type.length)})) ${fail}`);
+        out.push(`if (typeof ${x} !== 'string' || !charFits(${x}, ${int(type.length)})) ${fail}`, `s[k++] = ${x};`);
         return;
       case 'bytes':
-        out.push(`if (!(${x} instanceof Uint8Array) || ${x}.length !== ${int(type.length)}) ${fail}`);
+        out.push(`if (bytesLength(${x}) !== ${int(type.length)}) ${fail}`, `s[k++] = ${x};`);
         return;
       case 'enum': {
         const values = this.ref(type.values);
@@ -169,6 +170,7 @@ class Emitter {
             `if (!${known} && (typeof ${x} !== 'number' || !Number.isInteger(${x}) || ${x} < ${base.min} || ${x} > ${base.max})) ${fail}`,
           );
         } else out.push(`if (!${known}) ${fail}`);
+        out.push(`s[k++] = ${x};`);
         return;
       }
       case 'array': {
@@ -194,54 +196,69 @@ class Emitter {
     }
   }
 
-  write(type: FieldType, x: string, offset: Offset, little: boolean, out: string[]): void {
+  /**
+   * Emits the stores of a value that `check` accepted. It reads nothing from the value itself: every
+   * leaf comes from the snapshot `s` that check filled in the same order, so a getter or proxy that
+   * answers differently the second time cannot slip an unchecked value past the checks.
+   */
+  write(type: FieldType, offset: Offset, little: boolean, out: string[]): void {
     const le = little ? 'true' : 'false';
+    const leaf = (): string => {
+      const x = this.local('x');
+      out.push(`const ${x} = s[k++];`);
+      return x;
+    };
     switch (type.kind) {
       case 'int':
-        if (type.name === 'u8') out.push(`u[${at(offset)}] = ${x};`);
-        else out.push(`dv.set${setters[type.name]}(${dvAt(offset)}, ${x}${type.size > 1 ? `, ${le}` : ''});`);
+        this.store(type, leaf(), offset, little, out);
         return;
       case 'float':
-        out.push(`dv.setFloat${type.name === 'f32' ? 32 : 64}(${dvAt(offset)}, ${x}, ${le});`);
+        out.push(`dv.setFloat${type.name === 'f32' ? 32 : 64}(${dvAt(offset)}, ${leaf()}, ${le});`);
         return;
       case 'bool':
-        out.push(`u[${at(offset)}] = ${x} ? 1 : 0;`);
+        out.push(`u[${at(offset)}] = ${leaf()} ? 1 : 0;`);
         return;
       case 'char':
-        out.push(`writeChar(u, ${at(offset)}, ${x}, ${int(type.length)});`);
+        out.push(`writeChar(u, ${at(offset)}, ${leaf()}, ${int(type.length)});`);
         return;
       case 'bytes':
-        out.push(`u.set(${x}, ${at(offset)});`);
+        // The snapshot lets go of the caller's array once it is copied.
+        out.push(`u.set(${leaf()}, ${at(offset)});`, 's[k - 1] = undefined;');
         return;
       case 'enum': {
+        const x = leaf();
         const values = this.ref(type.values);
         const n = this.local('n');
         out.push(`const ${n} = typeof ${x} === 'string' ? ${values}.get(${x}) : ${x};`);
-        this.write(type.base, n, offset, little, out);
+        this.store(type.base, n, offset, little, out);
         return;
       }
       case 'array': {
         const i = this.local('i');
-        const e = this.local('e');
         const body: string[] = [];
         const stride = type.element.size;
-        this.write(type.element, e, element(offset, i, stride), little, body);
-        out.push(`for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`, `const ${e} = ${x}[${i}];`, ...body, '}');
+        this.write(type.element, element(offset, i, stride), little, body);
+        out.push(`for (let ${i} = 0; ${i} < ${int(type.length)}; ${i}++) {`, ...body, '}');
         return;
       }
       case 'struct': {
         const nestedLittle = type.endian === 'little';
         for (const field of type.fields) {
-          const f = this.local('f');
-          out.push(`const ${f} = ${x}${prop(field.name)};`);
-          this.write(field.type, f, { terms: offset.terms, add: offset.add + field.offset }, nestedLittle, out);
+          this.write(field.type, { terms: offset.terms, add: offset.add + field.offset }, nestedLittle, out);
         }
         return;
       }
       case 'aligned':
-        this.write(type.inner, x, offset, little, out);
+        this.write(type.inner, offset, little, out);
         return;
     }
+  }
+
+  /** The store of an integer (an int field, or an enum's number in its base type). */
+  store(type: IntType, x: string, offset: Offset, little: boolean, out: string[]): void {
+    const le = little ? 'true' : 'false';
+    if (type.name === 'u8') out.push(`u[${at(offset)}] = ${x};`);
+    else out.push(`dv.set${setters[type.name]}(${dvAt(offset)}, ${x}${type.size > 1 ? `, ${le}` : ''});`);
   }
 
   /** Emits statements into `out` and returns the expression of the decoded value. */
@@ -333,6 +350,20 @@ class Emitter {
   }
 }
 
+/** How many leaves (scalars, strings, byte arrays) a value of `type` has: the snapshot's length. */
+function leafCount(type: FieldType): number {
+  switch (type.kind) {
+    case 'array':
+      return type.length * leafCount(type.element);
+    case 'struct':
+      return type.fields.reduce((sum, field) => sum + leafCount(field.type), 0);
+    case 'aligned':
+      return leafCount(type.inner);
+    default:
+      return 1;
+  }
+}
+
 /** Generates, compiles and returns the codec functions of a struct. */
 export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   const emitter = new Emitter();
@@ -341,7 +372,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   const checks: string[] = [];
   emitter.check(type, 'v', [type.name], checks);
   const writes: string[] = [];
-  emitter.write(type, 'v', { terms: '', add: 0 }, type.endian === 'little', writes);
+  emitter.write(type, { terms: '', add: 0 }, type.endian === 'little', writes);
   const pads: string[] = [];
   emitter.padding(type, pads);
   const reads: string[] = [];
@@ -352,13 +383,18 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   // Regions are never reused, so each message's bytes (and its zero padding) stay its own.
   const pooled = type.size <= SLAB_SIZE / 4;
   const stride = int(Math.ceil(type.size / 8) * 8);
+  // encode and encodeInto take the value's leaves once, into the snapshot `snap` (see Emitter.write).
+  // A getter that encodes with this codec again while it is read gets a fresh snapshot.
   const encode = pooled
     ? [
         'let slab = null;',
         'let slabView = null;',
         `let slabAt = ${SLAB_SIZE};`,
         'function encode(v) {',
-        'check(v);',
+        'const s = snapBusy ? [] : snap;',
+        'snapBusy = true;',
+        'try {',
+        'check(v, s);',
         `if (slabAt + ${size} > ${SLAB_SIZE}) {`,
         `slab = new Uint8Array(${SLAB_SIZE});`,
         'slabView = new DataView(slab.buffer);',
@@ -366,21 +402,30 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
         '}',
         'const o = slabAt;',
         `slabAt = o + ${stride};`,
-        'write(v, slabView, slab, o, o);',
+        'write(s, slabView, slab, o, o);',
         `return slab.subarray(o, o + ${size});`,
+        '} finally {',
+        'if (s === snap) snapBusy = false;',
+        '}',
         '}',
       ]
     : [
         'function encode(v) {',
-        'check(v);',
+        'const s = snapBusy ? [] : snap;',
+        'snapBusy = true;',
+        'try {',
+        'check(v, s);',
         `const u = new Uint8Array(${size});`,
-        'write(v, new DataView(u.buffer), u, 0, 0);',
+        'write(s, new DataView(u.buffer), u, 0, 0);',
         'return u;',
+        '} finally {',
+        'if (s === snap) snapBusy = false;',
+        '}',
         '}',
       ];
   const source = [
     "'use strict';",
-    'const { invalid, unknownEnum, badBool, badChar, charFits, writeChar, readChar, targetError, inputError } = runtime;',
+    'const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, writeChar, readChar, targetError, inputError } = runtime;',
     `const [${emitter.args.map((_, i) => `k${i}`).join(', ')}] = args;`,
     '// One-entry caches: a channel encodes into and decodes from the same Uint8Array every time (a hit',
     '// costs one comparison), and the messages of a slab or a ring share one ArrayBuffer and so one',
@@ -393,10 +438,16 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'let inputBuffer = null;',
     'let inputView = null;',
     'let inputBase = 0;',
-    'function check(v) {',
+    `const snap = new Array(${int(leafCount(type))}).fill(undefined);`,
+    'let snapBusy = false;',
+    '// validate() only checks: its leaves go to an array nobody reads back.',
+    `const validated = new Array(${int(leafCount(type))}).fill(undefined);`,
+    'function check(v, s) {',
+    'let k = 0;',
     ...checks,
     '}',
-    'function write(v, dv, u, o, p) {',
+    'function write(s, dv, u, o, p) {',
+    'let k = 0;',
     ...writes,
     '}',
     'function read(dv, u, o, p) {',
@@ -407,7 +458,10 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'function encodeInto(v, u, o = 0) {',
     // (o >>> 0) === o: a non-negative integer offset in one comparison (typeof first: BigInts throw on >>>).
     `if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw targetError(${self}, u, o);`,
-    'check(v);',
+    'const s = snapBusy ? [] : snap;',
+    'snapBusy = true;',
+    'try {',
+    'check(v, s);',
     'if (u !== targetBytes) {',
     'const b = u.buffer;',
     'if (b !== targetBuffer) {',
@@ -420,8 +474,11 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'const dv = targetView;',
     'const p = targetBase + o;',
     ...pads,
-    'write(v, dv, u, o, p);',
+    'write(s, dv, u, o, p);',
     `return ${size};`,
+    '} finally {',
+    'if (s === snap) snapBusy = false;',
+    '}',
     '}',
     'function decode(u, o) {',
     'if (o === undefined) {',
@@ -440,7 +497,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'return read(inputView, u, o, inputBase + o);',
     '}',
     'function validate(v) {',
-    'check(v);',
+    'check(v, validated);',
     'return v;',
     '}',
     'return { encode, encodeInto, decode, validate };',

@@ -5,12 +5,14 @@
  */
 import type { CompiledCodec } from './emit.js';
 import { paddingRanges } from './layout.js';
-import type { FieldType, StructShape } from './types.js';
+import type { FieldType, IntType, StructShape } from './types.js';
 import { F32_OVERFLOW, runtime } from './values.js';
 
-const { invalid, unknownEnum, badBool, badChar, charFits, writeChar, readChar, targetError, inputError } = runtime;
+const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, writeChar, readChar, targetError, inputError } =
+  runtime;
 
-function check(type: FieldType, x: unknown, path: string): void {
+/** Checks `x` against `type`, pushing every leaf onto `snap` in the order `write` takes them. */
+function check(type: FieldType, x: unknown, path: string, snap: unknown[]): void {
   switch (type.kind) {
     case 'int':
       if (type.big) {
@@ -23,104 +25,132 @@ function check(type: FieldType, x: unknown, path: string): void {
       ) {
         throw invalid(path, type, x);
       }
+      snap.push(x);
       return;
     case 'float':
       if (typeof x !== 'number') throw invalid(path, type, x);
       if (type.name === 'f32' && Math.abs(x) >= F32_OVERFLOW && Math.abs(x) !== Infinity) throw invalid(path, type, x);
+      snap.push(x);
       return;
     case 'bool':
       if (typeof x !== 'boolean') throw invalid(path, type, x);
+      snap.push(x);
       return;
     case 'char':
       if (typeof x !== 'string' || !charFits(x, type.length)) throw invalid(path, type, x);
+      snap.push(x);
       return;
     case 'bytes':
-      if (!(x instanceof Uint8Array) || x.length !== type.length) throw invalid(path, type, x);
+      if (bytesLength(x) !== type.length) throw invalid(path, type, x);
+      snap.push(x);
       return;
     case 'enum': {
-      if (typeof x === 'string' && type.values.has(x)) return;
       const base = type.base;
-      if (type.allowUnknown && typeof x === 'number' && Number.isInteger(x) && x >= base.min && x <= base.max) return;
-      throw invalid(path, type, x);
+      const known = typeof x === 'string' && type.values.has(x);
+      if (
+        !known &&
+        !(type.allowUnknown && typeof x === 'number' && Number.isInteger(x) && x >= base.min && x <= base.max)
+      ) {
+        throw invalid(path, type, x);
+      }
+      snap.push(x);
+      return;
     }
     case 'array':
       if (!Array.isArray(x) || x.length !== type.length) throw invalid(path, type, x);
-      for (let i = 0; i < type.length; i++) check(type.element, x[i], `${path}[${i}]`);
+      for (let i = 0; i < type.length; i++) check(type.element, x[i], `${path}[${i}]`, snap);
       return;
     case 'struct':
       if (typeof x !== 'object' || x === null) throw invalid(path, type, x);
       for (const field of type.fields) {
-        check(field.type, (x as Record<string, unknown>)[field.name], `${path}.${field.name}`);
+        check(field.type, (x as Record<string, unknown>)[field.name], `${path}.${field.name}`, snap);
       }
       return;
     case 'aligned':
-      check(type.inner, x, path);
+      check(type.inner, x, path, snap);
       return;
   }
 }
 
-function write(type: FieldType, x: unknown, dv: DataView, u: Uint8Array, o: number, little: boolean): void {
+/** Where `write` is in the snapshot. */
+interface Cursor {
+  k: number;
+}
+
+/** Writes a checked value from its snapshot (never from the value itself, see emit.ts). */
+function write(
+  type: FieldType,
+  snap: unknown[],
+  at: Cursor,
+  dv: DataView,
+  u: Uint8Array,
+  o: number,
+  little: boolean,
+): void {
   switch (type.kind) {
-    case 'int': {
-      const n = x as number;
-      const b = x as bigint;
-      switch (type.name) {
-        case 'u8':
-          u[o] = n;
-          return;
-        case 'i8':
-          dv.setInt8(o, n);
-          return;
-        case 'u16':
-          dv.setUint16(o, n, little);
-          return;
-        case 'i16':
-          dv.setInt16(o, n, little);
-          return;
-        case 'u32':
-          dv.setUint32(o, n, little);
-          return;
-        case 'i32':
-          dv.setInt32(o, n, little);
-          return;
-        case 'u64':
-          dv.setBigUint64(o, b, little);
-          return;
-        case 'i64':
-          dv.setBigInt64(o, b, little);
-          return;
-      }
+    case 'int':
+      store(type, snap[at.k++], dv, u, o, little);
+      return;
+    case 'float': {
+      const x = snap[at.k++] as number;
+      if (type.name === 'f32') dv.setFloat32(o, x, little);
+      else dv.setFloat64(o, x, little);
       return;
     }
-    case 'float':
-      if (type.name === 'f32') dv.setFloat32(o, x as number, little);
-      else dv.setFloat64(o, x as number, little);
-      return;
     case 'bool':
-      u[o] = x ? 1 : 0;
+      u[o] = snap[at.k++] ? 1 : 0;
       return;
     case 'char':
-      writeChar(u, o, x as string, type.length);
+      writeChar(u, o, snap[at.k++] as string, type.length);
       return;
     case 'bytes':
-      u.set(x as Uint8Array, o);
+      u.set(snap[at.k++] as Uint8Array, o);
       return;
-    case 'enum':
-      write(type.base, typeof x === 'string' ? type.values.get(x) : x, dv, u, o, little);
-      return;
-    case 'array': {
-      const items = x as unknown[];
-      for (let i = 0; i < type.length; i++) write(type.element, items[i], dv, u, o + i * type.element.size, little);
+    case 'enum': {
+      const x = snap[at.k++];
+      store(type.base, typeof x === 'string' ? type.values.get(x) : x, dv, u, o, little);
       return;
     }
+    case 'array':
+      for (let i = 0; i < type.length; i++) write(type.element, snap, at, dv, u, o + i * type.element.size, little);
+      return;
     case 'struct':
-      for (const field of type.fields) {
-        const value = (x as Record<string, unknown>)[field.name];
-        write(field.type, value, dv, u, o + field.offset, type.endian === 'little');
-      }
+      for (const field of type.fields) write(field.type, snap, at, dv, u, o + field.offset, type.endian === 'little');
       return;
     case 'aligned':
-      write(type.inner, x, dv, u, o, little);
+      write(type.inner, snap, at, dv, u, o, little);
+      return;
+  }
+}
+
+/** Stores an integer (an int field, or an enum's number in its base type). */
+function store(type: IntType, x: unknown, dv: DataView, u: Uint8Array, o: number, little: boolean): void {
+  const n = x as number;
+  const b = x as bigint;
+  switch (type.name) {
+    case 'u8':
+      u[o] = n;
+      return;
+    case 'i8':
+      dv.setInt8(o, n);
+      return;
+    case 'u16':
+      dv.setUint16(o, n, little);
+      return;
+    case 'i16':
+      dv.setInt16(o, n, little);
+      return;
+    case 'u32':
+      dv.setUint32(o, n, little);
+      return;
+    case 'i32':
+      dv.setInt32(o, n, little);
+      return;
+    case 'u64':
+      dv.setBigUint64(o, b, little);
+      return;
+    case 'i64':
+      dv.setBigInt64(o, b, little);
       return;
   }
 }
@@ -205,22 +235,25 @@ export function interpretStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   return {
     source: `/* interpreted codec of struct ${type.name} */`,
     validate(value: unknown): T {
-      check(type, value, type.name);
+      check(type, value, type.name, []);
       return value as T;
     },
     encode(value: T): Uint8Array {
-      check(type, value, type.name);
+      const snap: unknown[] = [];
+      check(type, value, type.name, snap);
       const u = new Uint8Array(type.size);
-      write(type, value, new DataView(u.buffer), u, 0, little);
+      write(type, snap, { k: 0 }, new DataView(u.buffer), u, 0, little);
       return u;
     },
     encodeInto(value: T, target: Uint8Array, offset = 0): number {
       if (!(target instanceof Uint8Array) || !validOffset(offset) || offset + type.size > target.length) {
         throw targetError(type, target, offset);
       }
-      check(type, value, type.name);
+      const snap: unknown[] = [];
+      check(type, value, type.name, snap);
       for (const [start, end] of padding) target.fill(0, offset + start, offset + end);
-      write(type, value, new DataView(target.buffer, target.byteOffset, target.byteLength), target, offset, little);
+      const dv = new DataView(target.buffer, target.byteOffset, target.byteLength);
+      write(type, snap, { k: 0 }, dv, target, offset, little);
       return type.size;
     },
     decode(bytes: Uint8Array, offset?: number): T {

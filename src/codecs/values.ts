@@ -193,8 +193,22 @@ export function inputError(type: StructShape, bytes: unknown, offset: unknown): 
   );
 }
 
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')
+  ?.get as (this: Uint8Array) => number;
+
+/**
+ * The true length of a `bytes(n)` value: the typed array's own element count, which `set` copies,
+ * not a `length` property a subclass or proxy could report differently; -1 when it is no
+ * Uint8Array at all.
+ */
+export function bytesLength(value: unknown): number {
+  if (!(value instanceof Uint8Array) || !ArrayBuffer.isView(value)) return -1;
+  return typedArrayLength.call(value);
+}
+
 /** The helpers generated code calls (passed in as an argument, never pasted into source). */
 export const runtime = {
+  bytesLength,
   invalid,
   unknownEnum,
   badBool,

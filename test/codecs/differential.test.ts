@@ -34,7 +34,7 @@ function outcome(fn: () => unknown): unknown {
 
 describe('generated and interpreted codecs are identical', () => {
   it('exposes the generated source, and the twin says it is interpreted', () => {
-    expect(Sample.source).toContain('dv.setBigUint64(p + 8, f');
+    expect(Sample.source).toContain('dv.setBigUint64(p + 8, x');
     expect(twin(Sample).source).toContain('interpreted');
   });
 

@@ -22,6 +22,7 @@ import {
   u16,
   u32,
   u64,
+  ValidationError,
 } from '../../src/index.js';
 
 describe('the measurement sample', () => {
@@ -186,4 +187,92 @@ describe('fingerprint', () => {
     expect(struct('n', { inner: struct('i', { x: u8 }, { endian: 'big' }) }).fingerprint).not.toBe(n1.fingerprint);
     expect(struct('n', { inner: struct('i', { y: u8 }) }).fingerprint).not.toBe(n1.fingerprint);
   });
+});
+
+describe('values that change while they are read', () => {
+  // A getter or proxy that answers a valid value to the check and another one afterwards must not get
+  // an unchecked value written (u16 70000 would wrap to 4464): every leaf is read exactly once.
+  const shapes = (interpreted: boolean) => ({
+    reading: struct('reading', { channel: u16, value: f64 }, { interpreted }),
+    frame: struct(
+      'frame',
+      { readings: array(struct('point', { at: u32, flag: u8 }, { interpreted }), 3), raw: bytes(4) },
+      { interpreted },
+    ),
+  });
+
+  for (const interpreted of [false, true]) {
+    const { reading, frame } = shapes(interpreted);
+    const kind = interpreted ? 'interpreted' : 'generated';
+
+    it(`${kind}: reads each field once, and writes what it checked`, () => {
+      let reads = 0;
+      const shifty = {
+        get channel() {
+          reads += 1;
+          return reads === 1 ? 7 : 70_000;
+        },
+        value: 0.5,
+      };
+      const bytes = reading.encode(shifty);
+      expect(reads).toBe(1);
+      expect(reading.decode(bytes)).toEqual({ channel: 7, value: 0.5 });
+      const target = new Uint8Array(reading.size);
+      reads = 0;
+      reading.encodeInto(shifty, target);
+      expect(reads).toBe(1);
+      expect(reading.decode(target).channel).toBe(7);
+    });
+
+    it(`${kind}: reads each array element once, through a proxy`, () => {
+      const elementReads = [0, 0, 0];
+      const points = [
+        { at: 1, flag: 1 },
+        { at: 2, flag: 0 },
+        { at: 3, flag: 1 },
+      ];
+      const proxy = new Proxy(points, {
+        get(target, property, receiver) {
+          if (typeof property === 'string' && /^\d+$/.test(property)) {
+            const index = Number(property);
+            elementReads[index] = (elementReads[index] ?? 0) + 1;
+            // A second read would see an out-of-range value.
+            return elementReads[index]! > 1 ? { at: -1, flag: 300 } : target[index];
+          }
+          return Reflect.get(target, property, receiver);
+        },
+      });
+      const value = { readings: proxy, raw: new Uint8Array([1, 2, 3, 4]) };
+      expect(frame.decode(frame.encode(value))).toEqual({ readings: points, raw: new Uint8Array([1, 2, 3, 4]) });
+      expect(elementReads).toEqual([1, 1, 1]);
+    });
+
+    it(`${kind}: judges bytes(n) by the array's own length, not a length property`, () => {
+      class Liar extends Uint8Array {
+        override get length(): number {
+          return 4;
+        }
+      }
+      const target = new Uint8Array(frame.size).fill(0xee);
+      const value = { readings: [0, 1, 2].map((at) => ({ at, flag: 0 })), raw: new Liar(64) };
+      expect(() => frame.encodeInto(value, target)).toThrow(ValidationError);
+      expect(target.every((byte) => byte === 0xee)).toBe(true);
+      expect(() => frame.validate(value)).toThrow(/frame\.raw: expected bytes\[4\]/);
+    });
+
+    it(`${kind}: a getter that encodes with the same codec again gets both messages right`, () => {
+      const inner = { channel: 2, value: 2.5 };
+      const outer = {
+        get channel() {
+          expect(reading.decode(reading.encode(inner))).toEqual(inner);
+          return 1;
+        },
+        value: 1.5,
+      };
+      expect(reading.decode(reading.encode(outer))).toEqual({ channel: 1, value: 1.5 });
+      const target = new Uint8Array(reading.size);
+      reading.encodeInto(outer, target);
+      expect(reading.decode(target)).toEqual({ channel: 1, value: 1.5 });
+    });
+  }
 });
