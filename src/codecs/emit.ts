@@ -284,7 +284,7 @@ class Emitter {
         return s;
       }
       case 'bytes':
-        return `u.slice(${at(offset)}, ${at(offset, type.length)})`;
+        return `copyBytes(u, ${at(offset)}, ${int(type.length)})`;
       case 'enum': {
         const n = this.local('n');
         const s = this.local('s');
@@ -425,7 +425,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
       ];
   const source = [
     "'use strict';",
-    'const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, writeChar, readChar, targetError, inputError } = runtime;',
+    'const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, copyBytes, writeChar, readChar, targetError, inputError } = runtime;',
     `const [${emitter.args.map((_, i) => `k${i}`).join(', ')}] = args;`,
     '// One-entry caches: a channel encodes into and decodes from the same Uint8Array every time (a hit',
     '// costs one comparison), and the messages of a slab or a ring share one ArrayBuffer and so one',

@@ -8,7 +8,7 @@ import { paddingRanges } from './layout.js';
 import type { FieldType, IntType, StructShape } from './types.js';
 import { F32_OVERFLOW, runtime } from './values.js';
 
-const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, writeChar, readChar, targetError, inputError } =
+const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, copyBytes, writeChar, readChar, targetError, inputError } =
   runtime;
 
 /** Checks `x` against `type`, pushing every leaf onto `snap` in the order `write` takes them. */
@@ -190,7 +190,7 @@ function read(type: FieldType, dv: DataView, u: Uint8Array, o: number, little: b
       return s;
     }
     case 'bytes':
-      return u.slice(o, o + type.length);
+      return copyBytes(u, o, type.length);
     case 'enum': {
       const n = read(type.base, dv, u, o, little, path) as number;
       const name = type.names.get(n);

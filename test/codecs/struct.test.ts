@@ -276,3 +276,26 @@ describe('values that change while they are read', () => {
     });
   }
 });
+
+describe('decoded bytes(n) fields', () => {
+  for (const interpreted of [false, true]) {
+    it(`${interpreted ? 'interpreted' : 'generated'}: are copies of their own, small (on the heap) or large (slab)`, () => {
+      for (const n of [16, 64, 65, 4096, 9000]) {
+        const blob = struct(`blob${n}`, { id: u16, data: bytes(n) }, { interpreted });
+        const fill = (k: number) => ({ id: k, data: new Uint8Array(n).map((_, i) => (i * 7 + k) & 0xff) });
+        const input = blob.encode(fill(1));
+        const first = blob.decode(input);
+        const second = blob.decode(blob.encode(fill(2)));
+        expect(first).toEqual(fill(1));
+        expect(second).toEqual(fill(2));
+        expect(first.data.length).toBe(n);
+        // Neither the input nor another decoded value shares the bytes.
+        input.fill(0xff);
+        second.data.fill(0xaa);
+        expect(first).toEqual(fill(1));
+        expect(blob.decode(blob.encode(fill(3)))).toEqual(fill(3));
+        expect(first).toEqual(fill(1));
+      }
+    });
+  }
+});
