@@ -5,7 +5,8 @@
  * of socket measured in the same run, rounds interleaved so that load from other processes hits all
  * alike. Both sides time from the first message received to the last. UDP drops what a receiver that
  * falls behind cannot take: its rows are delivered messages per second, with the losses in the notes.
- * 24-byte messages are the sample struct; larger ones a struct with the same u64 at offset 8.
+ * 24-byte messages are the sample struct; larger ones a struct with the same u64 at offset 8. The
+ * UNIX socket rows include a reference ceiling for Node itself (see ceilingRate).
  */
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,7 @@ import { bind, type Channel, spawnNodeWithChannel } from '../src/channels/index.
 import type { MessageCodec } from '../src/codecs/index.js';
 import { bytes, f64, struct, u16, u64 } from '../src/codecs/index.js';
 import { TimeoutError } from '../src/errors.js';
+import { libc } from '../src/native/index.js';
 import { compileC, finished, spawnTs } from '../test/helpers.js';
 import type { BenchResult } from './report.js';
 import type { BenchContext } from './suite.js';
@@ -149,6 +151,54 @@ async function nodeRate(transport: Transport, messages: number, size: number, ba
   return { rate, lost: 0 };
 }
 
+/** SO_RCVTIMEO (x86_64): a blocking receive gives up after the timeval it is set to. */
+const SO_RCVTIMEO = 20;
+
+/**
+ * The ceiling for Node code over a socketpair: a child makes blocking send() calls through koffi
+ * on its end, and this process blocking recv() calls on the other, with no channel, codec or event
+ * loop around them. No library may block the event loop like this; the row shows how much of the
+ * gap to C is the cost of calling the kernel from Node at all.
+ */
+async function ceilingRate(
+  transport: 'unix+dgram' | 'unix+seqpacket',
+  messages: number,
+  size: number,
+): Promise<Delivery> {
+  const fds = new Int32Array(2);
+  const type = transport === 'unix+dgram' ? libc.SOCK_DGRAM : libc.SOCK_SEQPACKET;
+  if (libc.socketpair(libc.AF_UNIX, type | libc.SOCK_CLOEXEC, 0, fds) !== 0) {
+    throw new Error(`socketpair: errno ${libc.errno()}`);
+  }
+  const [mine = -1, theirs = -1] = fds;
+  try {
+    // A sender that dies early must not leave this process blocked for good (a datagram socket
+    // sees no end of file when its peer goes).
+    const timeout = new BigInt64Array([10n, 0n]);
+    libc.setsockopt(mine, libc.SOL_SOCKET, SO_RCVTIMEO, new Uint8Array(timeout.buffer), 16);
+    const child = spawnTs(join(root, 'bench/peers/socket-sender.ts'), ['raw', String(messages), String(size)], {
+      stdio: ['ignore', 'ignore', 'pipe', theirs],
+    });
+    const done = finished(child, 300_000);
+    libc.close(theirs);
+    const buffer = new Uint8Array(size);
+    const view = new DataView(buffer.buffer);
+    let start = 0;
+    for (let i = 0; i < messages; i++) {
+      const got = libc.recv(mine, buffer, size, 0);
+      if (got !== size) throw new Error(`ceiling: recv gave ${got} (errno ${libc.errno()}) at message ${i}`);
+      if (i === 0) start = performance.now();
+      if (view.getBigUint64(8, true) !== BigInt(i)) throw new Error(`ceiling: message ${i} lost or out of order`);
+    }
+    const rate = (messages - 1) / ((performance.now() - start) / 1000);
+    const result = await done;
+    if (result.code !== 0) throw new Error(`raw sender failed (${result.code}): ${result.stderr}`);
+    return { rate, lost: 0 };
+  } finally {
+    libc.close(mine);
+  }
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** Measures C, Node one-by-one and Node batched per transport and size; each figure the best of its rounds. */
@@ -165,11 +215,13 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       const c: Delivery[] = [];
       const single: Delivery[] = [];
       const batched: Delivery[] = [];
+      const ceiling: Delivery[] = [];
       for (let round = 0; round < rounds; round++) {
         context.progress(step++ / steps, `${transport} ${size} B round ${round + 1}`);
         c.push(cRate(peer, transport, messages, size));
         single.push(await nodeRate(transport, messages, size, false));
         batched.push(await nodeRate(transport, messages, size, true));
+        if (transport !== 'udp') ceiling.push(await ceilingRate(transport, messages, size));
       }
       const rates = (xs: Delivery[]): number[] => xs.map((x) => x.rate);
       const ratios = (xs: Delivery[]): string =>
@@ -197,8 +249,17 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
           notes: `${ratios(batched)}${losses(batched)}`,
         },
       );
+      if (ceiling.length > 0) {
+        results.push({
+          ...base,
+          variant: 'node koffi blocking send/recv, no event loop (ceiling)',
+          msgPerSec: best(ceiling),
+          reference: true,
+          notes: ratios(ceiling),
+        });
+      }
       console.log(
-        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}${losses(single)}; sendMany/receiveMany ${ratios(batched)}${losses(batched)}; C${losses(c) || '-'}`,
+        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}${losses(single)}; sendMany/receiveMany ${ratios(batched)}${losses(batched)}${ceiling.length > 0 ? `; ceiling (blocking koffi loop) ${ratios(ceiling)}` : ''}; C${losses(c) || '-'}`,
       );
     }
   }
