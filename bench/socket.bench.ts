@@ -55,6 +55,15 @@ interface Delivery {
   readonly lost: number;
 }
 
+/** The C loop with sendmmsg/recvmmsg of BATCH messages per call over a socketpair (a reference row). */
+function cBatchRate(peer: string, transport: 'unix+dgram' | 'unix+seqpacket', messages: number, size: number): number {
+  const type = transport === 'unix+dgram' ? 'dgram' : 'seqpacket';
+  const out = execFileSync(peer, ['bench-batch', type, String(messages), String(size), String(BATCH)], {
+    encoding: 'utf8',
+  });
+  return Number(out.trim());
+}
+
 function cRate(peer: string, transport: Transport, messages: number, size: number): Delivery {
   const type = { 'unix+dgram': 'dgram', 'unix+seqpacket': 'seqpacket', udp: 'udp' }[transport];
   const out = execFileSync(peer, ['bench-pair', type, String(messages), String(size)], { encoding: 'utf8' });
@@ -216,12 +225,16 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       const single: Delivery[] = [];
       const batched: Delivery[] = [];
       const ceiling: Delivery[] = [];
+      const cBatched: Delivery[] = [];
       for (let round = 0; round < rounds; round++) {
         context.progress(step++ / steps, `${transport} ${size} B round ${round + 1}`);
         c.push(cRate(peer, transport, messages, size));
         single.push(await nodeRate(transport, messages, size, false));
         batched.push(await nodeRate(transport, messages, size, true));
-        if (transport !== 'udp') ceiling.push(await ceilingRate(transport, messages, size));
+        if (transport !== 'udp') {
+          ceiling.push(await ceilingRate(transport, messages, size));
+          cBatched.push({ rate: cBatchRate(peer, transport, messages, size), lost: 0 });
+        }
       }
       const rates = (xs: Delivery[]): number[] => xs.map((x) => x.rate);
       const ratios = (xs: Delivery[]): string =>
@@ -252,6 +265,13 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       if (ceiling.length > 0) {
         results.push({
           ...base,
+          variant: `c sendmmsg/recvmmsg(${BATCH})`,
+          msgPerSec: best(cBatched),
+          reference: true,
+          notes: `${ratios(cBatched)}; the batched Node row / this: median ${median(batched.map((x, i) => x.rate / (cBatched[i]?.rate ?? Number.NaN))).toFixed(2)}x`,
+        });
+        results.push({
+          ...base,
           variant: 'node koffi blocking send/recv, no event loop (ceiling)',
           msgPerSec: best(ceiling),
           reference: true,
@@ -259,7 +279,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         });
       }
       console.log(
-        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}${losses(single)}; sendMany/receiveMany ${ratios(batched)}${losses(batched)}${ceiling.length > 0 ? `; ceiling (blocking koffi loop) ${ratios(ceiling)}` : ''}; C${losses(c) || '-'}`,
+        `${transport} ${size} B, ${messages} messages, ${rounds} rounds: Node send/receive ${ratios(single)}${losses(single)}; sendMany/receiveMany ${ratios(batched)}${losses(batched)}${ceiling.length > 0 ? `; ceiling (blocking koffi loop) ${ratios(ceiling)}; C batched ${ratios(cBatched)}` : ''}; C${losses(c) || '-'}`,
       );
     }
   }

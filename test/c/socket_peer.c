@@ -14,6 +14,8 @@
  *   socket_peer bench-pair    udp N [SIZE]  the same over loopback UDP (the parent binds 127.0.0.1:0, the child
  *                                      connects and sends as fast as it can); UDP drops what the receiver
  *                                      cannot take, so it prints "<delivered msg/s> <delivered> <lost>"
+ *   socket_peer bench-batch   TYPE N SIZE B  as bench-pair over a socketpair, but with sendmmsg/recvmmsg of
+ *                                      up to B messages per call (a reference for the batched Node rows)
  *
  * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
  */
@@ -264,6 +266,63 @@ int main(int argc, char **argv) {
       if (got != (ssize_t)size || seq != (uint64_t)i) {
         fprintf(stderr, "socket_peer: message %ld lost or damaged\n", i);
         return 3;
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    waitpid(pid, NULL, 0);
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%.0f\n", (double)(n - 1) / seconds);
+    return 0;
+  }
+  if (strcmp(mode, "bench-batch") == 0 && argc > 5) {
+    int type = strcmp(argv[2], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
+    size_t size = (size_t)atol(argv[4]);
+    int batch = atoi(argv[5]);
+    if (size < 16 || size > 65536 || batch < 1 || batch > 1024) {
+      fprintf(stderr, "socket_peer: size must be in [16, 65536], batch in [1, 1024]\n");
+      return 1;
+    }
+    unsigned char *buffers = calloc((size_t)batch, size);
+    struct mmsghdr *headers = calloc((size_t)batch, sizeof *headers);
+    struct iovec *iov = calloc((size_t)batch, sizeof *iov);
+    if (buffers == NULL || headers == NULL || iov == NULL) die("calloc");
+    for (int i = 0; i < batch; i++) {
+      iov[i].iov_base = buffers + (size_t)i * size;
+      iov[i].iov_len = size;
+      headers[i].msg_hdr.msg_iov = &iov[i];
+      headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+      close(sv[0]);
+      for (long i = 0; i < n;) {
+        int k = n - i < batch ? (int)(n - i) : batch;
+        for (int j = 0; j < k; j++) memcpy(buffers + (size_t)j * size + 8, &(uint64_t){(uint64_t)(i + j)}, 8);
+        for (int sent = 0; sent < k;) {
+          int r = sendmmsg(sv[1], headers + sent, (unsigned)(k - sent), MSG_NOSIGNAL);
+          if (r < 0) die("sendmmsg");
+          sent += r;
+        }
+        i += k;
+      }
+      _exit(0);
+    }
+    close(sv[1]);
+    struct timespec t0 = {0}, t1;
+    for (long got = 0; got < n;) {
+      int r = recvmmsg(sv[0], headers, (unsigned)batch, MSG_WAITFORONE, NULL);
+      if (r < 0) die("recvmmsg");
+      if (got == 0) clock_gettime(CLOCK_MONOTONIC, &t0);
+      for (int j = 0; j < r && got < n; j++, got++) {
+        uint64_t seq;
+        memcpy(&seq, buffers + (size_t)j * size + 8, sizeof seq);
+        if (headers[j].msg_len != size || seq != (uint64_t)got) {
+          fprintf(stderr, "socket_peer: message %ld lost or damaged\n", got);
+          return 3;
+        }
       }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
