@@ -8,8 +8,19 @@ import { paddingRanges } from './layout.js';
 import type { FieldType, IntType, StructShape } from './types.js';
 import { F32_OVERFLOW, runtime } from './values.js';
 
-const { invalid, unknownEnum, badBool, badChar, charFits, bytesLength, copyBytes, writeChar, readChar, targetError, inputError } =
-  runtime;
+const {
+  invalid,
+  unknownEnum,
+  badBool,
+  badChar,
+  charFits,
+  bytesLength,
+  copyBytes,
+  writeChar,
+  readChar,
+  targetError,
+  inputError,
+} = runtime;
 
 /** Checks `x` against `type`, pushing every leaf onto `snap` in the order `write` takes them. */
 function check(type: FieldType, x: unknown, path: string, snap: unknown[]): void {
