@@ -127,7 +127,10 @@ async function consumerKilled(entry: TransportEntry, next: () => number): Promis
   const pauseAfter = 1 + Math.floor(next() * (n / 10));
   const old = await startConsumer(entry, url, 10, pauseAfter);
   cleanup.add(() => old.child.kill('SIGKILL'));
-  const producers: Peer[] = [0, 1].map((id) => startProducer(entry, url, id, n, true));
+  // 32 samples per batch, then a pause: n samples last about 2 s, well past the kill (at most
+  // pauseAfter samples plus 300 ms in) and the replacement consumer's start.
+  const pace = entry.unbounded === true ? Math.max(1, Math.round(2_000 / (n / 32))) : 0;
+  const producers: Peer[] = [0, 1].map((id) => startProducer(entry, url, id, n, true, pace));
   for (const p of producers) cleanup.add(() => p.child.kill('SIGKILL'));
   await Promise.race([printed(old.child, old.done, 'paused'), new Promise((r) => setTimeout(r, 60_000))]);
   // Let backpressure build up a little, then kill.

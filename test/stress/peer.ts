@@ -2,10 +2,11 @@
  * A stress peer in its own process: `produce` sends samples to a transport's consumer, `consume`
  * is a consumer that a test can kill. Run by `spawnTs('test/stress/peer.ts', [...])`.
  *
- *   produce <transport> <url> <producer-id> <count> [resume]
+ *   produce <transport> <url> <producer-id> <count> [resume|once] [pace-ms]
  *     Sends samples 0..count-1 and prints `sent <n>`. With `resume`, a send or connect that fails
  *     because the consumer is gone (killed) is retried on a new connection from the same sample on.
  *     On every such reconnect it prints `resumed <seq>`: everything from there on goes to the new consumer.
+ *     With `pace-ms`, it waits that long after every batch of 32 samples.
  *   consume <transport> <url> <capacity> <pause-after>
  *     Makes the consumer end, prints `ready`, receives `pause-after` samples, prints `paused` and stops
  *     receiving (so that producers are mid-stream, held by backpressure, when the test kills it). A
@@ -23,7 +24,14 @@ function consumerGone(error: unknown): boolean {
   );
 }
 
-async function produce(name: string, url: string, id: number, count: number, resume: boolean): Promise<void> {
+async function produce(
+  name: string,
+  url: string,
+  id: number,
+  count: number,
+  resume: boolean,
+  paceMs: number,
+): Promise<void> {
   const entry = transportNamed(name);
   const batch = 32;
   let channel: Channel<Sample> | undefined;
@@ -39,6 +47,7 @@ async function produce(name: string, url: string, id: number, count: number, res
       for (let s = seq; s < end; s++) values.push(makeSample(id, s));
       await channel.sendMany(values);
       seq = end;
+      if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
     } catch (error) {
       if (!resume || !consumerGone(error)) throw error;
       await channel?.close();
@@ -68,8 +77,9 @@ async function consume(name: string, url: string, capacity: number, pauseAfter: 
 
 const [role, name = '', url = '', ...rest] = process.argv.slice(2);
 try {
-  if (role === 'produce') await produce(name, url, Number(rest[0]), Number(rest[1]), rest[2] === 'resume');
-  else if (role === 'consume') await consume(name, url, Number(rest[0]), Number(rest[1]));
+  if (role === 'produce') {
+    await produce(name, url, Number(rest[0]), Number(rest[1]), rest[2] === 'resume', Number(rest[3] ?? 0));
+  } else if (role === 'consume') await consume(name, url, Number(rest[0]), Number(rest[1]));
   else throw new Error(`unknown role ${String(role)}`);
 } catch (error) {
   process.stderr.write(`${error instanceof IpcError ? `${error.name} ${error.code}: ` : ''}${String(error)}\n`);

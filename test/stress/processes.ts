@@ -23,8 +23,16 @@ export function spawnPeer(args: readonly string[]): ChildProcess {
 }
 
 /** Starts a producer process sending `count` samples as producer `id`. */
-export function startProducer(entry: TransportEntry, url: string, id: number, count: number, resume = false): Peer {
-  const child = spawnPeer(['produce', entry.name, url, String(id), String(count)].concat(resume ? ['resume'] : []));
+export function startProducer(
+  entry: TransportEntry,
+  url: string,
+  id: number,
+  count: number,
+  resume = false,
+  paceMs = 0,
+): Peer {
+  const args = ['produce', entry.name, url, String(id), String(count), resume ? 'resume' : 'once', String(paceMs)];
+  const child = spawnPeer(args);
   return { child, done: finished(child, 1_800_000) };
 }
 

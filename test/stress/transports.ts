@@ -39,6 +39,12 @@ export interface TransportEntry {
   readonly style: Style;
   /** Whether the transport carries every message (UDP may drop under load, by design of UDP). */
   readonly reliable: boolean;
+  /**
+   * Whether the kernel takes a whole fault round's samples without making a producer wait (UDP
+   * never waits; loopback TCP buffers megabytes): producers of such transports are paced in the
+   * killed-consumer rounds, so that they are still sending when the replacement consumer comes up.
+   */
+  readonly unbounded?: boolean;
   /** A fresh URL for one test. */
   url(tag: string): Promise<string>;
   /** The consumer end, in this process; `capacity` for transports that take one. */
@@ -234,6 +240,7 @@ const ip = (scheme: 'udp' | 'tcp'): TransportEntry => ({
   name: scheme,
   style: scheme === 'udp' ? 'bind' : 'listen',
   reliable: scheme === 'tcp',
+  unbounded: true,
   url: async () => `${scheme}://127.0.0.1:${await freePort()}`,
   consumer: async (url, codec) =>
     scheme === 'udp' ? await bind(url, codec) : new ListenerConsumer(await listen(url, codec)),
