@@ -58,7 +58,7 @@ interface Delivery {
 /** The C loop with sendmmsg/recvmmsg of BATCH messages per call over a socketpair (a reference row). */
 function cBatchRate(peer: string, transport: 'unix+dgram' | 'unix+seqpacket', messages: number, size: number): number {
   const type = transport === 'unix+dgram' ? 'dgram' : 'seqpacket';
-  const out = execFileSync(peer, ['bench-batch', type, String(messages), String(size), String(BATCH)], {
+  const out = execFileSync(peer, ['bench-pair', type, String(messages), String(size), String(BATCH)], {
     encoding: 'utf8',
   });
   return Number(out.trim());

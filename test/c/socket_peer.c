@@ -8,14 +8,13 @@
  *   socket_peer seq-recv      ADDR N   listen on ADDR, print "ready", accept one, receive N samples, send one back
  *   socket_peer fd-echo       FD       read samples from FD, write each back with value * 2, until EOF
  *   socket_peer fd-send       FD N     write samples 0..N-1 to FD, then close it
- *   socket_peer bench-pair    TYPE N [SIZE]  fork; the child sends N messages of SIZE bytes (default 24,
+ *   socket_peer bench-pair    TYPE N [SIZE [B]]  fork; the child sends N messages of SIZE bytes (default 24,
  *                                      sequence number at offset 8) over a socketpair (TYPE dgram or
- *                                      seqpacket), the parent receives them; prints messages per second
+ *                                      seqpacket), the parent receives them; prints messages per second.
+ *                                      With B > 1, sendmmsg/recvmmsg of up to B messages per call.
  *   socket_peer bench-pair    udp N [SIZE]  the same over loopback UDP (the parent binds 127.0.0.1:0, the child
  *                                      connects and sends as fast as it can); UDP drops what the receiver
  *                                      cannot take, so it prints "<delivered msg/s> <delivered> <lost>"
- *   socket_peer bench-batch   TYPE N SIZE B  as bench-pair over a socketpair, but with sendmmsg/recvmmsg of
- *                                      up to B messages per call (a reference for the batched Node rows)
  *
  * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
  */
@@ -98,6 +97,67 @@ static void recv_all(int fd, long n) {
       exit(4);
     }
   }
+}
+
+/* bench-pair: fork; the child sends n messages of `size` bytes (sequence number at offset 8) over a
+ * socketpair, one send() each or sendmmsg() of `batch`; the parent receives them the same way, timed
+ * from the first message to the last, and prints messages per second. */
+static int bench_pair(int type, long n, size_t size, int batch) {
+  unsigned char *buffers = calloc((size_t)batch, size);
+  struct mmsghdr *headers = calloc((size_t)batch, sizeof *headers);
+  struct iovec *iov = calloc((size_t)batch, sizeof *iov);
+  if (buffers == NULL || headers == NULL || iov == NULL) die("calloc");
+  for (int i = 0; i < batch; i++) {
+    iov[i].iov_base = buffers + (size_t)i * size;
+    iov[i].iov_len = size;
+    headers[i].msg_hdr.msg_iov = &iov[i];
+    headers[i].msg_hdr.msg_iovlen = 1;
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    close(sv[0]);
+    for (long i = 0; i < n;) {
+      int k = n - i < batch ? (int)(n - i) : batch;
+      for (int j = 0; j < k; j++) memcpy(buffers + (size_t)j * size + 8, &(uint64_t){(uint64_t)(i + j)}, 8);
+      for (int sent = 0; sent < k;) {
+        int r = batch == 1 ? (send(sv[1], buffers, size, MSG_NOSIGNAL) == (ssize_t)size ? 1 : -1)
+                           : sendmmsg(sv[1], headers + sent, (unsigned)(k - sent), MSG_NOSIGNAL);
+        if (r < 0) die("send");
+        sent += r;
+      }
+      i += k;
+    }
+    _exit(0);
+  }
+  close(sv[1]);
+  struct timespec t0 = {0}, t1;
+  for (long got = 0; got < n;) {
+    int r;
+    if (batch == 1) {
+      headers[0].msg_len = (unsigned)recv(sv[0], buffers, size, 0);
+      r = 1;
+    } else {
+      r = recvmmsg(sv[0], headers, (unsigned)batch, MSG_WAITFORONE, NULL);
+      if (r < 0) die("recvmmsg");
+    }
+    if (got == 0) clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int j = 0; j < r && got < n; j++, got++) {
+      uint64_t seq;
+      memcpy(&seq, buffers + (size_t)j * size + 8, sizeof seq);
+      if (headers[j].msg_len != size || seq != (uint64_t)got) {
+        fprintf(stderr, "socket_peer: message %ld lost or damaged\n", got);
+        return 3;
+      }
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  waitpid(pid, NULL, 0);
+  double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  printf("%.0f\n", (double)(n - 1) / seconds);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -234,102 +294,12 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "bench-pair") == 0) {
     int type = strcmp(argv[2], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
     size_t size = argc > 4 ? (size_t)atol(argv[4]) : sizeof(struct sample);
-    static unsigned char message[65536];
-    if (size < 16 || size > sizeof message) {
-      fprintf(stderr, "socket_peer: size must be in [16, 65536]\n");
-      return 1;
-    }
-    int sv[2];
-    if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
-    pid_t pid = fork();
-    if (pid < 0) die("fork");
-    if (pid == 0) {
-      /* Every message carries its sequence number as a uint64_t at offset 8, like the sample's timestamp. */
-      close(sv[0]);
-      memset(message, 0, size);
-      for (long i = 0; i < n; i++) {
-        uint64_t seq = (uint64_t)i;
-        memcpy(message + 8, &seq, sizeof seq);
-        if (send(sv[1], message, size, MSG_NOSIGNAL) != (ssize_t)size) die("send");
-      }
-      _exit(0);
-    }
-    close(sv[1]);
-    /* Timed from the first message to the last, as the Node side of the bench is. */
-    if (recv(sv[0], message, size, 0) != (ssize_t)size) die("recv");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long i = 1; i < n; i++) {
-      uint64_t seq;
-      ssize_t got = recv(sv[0], message, size, 0);
-      memcpy(&seq, message + 8, sizeof seq);
-      if (got != (ssize_t)size || seq != (uint64_t)i) {
-        fprintf(stderr, "socket_peer: message %ld lost or damaged\n", i);
-        return 3;
-      }
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    waitpid(pid, NULL, 0);
-    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%.0f\n", (double)(n - 1) / seconds);
-    return 0;
-  }
-  if (strcmp(mode, "bench-batch") == 0 && argc > 5) {
-    int type = strcmp(argv[2], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
-    size_t size = (size_t)atol(argv[4]);
-    int batch = atoi(argv[5]);
+    int batch = argc > 5 ? atoi(argv[5]) : 1;
     if (size < 16 || size > 65536 || batch < 1 || batch > 1024) {
       fprintf(stderr, "socket_peer: size must be in [16, 65536], batch in [1, 1024]\n");
       return 1;
     }
-    unsigned char *buffers = calloc((size_t)batch, size);
-    struct mmsghdr *headers = calloc((size_t)batch, sizeof *headers);
-    struct iovec *iov = calloc((size_t)batch, sizeof *iov);
-    if (buffers == NULL || headers == NULL || iov == NULL) die("calloc");
-    for (int i = 0; i < batch; i++) {
-      iov[i].iov_base = buffers + (size_t)i * size;
-      iov[i].iov_len = size;
-      headers[i].msg_hdr.msg_iov = &iov[i];
-      headers[i].msg_hdr.msg_iovlen = 1;
-    }
-    int sv[2];
-    if (socketpair(AF_UNIX, type, 0, sv) < 0) die("socketpair");
-    pid_t pid = fork();
-    if (pid < 0) die("fork");
-    if (pid == 0) {
-      close(sv[0]);
-      for (long i = 0; i < n;) {
-        int k = n - i < batch ? (int)(n - i) : batch;
-        for (int j = 0; j < k; j++) memcpy(buffers + (size_t)j * size + 8, &(uint64_t){(uint64_t)(i + j)}, 8);
-        for (int sent = 0; sent < k;) {
-          int r = sendmmsg(sv[1], headers + sent, (unsigned)(k - sent), MSG_NOSIGNAL);
-          if (r < 0) die("sendmmsg");
-          sent += r;
-        }
-        i += k;
-      }
-      _exit(0);
-    }
-    close(sv[1]);
-    struct timespec t0 = {0}, t1;
-    for (long got = 0; got < n;) {
-      int r = recvmmsg(sv[0], headers, (unsigned)batch, MSG_WAITFORONE, NULL);
-      if (r < 0) die("recvmmsg");
-      if (got == 0) clock_gettime(CLOCK_MONOTONIC, &t0);
-      for (int j = 0; j < r && got < n; j++, got++) {
-        uint64_t seq;
-        memcpy(&seq, buffers + (size_t)j * size + 8, sizeof seq);
-        if (headers[j].msg_len != size || seq != (uint64_t)got) {
-          fprintf(stderr, "socket_peer: message %ld lost or damaged\n", got);
-          return 3;
-        }
-      }
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    waitpid(pid, NULL, 0);
-    double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%.0f\n", (double)(n - 1) / seconds);
-    return 0;
+    return bench_pair(type, n, size, batch);
   }
   fprintf(stderr, "socket_peer: unknown mode %s\n", mode);
   return 1;
