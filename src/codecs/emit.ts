@@ -385,15 +385,15 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
   const stride = int(Math.ceil(type.size / 8) * 8);
   // encode and encodeInto take the value's leaves once, into the snapshot `snap` (see Emitter.write).
   // A getter that encodes with this codec again while it is read gets a fresh snapshot.
+  const snapshotTaken = ['const s = snapBusy ? [] : snap;', 'snapBusy = true;', 'try {'];
+  const snapshotReleased = ['} finally {', 'if (s === snap) snapBusy = false;', '}'];
   const encode = pooled
     ? [
         'let slab = null;',
         'let slabView = null;',
         `let slabAt = ${SLAB_SIZE};`,
         'function encode(v) {',
-        'const s = snapBusy ? [] : snap;',
-        'snapBusy = true;',
-        'try {',
+        ...snapshotTaken,
         'check(v, s);',
         `if (slabAt + ${size} > ${SLAB_SIZE}) {`,
         `slab = new Uint8Array(${SLAB_SIZE});`,
@@ -404,23 +404,17 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
         `slabAt = o + ${stride};`,
         'write(s, slabView, slab, o, o);',
         `return slab.subarray(o, o + ${size});`,
-        '} finally {',
-        'if (s === snap) snapBusy = false;',
-        '}',
+        ...snapshotReleased,
         '}',
       ]
     : [
         'function encode(v) {',
-        'const s = snapBusy ? [] : snap;',
-        'snapBusy = true;',
-        'try {',
+        ...snapshotTaken,
         'check(v, s);',
         `const u = new Uint8Array(${size});`,
         'write(s, new DataView(u.buffer), u, 0, 0);',
         'return u;',
-        '} finally {',
-        'if (s === snap) snapBusy = false;',
-        '}',
+        ...snapshotReleased,
         '}',
       ];
   const source = [
@@ -458,9 +452,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     'function encodeInto(v, u, o = 0) {',
     // (o >>> 0) === o: a non-negative integer offset in one comparison (typeof first: BigInts throw on >>>).
     `if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw targetError(${self}, u, o);`,
-    'const s = snapBusy ? [] : snap;',
-    'snapBusy = true;',
-    'try {',
+    ...snapshotTaken,
     'check(v, s);',
     'if (u !== targetBytes) {',
     'const b = u.buffer;',
@@ -476,9 +468,7 @@ export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
     ...pads,
     'write(s, dv, u, o, p);',
     `return ${size};`,
-    '} finally {',
-    'if (s === snap) snapBusy = false;',
-    '}',
+    ...snapshotReleased,
     '}',
     'function decode(u, o) {',
     'if (o === undefined) {',
