@@ -55,18 +55,15 @@ interface Delivery {
   readonly lost: number;
 }
 
-/** The C loop with sendmmsg/recvmmsg of BATCH messages per call over a socketpair (a reference row). */
-function cBatchRate(peer: string, transport: 'unix+dgram' | 'unix+seqpacket', messages: number, size: number): number {
-  const type = transport === 'unix+dgram' ? 'dgram' : 'seqpacket';
-  const out = execFileSync(peer, ['bench-pair', type, String(messages), String(size), String(BATCH)], {
-    encoding: 'utf8',
-  });
-  return Number(out.trim());
-}
-
-function cRate(peer: string, transport: Transport, messages: number, size: number): Delivery {
+/**
+ * The C loop over the same kind of socket: one send/recv per message, or with `batch` > 1 (UNIX
+ * sockets) sendmmsg/recvmmsg of that many per call, the batched reference row.
+ */
+function cRate(peer: string, transport: Transport, messages: number, size: number, batch = 1): Delivery {
   const type = { 'unix+dgram': 'dgram', 'unix+seqpacket': 'seqpacket', udp: 'udp' }[transport];
-  const out = execFileSync(peer, ['bench-pair', type, String(messages), String(size)], { encoding: 'utf8' });
+  const args = ['bench-pair', type, String(messages), String(size)];
+  if (batch > 1) args.push(String(batch));
+  const out = execFileSync(peer, args, { encoding: 'utf8' });
   const [rate = Number.NaN, , lost = 0] = out.trim().split(' ').map(Number);
   return { rate, lost };
 }
@@ -233,7 +230,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         batched.push(await nodeRate(transport, messages, size, true));
         if (transport !== 'udp') {
           ceiling.push(await ceilingRate(transport, messages, size));
-          cBatched.push({ rate: cBatchRate(peer, transport, messages, size), lost: 0 });
+          cBatched.push(cRate(peer, transport, messages, size, BATCH));
         }
       }
       const rates = (xs: Delivery[]): number[] => xs.map((x) => x.rate);
