@@ -3,6 +3,8 @@
  * decode at an offset, 64-bit bigint ranges, byte order, char(n) UTF-8, and fingerprints
  * (equal for independently declared equal layouts, different for any change that matters).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { NetworkHeader, Sample, SensorFrame } from '../../schemas/index.js';
 import {
@@ -296,6 +298,54 @@ describe('decoded bytes(n) fields', () => {
         expect(blob.decode(blob.encode(fill(3)))).toEqual(fill(3));
         expect(first).toEqual(fill(1));
       }
+    });
+  }
+});
+
+describe('validate() and encode() keep no reference to the values they saw', () => {
+  // The collector is asked directly: a WeakRef to the value's parts must come back empty once the
+  // caller lets go, which fails if the codec kept a leaf (a snapshot array holding the Uint8Array).
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collected = async (ref: WeakRef<object>) => {
+    for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+      // A WeakRef target stays alive until the current job ends: let the turn finish first.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    return ref.deref() === undefined;
+  };
+
+  for (const interpreted of [false, true]) {
+    const point = struct('kept_point', { at: u32, tag: bytes(4) }, { interpreted });
+    const frame = struct('kept_frame', { raw: bytes(8), points: array(point, 2) }, { interpreted });
+    const make = () => ({
+      raw: new Uint8Array(8),
+      points: [
+        { at: 1, tag: new Uint8Array(4) },
+        { at: 2, tag: new Uint8Array(4) },
+      ],
+    });
+
+    it(`${interpreted ? 'interpreted' : 'generated'}: validate`, async () => {
+      let value: ReturnType<typeof make> | undefined = make();
+      const raw = new WeakRef(value.raw);
+      const tag = new WeakRef(value.points[1]!.tag);
+      expect(frame.validate(value)).toBe(value);
+      value = undefined;
+      expect(await collected(raw)).toBe(true);
+      expect(await collected(tag)).toBe(true);
+    });
+
+    it(`${interpreted ? 'interpreted' : 'generated'}: encode and encodeInto`, async () => {
+      let value: ReturnType<typeof make> | undefined = make();
+      const raw = new WeakRef(value.raw);
+      const tag = new WeakRef(value.points[0]!.tag);
+      frame.encode(value);
+      frame.encodeInto(value, new Uint8Array(frame.size));
+      value = undefined;
+      expect(await collected(raw)).toBe(true);
+      expect(await collected(tag)).toBe(true);
     });
   }
 });
