@@ -38,6 +38,7 @@ class Emitter implements Emit {
   #taken = 0;
   /** False while emitting validate(): it checks only, and keeps nothing. */
   keeping = true;
+  lending = false;
   /** True once a leaf inside a loop went through the snapshot `s`. */
   usesSnapshot = false;
 
@@ -132,7 +133,7 @@ function padding(type: StructShape, out: string[]): void {
   }
 }
 
-/** Builds the source of a struct's codec functions (`encode`, `encodeInto`, `decode`, `validate`). */
+/** Builds the source of a struct's codec functions (`encode`, `encodeInto`, `decode`, `validate`, `lendingDecoder`). */
 export function emitStruct(type: StructShape): CodecSource {
   const emitter = new Emitter();
   const self = emitter.ref(type);
@@ -151,6 +152,9 @@ export function emitStruct(type: StructShape): CodecSource {
   padding(type, pads);
   const reads: string[] = [];
   const result = emitter.read(type, root, little, [type.name], reads);
+  emitter.lending = true;
+  const lendingReads: string[] = [];
+  const lendingResult = emitter.read(type, root, little, [type.name], lendingReads);
 
   // Checks, then stores, in one function: every leaf is read once into a local, checked, and the
   // stores use those locals, so what was checked is what is written, and nothing is written before
@@ -258,12 +262,33 @@ export function emitStruct(type: StructShape): CodecSource {
     ...reads,
     `return ${result};`,
     '}',
+    '// A lending decoder copies each message into the next of its `slots` regions and decodes from',
+    '// there: bytes(n) fields are views of that copy, valid until the region comes round again.',
+    'function lendingDecoder(slots) {',
+    `const own = new Uint8Array(slots * ${size});`,
+    'const ownView = new DataView(own.buffer);',
+    'let slot = 0;',
+    'return function decode(input, at) {',
+    'if (at === undefined) {',
+    `if (!(input instanceof Uint8Array) || input.length !== ${size}) throw inputError(${self}, input, at);`,
+    'at = 0;',
+    `} else if (!(input instanceof Uint8Array) || typeof at !== 'number' || at >>> 0 !== at || at + ${size} > input.length) throw inputError(${self}, input, at);`,
+    `const o = slot * ${size};`,
+    'slot = slot + 1 === slots ? 0 : slot + 1;',
+    `own.set(at === 0 && input.length === ${size} ? input : input.subarray(at, at + ${size}), o);`,
+    'const u = own;',
+    'const dv = ownView;',
+    'const p = o;',
+    ...lendingReads,
+    `return ${lendingResult};`,
+    '};',
+    '}',
     '// validate() checks only: it keeps no leaf, so it holds no reference to the value it saw.',
     'function validate(v) {',
     ...validation,
     'return v;',
     '}',
-    'return { encode, encodeInto, decode, validate };',
+    'return { encode, encodeInto, decode, validate, lendingDecoder };',
   ].join('\n');
   return { source, args: emitter.args };
 }

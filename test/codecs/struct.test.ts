@@ -12,6 +12,7 @@ import {
   array,
   bytes,
   char,
+  DecodeError,
   enumOf,
   f32,
   f64,
@@ -26,6 +27,7 @@ import {
   u64,
   ValidationError,
 } from '../../src/index.js';
+import { Rng, randomStructs, randomValue } from './random-schemas.js';
 
 describe('the measurement sample', () => {
   it('has the C layout: 24 bytes, 6 of padding after channel', () => {
@@ -348,4 +350,94 @@ describe('validate() and encode() keep no reference to the values they saw', () 
       expect(await collected(tag)).toBe(true);
     });
   }
+});
+
+describe("lending codecs: bytes(n) as views of the codec's own copy", () => {
+  for (const interpreted of [false, true]) {
+    const kind = interpreted ? 'interpreted' : 'generated';
+    const blob = struct('lend_blob', { id: u16, data: bytes(100), tags: array(bytes(3), 2) }, { interpreted });
+    const fill = (k: number) => ({
+      id: k,
+      data: new Uint8Array(100).map((_, i) => (i * 5 + k) & 0xff),
+      tags: [new Uint8Array([k, 1, 2]), new Uint8Array([k, 3, 4])],
+    });
+
+    it(`${kind}: decodes what decode decodes, without sharing the input`, () => {
+      const lending = blob.lending({ slots: 4 });
+      expect(lending.fingerprint).toBe(blob.fingerprint);
+      expect(lending.size).toBe(blob.size);
+      expect(lending.slots).toBe(4);
+      const input = new Uint8Array(blob.size + 9);
+      blob.encodeInto(fill(1), input, 5);
+      const value = lending.decode(input, 5);
+      expect(value).toEqual(blob.decode(input, 5));
+      // The input may be reused by the channel at once: the value is the codec's copy.
+      input.fill(0xee);
+      expect(value).toEqual(fill(1));
+      expect(lending.decode(blob.encode(fill(2)))).toEqual(fill(2));
+    });
+
+    it(`${kind}: a value stays valid for slots - 1 further decodes, its fields views of one buffer`, () => {
+      const lending = blob.lending({ slots: 3 });
+      const first = lending.decode(blob.encode(fill(1)));
+      const second = lending.decode(blob.encode(fill(2)));
+      const third = lending.decode(blob.encode(fill(3)));
+      expect(first.data.buffer).toBe(second.data.buffer);
+      expect(first.tags[1]!.buffer).toBe(third.data.buffer);
+      expect([first, second, third]).toEqual([fill(1), fill(2), fill(3)]);
+      // The fourth decode takes the first region back, as documented.
+      lending.decode(blob.encode(fill(4)));
+      expect(first).toEqual({ ...fill(1), data: fill(4).data, tags: fill(4).tags });
+      expect([second, third]).toEqual([fill(2), fill(3)]);
+    });
+
+    it(`${kind}: refuses what decode refuses, with the same errors, and bad slots`, () => {
+      const lending = blob.lending();
+      const refusal = (decode: () => unknown) => {
+        try {
+          decode();
+        } catch (error) {
+          return { error, message: (error as Error).message };
+        }
+        return undefined;
+      };
+      for (const input of [new Uint8Array(3), new Uint8Array(blob.size + 1)]) {
+        const ours = refusal(() => lending.decode(input));
+        expect(ours?.error).toBeInstanceOf(DecodeError);
+        expect(ours?.message).toBe(refusal(() => blob.decode(input))?.message);
+      }
+      expect(() => lending.decode(new Uint8Array(blob.size), 1)).toThrow(/expected \d+ bytes at offset 1/);
+      for (const slots of [0, 1.5, -1, 2 ** 31]) expect(() => blob.lending({ slots })).toThrow(SchemaError);
+    });
+  }
+});
+
+describe('lending decoders, generated and interpreted, agree with decode', () => {
+  it.each(randomStructs(0x1e4d, 60).map((type) => [type.name, type] as const))('%s', (_, type) => {
+    const entries = type.fields.map((field) => [field.name, field.type] as const);
+    const twin = struct(type.name, entries, {
+      ...(type.pack === undefined ? {} : { pack: type.pack as 1 }),
+      ...(type.alignOption === undefined ? {} : { align: type.alignOption }),
+      endian: type.endian,
+      interpreted: true,
+    });
+    const generated = type.lending({ slots: 2 });
+    const interpreted = twin.lending({ slots: 2 });
+    const rng = new Rng(type.size);
+    for (let n = 0; n < 4; n++) {
+      const bytes = type.encode(randomValue(rng, type));
+      expect(generated.decode(bytes)).toEqual(type.decode(bytes));
+      expect(interpreted.decode(bytes)).toEqual(type.decode(bytes));
+      const noise = Uint8Array.from({ length: type.size }, () => rng.int(0, 255));
+      const outcome = (decode: (b: Uint8Array) => unknown) => {
+        try {
+          return { ok: decode(noise) };
+        } catch (error) {
+          return { error: (error as Error).name, message: (error as Error).message };
+        }
+      };
+      expect(outcome(generated.decode)).toEqual(outcome((b) => type.decode(b)));
+      expect(outcome(interpreted.decode)).toEqual(outcome((b) => type.decode(b)));
+    }
+  });
 });
