@@ -9,7 +9,7 @@
 import koffi from 'koffi';
 import { pack, unpack } from 'msgpackr';
 import { Sample } from '../schemas/index.js';
-import type { BaselineKind, BenchResult } from './report.js';
+import { type BaselineKind, type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 type SampleValue = { channel: number; timestamp: bigint; value: number };
@@ -185,9 +185,7 @@ export async function run(context?: Partial<BenchContext>): Promise<BenchResult[
   const medianRatio = (ours: string, theirs: string) => {
     const a = samples.get(ours)!;
     const b = samples.get(theirs)!;
-    const ratios = a.map((x, i) => x / b[i]!).sort((x, y) => x - y);
-    const mid = ratios.length >> 1;
-    return ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+    return median(a.map((x, i) => x / b[i]!));
   };
   const results: BenchResult[] = names.map((name) => ({
     transport: 'codec',

@@ -9,7 +9,7 @@
 import { bind, type Channel, connect, open, unlink } from '../src/channels/index.js';
 import type { MessageCodec } from '../src/codecs/codec.js';
 import { bytes, type StructType, struct, u32 } from '../src/codecs/index.js';
-import type { BenchResult } from './report.js';
+import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 type Blob = { seq: number; data: Uint8Array };
@@ -63,12 +63,6 @@ function measure(pair: Pair, value: Blob, ms: number): number {
   const used = process.cpuUsage(cpu);
   if (sink < 0) console.log(sink);
   return ops / ((used.user + used.system) / 1e6);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Interleaved rounds of copying and lending receives per transport and size. */

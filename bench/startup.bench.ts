@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BenchResult } from './report.js';
+import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,12 +45,6 @@ function child(body: string): Sample {
   ].join('\n');
   const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Builds the package (as `npm run build` does, into bench/build/startup) and measures fresh processes. */

@@ -160,6 +160,13 @@ export function emitStruct(type: StructShape): CodecSource {
   // stores use those locals, so what was checked is what is written, and nothing is written before
   // every check passed. Leaves inside arrays go through the snapshot `snap`; a getter that encodes
   // with this codec again while it is read gets a fresh one.
+  // Decode input: exactly `size` bytes without an offset (which becomes 0), `size` bytes at one.
+  const inputChecks = (u: string, o: string) => [
+    `if (${o} === undefined) {`,
+    `if (!(${u} instanceof Uint8Array) || ${u}.length !== ${size}) throw inputError(${self}, ${u}, ${o});`,
+    `${o} = 0;`,
+    `} else if (!(${u} instanceof Uint8Array) || typeof ${o} !== 'number' || ${o} >>> 0 !== ${o} || ${o} + ${size} > ${u}.length) throw inputError(${self}, ${u}, ${o});`,
+  ];
   const snapshot = emitter.usesSnapshot;
   const taken = snapshot ? ['const s = snapBusy ? [] : snap;', 'snapBusy = true;', 'try {', 'let k = 0;'] : [];
   const released = snapshot ? ['} finally {', 'if (s === snap) snapBusy = false;', '}'] : [];
@@ -244,10 +251,7 @@ export function emitStruct(type: StructShape): CodecSource {
     ...released,
     '}',
     'function decode(u, o) {',
-    'if (o === undefined) {',
-    `if (!(u instanceof Uint8Array) || u.length !== ${size}) throw inputError(${self}, u, o);`,
-    'o = 0;',
-    `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw inputError(${self}, u, o);`,
+    ...inputChecks('u', 'o'),
     'if (u !== inputBytes) {',
     'const b = u.buffer;',
     'if (b !== inputBuffer) {',
@@ -269,10 +273,7 @@ export function emitStruct(type: StructShape): CodecSource {
     'const ownView = new DataView(own.buffer);',
     'let slot = 0;',
     'return function decode(input, at) {',
-    'if (at === undefined) {',
-    `if (!(input instanceof Uint8Array) || input.length !== ${size}) throw inputError(${self}, input, at);`,
-    'at = 0;',
-    `} else if (!(input instanceof Uint8Array) || typeof at !== 'number' || at >>> 0 !== at || at + ${size} > input.length) throw inputError(${self}, input, at);`,
+    ...inputChecks('input', 'at'),
     `const o = slot * ${size};`,
     'slot = slot + 1 === slots ? 0 : slot + 1;',
     `own.set(at === 0 && input.length === ${size} ? input : input.subarray(at, at + ${size}), o);`,
