@@ -1,0 +1,238 @@
+/**
+ * The conformance table: one row per transport. Every spec in test/conformance/ runs against every
+ * row; a behaviour a transport cannot have is declared here (with the reason) and the specs test
+ * the declared refusal instead of skipping the row. A new transport joins by adding a row.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  bind,
+  type Channel,
+  type ChannelOptions,
+  connect,
+  type Listener,
+  listen,
+  open,
+  unlink,
+} from '../../src/channels/index.js';
+import type { MessageCodec } from '../../src/codecs/codec.js';
+import { bool, type Infer, struct, u32 } from '../../src/codecs/index.js';
+import { uniqueName } from '../helpers.js';
+
+/** The record every spec sends: `struct rec { uint32_t seq; bool flag; }` (8 bytes with padding). */
+export const Rec = struct('rec', { seq: u32, flag: bool });
+/** One record. */
+export const rec = (seq: number) => ({ seq, flag: seq % 2 === 1 });
+
+/** Registers an action that runs after the test, even when it fails. */
+export type Defer = (action: () => unknown) => void;
+
+/** A connected sender and receiver of one transport. */
+export interface Pair<T, S = T> {
+  readonly tx: Channel<S>;
+  readonly rx: Channel<T>;
+  /** The URL both ends were opened or connected with. */
+  readonly url: string;
+}
+
+/** A behaviour the transport does not have, and why (the specs check the refusal). */
+export interface Refusal {
+  readonly refused: string;
+}
+
+/** One transport under test. */
+export interface Row {
+  readonly name: string;
+  /**
+   * Opens a sender (with `senderCodec` when given: a foreign writer) and a receiver with `codec`;
+   * everything it creates is released through `defer`.
+   */
+  pair<T, S = T>(
+    codec: MessageCodec<T>,
+    defer: Defer,
+    options?: ChannelOptions,
+    senderCodec?: MessageCodec<S>,
+  ): Promise<Pair<T, S>>;
+  /** Whether a writer with another codec of the same size can send to a receiver. */
+  readonly foreignWriter: true | Refusal;
+  /** The file a created object lives in (its mode is checked), or why there is none. */
+  readonly createdFile: ((url: string) => string) | Refusal;
+  /** Whether `send` waits when the receiver does not keep up. */
+  readonly backpressure: true | Refusal;
+  /** Whether closing the sender ends the receiver's iterator (end of stream). */
+  readonly endOfStream: true | Refusal;
+  /** A listening URL, for accept and connect timeouts (connection-oriented transports). */
+  readonly listener: ((defer: Defer) => Promise<Listener<Infer<typeof Rec>>>) | Refusal;
+  /** What `info()` does after close. */
+  readonly infoAfterClose: 'works' | 'throws';
+}
+
+/** True when the row declares `value` a refusal. */
+export function refused(value: unknown): value is Refusal {
+  return typeof value === 'object' && value !== null && 'refused' in value;
+}
+
+/** A codec of raw bytes of `size` bytes with another fingerprint: the foreign writer. */
+export function rawCodec(size: number): MessageCodec<Uint8Array> {
+  return {
+    name: `raw${size}`,
+    fixedSize: true,
+    size,
+    fingerprint: `raw${size}`,
+    validate: (value) => value as Uint8Array,
+    encode: (value) => value.slice(),
+    encodeInto: (value, target, offset = 0) => {
+      target.set(value, offset);
+      return value.length;
+    },
+    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
+  };
+}
+
+const socketPath = (tag: string) => join(tmpdir(), `${uniqueName(tag)}.sock`);
+
+async function tracked<C extends { close(): Promise<void> }>(defer: Defer, opening: Promise<C>): Promise<C> {
+  const channel = await opening;
+  defer(() => channel.close());
+  return channel;
+}
+
+/** A named object both ends `open` (mq, shm). */
+function namedRow(name: 'mq' | 'shm', extra: Partial<Row>): Row {
+  return {
+    name,
+    async pair<T, S>(
+      codec: MessageCodec<T>,
+      defer: Defer,
+      options: ChannelOptions = {},
+      senderCodec?: MessageCodec<S>,
+    ) {
+      const url = `${name}:/${uniqueName(name)}`;
+      defer(() => unlink(url));
+      const rx = await tracked(defer, open(url, codec, { ...options, create: true, capacity: 4 }));
+      const tx = await tracked(defer, open(url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      return { tx, rx, url };
+    },
+    foreignWriter: true,
+    createdFile: { refused: 'no file' },
+    backpressure: true,
+    endOfStream: { refused: 'a named object has no end: closing one end leaves the object open for others' },
+    listener: { refused: 'opened by name: there is nothing to connect or accept' },
+    infoAfterClose: 'throws',
+    ...extra,
+  };
+}
+
+/** A listening socket and a connected client (unix+seqpacket, unix+stream, tcp). */
+function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
+  const listenUrl = (defer: Defer) => {
+    if (name === 'tcp') return 'tcp://127.0.0.1:0';
+    const url = `${name}:${socketPath(name === 'unix+stream' ? 'us' : 'sp')}`;
+    defer(() => unlink(url));
+    return url;
+  };
+  const start = async <T>(codec: MessageCodec<T>, defer: Defer, options: ChannelOptions) => {
+    const listener = await tracked(defer, listen(listenUrl(defer), codec, options));
+    return listener;
+  };
+  return {
+    name,
+    async pair<T, S>(
+      codec: MessageCodec<T>,
+      defer: Defer,
+      options: ChannelOptions = {},
+      senderCodec?: MessageCodec<S>,
+    ) {
+      const listener = await start(codec, defer, options);
+      const [tx, rx] = await Promise.all([
+        tracked(defer, connect(listener.url, senderCodec ?? (codec as unknown as MessageCodec<S>), options)),
+        tracked(defer, listener.accept({ timeoutMs: 10_000 })),
+      ]);
+      return { tx, rx, url: listener.url };
+    },
+    foreignWriter: true,
+    createdFile: name === 'tcp' ? { refused: 'an IP socket has no file' } : (url) => url.slice(url.indexOf(':') + 1),
+    backpressure: true,
+    endOfStream: true,
+    listener: (defer) => start(Rec, defer, {}),
+    infoAfterClose: 'works',
+  };
+}
+
+/** A bound datagram receiver and a connected sender (unix+dgram, udp). */
+function datagramRow(name: 'unix+dgram' | 'udp'): Row {
+  return {
+    name,
+    async pair<T, S>(
+      codec: MessageCodec<T>,
+      defer: Defer,
+      options: ChannelOptions = {},
+      senderCodec?: MessageCodec<S>,
+    ) {
+      let url = name === 'udp' ? 'udp://127.0.0.1:0' : `unix+dgram:${socketPath('dg')}`;
+      if (name === 'unix+dgram') {
+        const bound = url;
+        defer(() => unlink(bound));
+      }
+      const rx = await tracked(defer, bind(url, codec, options));
+      url = rx.localUrl ?? url;
+      const tx = await tracked(defer, connect(url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      return { tx, rx, url };
+    },
+    foreignWriter: true,
+    createdFile: name === 'udp' ? { refused: 'an IP socket has no file' } : (url) => url.slice(url.indexOf(':') + 1),
+    backpressure:
+      name === 'udp'
+        ? { refused: 'UDP has no flow control: a datagram the receiver has no room for is dropped by the kernel' }
+        : true,
+    endOfStream: { refused: 'datagrams have no connection, so no end of stream' },
+    listener: { refused: 'connectionless: there is nothing to accept' },
+    infoAfterClose: 'works',
+  };
+}
+
+/** Every transport under test. */
+export const rows: readonly Row[] = [
+  namedRow('mq', {}),
+  namedRow('shm', {
+    foreignWriter: { refused: 'the ring records its schema fingerprint: a foreign codec is refused at open' },
+  }),
+  datagramRow('unix+dgram'),
+  connectedRow('unix+seqpacket'),
+  connectedRow('unix+stream'),
+  {
+    name: 'fifo',
+    async pair<T, S>(
+      codec: MessageCodec<T>,
+      defer: Defer,
+      options: ChannelOptions = {},
+      senderCodec?: MessageCodec<S>,
+    ) {
+      const url = `fifo:${join(tmpdir(), uniqueName('fifo'))}`;
+      defer(() => unlink(url));
+      const [rx, tx] = await Promise.all([
+        tracked(defer, open(url, codec, { ...options, create: true, access: 'receive' })),
+        tracked(
+          defer,
+          open(url, senderCodec ?? (codec as unknown as MessageCodec<S>), { ...options, create: true, access: 'send' }),
+        ),
+      ]);
+      return { tx, rx, url };
+    },
+    foreignWriter: true,
+    createdFile: (url) => url.slice('fifo:'.length),
+    backpressure: true,
+    endOfStream: true,
+    listener: { refused: 'opened by name: there is nothing to connect or accept' },
+    infoAfterClose: 'works',
+  },
+  datagramRow('udp'),
+  connectedRow('tcp'),
+];
+
+/** The row of transport `name` (for child processes that take a row name on the command line). */
+export function row(name: string): Row {
+  const found = rows.find((r) => r.name === name);
+  if (found === undefined) throw new Error(`no conformance row ${name}`);
+  return found;
+}

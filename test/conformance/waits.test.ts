@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { AbortError, TimeoutError } from '../../src/errors.js';
+import { defer } from './setup.js';
+import { Rec, rec, refused, rows } from './transports.js';
+
+/** Fills the sender until the transport refuses more now; returns how many went in. */
+function fill(tx: { trySend(value: ReturnType<typeof rec>): boolean }): number {
+  let n = 0;
+  while (tx.trySend(rec(n))) {
+    n += 1;
+    if (n > 1_000_000) throw new Error('the channel never filled');
+  }
+  return n;
+}
+
+describe.each(rows)('$name: timeout and abort on every wait', (row) => {
+  it('receive: TimeoutError after timeoutMs, AbortError on an aborted or aborting signal', async () => {
+    const { rx } = await row.pair(Rec, defer);
+    await expect(rx.receive({ timeoutMs: 20 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(rx.receiveMany(4, { timeoutMs: 20 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(rx.receive({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    const controller = new AbortController();
+    const waiting = rx.receive({ signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    expect(rx.closed).toBe(false);
+  });
+
+  it('send on a full channel: TimeoutError and AbortError, and the channel still works', async () => {
+    const { tx, rx } = await row.pair(Rec, defer);
+    if (refused(row.backpressure)) {
+      // Declared: no backpressure, so send never waits; many sends in a row all complete.
+      for (let i = 0; i < 1000; i += 1) expect(tx.trySend(rec(i))).toBe(true);
+      return;
+    }
+    const filled = fill(tx);
+    expect(filled).toBeGreaterThan(0);
+    await expect(tx.send(rec(filled), { timeoutMs: 20 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(tx.sendMany([rec(filled)], { timeoutMs: 20 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(tx.send(rec(filled), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    const controller = new AbortController();
+    const waiting = tx.send(rec(filled), { signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+    // The refused sends left nothing behind: exactly the filled records arrive, in order.
+    const seen: number[] = [];
+    while (seen.length < filled) {
+      for (const message of await rx.receiveMany(64, { timeoutMs: 10_000 })) seen.push(message.value.seq);
+    }
+    expect(seen).toEqual(Array.from({ length: filled }, (_, i) => i));
+    expect(rx.tryReceive()).toBeUndefined();
+  });
+
+  it('accept: TimeoutError and AbortError', async () => {
+    if (refused(row.listener)) {
+      expect(row.listener.refused).toMatch(/./);
+      return;
+    }
+    const listener = await row.listener(defer);
+    await expect(listener.accept({ timeoutMs: 20 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(listener.accept({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    const controller = new AbortController();
+    const waiting = listener.accept({ signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toBeInstanceOf(AbortError);
+  });
+});
