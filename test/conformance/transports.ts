@@ -13,6 +13,7 @@ import {
   type Listener,
   listen,
   open,
+  type PeerWaitOptions,
   unlink,
 } from '../../src/channels/index.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
@@ -63,6 +64,18 @@ export interface Row {
   readonly endOfStream: true | Refusal;
   /** A listening URL, for accept and connect timeouts (connection-oriented transports). */
   readonly listener: ((defer: Defer) => Promise<Listener<Infer<typeof Rec>>>) | Refusal;
+  /**
+   * Starts a wait for a peer that never comes (connect to a listener whose backlog is full, a FIFO
+   * writer without a reader), with the given timeout/signal; or why opening never waits.
+   */
+  readonly peerWait: ((defer: Defer, options: PeerWaitOptions) => Promise<unknown>) | Refusal;
+  /** Specs this row fails today (a known bug, named here so that it shows, and flips when fixed). */
+  readonly knownBugs?: readonly string[];
+  /**
+   * What sending does once the receiver closed: ChannelClosedError where the end is known to be gone,
+   * TimeoutError where the object outlives its ends (the send waits for room), or the row's reason.
+   */
+  readonly peerGone: { readonly error: 'ChannelClosedError' | 'TimeoutError' | 'SystemError'; readonly why: string };
   /** What `info()` does after close. */
   readonly infoAfterClose: 'works' | 'throws';
 }
@@ -118,6 +131,8 @@ function namedRow(name: 'mq' | 'shm', extra: Partial<Row>): Row {
     backpressure: true,
     endOfStream: { refused: 'a named object has no end: closing one end leaves the object open for others' },
     listener: { refused: 'opened by name: there is nothing to connect or accept' },
+    peerWait: { refused: 'open never waits: the object exists (it opens) or not (ENOENT at once)' },
+    peerGone: { error: 'TimeoutError', why: 'the object outlives its ends: a later receiver may drain it' },
     infoAfterClose: 'throws',
     ...extra,
   };
@@ -155,6 +170,14 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
     backpressure: true,
     endOfStream: true,
     listener: (defer) => start(Rec, defer, {}),
+    async peerWait(defer, options) {
+      // A backlog of 1 takes two connections the listener never accepts; the third waits.
+      const listener = await tracked(defer, listen(listenUrl(defer), Rec, { backlog: 1 }));
+      for (let i = 0; i < 2; i += 1) await tracked(defer, connect(listener.url, Rec, { timeoutMs: 10_000 }));
+      return tracked(defer, connect(listener.url, Rec, options));
+    },
+    peerGone: { error: 'ChannelClosedError', why: 'EPIPE: the connection is over' },
+    knownBugs: name === 'unix+seqpacket' ? ['connect ignores timeoutMs and signal (fixed 5 s retry)'] : [],
     infoAfterClose: 'works',
   };
 }
@@ -187,6 +210,14 @@ function datagramRow(name: 'unix+dgram' | 'udp'): Row {
         : true,
     endOfStream: { refused: 'datagrams have no connection, so no end of stream' },
     listener: { refused: 'connectionless: there is nothing to accept' },
+    peerWait: { refused: 'connect never waits: a datagram socket has no one to wait for' },
+    peerGone:
+      name === 'udp'
+        ? {
+            error: 'SystemError',
+            why: 'ECONNREFUSED from ICMP: a receiver may bind the port again, so it is retryable',
+          }
+        : { error: 'ChannelClosedError', why: 'ECONNREFUSED on a connected UNIX socket: the peer socket is gone' },
     infoAfterClose: 'works',
   };
 }
@@ -224,6 +255,12 @@ export const rows: readonly Row[] = [
     backpressure: true,
     endOfStream: true,
     listener: { refused: 'opened by name: there is nothing to connect or accept' },
+    peerWait(defer, options) {
+      const url = `fifo:${join(tmpdir(), uniqueName('fifo'))}`;
+      defer(() => unlink(url));
+      return tracked(defer, open(url, Rec, { ...options, create: true, access: 'send' }));
+    },
+    peerGone: { error: 'ChannelClosedError', why: 'EPIPE: no reader is left' },
     infoAfterClose: 'works',
   },
   datagramRow('udp'),
