@@ -39,6 +39,7 @@ export {
   i16,
   i32,
   i64,
+  type StructShape,
   typeName,
   u8,
   u16,

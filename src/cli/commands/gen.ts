@@ -1,6 +1,6 @@
 /** `typed-ipc gen c <module>#<export>...`: the C header for struct schemas. */
 import { writeFileSync } from 'node:fs';
-import type { StructShape } from '../../codecs/types.js';
+import type { StructShape } from '../../codecs/index.js';
 import { cHeader } from '../../index.js';
 import { type Command, stringOption, UsageError } from '../args.js';
 import { structFields } from '../json.js';
