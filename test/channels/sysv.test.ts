@@ -15,7 +15,7 @@ import { blob, Sample } from './sample.js';
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-type SysvChannel<T> = Channel<T> & { info(): SysvInfo };
+type SysvChannel<T> = Omit<Channel<T>, 'info'> & { info(): SysvInfo };
 
 /** Opens `url` and removes the queue after the test (by the id open returned, never by a key someone else may own). */
 async function openQueue<T>(
