@@ -63,13 +63,18 @@ async function latency(
   gapUs: number,
 ): Promise<Latency> {
   return withQueue(24, async (id) => {
+    const child = receiver(id);
+    const reading = finished(child, 300_000);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.once('data', () => resolve());
+      child.once('close', () => reject(new Error('latency receiver ended before it was ready')));
+    });
     const started = performance.now();
-    const reading = finished(receiver(id), 300_000);
     const sending = finished(spawn(cPeer, ['stamp', String(id), String(count), '24', String(gapUs)]), 300_000);
     const [read, sent] = await Promise.all([reading, sending]);
     if (read.code !== 0 || sent.code !== 0) throw new Error(`latency peers failed: ${read.stderr}${sent.stderr}`);
     const seconds = (performance.now() - started) / 1000;
-    const [median = 0, p99 = 0, cpu = 0] = read.stdout.trim().split(' ').map(Number);
+    const [median = 0, p99 = 0, cpu = 0] = (read.stdout.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
     return { median: median / 1e3, p99: p99 / 1e3, cpuPerSecond: cpu / 1e6 / seconds };
   });
 }
@@ -101,6 +106,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     const count = context.quick ? 20_000 : 200_000;
     const c: Run[] = [];
     const node: Run[] = [];
+    const fromC: Run[] = [];
     for (let round = 0; round < rounds; round++) {
       context.progress((index + round / rounds) / steps, `${size} B, round ${round + 1}`);
       c.push(await overQueue(size, count, (id, role) => spawn(cPeer, [role, String(id), String(count), String(size)])));
@@ -109,10 +115,15 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       );
     }
     const ratio = median(node.map((r, i) => r.rate / c[i]!.rate));
+    const ratioFromC = median(fromC.map((r, i) => r.rate / c[i]!.rate));
     console.log(
-      `sysv ${size} B, ${count} messages x ${rounds}: Node/C median of per-round ratios ${ratio.toFixed(2)}x; medians C ${Math.round(median(c.map((r) => r.rate)))} msg/s, Node ${Math.round(median(node.map((r) => r.rate)))} msg/s; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
+      `sysv ${size} B, ${count} messages x ${rounds}: Node/C median of per-round ratios ${ratio.toFixed(2)}x (C sender to Node receiver ${ratioFromC.toFixed(2)}x); medians C ${Math.round(median(c.map((r) => r.rate)))} msg/s, Node ${Math.round(median(node.map((r) => r.rate)))} msg/s; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
     );
-    results.push(row(size, 'c msgsnd/msgrcv (blocking)', c, 'c'), row(size, 'node send / for await', node));
+    results.push(
+      row(size, 'c msgsnd/msgrcv (blocking)', c, 'c'),
+      row(size, 'node send / for await', node),
+      row(size, 'c msgsnd to node for await', fromC),
+    );
   }
   // Wake-up latency: a sender pausing `gap` between messages, so that a Node receiver is in each
   // phase of its back-off (0.2 ms on loop turns, then 1, 2, 4, 8, 10 ms timers) when a message comes.

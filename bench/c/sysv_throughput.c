@@ -74,6 +74,10 @@ int main(int argc, char **argv) {
   }
   int latency = strcmp(argv[1], "latency") == 0;
   int64_t *delays = latency ? calloc((size_t)count, sizeof(int64_t)) : NULL;
+  if (latency) {
+    printf("ready\n"); /* the stamping sender starts when this line arrives */
+    fflush(stdout);
+  }
   int64_t start = 0;
   for (uint64_t i = 0; i < (uint64_t)count; i++) {
     if (msgrcv(id, msg, size, 0, 0) != (ssize_t)size) {

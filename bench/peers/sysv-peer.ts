@@ -27,6 +27,8 @@ if (mode === 'send') {
   }
   process.stdout.write(`0 ${cpuNs(cpu)}\n`);
 } else if (mode === 'latency') {
+  // The stamping sender starts when this line arrives: start-up must not count as delay.
+  process.stdout.write('ready\n');
   const delays: bigint[] = [];
   for await (const { value } of channel) {
     delays.push(process.hrtime.bigint() - value.timestamp);

@@ -4,10 +4,10 @@
  * the lowest type up to a bound, or every type but one (MSG_EXCEPT), chosen when the channel is opened.
  *
  * A System V queue has no file descriptor, so nothing can wait for it on the event loop. Waiting
- * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: on the next loop turns for the
- * first 0.2 ms, then on timers of 1, 2, 4, 8 ms up to `pollMaxMs` (default 10). Timers cost no thread,
- * an idle waiting channel costs about 100 system calls a second, and a busy one stays in the fast
- * phase; docs/sysv.md has the figures and the reasons.
+ * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: on the next loop turns for a
+ * spin window that adapts to the channel (0.05 to 2 ms), then on timers of 1, 2, 4, 8 ms up to
+ * `pollMaxMs` (default 10). Timers cost no thread, an idle waiting channel costs about 100 system
+ * calls a second, and a busy one stays in the fast phase; docs/sysv.md has the figures and reasons.
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import {
@@ -66,8 +66,13 @@ const MAX_TYPE = Number.MAX_SAFE_INTEGER;
 const DEFAULT_TYPE = 1;
 const TWO_32 = 2 ** 32;
 const MTYPE = libc.MTYPE_SIZE;
-/** How long a waiting call retries on every loop turn before it sleeps on timers. */
-const SPIN_MS = 0.2;
+/**
+ * How long a waiting call retries on every loop turn before it sleeps on timers: adapted per channel
+ * between these bounds (see RetryPacer), starting at SPIN_START_MS.
+ */
+const SPIN_MIN_MS = 0.05;
+const SPIN_START_MS = 0.5;
+const SPIN_MAX_MS = 2;
 const DEFAULT_POLL_MAX_MS = 10;
 
 const accessBits: Record<NonNullable<OpenOptions['access']>, number> = { send: 0o200, receive: 0o400, both: 0o600 };
@@ -78,15 +83,28 @@ interface Pause {
   reject(error: unknown): void;
 }
 
+interface Progress {
+  readonly started: number;
+  sleeps: number;
+}
+
 /**
  * The pauses between tries of waiting sends and receives. Each operation (one WaitOptions object,
- * which the base class keeps for all tries of one send or receive) backs off on its own: a fresh
- * receive on a busy queue starts fast again.
+ * which the base class keeps for all tries of one send or receive) backs off on its own: tries on
+ * every loop turn for the channel's spin window, then on timers of 1, 2, 4, ... ms up to `maxMs`.
+ *
+ * The spin window adapts to the channel: a wait that the other side ended within the window (a busy
+ * queue: a consumer draining, a producer filling) keeps it at least twice that long, so that a stream
+ * of messages never falls into the timer phase, where both sides would sleep in turn; a wait that
+ * lasted into the timer phase (an idle queue) halves it, so that idle channels spin next to nothing.
  */
 class RetryPacer {
   readonly #maxMs: number;
   readonly #pauses = new Set<Pause>();
-  readonly #progress = new WeakMap<WaitOptions, { started: number; sleeps: number }>();
+  readonly #progress = new WeakMap<WaitOptions, Progress>();
+  #spinMs = SPIN_START_MS;
+  /** The operation whose pause resolved last: a success right after it ends its wait (see `done`). */
+  #resumed: Progress | undefined;
   #ref = true;
   #closedWith: unknown;
 
@@ -96,6 +114,7 @@ class RetryPacer {
 
   /** Resolves when the caller should try again; rejects on timeout, abort or close. */
   pause(options: WaitOptions): Promise<void> {
+    this.#resumed = undefined;
     if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
     const { signal, deadline = Number.POSITIVE_INFINITY } = options;
     const operation = options.operation ?? 'wait';
@@ -109,9 +128,10 @@ class RetryPacer {
       this.#progress.set(options, progress);
     }
     // An unref'ed channel must not hold the loop: immediates cannot be unref'ed, so it sleeps at once.
-    const spin = this.#ref && now - progress.started < SPIN_MS;
+    const spin = this.#ref && now - progress.started < this.#spinMs;
     const delay = spin ? 0 : Math.ceil(Math.min(this.#maxMs, 2 ** progress.sleeps, remaining));
     if (!spin) progress.sleeps += 1;
+    const resumed = progress;
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => settle(new AbortError(operation, signal?.reason));
       const settle = (error?: unknown): void => {
@@ -119,8 +139,12 @@ class RetryPacer {
         if (pause.timer !== undefined) clearTimeout(pause.timer);
         if (pause.immediate !== undefined) clearImmediate(pause.immediate);
         signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve();
-        else reject(error);
+        if (error !== undefined) {
+          reject(error);
+        } else {
+          this.#resumed = resumed;
+          resolve();
+        }
       };
       const pause: Pause = { reject: settle };
       this.#pauses.add(pause);
@@ -132,6 +156,18 @@ class RetryPacer {
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** A send or receive succeeded: if it ended a wait, adapt the spin window to how long that took. */
+  done(): void {
+    const resumed = this.#resumed;
+    if (resumed === undefined) return;
+    this.#resumed = undefined;
+    const waited = performance.now() - resumed.started;
+    this.#spinMs =
+      resumed.sleeps === 0
+        ? Math.min(SPIN_MAX_MS, Math.max(this.#spinMs, 2 * waited))
+        : Math.max(SPIN_MIN_MS, this.#spinMs / 2);
   }
 
   ref(): void {
@@ -274,7 +310,10 @@ class SysvChannel<T> extends FdChannel<T> {
     if (bytes.buffer !== tx.buffer || bytes.byteOffset !== MTYPE) tx.set(bytes, MTYPE);
     this.#txType[0] = type % TWO_32;
     this.#txType[1] = Math.floor(type / TWO_32);
-    if (libc.msgsnd(this.id, tx, bytes.length, libc.IPC_NOWAIT) === 0) return true;
+    if (libc.msgsnd(this.id, tx, bytes.length, libc.IPC_NOWAIT) === 0) {
+      this.#pacer.done();
+      return true;
+    }
     const errno = libc.errno();
     if (errno === errnos.EAGAIN || errno === errnos.EINTR) return false;
     throw this.#failure(errno, 'msgsnd');
@@ -289,6 +328,7 @@ class SysvChannel<T> extends FdChannel<T> {
       if (errno === sysvmsg.ENOMSG || errno === errnos.EAGAIN || errno === errnos.EINTR) return undefined;
       throw this.#failure(errno, 'msgrcv');
     }
+    this.#pacer.done();
     const high = this.#rxType[1]!;
     const type = high * TWO_32 + this.#rxType[0]!;
     if (high >= 0x20_0000) {
