@@ -554,7 +554,19 @@ export const transports: Partial<Record<string, Transport>> = {
     },
     async unlink(address) {
       const target = sysvTarget(address);
-      sysvmsg.removeQueue(queueId(address.url, target), address.url);
+      let id: number;
+      try {
+        id = queueId(address.url, target);
+      } catch (error) {
+        if (!(error instanceof SystemError && error.code === 'ENOENT' && error.syscall === 'msgget')) throw error;
+        throw systemError(
+          error.errno,
+          'msgget',
+          address.url,
+          'no queue has this key (already removed, or never created)',
+        );
+      }
+      sysvmsg.removeQueue(id, address.url);
     },
   },
 };

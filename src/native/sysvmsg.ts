@@ -234,7 +234,11 @@ export function listQueues(): QueueEntry[] {
   const entries: QueueEntry[] = [];
   // Columns: key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime ctime
   for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/).map(Number);
+    // perms is printed in octal, every other column in decimal.
+    const f = line
+      .trim()
+      .split(/\s+/)
+      .map((n, i) => (i === 2 ? Number.parseInt(n, 8) : Number(n)));
     if (f.length < 14 || f.some((n) => !Number.isFinite(n))) continue;
     const at = (i: number): number => f[i] as number;
     entries.push({
