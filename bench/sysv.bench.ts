@@ -113,6 +113,14 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       node.push(
         await overQueue(size, count, (id, role) => spawnTs(peer, [role, `sysv:id=${id}`, String(count), String(size)])),
       );
+      // The interop case: a C program sending, Node receiving with for await.
+      fromC.push(
+        await overQueue(size, count, (id, role) =>
+          role === 'send'
+            ? spawn(cPeer, [role, String(id), String(count), String(size)])
+            : spawnTs(peer, [role, `sysv:id=${id}`, String(count), String(size)]),
+        ),
+      );
     }
     const ratio = median(node.map((r, i) => r.rate / c[i]!.rate));
     const ratioFromC = median(fromC.map((r, i) => r.rate / c[i]!.rate));
