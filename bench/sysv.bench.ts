@@ -99,7 +99,12 @@ function row(size: number, variant: string, runs: readonly Run[], baseline?: Ben
 /** Measures every size in `context.sizes` and returns the rows; prints the wake-up latency figures. */
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 1 : 5;
-  const cPeer = compileC('sysv_throughput', [join(repoRoot, 'bench', 'c', 'sysv_throughput.c')]);
+  const cPeer = compileC(
+    'sysv_throughput',
+    [join(repoRoot, 'bench', 'c', 'sysv_throughput.c')],
+    [],
+    [join(repoRoot, 'bench', 'c', 'bench_clock.h')],
+  );
   const results: BenchResult[] = [];
   const steps = context.sizes.length + 1;
   for (const [index, size] of context.sizes.entries()) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { SystemError } from '../errors.js';
 import { EACCES, EEXIST, ENOENT, errnoName, systemError } from './errors.js';
 import * as libc from './libc.js';
+import { readProcInteger } from './proc.js';
 
 /** Where the kernel publishes the System V message queue limits. */
 export const SYSV_PROC = '/proc/sys/kernel';
@@ -31,12 +32,7 @@ export interface SysvLimits {
 }
 
 function readLimit(file: string): number | undefined {
-  try {
-    const value = Number.parseInt(readFileSync(`${SYSV_PROC}/${file}`, 'latin1'), 10);
-    return Number.isFinite(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  return readProcInteger(`${SYSV_PROC}/${file}`);
 }
 
 /** Reads the current limits from /proc/sys/kernel (they can change at any time, so never cached). */

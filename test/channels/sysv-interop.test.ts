@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cHeader } from '../../src/codecs/index.js';
-import { type Channel, type OpenOptions, open, type SysvInfo, unlink } from '../../src/index.js';
+import type { OpenOptions } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
 import { Sample } from './sample.js';
+import { openSysv, type SysvChannel } from './sysv-queues.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -30,8 +31,6 @@ beforeAll(() => {
   );
 });
 
-type SysvChannel<T> = Omit<Channel<T>, 'info'> & { info(): SysvInfo };
-
 /** Sample i of an interop run: the same formula as sample_of() in test/c/mq_sample.h. */
 const sampleOf = (i: number): Sample => ({
   channel: i % 7,
@@ -40,14 +39,8 @@ const sampleOf = (i: number): Sample => ({
 });
 const indexOf = (sample: Sample): number => Number((sample.timestamp - 17n) / 1000003n);
 
-async function openQueue(url: string, options: OpenOptions = {}): Promise<SysvChannel<Sample>> {
-  let created: string | undefined;
-  cleanup.add(() => created !== undefined && unlink(created));
-  const channel = (await open(url, Sample, options)) as SysvChannel<Sample>;
-  if (options.create) created = `sysv:id=${channel.info().id}`;
-  cleanup.add(() => channel.close());
-  return channel;
-}
+const openQueue = (url: string, options: OpenOptions = {}): Promise<SysvChannel<Sample>> =>
+  openSysv(cleanup, url, Sample, options);
 
 function runPeer(args: readonly string[]) {
   const child = spawn(peer, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -8,28 +8,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Channel, type OpenOptions, open, parseUrl, type SysvInfo, sysvQueues, unlink } from '../../src/index.js';
+import { type MessageCodec, type OpenOptions, open, parseUrl, sysvQueues, unlink } from '../../src/index.js';
 import { Cleanup, finished, spawnTs, uniqueName } from '../helpers.js';
 import { blob, Sample } from './sample.js';
+import { openSysv, type SysvChannel } from './sysv-queues.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-type SysvChannel<T> = Omit<Channel<T>, 'info'> & { info(): SysvInfo };
-
-/** Opens `url` and removes the queue after the test (by the id open returned, never by a key someone else may own). */
-async function openQueue<T>(
-  url: string,
-  codec: Parameters<typeof open<T>>[1],
-  options: OpenOptions = {},
-): Promise<SysvChannel<T>> {
-  let created: string | undefined;
-  cleanup.add(() => created !== undefined && unlink(created));
-  const channel = (await open(url, codec, options)) as SysvChannel<T>;
-  if (options.create) created = `sysv:id=${channel.info().id}`;
-  cleanup.add(() => channel.close());
-  return channel;
-}
+const openQueue = <T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<SysvChannel<T>> =>
+  openSysv(cleanup, url, codec, options);
 
 /** A fresh private queue of samples. */
 function privateQueue(options: OpenOptions = {}): Promise<SysvChannel<Sample>> {
