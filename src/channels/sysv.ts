@@ -84,6 +84,7 @@ interface Pause {
 }
 
 interface Progress {
+  readonly options: WaitOptions;
   readonly started: number;
   sleeps: number;
 }
@@ -124,7 +125,7 @@ class RetryPacer {
     if (remaining <= 0) return Promise.reject(new TimeoutError(operation, options.timeoutMs ?? 0));
     let progress = this.#progress.get(options);
     if (progress === undefined) {
-      progress = { started: now, sleeps: 0 };
+      progress = { options, started: now, sleeps: 0 };
       this.#progress.set(options, progress);
     }
     // An unref'ed channel must not hold the loop: immediates cannot be unref'ed, so it sleeps at once.
@@ -163,6 +164,8 @@ class RetryPacer {
     const resumed = this.#resumed;
     if (resumed === undefined) return;
     this.#resumed = undefined;
+    // sendMany keeps one WaitOptions for all its messages: the next one that waits starts fast again.
+    this.#progress.delete(resumed.options);
     const waited = performance.now() - resumed.started;
     this.#spinMs =
       resumed.sleeps === 0

@@ -114,6 +114,19 @@ describe('sysv: C peers', () => {
     expect(queue.info()).toMatchObject({ pending: 15, bytes: 15 * Sample.size });
   });
 
+  it('Node sends 2000 messages through a 4-message queue to a C consumer: waits for room, loses nothing', async () => {
+    const queue = await openQueue('sysv:private', { create: true, capacity: 4 });
+    const consuming = runPeer(['consume', String(queue.info().id), '0', '2000']);
+    const values = Array.from({ length: 2000 }, (_, i) => sampleOf(i));
+    await queue.sendMany(values.slice(0, 1000), { priority: 4 });
+    for (const value of values.slice(1000)) await queue.send(value, { priority: 5, timeoutMs: 30_000 });
+    const { code, stdout, stderr } = await consuming;
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trim().split('\n').slice(1);
+    expect(lines.map((line) => Number(line.split(' ')[2]))).toEqual(values.map((v) => Number(v.timestamp)));
+    expect(lines.map((line) => Number(line.split(' ')[0]))).toEqual(values.map((_, i) => (i < 1000 ? 4 : 5)));
+  });
+
   it('a C consumer blocked in msgrcv gets a message Node sends later', async () => {
     const queue = await openQueue('sysv:private', { create: true });
     const child = spawn(peer, ['consume', String(queue.info().id), '5', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
