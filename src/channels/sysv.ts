@@ -217,7 +217,8 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
       'sysv:id=N names an existing queue and cannot create one: drop `create`, or name the queue by key (sysv:key=0x...) or sysv:private',
     );
   }
-  if (!(access in accessBits)) throw new ValidationError('access', "'send', 'receive' or 'both'", String(access));
+  if (!Object.hasOwn(accessBits, access))
+    throw new ValidationError('access', "'send', 'receive' or 'both'", String(access));
   integerIn('mode', mode, 0, 0o777, 'permission bits in 0..0o777');
   if (options.capacity !== undefined && options.capacityBytes !== undefined) {
     throw new ValidationError(

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SystemError } from '../errors.js';
-import { EACCES, EEXIST, ENOENT, errnoName, systemError } from './errors.js';
+import { EACCES, EEXIST, EINVAL, ENOENT, errnoName, systemError } from './errors.js';
 import * as libc from './libc.js';
 import { readProcInteger } from './proc.js';
 
@@ -151,7 +151,9 @@ function statCall(id: number, cmd: number, buffer: Uint8Array, label: string): v
       ? 'the queue mode does not grant read to this user (IPC_STAT needs read permission)'
       : errno === EPERM
         ? 'only the owner or creator of the queue (or root) may change it'
-        : undefined;
+        : errno === EINVAL || errno === EIDRM
+          ? 'no queue has this id (removed, or never created): ipcs -q lists the ids'
+          : undefined;
   throw systemError(errno, cmd === libc.IPC_SET ? 'msgctl(IPC_SET)' : 'msgctl(IPC_STAT)', label, hint);
 }
 

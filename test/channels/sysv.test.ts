@@ -119,6 +119,16 @@ describe('sysv: open', () => {
       message: expect.stringMatching(/pass `create: true`/),
     });
     await expect(open('sysv:id=1', Sample, { create: true })).rejects.toMatchObject({ code: 'ERR_IPC_UNSUPPORTED' });
+    const gone = await privateQueue();
+    const goneUrl = gone.url;
+    await unlink(goneUrl);
+    await expect(open(goneUrl, Sample)).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringMatching(/no queue has this id \(removed, or never created\)/),
+    });
+    await expect(open('sysv:private', Sample, { create: true, access: 'toString' as 'send' })).rejects.toMatchObject({
+      path: 'access',
+    });
   });
 
   it('names queues by ftok of a file and project id, the same key C gets (checked against ipcs below)', async () => {
