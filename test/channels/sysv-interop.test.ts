@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cHeader } from '../../src/codecs/index.js';
 import type { OpenOptions } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
+import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 import { Sample } from './sample.js';
 import { openSysv, type SysvChannel } from './sysv-queues.js';
 
@@ -145,6 +145,38 @@ describe('sysv: C peers', () => {
     const queue = await openQueue(`sysv:${path}?proj=A`, { create: true, exclusive: true });
     const { stdout } = await runPeer(['ftok', path, String('A'.charCodeAt(0))]);
     expect(stdout.trim()).toBe(queue.info().keyHex);
+  });
+});
+
+describe('sysv: related Node processes', () => {
+  it('a child process opens the private queue by its id and sends by type; the parent receives each type', async () => {
+    const queue = await openQueue('sysv:private', { create: true, capacity: 8 });
+    const script = join(tmpdir(), `${uniqueName('child')}.mts`);
+    writeFileSync(
+      script,
+      `import { open } from ${JSON.stringify(join(repoRoot, 'src', 'index.ts'))};
+import { Sample } from ${JSON.stringify(join(repoRoot, 'test', 'channels', 'sample.ts'))};
+const queue = await open(process.argv[2], Sample, { access: 'send' });
+for (let i = 0; i < 300; i++) {
+  await queue.send({ channel: i % 7, timestamp: BigInt(i) * 1000003n + 17n, value: i * 0.25 - 3 }, { priority: 1 + (i % 2) });
+}
+await queue.close();
+`,
+    );
+    const child = spawnTs(script, [queue.url]);
+    cleanup.add(() => child.kill('SIGKILL'));
+    const done = finished(child, 60_000);
+    const odd = await openQueue(queue.url, { receiveType: 2 });
+    const even = await openQueue(queue.url, { receiveType: 1 });
+    const take = async (channel: SysvChannel<Sample>) => {
+      const got: number[] = [];
+      for (let n = 0; n < 150; n++) got.push(indexOf((await channel.receive({ timeoutMs: 30_000 })).value));
+      return got;
+    };
+    const [odds, evens] = await Promise.all([take(odd), take(even)]);
+    expect((await done).code).toBe(0);
+    expect(evens).toEqual(Array.from({ length: 150 }, (_, k) => 2 * k));
+    expect(odds).toEqual(Array.from({ length: 150 }, (_, k) => 2 * k + 1));
   });
 });
 
