@@ -357,6 +357,16 @@ class SysvChannel<T> extends FdChannel<T> {
   }
 
   #failure(errno: number, syscall: string): Error {
+    // EINVAL from msgsnd on a queue that still exists: msgmax was lowered below the message size
+    // since the channel was opened (every other argument is checked before the call).
+    if (errno === errnos.EINVAL && syscall === 'msgsnd' && libc.msgctl(this.id, libc.IPC_STAT, this.#stat) === 0) {
+      const { msgmax } = sysvmsg.sysvLimits();
+      return new MessageSizeError(
+        this.codec.size,
+        msgmax ?? 0,
+        `${this.url}: the kernel refused a ${this.codec.size}-byte message: ${sysvmsg.SYSV_PROC}/msgmax is ${String(msgmax)} now (it was lowered after the channel was opened); raise it again (sysctl -w kernel.msgmax=${this.codec.size}, as root); nothing was sent`,
+      );
+    }
     // The id is gone: IPC_RMID woke the call (EIDRM) or ran before it (EINVAL: all arguments are
     // checked before the call, so an unknown id is what is left). The channel closes itself.
     if (errno === sysvmsg.EIDRM || errno === errnos.EINVAL) {

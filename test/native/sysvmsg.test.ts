@@ -45,6 +45,13 @@ describe('sysv: system limits and other users', () => {
     expect(outcome.error!.hint).toContain('sysctl -w kernel.msgmni=');
   });
 
+  it('msgmax lowered after open: a send is a MessageSizeError naming msgmax, not a removed queue', async () => {
+    const outcome = await runPeer(['unshare', '--ipc'], ['shrink']);
+    expect(outcome).toMatchObject({ opened: 1, error: { name: 'MessageSizeError' } });
+    expect(outcome.error!.message).toContain('/proc/sys/kernel/msgmax is 16 now');
+    expect(outcome.error!.message).toContain('nothing was sent');
+  });
+
   it('EACCES: another user can neither open nor use a 0600 queue, and can use one created 0606', async () => {
     const closed = await openSysv(cleanup, 'sysv:private', Sample, { create: true });
     const shared = await openSysv(cleanup, 'sysv:private', Sample, { create: true, mode: 0o606 });
