@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChannelClosedError } from '../../src/errors.js';
 import { defer } from './setup.js';
@@ -23,11 +22,11 @@ describe.each(rows)('$name: info() and created objects', (row) => {
   });
 
   it('a created object has mode 0600 unless told otherwise', async () => {
-    const { url } = await row.pair(Rec, defer);
-    if (refused(row.createdFile)) {
-      expect(row.createdFile.refused).toMatch(/no file/);
+    const pair = await row.pair(Rec, defer);
+    if (refused(row.createdMode)) {
+      expect(row.createdMode.refused).toMatch(/no file/);
       return;
     }
-    expect(statSync(row.createdFile(url)).mode & 0o7777).toBe(0o600);
+    expect(row.createdMode(pair)).toBe(0o600);
   });
 });

@@ -3,6 +3,7 @@
  * row; a behaviour a transport cannot have is declared here (with the reason) and the specs test
  * the declared refusal instead of skipping the row. A new transport joins by adding a row.
  */
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -56,8 +57,10 @@ export interface Row {
   ): Promise<Pair<T, S>>;
   /** Whether a writer with another codec of the same size can send to a receiver. */
   readonly foreignWriter: true | Refusal;
-  /** The file a created object lives in (its mode is checked), or why there is none. */
-  readonly createdFile: ((url: string) => string) | Refusal;
+  /** The permission bits of a pair's created object (the file's, or what the kernel reports), or why none. */
+  readonly createdMode: ((pair: Pair<unknown>) => number) | Refusal;
+  /** The exclusive upper bound of send priorities (ValidationError past it), or why there are none. */
+  readonly priorities: { readonly limit: number } | Refusal;
   /** Whether `send` waits when the receiver does not keep up. */
   readonly backpressure: true | Refusal;
   /** Whether closing the sender ends the receiver's iterator (end of stream). */
@@ -102,6 +105,10 @@ export function rawCodec(size: number): MessageCodec<Uint8Array> {
   };
 }
 
+/** The permission bits of the file at the part of `url` after its scheme (a socket file, a FIFO). */
+const fileMode = (prefix: string) => (pair: Pair<unknown>) =>
+  statSync(prefix + pair.url.slice(pair.url.indexOf(':') + 1)).mode & 0o7777;
+
 const socketPath = (tag: string) => join(tmpdir(), `${uniqueName(tag)}.sock`);
 
 async function tracked<C extends { close(): Promise<void> }>(defer: Defer, opening: Promise<C>): Promise<C> {
@@ -127,7 +134,11 @@ function namedRow(name: 'mq' | 'shm', extra: Partial<Row>): Row {
       return { tx, rx, url };
     },
     foreignWriter: true,
-    createdFile: { refused: 'no file' },
+    createdMode:
+      name === 'shm'
+        ? fileMode('/dev/shm')
+        : { refused: 'no file: /dev/mqueue is not mounted here, and mq_getattr reports no mode' },
+    priorities: name === 'mq' ? { limit: 32768 } : { refused: 'a ring slot carries no priority' },
     backpressure: true,
     endOfStream: { refused: 'a named object has no end: closing one end leaves the object open for others' },
     listener: { refused: 'opened by name: there is nothing to connect or accept' },
@@ -166,7 +177,8 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
       return { tx, rx, url: listener.url };
     },
     foreignWriter: true,
-    createdFile: name === 'tcp' ? { refused: 'an IP socket has no file' } : (url) => url.slice(url.indexOf(':') + 1),
+    createdMode: name === 'tcp' ? { refused: 'an IP socket has no file' } : fileMode(''),
+    priorities: { refused: 'a connection delivers in order: no priorities' },
     backpressure: true,
     endOfStream: true,
     listener: (defer) => start(Rec, defer, {}),
@@ -203,7 +215,8 @@ function datagramRow(name: 'unix+dgram' | 'udp'): Row {
       return { tx, rx, url };
     },
     foreignWriter: true,
-    createdFile: name === 'udp' ? { refused: 'an IP socket has no file' } : (url) => url.slice(url.indexOf(':') + 1),
+    createdMode: name === 'udp' ? { refused: 'an IP socket has no file' } : fileMode(''),
+    priorities: { refused: 'datagram sockets carry no priorities' },
     backpressure:
       name === 'udp'
         ? { refused: 'UDP has no flow control: a datagram the receiver has no room for is dropped by the kernel' }
@@ -251,7 +264,8 @@ export const rows: readonly Row[] = [
       return { tx, rx, url };
     },
     foreignWriter: true,
-    createdFile: (url) => url.slice('fifo:'.length),
+    createdMode: fileMode(''),
+    priorities: { refused: 'a byte stream carries no priorities' },
     backpressure: true,
     endOfStream: true,
     listener: { refused: 'opened by name: there is nothing to connect or accept' },
@@ -265,6 +279,33 @@ export const rows: readonly Row[] = [
   },
   datagramRow('udp'),
   connectedRow('tcp'),
+  {
+    name: 'sysv',
+    async pair<T, S>(
+      codec: MessageCodec<T>,
+      defer: Defer,
+      options: ChannelOptions = {},
+      senderCodec?: MessageCodec<S>,
+    ) {
+      // Removed by the id open returns (never by a key someone else may own); registered before it exists.
+      let created: string | undefined;
+      defer(() => created !== undefined && unlink(created));
+      const rx = await tracked(defer, open('sysv:private', codec, { ...options, create: true }));
+      created = rx.url;
+      const tx = await tracked(defer, open(rx.url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      return { tx, rx, url: rx.url };
+    },
+    foreignWriter: true,
+    createdMode: (pair) => pair.rx.info().mode as number,
+    // The message type is the priority: [1, 2^53).
+    priorities: { limit: 2 ** 53 },
+    backpressure: true,
+    endOfStream: { refused: 'a named object has no end: closing one end leaves the queue open for others' },
+    listener: { refused: 'opened by name: there is nothing to connect or accept' },
+    peerWait: { refused: 'open never waits: the queue exists (it opens) or not (ENOENT at once)' },
+    peerGone: { error: 'TimeoutError', why: 'the queue outlives its ends: a later receiver may drain it' },
+    infoAfterClose: 'throws',
+  },
 ];
 
 /** The row of transport `name` (for child processes that take a row name on the command line). */
