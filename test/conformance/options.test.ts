@@ -23,4 +23,26 @@ describe.each(rows)('$name: option validation', (row) => {
       await expect(rx.receiveMany(max)).rejects.toBeInstanceOf(ValidationError);
     }
   });
+
+  it.each([-1, 1.5, 0o10000, Number.NaN])(
+    'a mode of %s is a ValidationError naming mode, and nothing is created',
+    async (mode) => {
+      if (refused(row.create)) {
+        expect(row.create.refused).toMatch(/no file mode/);
+        return;
+      }
+      const error = await row.create(defer, { mode }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).path).toBe('mode');
+    },
+  );
+
+  it('the modes every transport accepts: 0o600 and 0o660', async () => {
+    if (refused(row.create)) {
+      expect(row.create.refused).toMatch(/no file mode/);
+      return;
+    }
+    await expect(row.create(defer, { mode: 0o600 })).resolves.toBeDefined();
+    await expect(row.create(defer, { mode: 0o660 })).resolves.toBeDefined();
+  });
 });

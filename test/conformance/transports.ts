@@ -13,8 +13,10 @@ import {
   connect,
   type Listener,
   listen,
+  type OpenOptions,
   open,
   type PeerWaitOptions,
+  type SocketOptions,
   unlink,
 } from '../../src/channels/index.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
@@ -72,6 +74,11 @@ export interface Row {
    * writer without a reader), with the given timeout/signal; or why opening never waits.
    */
   readonly peerWait: ((defer: Defer, options: PeerWaitOptions) => Promise<unknown>) | Refusal;
+  /**
+   * Creates the row's object (open with create, bind, listen) with these options, or why it has no
+   * mode to set (IP sockets).
+   */
+  readonly create: ((defer: Defer, options: OpenOptions & SocketOptions) => Promise<unknown>) | Refusal;
   /** Specs this row fails today (a known bug, named here so that it shows, and flips when fixed). */
   readonly knownBugs?: readonly string[];
   /**
@@ -138,6 +145,11 @@ function namedRow(name: 'mq' | 'shm', extra: Partial<Row>): Row {
       name === 'shm'
         ? fileMode('/dev/shm')
         : { refused: 'no file: /dev/mqueue is not mounted here, and mq_getattr reports no mode' },
+    create(defer, options) {
+      const url = `${name}:/${uniqueName(name)}`;
+      defer(() => unlink(url));
+      return tracked(defer, open(url, Rec, { create: true, ...options }));
+    },
     priorities: name === 'mq' ? { limit: 32768 } : { refused: 'a ring slot carries no priority' },
     backpressure: true,
     endOfStream: { refused: 'a named object has no end: closing one end leaves the object open for others' },
@@ -178,6 +190,10 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
     },
     foreignWriter: true,
     createdMode: name === 'tcp' ? { refused: 'an IP socket has no file' } : fileMode(''),
+    create:
+      name === 'tcp'
+        ? { refused: 'an IP socket has no file mode' }
+        : (defer, options) => tracked(defer, listen(listenUrl(defer), Rec, options)),
     priorities: { refused: 'a connection delivers in order: no priorities' },
     backpressure: true,
     endOfStream: true,
@@ -216,6 +232,14 @@ function datagramRow(name: 'unix+dgram' | 'udp'): Row {
     },
     foreignWriter: true,
     createdMode: name === 'udp' ? { refused: 'an IP socket has no file' } : fileMode(''),
+    create:
+      name === 'udp'
+        ? { refused: 'an IP socket has no file mode' }
+        : (defer, options) => {
+            const url = `unix+dgram:${socketPath('dg')}`;
+            defer(() => unlink(url));
+            return tracked(defer, bind(url, Rec, options));
+          },
     priorities: { refused: 'datagram sockets carry no priorities' },
     backpressure:
       name === 'udp'
@@ -265,6 +289,11 @@ export const rows: readonly Row[] = [
     },
     foreignWriter: true,
     createdMode: fileMode(''),
+    create(defer, options) {
+      const url = `fifo:${join(tmpdir(), uniqueName('fifo'))}`;
+      defer(() => unlink(url));
+      return tracked(defer, open(url, Rec, { create: true, access: 'receive', ...options }));
+    },
     priorities: { refused: 'a byte stream carries no priorities' },
     backpressure: true,
     endOfStream: true,
@@ -297,6 +326,13 @@ export const rows: readonly Row[] = [
     },
     foreignWriter: true,
     createdMode: (pair) => pair.rx.info().mode as number,
+    async create(defer, options) {
+      let created: string | undefined;
+      defer(() => created !== undefined && unlink(created));
+      const channel = await tracked(defer, open('sysv:private', Rec, { create: true, ...options }));
+      created = channel.url;
+      return channel;
+    },
     // The message type is the priority: [1, 2^53).
     priorities: { limit: 2 ** 53 },
     backpressure: true,
