@@ -112,6 +112,11 @@ export function rawCodec(size: number): MessageCodec<Uint8Array> {
   };
 }
 
+/** The sender's codec: the foreign one when given, else the receiver's. */
+function sender<T, S>(codec: MessageCodec<T>, senderCodec: MessageCodec<S> | undefined): MessageCodec<S> {
+  return senderCodec ?? (codec as unknown as MessageCodec<S>);
+}
+
 /** The permission bits of the file at the part of `url` after its scheme (a socket file, a FIFO). */
 const fileMode = (prefix: string) => (pair: Pair<unknown>) =>
   statSync(prefix + pair.url.slice(pair.url.indexOf(':') + 1)).mode & 0o7777;
@@ -128,16 +133,11 @@ async function tracked<C extends { close(): Promise<void> }>(defer: Defer, openi
 function namedRow(name: 'mq' | 'shm', extra: Partial<Row>): Row {
   return {
     name,
-    async pair<T, S>(
-      codec: MessageCodec<T>,
-      defer: Defer,
-      options: ChannelOptions = {},
-      senderCodec?: MessageCodec<S>,
-    ) {
+    async pair(codec, defer, options = {}, senderCodec) {
       const url = `${name}:/${uniqueName(name)}`;
       defer(() => unlink(url));
       const rx = await tracked(defer, open(url, codec, { ...options, create: true, capacity: 4 }));
-      const tx = await tracked(defer, open(url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      const tx = await tracked(defer, open(url, sender(codec, senderCodec), options));
       return { tx, rx, url };
     },
     foreignWriter: true,
@@ -175,15 +175,10 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
   };
   return {
     name,
-    async pair<T, S>(
-      codec: MessageCodec<T>,
-      defer: Defer,
-      options: ChannelOptions = {},
-      senderCodec?: MessageCodec<S>,
-    ) {
+    async pair(codec, defer, options = {}, senderCodec) {
       const listener = await start(codec, defer, options);
       const [tx, rx] = await Promise.all([
-        tracked(defer, connect(listener.url, senderCodec ?? (codec as unknown as MessageCodec<S>), options)),
+        tracked(defer, connect(listener.url, sender(codec, senderCodec), options)),
         tracked(defer, listener.accept({ timeoutMs: 10_000 })),
       ]);
       return { tx, rx, url: listener.url };
@@ -214,12 +209,7 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
 function datagramRow(name: 'unix+dgram' | 'udp'): Row {
   return {
     name,
-    async pair<T, S>(
-      codec: MessageCodec<T>,
-      defer: Defer,
-      options: ChannelOptions = {},
-      senderCodec?: MessageCodec<S>,
-    ) {
+    async pair(codec, defer, options = {}, senderCodec) {
       let url = name === 'udp' ? 'udp://127.0.0.1:0' : `unix+dgram:${socketPath('dg')}`;
       if (name === 'unix+dgram') {
         const bound = url;
@@ -227,7 +217,7 @@ function datagramRow(name: 'unix+dgram' | 'udp'): Row {
       }
       const rx = await tracked(defer, bind(url, codec, options));
       url = rx.localUrl ?? url;
-      const tx = await tracked(defer, connect(url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      const tx = await tracked(defer, connect(url, sender(codec, senderCodec), options));
       return { tx, rx, url };
     },
     foreignWriter: true,
@@ -270,20 +260,12 @@ export const rows: readonly Row[] = [
   connectedRow('unix+stream'),
   {
     name: 'fifo',
-    async pair<T, S>(
-      codec: MessageCodec<T>,
-      defer: Defer,
-      options: ChannelOptions = {},
-      senderCodec?: MessageCodec<S>,
-    ) {
+    async pair(codec, defer, options = {}, senderCodec) {
       const url = `fifo:${join(tmpdir(), uniqueName('fifo'))}`;
       defer(() => unlink(url));
       const [rx, tx] = await Promise.all([
         tracked(defer, open(url, codec, { ...options, create: true, access: 'receive' })),
-        tracked(
-          defer,
-          open(url, senderCodec ?? (codec as unknown as MessageCodec<S>), { ...options, create: true, access: 'send' }),
-        ),
+        tracked(defer, open(url, sender(codec, senderCodec), { ...options, create: true, access: 'send' })),
       ]);
       return { tx, rx, url };
     },
@@ -310,18 +292,13 @@ export const rows: readonly Row[] = [
   connectedRow('tcp'),
   {
     name: 'sysv',
-    async pair<T, S>(
-      codec: MessageCodec<T>,
-      defer: Defer,
-      options: ChannelOptions = {},
-      senderCodec?: MessageCodec<S>,
-    ) {
+    async pair(codec, defer, options = {}, senderCodec) {
       // Removed by the id open returns (never by a key someone else may own); registered before it exists.
       let created: string | undefined;
       defer(() => created !== undefined && unlink(created));
       const rx = await tracked(defer, open('sysv:private', codec, { ...options, create: true }));
       created = rx.url;
-      const tx = await tracked(defer, open(rx.url, senderCodec ?? (codec as unknown as MessageCodec<S>), options));
+      const tx = await tracked(defer, open(rx.url, sender(codec, senderCodec), options));
       return { tx, rx, url: rx.url };
     },
     foreignWriter: true,
