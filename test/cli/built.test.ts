@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finished, repoRoot, uniqueName } from '../helpers.js';
 
 const outDir = join(repoRoot, '.cli-build', String(process.pid));
-const main = join(outDir, 'cli', 'main.js');
+const main = join(outDir, 'src', 'cli', 'main.js');
 
 function runBuilt(args: readonly string[]) {
   return finished(spawn(process.execPath, [main, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
