@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectSendAndTail } from '../cli/run.js';
 import { finished, repoRoot, uniqueName } from '../helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'tipc-pkg-'));
@@ -115,26 +116,7 @@ describe('the installed package', () => {
     const header = await cli(['gen', 'c', 'typed-ipc/schemas#Sample']);
     expect(header).toMatchObject({ code: 0, stderr: '' });
     expect(header.stdout).toContain('struct sample {');
-    const url = `mq:/${uniqueName('pkg')}`;
-    try {
-      const sent = await cli([
-        'send',
-        url,
-        '--create',
-        '--schema',
-        'typed-ipc/schemas#Sample',
-        '--json',
-        '{"channel":1,"timestamp":"2","value":3}',
-      ]);
-      expect(sent).toMatchObject({ code: 0, stderr: '' });
-      const tail = await cli(['tail', url, '--schema', 'typed-ipc/schemas#Sample', '--count', '1']);
-      expect(tail).toMatchObject({
-        code: 0,
-        stdout: '{"value":{"channel":1,"timestamp":"2","value":3},"priority":0}\n',
-      });
-    } finally {
-      await cli(['rm', '-f', url]);
-    }
+    await expectSendAndTail(cli, `mq:/${uniqueName('pkg')}`, 'typed-ipc/schemas#Sample');
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^ {2}gen +\S/m);

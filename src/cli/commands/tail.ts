@@ -143,23 +143,32 @@ function rawPrinter(format: 'table' | 'ndjson', hasSender: boolean): (received: 
       writeLine(JSON.stringify({ size: bytes.length, priority: message!.priority, hex: hex(bytes), from }));
     };
   }
-  const columns: Column[] = [
+  const columns: Column[] = [{ header: 'size', right: true }, { header: 'bytes' }];
+  return livePrinter(columns, hasSender, (value) => {
+    const bytes = value as Uint8Array;
+    // Grouped in 4-byte words, as a hex dump reads next to a C struct's offsets.
+    return [String(bytes.length), hex(bytes).replace(/(.{8})(?=.)/g, '$1 ')];
+  });
+}
+
+/** A table printed as messages arrive: priority, the sender where there is one, then `cellsOf(value)`. */
+function livePrinter(
+  columns: readonly Column[],
+  hasSender: boolean,
+  cellsOf: (value: unknown) => string[],
+): (received: Received) => void {
+  const table = new LiveTable([
     { header: 'priority', right: true },
     ...(hasSender ? [{ header: 'from', width: 12 }] : []),
-    { header: 'size', right: true },
-    { header: 'bytes' },
-  ];
-  const table = new LiveTable(columns);
+    ...columns,
+  ]);
   let headerShown = false;
   return ({ message, from }) => {
     if (!headerShown) {
       writeLine(table.header());
       headerShown = true;
     }
-    const bytes = message!.value as Uint8Array;
-    const cells = [String(message!.priority), ...(hasSender ? [from ?? ''] : []), String(bytes.length)];
-    // Grouped in 4-byte words, as a hex dump reads next to a C struct's offsets.
-    writeLine(table.row([...cells, hex(bytes).replace(/(.{8})(?=.)/g, '$1 ')]));
+    writeLine(table.row([String(message!.priority), ...(hasSender ? [from ?? ''] : []), ...cellsOf(message!.value)]));
   };
 }
 
@@ -173,26 +182,11 @@ function ndjsonPrinter(bigint: BigintStyle): (received: Received) => void {
 
 function tablePrinter(codec: MessageCodec<unknown>, hasSender: boolean): (received: Received) => void {
   const fields = structFields(codec);
-  const columns: Column[] = [{ header: 'priority', right: true }];
-  if (hasSender) columns.push({ header: 'from', width: 12 });
-  if (fields === undefined) columns.push({ header: 'value' });
-  else for (const field of fields) columns.push(columnFor(field.name, field.type));
-  const table = new LiveTable(columns);
-  let headerShown = false;
-  return ({ message, from }) => {
-    if (!headerShown) {
-      writeLine(table.header());
-      headerShown = true;
-    }
-    const cells = [String(message!.priority)];
-    if (hasSender) cells.push(from ?? '');
-    if (fields === undefined) cells.push(cell(message!.value));
-    else {
-      const value = message!.value as Record<string, unknown>;
-      for (const field of fields) cells.push(cell(value[field.name]));
-    }
-    writeLine(table.row(cells));
-  };
+  if (fields === undefined) return livePrinter([{ header: 'value' }], hasSender, (value) => [cell(value)]);
+  const columns = fields.map((field) => columnFor(field.name, field.type));
+  return livePrinter(columns, hasSender, (value) =>
+    fields.map((field) => cell((value as Record<string, unknown>)[field.name])),
+  );
 }
 
 function columnFor(header: string, type: FieldType): Column {
