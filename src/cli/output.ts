@@ -42,6 +42,13 @@ const cliHints: readonly ((line: string, command: string, syscall: unknown) => s
       '(made by mkfifo or `create: true`)',
       creating.has(command) ? '(made by mkfifo or --create)' : '(made by mkfifo)',
     ),
+  (line) =>
+    line
+      .replace(
+        'open it with the schema it was created for, or unlink it',
+        'give --schema the schema it was created for, or remove it (typed-ipc rm <url>)',
+      )
+      .replace('open it without `exclusive`, or unlink it first', 'remove it first'),
 ];
 
 /** The one-line error as the command line shows it: hints name what a user of `command` can type. */

@@ -186,7 +186,14 @@ describe('messages for the command-line user', () => {
     const gen = await runCli(['gen', 'c', './no/such.ts#X']);
     expect(gen.code).toBe(2);
     expect(oneLineError(gen)).toMatch(/^typed-ipc gen: no such module "\.\/no\/such\.ts"/);
-    for (const run of [stat, tail, connect, gen]) expect(run.stderr).not.toMatch(/`\w+: [^`]*`|--schema:/);
+    const queue = await queueWith([]);
+    const wrong = await runCli(['tail', queue, '--schema', 'test/cli/schemas.ts#Note', '--drain']);
+    expect(wrong.code).toBe(1);
+    expect(oneLineError(wrong)).toMatch(
+      /give --schema the schema it was created for, or remove it \(typed-ipc rm <url>\)/,
+    );
+    for (const run of [stat, tail, connect, gen, wrong])
+      expect(run.stderr).not.toMatch(/`\w+: [^`]*`|--schema:|unlink it/);
   });
 
   it('stat shows the object, not the handle stat opened for a moment', async () => {
