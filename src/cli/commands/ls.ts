@@ -1,5 +1,6 @@
 /** `typed-ipc ls [<dir>...]`: message queues, shared-memory objects, FIFOs and socket files with size, mode and owner. */
 import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { type Command, UsageError } from '../args.js';
 import { fileDirs, modeString, mountHint, type ObjectEntry, objectKinds } from '../objects.js';
 import { writeLine } from '../output.js';
@@ -8,13 +9,13 @@ import { renderTable } from '../table.js';
 const help = `Usage: typed-ipc ls [<dir>...] [--json]
 
 Lists POSIX message queues (from the mqueue filesystem, /dev/mqueue), shared-memory objects
-(/dev/shm), and the FIFOs and UNIX socket files directly inside each <dir> (default: the directories
-in $TYPED_IPC_DIRS, colon-separated, else the temporary directory ${fileDirs().join(':')}), with size,
-mode, owner and last modification. For a queue, SIZE is the bytes of the messages waiting in it (the
-kernel's QSIZE); for a shared-memory object, the size of the segment. A socket file is shown with the
-kind of socket bound to it (from /proc/net/unix); one that nothing is bound to any more (its process
-died) is marked stale: typed-ipc rm removes it. Use \`typed-ipc stat <url>\` for a queue's capacity
-and message size or a ring's fill.
+(/dev/shm), and the FIFOs and UNIX socket files directly inside each <dir> (default: the
+directories in $TYPED_IPC_DIRS, colon-separated, else the temporary directory ${tmpdir()}), with
+size, mode, owner and last modification. For a queue, SIZE is the bytes of the messages waiting in
+it (the kernel's QSIZE); for a shared-memory object, the size of the segment. A socket file is shown
+with the kind of socket bound to it (from /proc/net/unix); one that nothing is bound to any more
+(its process died) is marked stale: typed-ipc rm removes it. Use \`typed-ipc stat <url>\` for a
+queue's capacity and message size or a ring's fill.
 
 When the mqueue filesystem is not mounted, queues cannot be listed (they still work); mount it with
   ${mountHint('/dev/mqueue')}
