@@ -36,6 +36,7 @@ const dir = join(repoRoot, '.readme-blocks');
 function localise(code: string): string {
   return code
     .replaceAll("from 'typed-ipc'", "from '../src/index.js'")
+    .replaceAll("from 'typed-ipc/schemas'", "from '../schemas/index.js'")
     .replaceAll("from './schemas/", "from '../schemas/");
 }
 

@@ -55,7 +55,9 @@ export interface PeerCredentials {
 }
 
 /** A typed, bidirectional or one-way channel of messages. */
-export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
+// AsyncDisposable is spelled out as a member, not extended: lib.esnext and @types/node each declare the
+// interface, and TypeDoc listed the merged member twice.
+export interface Channel<T> extends AsyncIterable<Message<T>> {
   readonly url: string;
   readonly codec: MessageCodec<T>;
   /** True once `close()` was called. */
@@ -82,6 +84,8 @@ export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   ref(): this;
   /** Lets the process exit even while someone waits on this channel. */
   unref(): this;
+  /** `close()`, for `await using channel = await open(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A datagram socket (`unix+dgram:`, `udp:`): every received Message carries `from`, which `sendTo` replies to. */
@@ -93,12 +97,14 @@ export interface DatagramChannel<T> extends Channel<T> {
 }
 
 /** A listening socket: an async iterable of accepted connections, each a Channel<T>. */
-export interface Listener<T> extends AsyncIterable<Channel<T>>, AsyncDisposable {
+export interface Listener<T> extends AsyncIterable<Channel<T>> {
   readonly url: string;
   readonly closed: boolean;
   /** Waits for the next connection. */
   accept(options?: ReceiveOptions): Promise<Channel<T>>;
   close(): Promise<void>;
+  /** `close()`, for `await using listener = await listen(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Options shared by every channel. */

@@ -20,7 +20,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
+import { Cleanup, compileC, finished, forOtherUsers, repoRoot, sharedDir, uniqueName } from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
 import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
@@ -31,7 +31,8 @@ const table = await Promise.all(
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const intruder = compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]);
+// Run as another uid: from a copy outside the checkout, which may be private (mode 0700).
+const intruder = forOtherUsers(compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]));
 const objmode = compileC('objmode', [join(repoRoot, 'test', 'stress', 'c', 'objmode.c')]);
 const NOBODY = 65534;
 
@@ -46,6 +47,7 @@ afterAll(() => {
 /** Runs the intruder as uid/gid 65534 against an object; resolves with what it printed. */
 async function intrude(kind: string, name: string, send = false): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(intruder, send ? [kind, name, 'send'] : [kind, name], {
+    cwd: sharedDir(),
     uid: NOBODY,
     gid: NOBODY,
     stdio: ['ignore', 'pipe', 'pipe'],
