@@ -297,7 +297,9 @@ static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t
     uint8_t *dst = (uint8_t *)out;
     uint32_t delivered = 0;
     for (uint32_t j = 0; j < k; j++) {
-      if (atomic_load_explicit(tipc__seq(r, h + j), memory_order_relaxed) & TIPC_RING_SEQ_SKIP) continue;
+      /* A skip is u32(p + 1) ^ SKIP: compare the whole word. Bit 31 alone says nothing, since it is
+       * also a bit of the position from 2^31 on. */
+      if (atomic_load_explicit(tipc__seq(r, h + j), memory_order_relaxed) != (uint32_t)(h + j + 1)) continue;
       memcpy(dst + (size_t)delivered * r->msg_size, tipc__slot(r, h + j), r->msg_size);
       delivered++;
     }

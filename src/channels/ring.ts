@@ -51,6 +51,12 @@ const DEFAULT_CAPACITY = 1024;
 /** Largest encode buffer a channel keeps between sendMany calls (bytes). */
 const BATCH_KEPT = 1 << 20;
 const TWO_32 = 2 ** 32;
+const LOW_32 = 0xffffffffn;
+/** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
+const TAIL_LO = OFF_TAIL >> 2;
+const TAIL_HI = TAIL_LO + 1;
+const HEAD_LO = OFF_HEAD >> 2;
+const HEAD_HI = HEAD_LO + 1;
 /** How often a waiter blocked behind a claimed-but-unfinished slot checks whether its owner died. */
 const RECOVERY_MS = 10;
 /** How often a producer blocked on a full ring looks for a consumer that died holding a slot. */
@@ -59,6 +65,28 @@ const FULL_RECHECK_MS = 100;
 const SPIN = 256;
 
 const dataOffsetFor = (slots: number): number => (SEQ_OFFSET + 4 * slots + 63) & ~63;
+
+/** The segment layout's numbers, for tools and tests that read or craft segments (not part of the package API). */
+export const ringLayout = {
+  MAGIC,
+  VERSION,
+  OFF_VERSION,
+  OFF_MSG_SIZE,
+  OFF_SLOTS,
+  OFF_MAX_HANDLES,
+  OFF_RING_ID,
+  OFF_SEQ,
+  OFF_DATA,
+  OFF_TOTAL_SIZE,
+  OFF_CAPACITY,
+  OFF_TAIL,
+  OFF_HEAD,
+  OFF_REGISTRY,
+  HANDLES,
+  ENTRY_SIZE,
+  SEQ_OFFSET,
+  dataOffsetFor,
+} as const;
 
 // --- processes ---------------------------------------------------------------------------------
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown. */
@@ -96,8 +124,8 @@ class Segment {
   readonly length: number;
   readonly u8: Uint8Array;
   readonly i32: Int32Array;
-  /** Header words only: tail, head and statistics are 64-bit. */
-  readonly i64: BigInt64Array;
+  /** Header words only: tail, head and statistics are unsigned 64-bit (positions pass 2^63 exactly). */
+  readonly i64: BigUint64Array;
   readonly view: DataView;
 
   constructor(fd: number, length: number, name: string) {
@@ -108,7 +136,7 @@ class Segment {
     const buffer = libc.viewNative(address, length);
     this.u8 = new Uint8Array(buffer);
     this.i32 = new Int32Array(buffer, 0, length >>> 2);
-    this.i64 = new BigInt64Array(buffer, 0, OFF_REGISTRY / 8);
+    this.i64 = new BigUint64Array(buffer, 0, OFF_REGISTRY / 8);
     this.view = new DataView(buffer);
   }
 
@@ -371,7 +399,7 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #segment: Segment;
   readonly #u8: Uint8Array;
   readonly #i32: Int32Array;
-  readonly #i64: BigInt64Array;
+  readonly #i64: BigUint64Array;
   readonly #size: number;
   readonly #slots: number; // a power of two
   readonly #capacity: number; // messages held before producers wait; <= slots
@@ -471,9 +499,12 @@ export class RingChannel<T> extends FdChannel<T> {
     let claimed = false;
     for (;;) {
       const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
-      const t = Number(tail);
-      const lo = t >>> 0;
-      const room = this.#capacity < this.#slots ? Math.min(n, this.#room(t)) : n;
+      // Positions are 64-bit; slot words and intents need the two halves, read as int32 words after
+      // the atomic load (no BigInt arithmetic per batch). Halves of a later tail than `tail` make the
+      // CAS below fail (tail only grows), so a claim is only ever made with the halves of `tail`.
+      const lo = i32[TAIL_LO]! >>> 0;
+      const hi = i32[TAIL_HI]!;
+      const room = this.#capacity < this.#slots ? Math.min(n, this.#room(lo)) : n;
       let k = 0;
       // The first seq is read atomically; the others were written before a store we have seen
       // (docs/ring-protocol.md, "Batches").
@@ -487,7 +518,7 @@ export class RingChannel<T> extends FdChannel<T> {
       }
       // The intent (position, count) is visible before the claim: a recoverer that sees the claim sees it.
       i32[intent] = lo | 0;
-      i32[intent + 1] = Math.floor(t / TWO_32);
+      i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
       if (Atomics.compareExchange(this.#i64, OFF_TAIL >> 3, tail, tail + BigInt(k)) !== tail) continue;
@@ -541,8 +572,9 @@ export class RingChannel<T> extends FdChannel<T> {
     let claimed = false;
     for (;;) {
       const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
-      const h = Number(head);
-      const lo = h >>> 0;
+      // As in #push: the halves of a later head only lead to a failing CAS.
+      const lo = i32[HEAD_LO]! >>> 0;
+      const hi = i32[HEAD_HI]!;
       let k = 0;
       let s = Atomics.load(i32, seq + (lo & mask));
       if (s === ((lo + 1) | 0) || s === ((lo + 1) ^ SKIP)) {
@@ -559,7 +591,7 @@ export class RingChannel<T> extends FdChannel<T> {
         return out;
       }
       i32[intent] = lo | 0;
-      i32[intent + 1] = Math.floor(h / TWO_32);
+      i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
       if (Atomics.compareExchange(this.#i64, OFF_HEAD >> 3, head, head + BigInt(k)) !== head) continue;
@@ -625,20 +657,24 @@ export class RingChannel<T> extends FdChannel<T> {
 
   // --- waiting ---------------------------------------------------------------------------------
   #readable(): boolean {
-    const h = Number(Atomics.load(this.#i64, OFF_HEAD >> 3)) >>> 0;
+    const h = Atomics.load(this.#i32, HEAD_LO) >>> 0;
     const s = Atomics.load(this.#i32, this.#seq + (h & this.#mask));
     return s === ((h + 1) | 0) || s === ((h + 1) ^ SKIP);
   }
 
   #writable(): boolean {
-    const t = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
+    const t = Atomics.load(this.#i32, TAIL_LO) >>> 0;
     if (this.#capacity < this.#slots && this.#room(t) === 0) return false;
     return Atomics.load(this.#i32, this.#seq + (t & this.#mask)) === (t | 0);
   }
 
-  /** Messages that fit before `capacity` is reached, for a ring with fewer messages than slots. */
-  #room(tail: number): number {
-    const used = tail - Number(Atomics.load(this.#i64, OFF_HEAD >> 3));
+  /**
+   * Messages that fit before `capacity` is reached, for a ring with fewer messages than slots.
+   * `tailLo` is the tail's low half: tail - head is below 2^31 (at most the capacity, or negative
+   * for a stale tail), so the int32 difference of the low halves is exact.
+   */
+  #room(tailLo: number): number {
+    const used = (tailLo - Atomics.load(this.#i32, HEAD_LO)) | 0;
     return used >= this.#capacity ? 0 : this.#capacity - Math.max(0, used);
   }
 
@@ -662,15 +698,15 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 
   /** Whether `alive` holds for a registry entry whose intent (at `field`) covers `position`. */
-  #liveIntentCovers(field: number, position: number): boolean {
+  #liveIntentCovers(field: number, position: bigint): boolean {
     const view = this.#segment.view;
     for (let e = 0; e < HANDLES; e++) {
       const base = OFF_REGISTRY + e * ENTRY_SIZE;
       const pid = Atomics.load(this.#i32, (base + E_PID) >> 2);
       if (pid === 0) continue;
       const count = Atomics.load(this.#i32, (base + field + 8) >> 2);
-      const start = view.getUint32(base + field, true) + view.getUint32(base + field + 4, true) * TWO_32;
-      if (count === 0 || position < start || position - start >= count) continue;
+      const start = view.getBigUint64(base + field, true);
+      if (count === 0 || position < start || position - start >= BigInt(count)) continue;
       const started =
         view.getUint32(base + E_START_TIME, true) + view.getUint32(base + E_START_TIME + 4, true) * TWO_32;
       if (alive(pid, started)) return true;
@@ -683,13 +719,14 @@ export class RingChannel<T> extends FdChannel<T> {
    * owner was dead and the slot became a skip, 'stuck' while its owner lives, 'idle' otherwise.
    */
   #recoverProducer(): 'recovered' | 'stuck' | 'idle' {
-    const head = Number(Atomics.load(this.#i64, OFF_HEAD >> 3));
+    const position = Atomics.load(this.#i64, OFF_HEAD >> 3);
+    const head = Number(position & LOW_32);
     const index = this.#seq + (head & this.#mask);
     if (Atomics.load(this.#i32, index) !== (head | 0)) return 'idle';
-    if (Number(Atomics.load(this.#i64, OFF_TAIL >> 3)) <= head) return 'idle';
+    if (Atomics.load(this.#i64, OFF_TAIL >> 3) <= position) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
     this.#nextRecovery = performance.now() + RECOVERY_MS;
-    if (this.#liveIntentCovers(E_PROD_POS, head)) return 'stuck';
+    if (this.#liveIntentCovers(E_PROD_POS, position)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, head | 0, (head + 1) ^ SKIP) !== (head | 0)) return 'recovered';
     Atomics.add(this.#i64, OFF_RECOVERED >> 3, 1n);
     this.#ringBells(OFF_CONSUMERS_WAITING);
@@ -698,16 +735,18 @@ export class RingChannel<T> extends FdChannel<T> {
 
   /** The tail slot still holds a message claimed by a consumer that has not released it. */
   #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
-    const tail = Number(Atomics.load(this.#i64, OFF_TAIL >> 3));
-    const previous = tail - this.#slots;
-    if (previous < 0) return 'idle';
+    const position = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    if (position < BigInt(this.#slots)) return 'idle';
+    const held = position - BigInt(this.#slots);
+    const tail = Number(position & LOW_32);
+    const previous = Number(held & LOW_32);
     const index = this.#seq + (tail & this.#mask);
     const s = Atomics.load(this.#i32, index);
     if (s !== ((previous + 1) | 0) && s !== ((previous + 1) ^ SKIP)) return 'idle';
-    if (Number(Atomics.load(this.#i64, OFF_HEAD >> 3)) <= previous) return 'idle';
+    if (Atomics.load(this.#i64, OFF_HEAD >> 3) <= held) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
     this.#nextRecovery = performance.now() + RECOVERY_MS;
-    if (this.#liveIntentCovers(E_CONS_POS, previous)) return 'stuck';
+    if (this.#liveIntentCovers(E_CONS_POS, held)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, s, tail | 0) !== s) return 'recovered';
     Atomics.add(this.#i64, OFF_ABANDONED >> 3, 1n);
     this.#ringBells(OFF_PRODUCERS_WAITING);
