@@ -12,7 +12,9 @@
  *
  * A tipc_ring handle is used by one thread at a time; open one handle per thread.
  * Return values: 0 (or a count) on success, -errno on failure; -EAGAIN means "timed out / would
- * block". timeout_ms: 0 never waits, -1 waits forever.
+ * block"; -EIO means the segment was truncated under the handle (only tipc_ring_close is left to
+ * do). timeout_ms: 0 never waits, -1 waits forever. tipc_ring_last_error() says more about a failed
+ * open or create.
  */
 #ifndef TYPED_IPC_RING_H
 #define TYPED_IPC_RING_H
@@ -93,11 +95,20 @@ typedef struct tipc_ring {
   uint32_t data_off;
   uint32_t entry; /* this handle's registry entry */
   int bell;       /* this handle's doorbell: an abstract UNIX datagram socket */
+  int fd;         /* the segment, kept open to notice a truncation (fstat) */
+  int broken;     /* the segment shrank under the mapping: every call fails with -EIO, memory untouched */
   uint64_t ring_id;
   char name[256];
 } tipc_ring;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
+
+/* Why the last tipc_ring_open / tipc_ring_create of this thread failed, when the errno alone does
+ * not say (a damaged header names its field and value). */
+static __thread char tipc__why[256];
+
+/** A sentence on why the last failed open or create of this thread failed ("" if none recorded). */
+static inline const char *tipc_ring_last_error(void) { return tipc__why; }
 #define TIPC__A32(r, off) ((_Atomic uint32_t *)(void *)((r)->base + (off)))
 #define TIPC__A64(r, off) ((_Atomic uint64_t *)(void *)((r)->base + (off)))
 #define TIPC__ENTRY(r, e, field) (TIPC_RING_OFF_REGISTRY + (size_t)(e) * TIPC_RING_ENTRY_SIZE + (field))
@@ -328,9 +339,20 @@ static inline int tipc__writable(tipc_ring *r) {
   return atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst) == (uint32_t)t;
 }
 
+/* Whether the segment still has the size it was mapped with. A segment truncated under the mapping
+ * (by anyone who can write /dev/shm/<name>) makes every access past the new end a SIGBUS: once this
+ * is seen, the handle is broken and nothing touches the mapping again (docs: "Trust model"). */
+static inline int tipc__intact(tipc_ring *r) {
+  struct stat st;
+  if (!r->broken && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)r->size) return 1;
+  r->broken = 1;
+  return 0;
+}
+
 /* Sleeps on the doorbell until woken, the deadline passes, or the recovery interval elapses.
- * `mask_off` selects the consumers' or the producers' sleeper mask. */
-static inline void tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
+ * `mask_off` selects the consumers' or the producers' sleeper mask. Returns -EIO (nothing touched)
+ * when the segment was found truncated on waking. */
+static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
                                int forever) {
   _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
   uint32_t bit = 1u << (r->entry % 32);
@@ -347,12 +369,16 @@ static inline void tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_
     }
     struct pollfd pfd = {.fd = r->bell, .events = POLLIN, .revents = 0};
     (void)poll(&pfd, 1, wait_ms);
+    /* Every wake-up and every timeout looks at the file's size before touching the mapping again. */
+    if (!tipc__intact(r)) return -EIO;
   }
   atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+  return 0;
 }
 
 /** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
 static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
+  if (r->broken) return -EIO;
   uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_send_many(r, msgs, n);
@@ -360,12 +386,13 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
     if (spin < 64) continue; /* brief bounded spinning before sleeping */
     if (tipc__recover_consumer(r)) continue;
-    tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0);
+    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0) != 0) return -EIO;
   }
 }
 
 /** Receives up to max messages into out, waiting for at least one; returns the count or -errno. */
 static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int timeout_ms) {
+  if (r->broken) return -EIO;
   uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_recv_many(r, out, max);
@@ -373,7 +400,7 @@ static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
     if (spin < 64) continue;
     if (tipc__recover_producer(r)) continue;
-    tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0);
+    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0) != 0) return -EIO;
   }
 }
 
@@ -405,10 +432,38 @@ static inline uint32_t tipc__data_offset(uint32_t slots) {
 }
 
 /* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
+/* Checks every layout field of a mapped header against the protocol, each other and the file size
+ * (docs/ring-protocol.md, "Opening"); 0, or -EBADMSG with the field and its value in tipc__why. */
+static inline int tipc__check_header(const uint8_t *base, size_t file_size) {
+#define TIPC__U32(off) (*(const uint32_t *)(const void *)(base + (off)))
+  uint32_t msg_size = TIPC__U32(TIPC_RING_OFF_MSG_SIZE), slots = TIPC__U32(TIPC_RING_OFF_SLOTS);
+  uint32_t capacity = TIPC__U32(TIPC_RING_OFF_CAPACITY), handles = TIPC__U32(TIPC_RING_OFF_MAX_HANDLES);
+  uint32_t seq_off = TIPC__U32(TIPC_RING_OFF_SEQ), data_off = TIPC__U32(TIPC_RING_OFF_DATA);
+#undef TIPC__U32
+  uint64_t total = *(const uint64_t *)(const void *)(base + TIPC_RING_OFF_TOTAL_SIZE);
+  const char *field = NULL;
+  unsigned long long value = 0;
+  if (msg_size < 1 || msg_size > TIPC_RING_MAX_MSG_SIZE) field = "msg_size", value = msg_size;
+  else if (slots < 2 || slots > TIPC_RING_MAX_CAPACITY || (slots & (slots - 1)) != 0) field = "slots", value = slots;
+  else if (capacity < 1 || capacity > slots) field = "capacity", value = capacity;
+  else if (handles != TIPC_RING_HANDLES) field = "max_handles", value = handles;
+  else if (seq_off != tipc__seq_offset()) field = "seq_offset", value = seq_off;
+  else if (data_off != tipc__data_offset(slots)) field = "data_offset", value = data_off;
+  else if (total != (uint64_t)data_off + (uint64_t)slots * msg_size) field = "total_size", value = total;
+  else if ((uint64_t)file_size != total) field = "file size", value = file_size;
+  if (field == NULL) return 0;
+  snprintf(tipc__why, sizeof tipc__why, "damaged ring header: %s is %llu (see docs/ring-protocol.md, \"Opening\")",
+           field, value);
+  return -EBADMSG;
+}
+
 static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t msg_size, const char *fingerprint) {
   struct stat st;
   if (fstat(fd, &st) != 0) return -errno;
-  if ((size_t)st.st_size < tipc__seq_offset()) return -EPROTO;
+  if ((size_t)st.st_size < tipc__seq_offset()) {
+    snprintf(tipc__why, sizeof tipc__why, "not a ring: %lld bytes, less than the header", (long long)st.st_size);
+    return -EPROTO;
+  }
   void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return -errno;
   r->base = (uint8_t *)base;
@@ -423,13 +478,16 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   r->ring_id = *(uint64_t *)(void *)(r->base + TIPC_RING_OFF_RING_ID);
   r->mask = r->slots - 1;
   int rc = 0;
-  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION)
+  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION) {
+    snprintf(tipc__why, sizeof tipc__why, "not a typed-ipc ring of version %u (magic %016llx, version %u)",
+             TIPC_RING_VERSION, (unsigned long long)magic, version);
     rc = -EPROTO;
-  else if (r->slots < 2 || (r->slots & r->mask) != 0 || r->capacity < 1 || r->capacity > r->slots ||
-           (uint64_t)r->data_off + (uint64_t)r->slots * r->msg_size > r->size)
-    rc = -EPROTO;
-  else if (r->msg_size != msg_size)
+  } else if ((rc = tipc__check_header(r->base, r->size)) != 0) {
+    /* the fields were copied above, but none is used: the handle is dropped */
+  } else if (r->msg_size != msg_size) {
+    snprintf(tipc__why, sizeof tipc__why, "the ring holds %u-byte messages, not %u", r->msg_size, msg_size);
     rc = -EINVAL;
+  }
   else if (fingerprint != NULL && fingerprint[0] != '\0') {
     const char *mine = (const char *)r->base + TIPC_RING_OFF_FINGERPRINT;
     if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) rc = -EINVAL;
@@ -565,17 +623,21 @@ static inline void tipc__sweep_temporaries(void) {
 
 /** Opens an existing ring whose messages are msg_size bytes and whose fingerprint (if both sides
  * have one) equals `fingerprint`. -ENOENT: no such ring; -EINVAL: size or fingerprint differ;
- * -EPROTO: not a typed-ipc ring (or another protocol version); -EUSERS: 64 handles already open. */
+ * -EPROTO: not a typed-ipc ring (or another protocol version); -EBADMSG: a ring whose header fields
+ * disagree with each other or with the file's size (tipc_ring_last_error() names the field);
+ * -EUSERS: 64 handles already open. */
 static inline int tipc_ring_open_fp(tipc_ring **out, const char *name, uint32_t msg_size, const char *fingerprint) {
   if (!tipc__valid_name(name) || msg_size == 0) return -EINVAL;
+  tipc__why[0] = '\0';
   tipc_ring *r = (tipc_ring *)calloc(1, sizeof *r);
   if (r == NULL) return -ENOMEM;
   int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
   int rc = fd < 0 ? -errno : tipc__attach(r, fd, name, msg_size, fingerprint);
-  if (fd >= 0) close(fd);
+  r->fd = fd;
   if (rc == 0) rc = tipc__register(r);
   if (rc != 0) {
     if (r->base != NULL) munmap(r->base, r->size);
+    if (fd >= 0) close(fd);
     free(r);
     return rc;
   }
@@ -658,6 +720,13 @@ static inline int tipc_ring_create(tipc_ring **out, const char *name, uint32_t m
 /** Releases the handle's registry entry, doorbell and mapping. */
 static inline void tipc_ring_close(tipc_ring *r) {
   if (r == NULL) return;
+  if (!tipc__intact(r)) { /* truncated: the registry entry is gone with the pages; touch nothing */
+    if (r->bell >= 0) close(r->bell);
+    munmap(r->base, r->size);
+    close(r->fd);
+    free(r);
+    return;
+  }
   uint32_t bit = 1u << (r->entry % 32);
   atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_CONSUMERS_WAITING + 4 * (r->entry / 32)), ~bit);
   atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_PRODUCERS_WAITING + 4 * (r->entry / 32)), ~bit);
@@ -666,6 +735,7 @@ static inline void tipc_ring_close(tipc_ring *r) {
   atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PID)), 0);
   if (r->bell >= 0) close(r->bell);
   munmap(r->base, r->size);
+  close(r->fd);
   free(r);
 }
 

@@ -7,7 +7,7 @@
  */
 import { fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
-import { TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
+import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
 import { type ChannelInfo, FdChannel, type Message, type ReceiveOptions, type SendOptions } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
@@ -61,6 +61,11 @@ const HEAD_HI = HEAD_LO + 1;
 const RECOVERY_MS = 10;
 /** How often a producer blocked on a full ring looks for a consumer that died holding a slot. */
 const FULL_RECHECK_MS = 100;
+/**
+ * How often an idle consumer wakes to check that the segment was not truncated under it (one fstat):
+ * a sleeper that was never rung still learns within this time that its ring is gone.
+ */
+const SIZE_RECHECK_MS = 1000;
 /** Loads spent polling the ring before registering as a sleeper (a few microseconds). */
 const SPIN = 256;
 
@@ -114,8 +119,52 @@ function alive(pid: number, start: number): boolean {
 // --- the mapping -------------------------------------------------------------------------------
 /** Why an existing segment cannot be attached with this codec. */
 interface Mismatch {
-  readonly kind: 'foreign' | 'incompatible';
+  readonly kind: 'foreign' | 'corrupt' | 'incompatible';
   readonly message: string;
+  /** For a corrupt header: the field that is wrong, what it holds and what it must hold. */
+  readonly field?: string;
+  readonly value?: string;
+  readonly expected?: string;
+}
+
+/** A header field that disagrees with the protocol, the other fields or the file's size. */
+interface HeaderProblem {
+  readonly field: string;
+  readonly value: string;
+  readonly expected: string;
+}
+
+/**
+ * Checks every layout field of a ring header (magic and version already matched) against the
+ * protocol, against each other and against the file's size, in the order docs/ring-protocol.md
+ * lists them. A peer uses these numbers to index the mapping: one out of range would make it read
+ * or write outside the segment.
+ */
+function headerProblem(view: DataView, fileSize: number): HeaderProblem | undefined {
+  const field = (name: string, value: number | bigint, expected: string) => ({
+    field: name,
+    value: String(value),
+    expected,
+  });
+  const size = view.getUint32(OFF_MSG_SIZE, true);
+  if (size < 1 || size > MAX_MSG_SIZE) return field('msg_size', size, `1..${MAX_MSG_SIZE}`);
+  const slots = view.getUint32(OFF_SLOTS, true);
+  if (slots < 2 || slots > MAX_CAPACITY || (slots & (slots - 1)) !== 0) {
+    return field('slots', slots, `a power of two in 2..${MAX_CAPACITY}`);
+  }
+  const capacity = view.getUint32(OFF_CAPACITY, true);
+  if (capacity < 1 || capacity > slots) return field('capacity', capacity, `1..${slots} (the slots)`);
+  const handles = view.getUint32(OFF_MAX_HANDLES, true);
+  if (handles !== HANDLES) return field('max_handles', handles, String(HANDLES));
+  const seq = view.getUint32(OFF_SEQ, true);
+  if (seq !== SEQ_OFFSET) return field('seq_offset', seq, String(SEQ_OFFSET));
+  const data = view.getUint32(OFF_DATA, true);
+  if (data !== dataOffsetFor(slots)) return field('data_offset', data, `${dataOffsetFor(slots)} (for ${slots} slots)`);
+  const total = view.getBigUint64(OFF_TOTAL_SIZE, true);
+  const end = data + slots * size;
+  if (total !== BigInt(end)) return field('total_size', total, `${end} (data_offset + slots * msg_size)`);
+  if (fileSize !== end) return field('file size', fileSize, `${end} (total_size)`);
+  return undefined;
 }
 
 /** A mapped ring segment and typed views over it. */
@@ -127,8 +176,10 @@ class Segment {
   /** Header words only: tail, head and statistics are unsigned 64-bit (positions pass 2^63 exactly). */
   readonly i64: BigUint64Array;
   readonly view: DataView;
+  /** The segment's descriptor when the mapping owns it (a channel's: fstat notices truncation); else -1. */
+  readonly fd: number;
 
-  constructor(fd: number, length: number, name: string) {
+  constructor(fd: number, length: number, name: string, own = false) {
     const address = libc.mmap(null, length, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED, fd, 0n);
     if (address === libc.MAP_FAILED) throw systemError(libc.errno(), 'mmap', name);
     this.address = address;
@@ -138,6 +189,7 @@ class Segment {
     this.i32 = new Int32Array(buffer, 0, length >>> 2);
     this.i64 = new BigUint64Array(buffer, 0, OFF_REGISTRY / 8);
     this.view = new DataView(buffer);
+    this.fd = own ? fd : -1;
   }
 
   u32(offset: number): number {
@@ -159,13 +211,14 @@ class Segment {
         message: `${url} is not a typed-ipc ring of protocol version ${VERSION} (magic 0x${magic.toString(16)}, version ${this.u32(OFF_VERSION)}); remove it with unlink('${url}') if it is left over`,
       };
     }
-    const slots = this.u32(OFF_SLOTS);
-    const capacity = this.u32(OFF_CAPACITY);
-    const dataEnd = this.u32(OFF_DATA) + slots * this.u32(OFF_MSG_SIZE);
-    if (slots < 2 || (slots & (slots - 1)) !== 0 || capacity < 1 || capacity > slots || dataEnd > this.length) {
+    const problem = headerProblem(this.view, this.length);
+    if (problem !== undefined) {
       return {
-        kind: 'foreign',
-        message: `${url} has a corrupt header (${slots} slots, capacity ${capacity}, ${this.length} bytes)`,
+        kind: 'corrupt',
+        ...problem,
+        message:
+          `${url} has a damaged ring header: ${problem.field} is ${problem.value}, expected ${problem.expected}; ` +
+          `it was not used (nor replaced): unlink('${url}') it if it is left over, and check who else writes it`,
       };
     }
     const size = this.u32(OFF_MSG_SIZE);
@@ -198,6 +251,13 @@ class Segment {
 
   unmap(): void {
     libc.munmap(this.address, this.length);
+    if (this.fd >= 0) libc.close(this.fd);
+  }
+
+  /** The file's size now, when it no longer covers the mapping (truncated: touching it is a SIGBUS); else undefined. */
+  shrunk(): number | undefined {
+    const { size } = fstatSync(this.fd);
+    return size < this.length ? size : undefined;
   }
 }
 
@@ -354,15 +414,21 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
           message: `${url} is not a typed-ipc ring (${size} bytes, less than its header); remove it with unlink('${url}') if it is left over`,
         });
       }
-      segment = new Segment(fd, size, name);
-    } finally {
+      segment = new Segment(fd, size, name, true);
+    } catch (error) {
       libc.close(fd);
+      throw error;
     }
     const mismatch = segment.mismatch(url, codec);
     if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false);
     segment.unmap();
     if (mismatch.kind === 'foreign') {
       throw new ValidationError('url', 'a typed-ipc ring', 'another kind of segment', { message: mismatch.message });
+    }
+    if (mismatch.kind === 'corrupt') {
+      throw new ValidationError(`header.${mismatch.field}`, mismatch.expected ?? '', mismatch.value ?? '', {
+        message: mismatch.message,
+      });
     }
     if (options.create !== true) {
       throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
@@ -419,6 +485,8 @@ export class RingChannel<T> extends FdChannel<T> {
   /** Pending waits of this channel for a message ([0]) and for room ([1]). */
   readonly #sleepers = [0, 0];
   #nextRecovery = 0;
+  /** Set when the segment was found truncated: the mapping must not be touched again. */
+  #truncated = false;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
     const bell = check(
@@ -758,7 +826,7 @@ export class RingChannel<T> extends FdChannel<T> {
       OFF_CONSUMERS_WAITING,
       () => this.#readable(),
       () => this.#recoverProducer(),
-      0,
+      SIZE_RECHECK_MS,
       options,
     );
   }
@@ -802,8 +870,11 @@ export class RingChannel<T> extends FdChannel<T> {
       try {
         await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
       } catch (error) {
+        // A timeout (the caller's or ours) looks at the segment too before anything touches it.
+        this.#assertIntact();
         if (!(internal && error instanceof TimeoutError)) throw error;
       }
+      this.#assertIntact();
     } finally {
       // The bit is shared by this channel's waits on one side: the last one out clears it. After
       // close() the mapping is gone: touch it only while open.
@@ -812,8 +883,33 @@ export class RingChannel<T> extends FdChannel<T> {
     }
   }
 
+  /**
+   * Fails, and closes the channel without touching the mapping again, when the segment's file was
+   * truncated below the mapping: an access past its new end would kill the process with SIGBUS.
+   * Called on every wake-up and timeout, before the ring is looked at (docs/ring-protocol.md, "Trust model").
+   */
+  #assertIntact(): void {
+    if (this.closed) return;
+    const size = this.#segment.shrunk();
+    if (size === undefined) return;
+    this.#truncated = true;
+    const error = new ChannelClosedError(
+      `${this.url}: the segment was truncated to ${size} bytes under this channel (the ring is ` +
+        `${this.#segment.length}); whoever can write /dev/shm${this.url.slice(4)} did it. The channel is closed ` +
+        'without touching the ring again; recreate the ring (unlink, then open with create)',
+    );
+    void this.close();
+    throw error;
+  }
+
   // --- lifecycle -------------------------------------------------------------------------------
   protected closeResources(): void {
+    if (this.#truncated) {
+      // The registry entry and masks went with the truncated pages: nothing to clear, and touching them would fault.
+      libc.close(this.#bell);
+      this.#segment.unmap();
+      return;
+    }
     const i32 = this.#i32;
     const bit = 1 << (this.#entry & 31);
     Atomics.and(i32, (OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);

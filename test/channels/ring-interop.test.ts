@@ -1,17 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ringLayout } from '../../src/channels/ring.js';
 import { type Channel, cHeader, open, unlink } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
-import { Sample, sample, startRingAt } from './ring-fixtures.js';
+import { Cleanup, compileC, uniqueName } from '../helpers.js';
+import { expected, parseOk, ringPeers, Sample, sample, startRingAt } from './ring-fixtures.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const STOP = 65535;
-const peer = (): string => compileC('ring_peer', [`${repoRoot}/test/c/ring_peer.c`]);
-const env = { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint };
 
 function ringUrl(tag = 'interop'): string {
   const url = `shm:/${uniqueName(tag)}`;
@@ -25,24 +23,7 @@ async function openRing(url: string, options = {}): Promise<Channel<Sample>> {
   return channel;
 }
 
-/** A running peer; `done` is taken at spawn time so that an early exit is never missed. */
-interface Peer {
-  readonly child: ChildProcess;
-  readonly done: ReturnType<typeof finished>;
-}
-
-function track(child: ChildProcess): Peer {
-  cleanup.add(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-  return { child, done: finished(child) };
-}
-
-function cPeer(...args: string[]): Peer {
-  return track(spawn(peer(), args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
-}
-
-function nodePeer(...args: string[]): Peer {
-  return track(spawnTs('test/channels/ring-peer.ts', args));
-}
+const { track, cPeer, nodePeer } = ringPeers(cleanup);
 
 /** Checks every received message like the peers do: untorn, FIFO per producer; returns per-producer counts. */
 class Checker {
@@ -56,18 +37,6 @@ class Checker {
     this.last.set(value.channel, value.timestamp);
     this.counts.set(value.channel, (this.counts.get(value.channel) ?? 0) + 1);
   }
-}
-
-/** Sum over producers `ids` of what a consumer prints: count, sum of ids, sum of timestamps. */
-function expected(ids: readonly number[], perProducer: number): [number, number, bigint] {
-  const stamps = BigInt((perProducer * (perProducer - 1)) / 2) * BigInt(ids.length);
-  return [ids.length * perProducer, ids.reduce((a, b) => a + b, 0) * perProducer, stamps];
-}
-
-function parseOk(stdout: string): [number, number, bigint] {
-  const match = /^ok (\d+) (\d+) (\d+)$/m.exec(stdout);
-  if (!match) throw new Error(`consumer did not report: ${stdout}`);
-  return [Number(match[1]), Number(match[2]), BigInt(match[3]!)];
 }
 
 describe('shm ring: C and Node peers', () => {
