@@ -49,7 +49,7 @@ extern "C" {
 
 /* ---- Layout (docs/ring-protocol.md, "Memory layout"). All fields little-endian. ---------------- */
 #define TIPC_RING_MAGIC 0x474E495243504954ULL /* the bytes "TIPCRING" */
-#define TIPC_RING_VERSION 1u
+#define TIPC_RING_VERSION 2u /* 2: doorbells in a directory that follows the segment's mode */
 #define TIPC_RING_OFF_MAGIC 0
 #define TIPC_RING_OFF_VERSION 8
 #define TIPC_RING_OFF_MSG_SIZE 16
@@ -158,13 +158,30 @@ static inline int tipc__alive(int pid, uint64_t start_time) {
   return now == 0 ? 1 : now == start_time;
 }
 
+/* ---- doorbells (docs/ring-protocol.md, "Doorbells") ----------------------------------------- */
+
+/* The directory of a ring's doorbell sockets: only who may write the segment may enter it. */
+static inline void tipc__bell_dir(char *buf, size_t len, uint64_t ring_id) {
+  snprintf(buf, len, "/dev/shm/.tipc-bells.%016llx", (unsigned long long)ring_id);
+}
+
+/* The directory's mode for a segment of `mode`: rwx for each class that may write the segment. */
+static inline mode_t tipc__bells_mode(mode_t mode) {
+  return (mode_t)(0700 | ((mode & 0020) ? 0070 : 0) | ((mode & 0002) ? 0007 : 0));
+}
+
 static inline void tipc__bell_address(struct sockaddr_un *addr, socklen_t *len, uint64_t ring_id, uint32_t e) {
+  char dir[64];
   memset(addr, 0, sizeof *addr);
   addr->sun_family = AF_UNIX;
-  int n = snprintf(addr->sun_path + 1, sizeof addr->sun_path - 1, "tipc-ring-%016llx-%u", (unsigned long long)ring_id,
-                   (unsigned)e);
-  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+  tipc__bell_dir(dir, sizeof dir, ring_id);
+  int n = snprintf(addr->sun_path, sizeof addr->sun_path, "%s/%u", dir, (unsigned)e);
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
+
+/* Removes the doorbell sockets of a ring (all, or those whose registry entry in `base` is not live)
+ * and then the directory, which fails harmlessly while a live handle's socket is left in it. */
+static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base);
 
 /* Rings every doorbell whose bit is set in the two-word mask at `off`, clearing the bits. */
 static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
@@ -502,9 +519,40 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
 }
 
 /* Takes a registry entry (free, or left by a dead process) and binds its doorbell. */
+/* Checks that the doorbell directory is the one the ring's creator made: a directory (not a link) of
+ * the segment's owner and group, granting nobody the segment does not grant. */
+static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
+  char dir[64];
+  struct stat st;
+  tipc__bell_dir(dir, sizeof dir, r->ring_id);
+  if (fstat(r->fd, seg) != 0) return -errno;
+  if (lstat(dir, &st) != 0) {
+    int rc = -errno;
+    snprintf(tipc__why, sizeof tipc__why, "the ring's doorbell directory %s is missing: unlink and recreate the ring",
+             dir);
+    return rc;
+  }
+  mode_t allowed = tipc__bells_mode(seg->st_mode & 0777);
+  if (!S_ISDIR(st.st_mode) || st.st_uid != seg->st_uid || st.st_gid != seg->st_gid || (st.st_mode & 0777 & ~allowed)) {
+    snprintf(tipc__why, sizeof tipc__why,
+             "%s is not the ring's own doorbell directory (uid %u gid %u mode %03o; expected a directory of %u:%u "
+             "within %03o): remove it, or chmod it like the segment",
+             dir, (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777), (unsigned)seg->st_uid,
+             (unsigned)seg->st_gid, (unsigned)allowed);
+    return -EPERM;
+  }
+  return 0;
+}
+
 static inline int tipc__register(tipc_ring *r) {
   int self = (int)getpid();
   uint64_t start = tipc__start_time(self);
+  struct stat seg;
+  int rc = tipc__check_bells(r, &seg);
+  if (rc != 0) {
+    r->bell = -1;
+    return rc;
+  }
   r->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (r->bell < 0) return -errno;
   for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
@@ -519,10 +567,23 @@ static inline int tipc__register(tipc_ring *r) {
     struct sockaddr_un addr;
     socklen_t len;
     tipc__bell_address(&addr, &len, r->ring_id, e);
-    if (bind(r->bell, (struct sockaddr *)&addr, len) != 0) {
-      /* A forked child of the dead owner may still hold the doorbell: leave the entry as it was. */
+    /* The entry is ours: a socket file its dead owner left goes (a forked child of that owner may
+     * still hold the socket; it is no handle and gets no more rings). */
+    (void)unlink(addr.sun_path);
+    int bound = bind(r->bell, (struct sockaddr *)&addr, len) == 0 ? 0 : -errno;
+    /* Peers of other uids that the segment grants must be able to ring it; the directory keeps out the rest. */
+    if (bound == 0 && chmod(addr.sun_path, tipc__bells_mode(seg.st_mode & 0777) & 0666) != 0) {
+      bound = -errno;
+      (void)unlink(addr.sun_path);
+    }
+    if (bound != 0) {
       atomic_store_explicit(pid, seen, memory_order_seq_cst);
-      continue;
+      if (bound == -EADDRINUSE) continue; /* another opener's socket appeared meanwhile */
+      snprintf(tipc__why, sizeof tipc__why, "cannot create the doorbell %s: %s (it is granted like the segment)",
+               addr.sun_path, strerror(-bound));
+      close(r->bell);
+      r->bell = -1;
+      return bound;
     }
     /* The dead owner's intents stay until cleared; the start time is written last (see docs). */
     atomic_store_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PROD_COUNT)), 0, memory_order_release);
@@ -547,6 +608,23 @@ static inline int tipc__unused(const uint8_t *base) {
   return 1;
 }
 
+static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base) {
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, ring_id);
+  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
+    if (base != NULL) {
+      const uint8_t *entry = base + TIPC_RING_OFF_REGISTRY + (size_t)e * TIPC_RING_ENTRY_SIZE;
+      int pid = (int)*(const uint32_t *)(const void *)(entry + TIPC_RING_E_PID);
+      if (pid != 0 && tipc__alive(pid, *(const uint64_t *)(const void *)(entry + TIPC_RING_E_START_TIME))) continue;
+    }
+    struct sockaddr_un addr;
+    socklen_t len;
+    tipc__bell_address(&addr, &len, ring_id, e);
+    (void)unlink(addr.sun_path);
+  }
+  (void)rmdir(dir);
+}
+
 static inline uint64_t tipc__random64(void) {
   uint64_t v = 0;
   int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -561,7 +639,7 @@ static inline uint64_t tipc__random64(void) {
 
 /* Builds a fully initialised segment under a temporary name in /dev/shm; returns its fd. */
 static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint32_t capacity, mode_t mode,
-                              const char *fingerprint) {
+                              const char *fingerprint, uint64_t *ring_id) {
   snprintf(tmp, tmp_len, "/dev/shm/.tipc-ring.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
   int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return -errno;
@@ -589,7 +667,8 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_CAPACITY) = capacity;
   *(int32_t *)(void *)(base + TIPC_RING_OFF_CREATOR_PID) = (int32_t)getpid();
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_MAX_HANDLES) = TIPC_RING_HANDLES;
-  *(uint64_t *)(void *)(base + TIPC_RING_OFF_RING_ID) = tipc__random64();
+  *ring_id = tipc__random64();
+  *(uint64_t *)(void *)(base + TIPC_RING_OFF_RING_ID) = *ring_id;
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_SEQ) = tipc__seq_offset();
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_DATA) = data_off;
   *(uint64_t *)(void *)(base + TIPC_RING_OFF_TOTAL_SIZE) = size;
@@ -597,6 +676,18 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
     memcpy(base + TIPC_RING_OFF_FINGERPRINT, fingerprint, strnlen(fingerprint, TIPC_RING_FINGERPRINT_MAX - 1));
   uint32_t *seq = (uint32_t *)(void *)(base + tipc__seq_offset());
   for (uint32_t i = 0; i < slots; i++) seq[i] = i;
+  /* The doorbell directory exists before the ring is visible under its name: owner-only first, then
+   * the exact mode (umask ignored). */
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, *ring_id);
+  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode)) != 0) {
+    rc = -errno;
+    (void)rmdir(dir);
+    munmap(base, size);
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
   atomic_store_explicit((_Atomic uint64_t *)(void *)(base + TIPC_RING_OFF_MAGIC), TIPC_RING_MAGIC,
                         memory_order_release);
   munmap(base, size);
@@ -665,12 +756,14 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
     if (rc != -ENOENT && rc != -EINVAL && rc != -EPROTO) return rc;
     if (rc == -ENOENT) {
       if (attempt == 0) tipc__sweep_temporaries();
-      int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+      uint64_t id;
+      int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint, &id);
       if (fd < 0) return fd;
       /* link() publishes the finished segment atomically and fails if the name was taken. */
       int linked = link(tmp, path) == 0 ? 0 : -errno;
       unlink(tmp);
       close(fd);
+      if (linked != 0) tipc__remove_bells(id, NULL);
       if (linked != 0 && linked != -EEXIST) return linked;
       continue;
     }
@@ -685,15 +778,18 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
       void *m = mmap(NULL, (size_t)before.st_size, PROT_READ, MAP_SHARED, old, 0);
       if (m != MAP_FAILED) {
         int unused = (size_t)before.st_size >= tipc__seq_offset() && tipc__unused((const uint8_t *)m);
+        uint64_t old_id = unused ? *(const uint64_t *)(const void *)((const uint8_t *)m + TIPC_RING_OFF_RING_ID) : 0;
         munmap(m, (size_t)before.st_size);
         if (unused) {
-          int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+          uint64_t id;
+          int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint, &id);
           if (fd < 0) {
             close(old);
             return fd;
           }
           replaced = rename(tmp, path) == 0 ? 0 : -errno;
           if (replaced != 0) unlink(tmp);
+          tipc__remove_bells(replaced == 0 ? old_id : id, NULL);
           close(fd);
         }
       }
@@ -720,6 +816,16 @@ static inline int tipc_ring_create(tipc_ring **out, const char *name, uint32_t m
 /** Releases the handle's registry entry, doorbell and mapping. */
 static inline void tipc_ring_close(tipc_ring *r) {
   if (r == NULL) return;
+  struct sockaddr_un addr;
+  socklen_t len;
+  char dir[64];
+  struct stat st;
+  tipc__bell_address(&addr, &len, r->ring_id, r->entry);
+  tipc__bell_dir(dir, sizeof dir, r->ring_id);
+  /* The doorbell file goes before the entry is freed (afterwards it may be the next owner's); the
+   * last handle of an unlinked ring removes the directory. */
+  (void)unlink(addr.sun_path);
+  if (fstat(r->fd, &st) == 0 && st.st_nlink == 0) (void)rmdir(dir);
   if (!tipc__intact(r)) { /* truncated: the registry entry is gone with the pages; touch nothing */
     if (r->bell >= 0) close(r->bell);
     munmap(r->base, r->size);
@@ -742,7 +848,17 @@ static inline void tipc_ring_close(tipc_ring *r) {
 /** Removes the ring's name; open handles keep working until closed. */
 static inline int tipc_ring_unlink(const char *name) {
   if (!tipc__valid_name(name)) return -EINVAL;
-  return shm_unlink(name) == 0 ? 0 : -errno;
+  /* The header is read (not mapped): the ring id names the doorbells; the registry says which are live. */
+  uint8_t header[TIPC_RING_OFF_REGISTRY + TIPC_RING_HANDLES * TIPC_RING_ENTRY_SIZE];
+  int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+  int ours = fd >= 0 && pread(fd, header, sizeof header, 0) == (ssize_t)sizeof header &&
+             *(uint64_t *)(void *)header == TIPC_RING_MAGIC &&
+             *(uint32_t *)(void *)(header + TIPC_RING_OFF_VERSION) == TIPC_RING_VERSION;
+  if (fd >= 0) close(fd);
+  if (shm_unlink(name) != 0) return -errno;
+  /* Sockets of live handles stay: they keep working until closed, and the last to close removes the directory. */
+  if (ours) tipc__remove_bells(*(uint64_t *)(void *)(header + TIPC_RING_OFF_RING_ID), header);
+  return 0;
 }
 
 #ifdef __cplusplus

@@ -5,7 +5,20 @@
  * include/typed_ipc_ring.h. Steady state makes no system call: a doorbell datagram is sent only
  * to peers that registered as sleeping.
  */
-import { fstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
@@ -15,7 +28,9 @@ import type { Address } from './url.js';
 
 // --- layout (mirrors include/typed_ipc_ring.h; byte offsets) -----------------------------------
 const MAGIC = 0x474e495243504954n; // the bytes "TIPCRING"
-const VERSION = 1;
+// Version 2: doorbells moved from abstract names (anyone could bind or flood them) to a directory
+// whose access follows the segment's mode. Version 1 peers would never wake version 2 ones.
+const VERSION = 2;
 const OFF_VERSION = 8;
 const OFF_MSG_SIZE = 16;
 const OFF_SLOTS = 20;
@@ -269,6 +284,78 @@ function randomId(): bigint {
   return crypto.getRandomValues(new BigUint64Array(1))[0]!;
 }
 
+// --- doorbells (docs/ring-protocol.md, "Doorbells") --------------------------------------------
+/** The directory holding a ring's doorbell sockets; only who may write the segment may enter it. */
+function bellDirectory(ringId: bigint): string {
+  return `/dev/shm/.tipc-bells.${ringId.toString(16).padStart(16, '0')}`;
+}
+
+/** The doorbell directory's permission bits for a segment of `mode`: rwx for each class that may write it. */
+function bellsMode(mode: number): number {
+  return 0o700 | (mode & 0o020 ? 0o070 : 0) | (mode & 0o002 ? 0o007 : 0);
+}
+
+/** Prebuilt `sockaddr_un` bytes of a registry entry's doorbell: family, path, NUL. */
+function bellAddress(ringId: bigint, entry: number): Uint8Array {
+  const path = new TextEncoder().encode(`${bellDirectory(ringId)}/${entry}`);
+  const address = new Uint8Array(2 + path.length + 1);
+  address[0] = libc.AF_UNIX; // sun_family, little-endian u16
+  address.set(path, 2);
+  return address;
+}
+
+/**
+ * Checks that the doorbell directory is the one the ring's creator made: a directory (not a link),
+ * with the segment's owner and group, granting nobody the segment does not grant. Whoever planted a
+ * look-alike could otherwise take handles or read who sleeps.
+ */
+function checkBellDirectory(url: string, directory: string, segment: { uid: number; gid: number; mode: number }) {
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(directory);
+  } catch {
+    throw systemError(
+      errnos.ENOENT,
+      'lstat',
+      directory,
+      `${url}: its doorbell directory is missing (removed by hand?); unlink('${url}') and create the ring again`,
+    );
+  }
+  const extra = stat.mode & 0o777 & ~bellsMode(segment.mode);
+  if (!stat.isDirectory() || stat.uid !== segment.uid || stat.gid !== segment.gid || extra !== 0) {
+    throw new ValidationError(
+      'doorbells',
+      `a directory of uid ${segment.uid}, gid ${segment.gid}, mode within 0${bellsMode(segment.mode).toString(8)}`,
+      `${stat.isDirectory() ? 'a directory' : 'not a directory'} of uid ${stat.uid}, gid ${stat.gid}, mode 0${(stat.mode & 0o777).toString(8)}`,
+      {
+        message:
+          `${url}: ${directory} is not the ring's own doorbell directory (expected a directory of the segment's ` +
+          `owner ${segment.uid}:${segment.gid} granting at most 0${bellsMode(segment.mode).toString(8)}; found ` +
+          `uid ${stat.uid}, gid ${stat.gid}, mode 0${(stat.mode & 0o777).toString(8)}${stat.isDirectory() ? '' : ', not a directory'}); ` +
+          'it is not used. Someone else may have planted it: remove it, or chmod it like the segment',
+      },
+    );
+  }
+}
+
+/** Creates a ring's doorbell directory, owner-only first, then with the exact mode (umask ignored). */
+function makeBellDirectory(ringId: bigint, mode: number): void {
+  const directory = bellDirectory(ringId);
+  mkdirSync(directory, { mode: 0o700 });
+  chmodSync(directory, bellsMode(mode));
+}
+
+/** Removes a ring's doorbell directory with the sockets in it (those of `keep` entries excepted). */
+function removeBellDirectory(ringId: bigint, keep: (entry: number) => boolean = () => false): void {
+  const directory = bellDirectory(ringId);
+  for (let e = 0; e < HANDLES; e++) if (!keep(e)) libc.unlink(`${directory}/${e}`);
+  try {
+    rmdirSync(directory);
+  } catch {
+    // Not empty: a live handle's socket is still there; the last one to close removes the directory.
+  }
+}
+
 /** Removes temporary segments of creators that died before publishing them (never visible as rings). */
 function sweepTemporaries(): void {
   for (const file of readdirSync('/dev/shm')) {
@@ -283,7 +370,12 @@ function sweepTemporaries(): void {
  * with link() (fails if the name exists) or rename() (replaces a stale one). Nobody ever sees a
  * half-initialised ring under its real name.
  */
-function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: number, mode: number): string {
+function buildSegment(
+  name: string,
+  codec: MessageCodec<unknown>,
+  capacity: number,
+  mode: number,
+): { temporary: string; ringId: bigint } {
   const temporary = `/dev/shm/.tipc-ring.${process.pid}.${randomId().toString(16)}`;
   const fd = check(
     libc.open(temporary, libc.O_RDWR | libc.O_CREAT | libc.O_EXCL | libc.O_CLOEXEC | libc.O_NOFOLLOW, mode),
@@ -305,16 +397,19 @@ function buildSegment(name: string, codec: MessageCodec<unknown>, capacity: numb
     view.setUint32(OFF_CAPACITY, capacity, true);
     view.setInt32(OFF_CREATOR_PID, process.pid, true);
     view.setUint32(OFF_MAX_HANDLES, HANDLES, true);
-    view.setBigUint64(OFF_RING_ID, randomId(), true);
+    const ringId = randomId();
+    view.setBigUint64(OFF_RING_ID, ringId, true);
     view.setUint32(OFF_SEQ, SEQ_OFFSET, true);
     view.setUint32(OFF_DATA, dataOffset, true);
     view.setBigUint64(OFF_TOTAL_SIZE, BigInt(length), true);
     const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, FINGERPRINT_MAX - 1);
     segment.u8.set(fingerprint, OFF_FINGERPRINT);
     for (let i = 0; i < slots; i++) segment.i32[(SEQ_OFFSET >> 2) + i] = i;
+    // The doorbell directory exists before the ring is visible under its name.
+    makeBellDirectory(ringId, mode);
     Atomics.store(segment.i64, 0, MAGIC);
     segment.unmap();
-    return temporary;
+    return { temporary, ringId };
   } catch (error) {
     libc.unlink(temporary);
     throw error;
@@ -346,14 +441,18 @@ async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity
     if (before.ino !== now.ino || before.size < SEQ_OFFSET) return true;
     const segment = new Segment(fd, before.size, name);
     const unused = segment.unused();
+    const oldId = segment.view.getBigUint64(OFF_RING_ID, true);
     segment.unmap();
     if (!unused) return false;
-    const temporary = buildSegment(name, codec, capacity, mode);
+    const { temporary, ringId } = buildSegment(name, codec, capacity, mode);
     if (libc.rename(temporary, shmPath(name)) !== 0) {
       const errno = libc.errno();
       libc.unlink(temporary);
+      removeBellDirectory(ringId);
       throw systemError(errno, 'rename', name);
     }
+    // Only a ring of this protocol has a doorbell directory to remove; a foreign segment is never replaced.
+    removeBellDirectory(oldId);
     return true;
   } finally {
     libc.close(fd);
@@ -399,9 +498,10 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
       if (errno !== errnos.ENOENT || options.create !== true) throw systemError(errno, 'shm_open', name);
       if (!swept) sweepTemporaries();
       swept = true;
-      const temporary = buildSegment(name, codec, capacity, mode);
+      const { temporary, ringId } = buildSegment(name, codec, capacity, mode);
       const linked = libc.link(temporary, shmPath(name)) === 0 ? 0 : libc.errno();
       libc.unlink(temporary);
+      if (linked !== 0) removeBellDirectory(ringId);
       if (linked !== 0 && (linked !== errnos.EEXIST || exclusive)) throw systemError(linked, 'link', name);
       exclusive = false;
       continue;
@@ -448,15 +548,6 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
 /** A claimed message that failed to decode, waiting for its turn to be thrown. */
 class Undecodable {
   constructor(readonly error: unknown) {}
-}
-
-/** Prebuilt `sockaddr_un` bytes of a registry entry's abstract doorbell. */
-function bellAddress(ringId: bigint, entry: number): Uint8Array {
-  const path = new TextEncoder().encode(`tipc-ring-${ringId.toString(16).padStart(16, '0')}-${entry}`);
-  const address = new Uint8Array(3 + path.length);
-  address[0] = libc.AF_UNIX; // sun_family, little-endian u16
-  address.set(path, 3); // sun_path[0] = 0: the abstract namespace
-  return address;
 }
 
 /** A channel on a shared-memory ring. */
@@ -523,6 +614,9 @@ export class RingChannel<T> extends FdChannel<T> {
   static #register(segment: Segment, bell: number, url: string): number {
     const { i32, view } = segment;
     const ringId = view.getBigUint64(OFF_RING_ID, true);
+    const owner = fstatSync(segment.fd);
+    const directory = bellDirectory(ringId);
+    checkBellDirectory(url, directory, { uid: owner.uid, gid: owner.gid, mode: owner.mode & 0o777 });
     selfStart ??= startTime(process.pid);
     for (let e = 0; e < HANDLES; e++) {
       const base = OFF_REGISTRY + e * ENTRY_SIZE;
@@ -533,11 +627,30 @@ export class RingChannel<T> extends FdChannel<T> {
         if (alive(seen, start)) continue;
       }
       if (Atomics.compareExchange(i32, (base + E_PID) >> 2, seen, process.pid) !== seen) continue;
+      // The entry is ours: a socket file left there by its dead owner goes (a forked child of that
+      // owner may still hold the socket; it is no handle and gets no more rings).
+      const path = `${directory}/${e}`;
+      libc.unlink(path);
       const address = bellAddress(ringId, e);
-      if (libc.bind(bell, address, address.length) !== 0) {
-        // A forked child of the dead owner may still hold that doorbell: leave the entry as it was.
+      const bound = libc.bind(bell, address, address.length) === 0 ? 0 : libc.errno();
+      if (bound === 0) {
+        try {
+          // Peers of other uids the segment grants must be able to ring it; the directory keeps out the rest.
+          chmodSync(path, bellsMode(owner.mode) & 0o666);
+        } catch {
+          libc.unlink(path);
+        }
+      }
+      if (bound !== 0 || !existsSync(path)) {
         Atomics.store(i32, (base + E_PID) >> 2, seen);
-        continue;
+        if (bound === errnos.EADDRINUSE) continue; // another opener's socket appeared meanwhile
+        throw systemError(
+          bound || errnos.EACCES,
+          'bind',
+          path,
+          `${url}: this process may not create its doorbell in ${directory}; the ring's owner grants its ` +
+            'doorbells like its segment (write access to the segment gives access to the directory)',
+        );
       }
       // The dead owner's intents are cleared before the start time marks the entry as ours.
       Atomics.store(i32, (base + E_PROD_COUNT) >> 2, 0);
@@ -903,15 +1016,30 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 
   // --- lifecycle -------------------------------------------------------------------------------
+  /** Removes this handle's doorbell file, and the directory once the ring is unlinked and this was the last. */
+  #removeBell(): void {
+    const directory = bellDirectory(this.#ringId);
+    libc.unlink(`${directory}/${this.#entry}`);
+    if (fstatSync(this.#segment.fd).nlink !== 0) return;
+    try {
+      rmdirSync(directory);
+    } catch {
+      // Other handles are still open; the last one removes it.
+    }
+  }
+
   protected closeResources(): void {
     if (this.#truncated) {
       // The registry entry and masks went with the truncated pages: nothing to clear, and touching them would fault.
+      this.#removeBell();
       libc.close(this.#bell);
       this.#segment.unmap();
       return;
     }
     const i32 = this.#i32;
     const bit = 1 << (this.#entry & 31);
+    // The doorbell file goes before the entry is freed: afterwards it may be the next owner's.
+    this.#removeBell();
     Atomics.and(i32, (OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
     Atomics.and(i32, (OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
     Atomics.store(i32, this.#entryBase + (E_PROD_COUNT >> 2), 0);
@@ -943,9 +1071,35 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 }
 
+/** The ring id and the live entries of the ring in `path`, read from the file (not mapped); undefined if not a ring. */
+function readRegistry(path: string): { ringId: bigint; live: (entry: number) => boolean } | undefined {
+  const header = Buffer.alloc(SEQ_OFFSET);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    if (readSync(fd, header, 0, SEQ_OFFSET, 0) < SEQ_OFFSET) return undefined;
+  } finally {
+    closeSync(fd);
+  }
+  if (header.readBigUInt64LE(0) !== MAGIC || header.readUInt32LE(OFF_VERSION) !== VERSION) return undefined;
+  const live = (e: number): boolean => {
+    const base = OFF_REGISTRY + e * ENTRY_SIZE;
+    const start = Number(header.readBigUInt64LE(base + E_START_TIME));
+    return alive(header.readInt32LE(base + E_PID), start);
+  };
+  return { ringId: header.readBigUInt64LE(OFF_RING_ID), live };
+}
+
 async function unlinkRing(address: Address): Promise<void> {
   if (address.scheme !== 'shm') throw new UnsupportedError(`${address.url}: not a shared-memory ring`);
+  const registry = readRegistry(shmPath(address.name));
   check(libc.shmUnlink(address.name), 'shm_unlink', address.name);
+  // Sockets of live handles stay (they keep working until closed; the last to close removes the directory).
+  if (registry !== undefined) removeBellDirectory(registry.ringId, registry.live);
 }
 
 /** The `shm:` transport: open (create, attach, recover) and unlink. */

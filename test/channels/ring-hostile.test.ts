@@ -4,7 +4,7 @@
  * peers (real processes, Node and C, sleeping as consumers and as producers) makes them fail with an
  * error instead of dying of SIGBUS.
  */
-import { closeSync, ftruncateSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ringLayout } from '../../src/channels/ring.js';
 import { ValidationError } from '../../src/errors.js';
@@ -119,6 +119,12 @@ async function sleepers(url: string, offset: number, count: number): Promise<voi
   }
 }
 
+/** The doorbell directory of a ring, named by the ring id in its header. */
+function bellDirectoryOf(url: string): string {
+  const id = readFileSync(`/dev/shm${url.slice(4)}`).readBigUInt64LE(L.OFF_RING_ID);
+  return `/dev/shm/.tipc-bells.${id.toString(16).padStart(16, '0')}`;
+}
+
 /** A peer that must end with an error message, not a signal. */
 async function failedCleanly(peer: Peer, message: RegExp): Promise<void> {
   const result = await peer.done;
@@ -137,6 +143,11 @@ describe('shm ring: a segment truncated under live peers', () => {
       const producers = [cPeer('produce', full.slice(4), '5', '1', '1'), nodePeer('produce', full, '6', '1', '1')];
       await sleepers(empty, 256, 2);
       await sleepers(full, 264, 2);
+      // Truncated, a ring no longer says which doorbell directory is its own: the test removes them itself.
+      for (const url of [empty, full]) {
+        const directory = bellDirectoryOf(url);
+        cleanup.add(() => rmSync(directory, { recursive: true, force: true }));
+      }
       truncateSync(`/dev/shm${empty.slice(4)}`, size);
       const fd = openSync(`/dev/shm${full.slice(4)}`, 'r+');
       ftruncateSync(fd, size);
