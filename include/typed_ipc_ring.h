@@ -825,8 +825,14 @@ static inline void tipc_ring_close(tipc_ring *r) {
   /* The doorbell file goes before the entry is freed (afterwards it may be the next owner's); the
    * last handle of an unlinked ring removes the directory. */
   (void)unlink(addr.sun_path);
-  if (fstat(r->fd, &st) == 0 && st.st_nlink == 0) (void)rmdir(dir);
-  if (!tipc__intact(r)) { /* truncated: the registry entry is gone with the pages; touch nothing */
+  /* Unlinked ring: dead handles' sockets go too (nobody takes their entries again), then the directory
+   * unless a live handle remains. A truncated registry cannot be read: only the directory is tried. */
+  int intact = tipc__intact(r);
+  if (fstat(r->fd, &st) == 0 && st.st_nlink == 0) {
+    if (intact) tipc__remove_bells(r->ring_id, r->base);
+    else (void)rmdir(dir);
+  }
+  if (!intact) { /* truncated: the registry entry is gone with the pages; touch nothing */
     if (r->bell >= 0) close(r->bell);
     munmap(r->base, r->size);
     close(r->fd);

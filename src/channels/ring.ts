@@ -250,13 +250,16 @@ class Segment {
     return undefined;
   }
 
+  /** Whether a live process holds registry entry `e`. */
+  live(e: number): boolean {
+    const base = OFF_REGISTRY + e * ENTRY_SIZE;
+    const pid = Atomics.load(this.i32, (base + E_PID) >> 2);
+    return pid !== 0 && alive(pid, this.#u64(base + E_START_TIME));
+  }
+
   /** Whether no live process holds a handle on this ring. */
   unused(): boolean {
-    for (let e = 0; e < HANDLES; e++) {
-      const base = OFF_REGISTRY + e * ENTRY_SIZE;
-      const pid = Atomics.load(this.i32, (base + E_PID) >> 2);
-      if (pid !== 0 && alive(pid, this.#u64(base + E_START_TIME))) return false;
-    }
+    for (let e = 0; e < HANDLES; e++) if (this.live(e)) return false;
     return true;
   }
 
@@ -1021,11 +1024,10 @@ export class RingChannel<T> extends FdChannel<T> {
     const directory = bellDirectory(this.#ringId);
     libc.unlink(`${directory}/${this.#entry}`);
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
-    try {
-      rmdirSync(directory);
-    } catch {
-      // Other handles are still open; the last one removes it.
-    }
+    // Unlinked ring: the sockets of dead handles go too (nobody will take their entries again), and
+    // the directory with them unless a live handle remains. A truncated registry cannot be read.
+    if (this.#truncated) removeBellDirectory(this.#ringId, () => true);
+    else removeBellDirectory(this.#ringId, (e) => this.#segment.live(e));
   }
 
   protected closeResources(): void {

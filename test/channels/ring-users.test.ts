@@ -41,8 +41,11 @@ async function ring(mode: number): Promise<{ url: string; id: string; first: Cha
   const url = `shm:/${uniqueName('users')}`;
   cleanup.add(() => unlink(url));
   const first = await open(url, Sample, { create: true, capacity: 8, mode });
-  cleanup.add(() => first.close());
   const id = readFileSync(`/dev/shm${url.slice(4)}`).readBigUInt64LE(ringLayout.OFF_RING_ID);
+  // Peers killed by the cleanup of a failed test may not be dead yet when the ring is unlinked.
+  const directory = `/dev/shm/.tipc-bells.${id.toString(16).padStart(16, '0')}`;
+  cleanup.add(() => rmSync(directory, { recursive: true, force: true }));
+  cleanup.add(() => first.close());
   return { url, id: id.toString(16).padStart(16, '0'), first };
 }
 
