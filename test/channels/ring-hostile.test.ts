@@ -4,17 +4,20 @@
  * peers (real processes, Node and C, sleeping as consumers and as producers) makes them fail with an
  * error instead of dying of SIGBUS.
  */
-import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ringLayout } from '../../src/channels/ring.js';
 import { ValidationError } from '../../src/errors.js';
 import { open, unlink } from '../../src/index.js';
 import { Cleanup, uniqueName } from '../helpers.js';
-import { type Peer, ringPeers, Sample, sample } from './ring-fixtures.js';
+import { ringAttacks } from './ring-attacks.js';
+import { ringPeers, Sample, sample } from './ring-fixtures.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-const { cPeer, nodePeer } = ringPeers(cleanup);
+const { cPeer } = ringPeers(cleanup);
+const attacks = ringAttacks(cleanup);
+afterAll(() => attacks.dispose());
 
 function ringUrl(tag: string): string {
   const url = `shm:/${uniqueName(tag)}`;
@@ -105,65 +108,9 @@ describe('shm ring: damaged headers are refused, naming the field', () => {
   });
 });
 
-/** Waits until the header's sleeper mask at `offset` has `count` bits set (read with read(2), not mapped). */
-async function sleepers(url: string, offset: number, count: number): Promise<void> {
-  const path = `/dev/shm${url.slice(4)}`;
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    const header = readFileSync(path).subarray(offset, offset + 8);
-    let bits = 0;
-    for (const byte of header) for (let b = byte; b !== 0; b &= b - 1) bits++;
-    if (bits >= count) return;
-    if (performance.now() > deadline) throw new Error(`only ${bits} of ${count} peers went to sleep on ${url}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** The doorbell directory of a ring, named by the ring id in its header. */
-function bellDirectoryOf(url: string): string {
-  const id = readFileSync(`/dev/shm${url.slice(4)}`).readBigUInt64LE(L.OFF_RING_ID);
-  return `/dev/shm/.tipc-bells.${id.toString(16).padStart(16, '0')}`;
-}
-
-/** A peer that must end with an error message, not a signal. */
-async function failedCleanly(peer: Peer, message: RegExp): Promise<void> {
-  const result = await peer.done;
-  expect(result.signal).toBeNull();
-  expect(result.code).not.toBe(0);
-  expect(result.stderr).toMatch(message);
-}
-
 describe('shm ring: a segment truncated under live peers', () => {
   it.each([0, L.SEQ_OFFSET + 64])(
     'to %i bytes: sleeping Node and C consumers and producers fail with an error, not SIGBUS',
-    async (size) => {
-      const empty = await freshRing('trunc');
-      const full = await freshRing('trunc', 4, 4);
-      const consumers = [cPeer('consume', empty.slice(4), '1', '1'), nodePeer('consume', empty, '1', '1')];
-      const producers = [cPeer('produce', full.slice(4), '5', '1', '1'), nodePeer('produce', full, '6', '1', '1')];
-      await sleepers(empty, 256, 2);
-      await sleepers(full, 264, 2);
-      // Truncated, a ring no longer says which doorbell directory is its own: the test removes them itself.
-      for (const url of [empty, full]) {
-        const directory = bellDirectoryOf(url);
-        cleanup.add(() => rmSync(directory, { recursive: true, force: true }));
-      }
-      truncateSync(`/dev/shm${empty.slice(4)}`, size);
-      const fd = openSync(`/dev/shm${full.slice(4)}`, 'r+');
-      ftruncateSync(fd, size);
-      closeSync(fd);
-      const c = /Input\/output error/;
-      const node = /ChannelClosedError: .*the segment was truncated to \d+ bytes under this channel/;
-      await Promise.all([
-        failedCleanly(consumers[0]!, c),
-        failedCleanly(consumers[1]!, node),
-        failedCleanly(producers[0]!, c),
-        failedCleanly(producers[1]!, node),
-      ]);
-      // Opening it now is refused by its size, in both languages.
-      await expect(open(empty, Sample)).rejects.toThrow(size === 0 ? /not a typed-ipc ring/ : /file size is 4672/);
-      const late = await cPeer('consume', full.slice(4), '1', '1').done;
-      expect(late).toMatchObject({ code: 2, signal: null });
-    },
+    (size) => attacks.truncate(size),
   );
 });
