@@ -94,7 +94,7 @@ typedef struct tipc_ring {
   uint32_t seq_off;
   uint32_t data_off;
   uint32_t entry; /* this handle's registry entry */
-  int bell;       /* this handle's doorbell: an abstract UNIX datagram socket */
+  int bell;       /* this handle's doorbell: a UNIX datagram socket in the ring's doorbell directory */
   int fd;         /* the segment, kept open to notice a truncation (fstat) */
   int broken;     /* the segment shrank under the mapping: every call fails with -EIO, memory untouched */
   uint64_t ring_id;
@@ -507,7 +507,11 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   }
   else if (fingerprint != NULL && fingerprint[0] != '\0') {
     const char *mine = (const char *)r->base + TIPC_RING_OFF_FINGERPRINT;
-    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) rc = -EINVAL;
+    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) {
+      snprintf(tipc__why, sizeof tipc__why, "the ring's message layout has fingerprint %.64s, not %.64s", mine,
+               fingerprint);
+      rc = -EINVAL;
+    }
   }
   if (rc != 0) {
     munmap(base, r->size);
