@@ -684,7 +684,8 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
    * the exact mode (umask ignored). */
   char dir[64];
   tipc__bell_dir(dir, sizeof dir, *ring_id);
-  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode)) != 0) {
+  /* setgid when the group is granted: sockets made in it get the ring's group, not their binder's. */
+  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode) | ((mode & 0020) ? 02000 : 0)) != 0) {
     rc = -errno;
     (void)rmdir(dir);
     munmap(base, size);

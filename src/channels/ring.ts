@@ -345,7 +345,8 @@ function checkBellDirectory(url: string, directory: string, segment: { uid: numb
 function makeBellDirectory(ringId: bigint, mode: number): void {
   const directory = bellDirectory(ringId);
   mkdirSync(directory, { mode: 0o700 });
-  chmodSync(directory, bellsMode(mode));
+  // setgid when the group is granted: sockets made in it get the ring's group, not their binder's.
+  chmodSync(directory, bellsMode(mode) | (mode & 0o020 ? 0o2000 : 0));
 }
 
 /** Removes a ring's doorbell directory with the sockets in it (those of `keep` entries excepted). */

@@ -94,9 +94,9 @@ export function ringAttacks(cleanup: Cleanup) {
   };
   const attacker = forNobody('ring_attacker', 'ring_attacker.c');
   const nobodyPeer = forNobody('ring_peer', 'ring_peer.c');
-  const asNobody = (file: string, args: readonly string[]): ChildProcess => {
+  const asNobody = (file: string, args: readonly string[], gid = NOBODY): ChildProcess => {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', TIPC_FINGERPRINT: Sample.fingerprint };
-    return spawn(file, args, { uid: NOBODY, gid: NOBODY, cwd: bin, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(file, args, { uid: NOBODY, gid, cwd: bin, env, stdio: ['ignore', 'pipe', 'pipe'] });
   };
 
   /** A ring of root with one handle open; its id in hex (public: the doorbell directory's name). */
@@ -166,13 +166,26 @@ export function ringAttacks(cleanup: Cleanup) {
       }
     },
 
-    /** The control: a 0666 ring grants uid 65534, whose C producer wakes root's sleeping consumer. */
-    async granted(): Promise<void> {
-      const { url, first } = await ring(0o666);
+    /**
+     * The control: a ring that grants uid 65534 — to others (0666), or to its group (0660, the
+     * intruder running with root's group 0) — has it as a full peer: its C producer wakes root's
+     * sleeping consumer through the doorbell directory.
+     */
+    async granted(mode: 0o666 | 0o660): Promise<void> {
+      const { url, first } = await ring(mode);
       const receiving = first.receiveMany(3, { timeoutMs: 20_000 });
-      const producer = await finished(asNobody(nobodyPeer, ['produce', url.slice(4), '9', '3', '3']), 30_000);
+      const args = ['produce', url.slice(4), '9', '3', '3'];
+      const producer = await finished(asNobody(nobodyPeer, args, mode === 0o660 ? 0 : NOBODY), 30_000);
       expect(producer).toMatchObject({ code: 0, stderr: '' });
       expect((await receiving).map((m) => m.value)).toEqual([sample(9, 0), sample(9, 1), sample(9, 2)]);
+    },
+
+    /** A member of the ring's group (gid 0) is refused a 0600 ring: the segment denies it, as would its 0700 doorbells. */
+    async groupDenied(): Promise<void> {
+      const { url } = await ring(0o600);
+      const peer = await finished(asNobody(nobodyPeer, ['consume', url.slice(4), '1', '1'], 0), 30_000);
+      expect(peer).toMatchObject({ code: 2, signal: null });
+      expect(peer.stderr).toContain('open: Permission denied');
     },
 
     /**

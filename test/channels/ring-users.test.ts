@@ -18,5 +18,7 @@ describe('shm ring: a user who cannot open the segment', () => {
     attacks.squat());
   it('cannot wake or starve its sleeping Node and C consumers by flooding their doorbells', () => attacks.flood());
   it('the control: granted a 0666 ring, the same user is a full peer and wakes root’s sleeping consumer', () =>
-    attacks.granted());
+    attacks.granted(0o666));
+  it('the control: in the group of a 0660 ring, the same user is a full peer too', () => attacks.granted(0o660));
+  it('and with the group denied (0600), that group member is refused at open', () => attacks.groupDenied());
 });

@@ -322,7 +322,7 @@ describe('security: shm doorbells', () => {
     counted('shm');
   });
   it.skipIf(!shm?.available)('granted a 0666 ring, another uid is a full peer (its ring wakes root)', async () => {
-    await attacks.granted();
+    await attacks.granted(0o666);
     counted('shm');
   });
 });
