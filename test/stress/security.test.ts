@@ -20,6 +20,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
+import { ringAttacks } from '../channels/ring-attacks.js';
 import { Cleanup, compileC, finished, forOtherUsers, repoRoot, sharedDir, uniqueName } from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
@@ -303,4 +304,27 @@ describe('security: names', () => {
       counted(transport);
     });
   }
+});
+
+/**
+ * The shared-memory ring's doorbells (scenarios in test/channels/ring-attacks.ts): uid 65534, who
+ * cannot open a 0600 ring, squats every doorbell name it can and floods them, and root's peers
+ * still get all 64 handles and are not woken once; granted a 0666 ring, the same uid is a full peer.
+ */
+describe('security: shm doorbells', () => {
+  const attacks = ringAttacks(cleanup);
+  afterAll(() => attacks.dispose());
+  const shm = table.find(({ entry }) => entry.name === 'shm');
+  it.skipIf(!shm?.available)('another uid cannot take the handles of a 0600 ring by squatting doorbells', async () => {
+    await attacks.squat();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('another uid flooding the doorbells wakes none of the sleeping peers', async () => {
+    await attacks.flood();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('granted a 0666 ring, another uid is a full peer (its ring wakes root)', async () => {
+    await attacks.granted(0o666);
+    counted('shm');
+  });
 });
