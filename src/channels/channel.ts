@@ -4,7 +4,7 @@
  * retry; timeouts, AbortSignal, async iteration and an idempotent close.
  */
 import type { MessageCodec } from '../codecs/codec.js';
-import { ChannelClosedError, UnsupportedError, ValidationError } from '../errors.js';
+import { ChannelClosedError, DecodeError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
 
 const settled: Promise<void> = Promise.resolve();
@@ -34,6 +34,29 @@ export interface ReceiveOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of `close`. */
+export interface CloseOptions {
+  /**
+   * How long close() waits for sends already accepted (still waiting for room) to reach the kernel;
+   * when it runs out, those sends fail and close() rejects with TimeoutError. Default 10 000 ms;
+   * 0 fails them at once (like `destroy()`, but close() reports how many were lost).
+   */
+  readonly timeoutMs?: number;
+}
+
+/** How long close() waits for accepted sends by default. */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+/** Options of the channel's iterator (`channel.iterate(options)`). */
+export interface IterateOptions {
+  /**
+   * What a message that cannot be decoded (a foreign writer, another schema) does to the loop:
+   * `'throw'` (the default, as `for await (… of channel)`) ends it with the DecodeError; `'yield'`
+   * hands the DecodeError to the loop in the message's place and carries on with the next one.
+   */
+  readonly decodeErrors?: 'throw' | 'yield';
+}
+
 /** What `info()` reports; transports add their own figures. */
 export interface ChannelInfo {
   readonly url: string;
@@ -58,7 +81,7 @@ export interface PeerCredentials {
 export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   readonly url: string;
   readonly codec: MessageCodec<T>;
-  /** True once `close()` was called. */
+  /** True once `close()` or `destroy()` was called: no new operation is accepted. */
   readonly closed: boolean;
   /** The peer's credentials, on connected UNIX sockets (seqpacket, stream, socketpairs). */
   readonly peer?: PeerCredentials | undefined;
@@ -74,8 +97,16 @@ export interface Channel<T> extends AsyncIterable<Message<T>>, AsyncDisposable {
   tryReceive(): Message<T> | undefined;
   /** Waits for at least one message, then returns up to `max` of those waiting. */
   receiveMany(max: number, options?: ReceiveOptions): Promise<Message<T>[]>;
-  /** Closes the channel; idempotent. Pending waits reject with ChannelClosedError. */
-  close(): Promise<void>;
+  /**
+   * Closes the channel; idempotent (every call returns the same promise). Sends already accepted are
+   * delivered first (within `timeoutMs`), then waiting receives end with ChannelClosedError.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Closes at once; idempotent. Pending sends and receives fail with `error` (default ChannelClosedError). */
+  destroy(error?: Error): void;
+  /** Iterates the received messages; with `decodeErrors: 'yield'`, undecodable ones come as DecodeError items. */
+  iterate(options?: IterateOptions & { decodeErrors?: 'throw' }): AsyncIterableIterator<Message<T>>;
+  iterate(options: IterateOptions): AsyncIterableIterator<Message<T> | DecodeError>;
   /** Transport figures: capacity, pending messages, sizes. */
   info(): ChannelInfo;
   /** Keeps the process alive while someone waits on this channel (the default). */
@@ -99,6 +130,14 @@ export interface Listener<T> extends AsyncIterable<Channel<T>>, AsyncDisposable 
   /** Waits for the next connection. */
   accept(options?: ReceiveOptions): Promise<Channel<T>>;
   close(): Promise<void>;
+}
+
+/** One accepted send in flight (see FdChannel.acceptSend). */
+export interface InFlightSend {
+  /** Marks it delivered or failed; close() stops waiting for it. Idempotent. */
+  settle(): void;
+  /** The error to reject it with: `cause`, or one naming this send when the channel was destroyed. */
+  error(cause: unknown): unknown;
 }
 
 /** Options shared by every channel. */
@@ -125,7 +164,18 @@ export abstract class FdChannel<T> implements Channel<T> {
   protected readonly watch: FdWatch;
   /** Reused encode buffer for the fast path (copied only when a send has to wait). */
   readonly #scratch: Uint8Array;
+  /** close() or destroy() was called: new operations are refused. */
   #closed = false;
+  /** destroy() ran: the descriptor is released and every wait has ended. */
+  #destroyed = false;
+  #closing: Promise<void> | undefined;
+  /** Accepted sends still waiting for room (close() delivers them before it releases anything). */
+  #inFlight = 0;
+  /** Called when #inFlight drops to 0 while close() waits for it. */
+  #drained: (() => void) | undefined;
+  /** Why the channel was destroyed, for the errors of the sends it failed. */
+  #destroyReason = '';
+  #destroyError: Error | undefined;
   /** An error met by receiveMany after it had taken messages; thrown by the next receive. */
   #deferredError: unknown;
 
@@ -147,6 +197,66 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether destroy() ran (the end of close() included): the descriptor is gone, in-flight sends failed. */
+  protected get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /**
+   * Registers one accepted send that has to wait (for room, or for the rest of a stream record):
+   * close() waits until every one is settled. Call `settle()` once it is delivered or failed; pass
+   * any error that ends it through `error()`, which names this send (its caller's stack) when the
+   * channel was destroyed under it rather than the close() or destroy() that did it.
+   */
+  protected acceptSend(): InFlightSend {
+    this.#inFlight += 1;
+    let settled = false;
+    const site = new Error('send');
+    return {
+      settle: () => {
+        if (settled) return;
+        settled = true;
+        this.#inFlight -= 1;
+        if (this.#inFlight === 0) this.#drained?.();
+      },
+      error: (cause: unknown) => (this.#destroyed ? this.#undelivered(site, cause) : cause),
+    };
+  }
+
+  #undelivered(site: Error, cause: unknown): ChannelClosedError {
+    const error = new ChannelClosedError(
+      `send on ${this.url}: this message was accepted but not delivered: ${this.#destroyReason}`,
+      { cause: cause === this.#destroyError ? cause : (this.#destroyError ?? cause) },
+    );
+    // The stack of the send() call that accepted it (the frames below the message line).
+    const frames = site.stack?.split('\n').slice(1).join('\n');
+    if (frames) error.stack = `${error.name}: ${error.message}\n${frames}`;
+    return error;
+  }
+
+  /**
+   * Retries `attempt` whenever `pause` (default: wait until writable) ends, until it returns true:
+   * the waiting half of a send, registered with acceptSend so that close() delivers it first.
+   */
+  protected async retryUntilSent(
+    attempt: () => boolean,
+    wait: WaitOptions,
+    pause: (wait: WaitOptions) => Promise<void> = (options) => this.waitWritable(options),
+  ): Promise<void> {
+    const send = this.acceptSend();
+    try {
+      for (;;) {
+        await pause(wait);
+        if (this.#destroyed) throw this.#destroyError;
+        if (attempt()) return;
+      }
+    } catch (error) {
+      throw send.error(error);
+    } finally {
+      send.settle();
+    }
   }
 
   /** Throws ChannelClosedError when the channel was closed. */
@@ -214,15 +324,8 @@ export abstract class FdChannel<T> implements Channel<T> {
       return Promise.reject(error);
     }
     // Another send may reuse the scratch buffer while this one waits.
-    return this.#sendWaiting(bytes.slice(), priority, this.waitOptions('send', options));
-  }
-
-  async #sendWaiting(bytes: Uint8Array, priority: number, wait: WaitOptions): Promise<void> {
-    for (;;) {
-      await this.waitWritable(wait);
-      this.assertOpen();
-      if (this.writeMessage(bytes, priority)) return;
-    }
+    const copy = bytes.slice();
+    return this.retryUntilSent(() => this.writeMessage(copy, priority), this.waitOptions('send', options));
   }
 
   async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
@@ -232,7 +335,8 @@ export abstract class FdChannel<T> implements Channel<T> {
     const encoded = values.map((value) => this.codec.encode(value));
     const wait = this.waitOptions('send', options);
     for (const bytes of encoded) {
-      if (!this.writeMessage(bytes, priority)) await this.#sendWaiting(bytes, priority, wait);
+      if (!this.writeMessage(bytes, priority))
+        await this.retryUntilSent(() => this.writeMessage(bytes, priority), wait);
     }
   }
 
@@ -293,34 +397,99 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   // A hand-written iterator rather than an async generator: a generator costs several promise
   // turns per message, this one none beyond receive()'s when a message is waiting.
-  [Symbol.asyncIterator](): AsyncIterator<Message<T>, undefined> {
-    const done = (error: unknown): IteratorResult<Message<T>, undefined> => {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message<T>> {
+    return this.iterate();
+  }
+
+  iterate(options?: IterateOptions & { decodeErrors?: 'throw' }): AsyncIterableIterator<Message<T>>;
+  iterate(options: IterateOptions): AsyncIterableIterator<Message<T> | DecodeError>;
+  iterate(options: IterateOptions = {}): AsyncIterableIterator<Message<T> | DecodeError> {
+    const yieldErrors = options.decodeErrors === 'yield';
+    if (options.decodeErrors !== undefined && !yieldErrors && options.decodeErrors !== 'throw') {
+      throw new ValidationError('decodeErrors', "'throw' or 'yield'", String(options.decodeErrors));
+    }
+    const end = (error: unknown): IteratorResult<Message<T> | DecodeError> => {
+      // End of stream, or the channel closed under the loop, ends the iteration.
       if (error instanceof ChannelClosedError) return { value: undefined, done: true };
+      // The message was consumed (the transport dropped it): the loop gets the error and goes on.
+      if (yieldErrors && error instanceof DecodeError) return { value: error, done: false };
       throw error;
     };
-    return {
+    const iterator: AsyncIterableIterator<Message<T> | DecodeError> = {
       next: () => {
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         let message: Message<T> | undefined;
         try {
           message = this.#read();
         } catch (error) {
-          // End of stream found without waiting (EOF already queued) ends the iteration too.
-          return error instanceof ChannelClosedError ? Promise.resolve(done(error)) : Promise.reject(error);
+          try {
+            return Promise.resolve(end(error));
+          } catch (thrown) {
+            return Promise.reject(thrown);
+          }
         }
         if (message !== undefined) return Promise.resolve({ value: message, done: false });
-        return this.#receiveWaiting({}).then((value) => ({ value, done: false }), done);
+        return this.#receiveWaiting({}).then((value) => ({ value, done: false }), end);
       },
       return: () => Promise.resolve({ value: undefined, done: true }),
+      [Symbol.asyncIterator]: () => iterator,
     };
+    return iterator;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      const timeoutMs = options.timeoutMs ?? CLOSE_TIMEOUT_MS;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+        const expected = 'milliseconds >= 0 (Infinity waits as long as it takes)';
+        return Promise.reject(new ValidationError('timeoutMs', expected, String(timeoutMs)));
+      }
+      this.#closing = this.#close(timeoutMs);
+    }
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
     this.#closed = true;
+    if (this.#inFlight > 0 && !this.#destroyed && !(await this.#drain(timeoutMs))) {
+      const lost = this.#inFlight;
+      const error = new TimeoutError(`close of ${this.url}`, timeoutMs);
+      error.message +=
+        `: ${lost} accepted message${lost === 1 ? ' was' : 's were'} still waiting for room and failed; ` +
+        'the peer stopped receiving. Give close() a longer timeoutMs, or await the sends before closing';
+      this.#destroy(error, `close() timed out after ${timeoutMs} ms with the channel still full`);
+      throw error;
+    }
+    this.#destroy(new ChannelClosedError(`${this.url} was closed`), 'the channel was closed');
+  }
+
+  /** Resolves true once every accepted send is settled, false when `timeoutMs` ran out first. */
+  #drain(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => resolve(false), Math.max(0, timeoutMs)) : undefined;
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  destroy(error?: Error): void {
+    this.#closed = true;
+    const reason = error === undefined ? 'the channel was destroyed' : `the channel was destroyed (${error.message})`;
+    this.#destroy(error ?? new ChannelClosedError(`${this.url} was destroyed`), reason);
+  }
+
+  #destroy(error: Error, reason: string): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#destroyError = error;
+    this.#destroyReason = reason;
     // Stop polling before the descriptor is closed: libuv must not watch a recycled fd number.
-    this.watch.close(new ChannelClosedError(`${this.url} was closed`));
+    this.watch.close(error);
     this.closeResources();
+    // A close() still draining has nothing left to wait for.
+    this.#drained?.();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

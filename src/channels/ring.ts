@@ -523,12 +523,11 @@ export class RingChannel<T> extends FdChannel<T> {
     let sent = this.#push(buffer, 0, values.length);
     if (sent === values.length) return;
     if (buffer === this.#batch) buffer = buffer.slice(0, total);
-    const wait = this.waitOptions('send', options);
-    while (sent < values.length) {
-      await this.waitWritable(wait);
-      this.assertOpen();
+    const rest = (): boolean => {
       sent += this.#push(buffer, sent, values.length - sent);
-    }
+      return sent === values.length;
+    };
+    await this.retryUntilSent(rest, this.waitOptions('send', options));
   }
 
   // --- consuming -------------------------------------------------------------------------------

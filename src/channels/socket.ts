@@ -182,17 +182,22 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.assertOpen();
     this.checkPriority(options.priority);
     const address = await this.#destination(to);
+    this.assertOpen();
     let bytes = this.encodeScratch(value);
-    const wait = this.waitOptions('sendTo', options);
-    for (let delay = 1; ; delay = Math.min(delay * 2, 32)) {
-      this.assertOpen();
-      if (libc.sendto(this.#fd, bytes, bytes.length, SEND_FLAGS, address.bytes, address.length) >= 0) return;
+    const attempt = (): boolean =>
+      libc.sendto(this.#fd, bytes, bytes.length, SEND_FLAGS, address.bytes, address.length) >= 0 ||
       this.#sendFailed('sendto', libc.errno(), bytes.length, to);
-      // Another send may reuse the scratch buffer while this one waits.
-      if (delay === 1) bytes = bytes.slice();
-      // Polling writable would not wait for the peer's queue on an unconnected socket: back off instead.
-      await backOff(delay, wait);
-    }
+    if (attempt()) return;
+    // Another send may reuse the scratch buffer while this one waits.
+    bytes = bytes.slice();
+    // Polling writable would not wait for the peer's queue on an unconnected socket: back off instead.
+    let delay = 1;
+    const pause = (wait: WaitOptions): Promise<void> => {
+      const ms = delay;
+      delay = Math.min(delay * 2, 32);
+      return backOff(ms, wait);
+    };
+    await this.retryUntilSent(attempt, this.waitOptions('sendTo', options), pause);
   }
 
   async #destination(to: string): Promise<SockAddr> {
@@ -236,23 +241,22 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       }
     } finally {
       this.#sendBatchBusy = false;
-      // Closed while this batch waited: closeResources left the memory to be freed here.
-      if (this.closed) batch.free();
+      // Destroyed while this batch waited: closeResources left the memory to be freed here.
+      if (this.destroyed) batch.free();
     }
   }
 
   async #sendBatchOut(batch: MmsgBatch, count: number, wait: WaitOptions): Promise<void> {
     let sent = 0;
-    while (sent < count) {
-      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
-      if (n > 0) {
-        sent += n;
-        continue;
+    const attempt = (): boolean => {
+      while (sent < count) {
+        const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
+        if (n > 0) sent += n;
+        else return this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
       }
-      this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
-      await this.waitWritable(wait);
-      this.assertOpen();
-    }
+      return true;
+    };
+    if (!attempt()) await this.retryUntilSent(attempt, wait);
   }
 
   // --- receiving ---------------------------------------------------------------------------------

@@ -304,6 +304,8 @@ export class StreamChannel<T> extends FdChannel<T> {
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { signal, timeoutMs } = options;
+      // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
+      const accepted = this.acceptSend();
       let timer: NodeJS.Timeout | undefined;
       const withdraw = (error: unknown): void => {
         if (item.started) return; // committed: part of it is in the kernel, the rest must follow
@@ -311,7 +313,7 @@ export class StreamChannel<T> extends FdChannel<T> {
         if (index < 0) return;
         this.#queue.splice(index, 1);
         item.disarm();
-        reject(error);
+        item.reject(error);
         if (this.#queued === 0) this.#pumpCancel?.abort();
       };
       const onAbort = (): void => withdraw(new AbortError(`send on ${this.url}`, signal?.reason));
@@ -320,15 +322,21 @@ export class StreamChannel<T> extends FdChannel<T> {
         offset: 0,
         ends,
         started,
-        resolve,
-        reject,
+        resolve: () => {
+          accepted.settle();
+          resolve();
+        },
+        reject: (error) => {
+          accepted.settle();
+          reject(accepted.error(error));
+        },
         disarm: () => {
           if (timer !== undefined) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         },
       };
       if (!started) {
-        if (signal?.aborted) return reject(new AbortError(`send on ${this.url}`, signal.reason));
+        if (signal?.aborted) return item.reject(new AbortError(`send on ${this.url}`, signal.reason));
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => withdraw(new TimeoutError(`send on ${this.url}`, timeoutMs)), timeoutMs);
         }
@@ -418,7 +426,7 @@ export class StreamChannel<T> extends FdChannel<T> {
         } finally {
           this.#pumpCancel = undefined;
         }
-        if (this.closed) throw new ChannelClosedError(`${this.url} was closed before the record was sent`);
+        if (this.destroyed) throw new ChannelClosedError(`${this.url} was closed before the record was sent`);
         this.#flushQueue();
       }
     } catch (error) {
@@ -550,19 +558,9 @@ export class StreamChannel<T> extends FdChannel<T> {
     if (error[0] !== 0) throw systemError(error[0]!, syscall, this.url);
   }
 
-  override async close(): Promise<void> {
-    if (this.closed) return;
-    // Last chance for records still queued (a trySend's committed tail): hand what fits to the kernel.
-    try {
-      if (this.#queued > 0) this.#flushQueue();
-    } catch {
-      // The peer is gone: nothing more can be sent anyway.
-    }
-    await super.close();
-    this.#failQueue(new ChannelClosedError(`${this.url} was closed before the record was wholly sent`));
-  }
-
   protected closeResources(): void {
+    // close() got here once the queue drained; destroy() (or close()'s timeout) fails what is left.
+    this.#failQueue(new ChannelClosedError(`${this.url} was closed before the record was wholly sent`));
     libc.close(this.#fd);
   }
 

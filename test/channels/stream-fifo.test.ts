@@ -218,17 +218,28 @@ describe('fifo: channels', () => {
     expect(intact(value)).toBe(true);
   });
 
-  it('close() rejects sends still waiting with ChannelClosedError', async () => {
+  it('destroy() rejects sends still waiting with ChannelClosedError at once; close() times out on a reader that never reads', async () => {
     const url = fifoUrl('closewait');
     const [tx] = await pair(url);
     tinyPipe(tx);
     while (tx.trySend(rec(0))) {}
     const waiting = tx.send(rec(1));
     const batch = tx.sendMany([rec(2), rec(3)]);
-    await tx.close();
+    tx.destroy();
+    tx.destroy();
     await expect(waiting).rejects.toThrow(ChannelClosedError);
-    await expect(batch).rejects.toThrow(ChannelClosedError);
+    await expect(batch).rejects.toThrow(/send on .*accepted but not delivered: the channel was destroyed/);
     await expect(tx.send(rec(4))).rejects.toThrow(/is closed/);
+    await tx.close();
+
+    const [tx2] = await pair(fifoUrl('closetimeout'));
+    tinyPipe(tx2);
+    while (tx2.trySend(rec(0))) {}
+    const stuck = tx2.send(rec(1));
+    await expect(tx2.close({ timeoutMs: 50 })).rejects.toThrow(
+      /close of .* timed out after 50 ms: 1 accepted message was/,
+    );
+    await expect(stuck).rejects.toThrow(/close\(\) timed out after 50 ms/);
   });
 
   it('frames variable-size messages with a u32 little-endian length prefix', async () => {
