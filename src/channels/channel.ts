@@ -123,12 +123,26 @@ export interface DatagramChannel<T> extends Channel<T> {
   sendTo(to: string, value: T, options?: SendOptions): Promise<void>;
 }
 
+/** What a listener's `info()` reports. */
+export interface ListenerInfo {
+  readonly url: string;
+  readonly transport: string;
+  /** Connections handed out by accept(). */
+  readonly accepted: number;
+  /** Connections closed unread because the peer failed the `allow` check (UNIX sockets). */
+  readonly refused: number;
+  /** Who is admitted, in words (UNIX sockets): e.g. `uids 1000`. */
+  readonly admits?: string;
+}
+
 /** A listening socket: an async iterable of accepted connections, each a Channel<T>. */
 export interface Listener<T> extends AsyncIterable<Channel<T>>, AsyncDisposable {
   readonly url: string;
   readonly closed: boolean;
-  /** Waits for the next connection. */
+  /** Waits for the next connection (peers refused by `allow` are closed and counted, not returned). */
   accept(options?: ReceiveOptions): Promise<Channel<T>>;
+  /** Accepted and refused connections, and who is admitted. */
+  info(): ListenerInfo;
   close(): Promise<void>;
 }
 
@@ -408,11 +422,16 @@ export abstract class FdChannel<T> implements Channel<T> {
     if (options.decodeErrors !== undefined && !yieldErrors && options.decodeErrors !== 'throw') {
       throw new ValidationError('decodeErrors', "'throw' or 'yield'", String(options.decodeErrors));
     }
+    let yielded: unknown;
     const end = (error: unknown): IteratorResult<Message<T> | DecodeError> => {
       // End of stream, or the channel closed under the loop, ends the iteration.
       if (error instanceof ChannelClosedError) return { value: undefined, done: true };
-      // The message was consumed (the transport dropped it): the loop gets the error and goes on.
-      if (yieldErrors && error instanceof DecodeError) return { value: error, done: false };
+      // The bad message was consumed: the loop gets the error and goes on. The same error twice is a
+      // channel that cannot go on (a stream whose framing is lost): that one ends the loop.
+      if (yieldErrors && error instanceof DecodeError && error !== yielded) {
+        yielded = error;
+        return { value: error, done: false };
+      }
       throw error;
     };
     const iterator: AsyncIterableIterator<Message<T> | DecodeError> = {

@@ -39,8 +39,8 @@ import {
   type Message,
   type SendOptions,
 } from './channel.js';
-import { SocketListener } from './listener.js';
-import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
+import { type ListenerInit, SocketListener } from './listener.js';
+import { checkListener, effectiveAllow, peerCredentials, refusalHint, refuseAllow } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
 import type {
   AdoptOptions,
@@ -94,6 +94,8 @@ export interface StreamInit extends ChannelOptions {
   /** Every write is whole records of at most PIPE_BUF bytes (several writers share the pipe). */
   readonly atomic?: boolean;
   readonly peer?: PeerCredentials;
+  /** This end connected to a listener (its errors may point at the listener's `allow`). */
+  readonly connector?: boolean;
 }
 
 /** A typed channel over a byte stream (pipe, FIFO, UNIX stream socket, TCP connection). */
@@ -119,6 +121,9 @@ export class StreamChannel<T> extends FdChannel<T> {
   #start = 0;
   #end = 0;
   #eof = false;
+  /** Whether any byte came in yet (a connection closed before any did may have been refused). */
+  #receivedAny = false;
+  readonly #connector: boolean;
   #broken: DecodeError | undefined;
   // Send queue: #queue[#head ...] in order.
   #queue: Pending[] = [];
@@ -136,6 +141,7 @@ export class StreamChannel<T> extends FdChannel<T> {
     this.#access = init.access;
     this.#fifoReader = init.fifoReader === true;
     this.#atomic = init.atomic === true;
+    this.#connector = init.connector === true;
     this.#fixed = codec.fixedSize;
     this.#frame = frameSize(codec);
     if (this.#atomic && this.#frame > libc.PIPE_BUF) throw sharedTooLarge(init.url, this.#frame);
@@ -285,7 +291,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       if (errno === errnos.EINTR) continue;
       if (errno === errnos.EPIPE || errno === errnos.ECONNRESET) {
         throw new ChannelClosedError(
-          `${this.url}: the receiving end is gone (${errnoName(errno)}); nothing more can be sent on this channel`,
+          `${this.url}: the receiving end is gone (${errnoName(errno)}); nothing more can be sent on this channel${this.#refusalHint()}`,
         );
       }
       throw systemError(errno, this.#kind === 'socket' ? 'send' : 'write', this.url);
@@ -503,6 +509,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       const n = libc.read(this.#fd, room, room.length);
       if (n > 0) {
         this.#end += n;
+        this.#receivedAny = true;
         return true;
       }
       if (n === 0) {
@@ -532,7 +539,14 @@ export class StreamChannel<T> extends FdChannel<T> {
         `${this.url}: the stream ended ${left} bytes into a ${this.#frame}-byte record; the sender stopped mid-record`,
       );
     }
-    throw new ChannelClosedError(`${this.url}: the sending end closed (end of stream)`);
+    throw new ChannelClosedError(`${this.url}: the sending end closed (end of stream)${this.#refusalHint()}`);
+  }
+
+  /** On a UNIX connection this end made that ended before any byte came: the listener's `allow` may have refused it. */
+  #refusalHint(): string {
+    return this.#connector && !this.#receivedAny && this.transport === 'unix+stream'
+      ? `; ${refusalHint(this.url)}`
+      : '';
   }
 
   // --- lifecycle -------------------------------------------------------------------------------
@@ -803,6 +817,7 @@ function socketChannel<T>(
   fd: number,
   options: ChannelOptions,
   peer?: PeerCredentials,
+  connector = false,
 ): StreamChannel<T> {
   return new StreamChannel(codec, {
     url,
@@ -810,22 +825,15 @@ function socketChannel<T>(
     fd,
     kind: 'socket',
     access: 'both',
+    connector,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
   });
 }
 
-function refused(url: string, peer: PeerCredentials): ValidationError {
-  return new ValidationError(
-    'peer',
-    'a peer allowed by the `allow` option',
-    `pid ${peer.pid} uid ${peer.uid} gid ${peer.gid}`,
-    { message: `${url}: peer pid ${peer.pid} (uid ${peer.uid}, gid ${peer.gid}) is not allowed by the allow option` },
-  );
-}
-
 async function connectStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>> {
-  checkAllow(options.allow);
+  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
+  else effectiveAllow(options, false);
   const endpoint = await resolveEndpoint(address);
   const unix = endpoint.family === libc.AF_UNIX;
   const wait = waitFor(`connect to ${address.url}`, options);
@@ -846,9 +854,8 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
     }
     if (!unix) setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
     if (unix) {
-      const peer = peerCredentials(fd);
-      if (!isAllowed(options.allow, peer)) throw refused(address.url, peer);
-      return socketChannel(codec, address.url, address.scheme, fd, options, peer);
+      const peer = checkListener(fd, address.url, options);
+      return socketChannel(codec, address.url, address.scheme, fd, options, peer, true);
     }
     return channel ?? socketChannel(codec, address.url, address.scheme, fd, options);
   } catch (error) {
@@ -861,34 +868,21 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
 /** A listening UNIX stream or TCP socket: each accepted connection is a StreamChannel. */
 export class StreamListener<T> extends SocketListener<T> {
   readonly #codec: MessageCodec<T>;
-  readonly #scheme: string;
 
-  constructor(
-    url: string,
-    scheme: string,
-    codec: MessageCodec<T>,
-    fd: number,
-    options: SocketOptions,
-    bound?: BoundFile,
-  ) {
-    super(url, fd, options, bound);
-    this.#scheme = scheme;
+  constructor(init: ListenerInit, codec: MessageCodec<T>) {
+    super(init);
     this.#codec = codec;
   }
 
-  protected admit(fd: number): Channel<T> | undefined {
-    if (this.#scheme === 'tcp') {
-      setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
-      return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options);
-    }
-    const peer = peerCredentials(fd);
-    if (!isAllowed(this.options.allow, peer)) return undefined;
-    return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options, peer);
+  protected admit(fd: number, peer: PeerCredentials | undefined): Channel<T> {
+    if (this.transport === 'tcp') setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+    return socketChannel(this.#codec, this.url, this.transport, fd, this.options, peer);
   }
 }
 
 async function listenStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
-  checkAllow(options.allow);
+  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
+  const allow = address.scheme === 'unix+stream' ? effectiveAllow(options, address.abstract) : undefined;
   const endpoint = await resolveEndpoint(address);
   const fd = streamSocket(endpoint.family);
   try {
@@ -913,7 +907,8 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
       check(libc.getsockname(fd, bound, length), 'getsockname');
       url = formatAddress('tcp', bound, length[0]!) ?? url;
     }
-    return new StreamListener(url, address.scheme, codec, fd, options, bound);
+    const unix = address.scheme === 'unix+stream';
+    return new StreamListener({ url, transport: address.scheme, fd, options, bound, unix, allow }, codec);
   } catch (error) {
     libc.close(fd);
     throw error;
