@@ -17,7 +17,7 @@
  * one call, because a koffi call costs ~250 ns and a syscall more: bytes per syscall is what wins.
  */
 
-import { fstatSync } from 'node:fs';
+import { type BigIntStats, fstatSync, lstatSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
@@ -665,11 +665,60 @@ async function createFifo(path: string, mode: number, exclusive: boolean): Promi
 async function openFifoWriter(path: string, url: string, options: OpenOptions): Promise<number> {
   const wait = waitFor(`open ${url} for writing (waiting for a reader)`, options);
   for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
-    const fd = libc.open(path, libc.O_WRONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0);
+    const fd = libc.open(path, libc.O_WRONLY | FIFO_OPEN_FLAGS, 0);
     if (fd >= 0) return fd;
     const errno = libc.errno();
-    if (errno !== errnos.ENXIO && errno !== errnos.EINTR) throw systemError(errno, 'open', path);
+    if (errno !== errnos.ENXIO && errno !== errnos.EINTR) throw fifoOpenError(errno, path);
     await sleepUntil(delay, wait, options.ref !== false);
+  }
+}
+
+/**
+ * Every FIFO open: non-blocking, close-on-exec, and O_NOFOLLOW. Whoever can write the FIFO's
+ * directory could otherwise swap the FIFO for a symlink to a FIFO of theirs, and read what this end
+ * writes or feed what it reads (fs.protected_symlinks only guards sticky world-writable directories,
+ * and is 0 on many machines). O_NOFOLLOW covers the last component; symlinks in the directories
+ * above are followed, as the path is the caller's.
+ */
+const FIFO_OPEN_FLAGS = libc.O_NONBLOCK | libc.O_CLOEXEC | libc.O_NOFOLLOW;
+
+function fifoOpenError(errno: number, path: string): Error {
+  const hint =
+    errnoName(errno) === 'ELOOP'
+      ? 'the path is a symbolic link, and FIFOs are opened without following one (another user could point it at a FIFO of theirs); give the FIFO\'s own path'
+      : undefined;
+  return systemError(errno, 'open', path, hint);
+}
+
+/** What lstat sees at `path`, or undefined when nothing is there. */
+function lstatOf(path: string): BigIntStats | undefined {
+  return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+}
+
+/** Refuses, before opening it, a path that is not a FIFO (a regular file, a device, a symlink). */
+function checkIsFifo(path: string): void {
+  const stat = lstatOf(path);
+  if (stat === undefined || stat.isFIFO()) return; // missing: open() says ENOENT
+  const what = stat.isSymbolicLink() ? 'a symbolic link (FIFOs are opened without following one)' : 'not a FIFO';
+  throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: ${what}`);
+}
+
+/**
+ * After the open: the descriptor must be a FIFO, and the very one the path names now (same device
+ * and inode): a path swapped between the check and the open is refused, not used.
+ */
+function checkOpenedFifo(fd: number, path: string): void {
+  const opened = fstatSync(fd, { bigint: true });
+  const now = lstatOf(path);
+  if (!opened.isFIFO()) {
+    throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: not a FIFO`);
+  }
+  if (now === undefined || now.dev !== opened.dev || now.ino !== opened.ino) {
+    throw new ValidationError(
+      'url',
+      `the FIFO that was opened (device ${opened.dev}, inode ${opened.ino})`,
+      `${path} replaced while it was being opened; someone else changes that directory: use one only you can write`,
+    );
   }
 }
 
@@ -686,16 +735,18 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
   if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  checkIsFifo(path);
   // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
   // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
-  const fd =
-    access === 'receive'
-      ? check(libc.open(path, libc.O_RDONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0), 'open', path)
-      : await openFifoWriter(path, url, options);
+  let fd: number;
+  if (access === 'receive') {
+    fd = libc.open(path, libc.O_RDONLY | FIFO_OPEN_FLAGS, 0);
+    if (fd < 0) throw fifoOpenError(libc.errno(), path);
+  } else {
+    fd = await openFifoWriter(path, url, options);
+  }
   try {
-    if (!fstatSync(fd).isFIFO()) {
-      throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: not a FIFO`);
-    }
+    checkOpenedFifo(fd, path);
     return new StreamChannel(codec, {
       url,
       transport: 'fifo',
