@@ -685,7 +685,7 @@ const FIFO_OPEN_FLAGS = libc.O_NONBLOCK | libc.O_CLOEXEC | libc.O_NOFOLLOW;
 function fifoOpenError(errno: number, path: string): Error {
   const hint =
     errnoName(errno) === 'ELOOP'
-      ? 'the path is a symbolic link, and FIFOs are opened without following one (another user could point it at a FIFO of theirs); give the FIFO\'s own path'
+      ? "the path is a symbolic link, and FIFOs are opened without following one (another user could point it at a FIFO of theirs); give the FIFO's own path"
       : undefined;
   return systemError(errno, 'open', path, hint);
 }
