@@ -4,7 +4,14 @@
  * retry; timeouts, AbortSignal, async iteration and an idempotent close.
  */
 import type { MessageCodec } from '../codecs/codec.js';
-import { ChannelClosedError, DecodeError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
+import {
+  AbortError,
+  ChannelClosedError,
+  DecodeError,
+  TimeoutError,
+  UnsupportedError,
+  ValidationError,
+} from '../errors.js';
 import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
 
 const settled: Promise<void> = Promise.resolve();
@@ -146,6 +153,11 @@ export interface Listener<T> extends AsyncIterable<Channel<T>>, AsyncDisposable 
   close(): Promise<void>;
 }
 
+/** A send's place in the line of waiting sends; `wake` is set while it waits for its turn. */
+interface Ticket {
+  wake: (() => void) | undefined;
+}
+
 /** One accepted send in flight (see FdChannel.acceptSend). */
 export interface InFlightSend {
   /** Marks it delivered or failed; close() stops waiting for it. Idempotent. */
@@ -185,6 +197,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   #closing: Promise<void> | undefined;
   /** Accepted sends still waiting for room (close() delivers them before it releases anything). */
   #inFlight = 0;
+  /** Connected sends waiting for room, in call order (see retryUntilSent). */
+  readonly #line: Ticket[] = [];
   /** Called when #inFlight drops to 0 while close() waits for it. */
   #drained: (() => void) | undefined;
   /** Why the channel was destroyed, for the errors of the sends it failed. */
@@ -250,27 +264,68 @@ export abstract class FdChannel<T> implements Channel<T> {
     return error;
   }
 
+  /** Whether accepted sends are waiting in line: a new send or trySend must not overtake them. */
+  protected get sendsWaiting(): boolean {
+    return this.#line.length > 0;
+  }
+
   /**
-   * Retries `attempt` whenever `pause` (default: wait until writable) ends, until it returns true:
-   * the waiting half of a send, registered with acceptSend so that close() delivers it first.
+   * The waiting half of a send, registered with acceptSend so that close() delivers it first: retries
+   * `attempt` until it returns true. Without `pause`, sends wait in one line in call order and only
+   * the first in line retries (when the channel turns writable), so none overtakes another even when
+   * room appears between two retries. With `pause` (unconnected datagram sockets, whose sends go to
+   * different peers), each send retries on its own whenever `pause` ends.
    */
   protected async retryUntilSent(
     attempt: () => boolean,
     wait: WaitOptions,
-    pause: (wait: WaitOptions) => Promise<void> = (options) => this.waitWritable(options),
+    pause?: (wait: WaitOptions) => Promise<void>,
   ): Promise<void> {
     const send = this.acceptSend();
+    const ticket: Ticket = { wake: undefined };
+    if (pause === undefined) this.#line.push(ticket);
     try {
       for (;;) {
-        await pause(wait);
+        if (pause !== undefined) await pause(wait);
+        else if (this.#line[0] === ticket) await this.waitWritable(wait);
+        else await this.#turn(ticket, wait);
         if (this.#destroyed) throw this.#destroyError;
-        if (attempt()) return;
+        // First in line (or on its own): try; the others wait for their turn.
+        if ((pause !== undefined || this.#line[0] === ticket) && attempt()) return;
       }
     } catch (error) {
       throw send.error(error);
     } finally {
       send.settle();
+      const index = this.#line.indexOf(ticket);
+      if (index >= 0) this.#line.splice(index, 1);
+      // The next in line tries at once: there may be room left.
+      if (index === 0) this.#line[0]?.wake?.();
     }
+  }
+
+  /** Waits until `ticket` is first in line (or the send's deadline or signal ends the wait). */
+  #turn(ticket: Ticket, wait: WaitOptions): Promise<void> {
+    const { signal, deadline = Number.POSITIVE_INFINITY } = wait;
+    const operation = wait.operation ?? `send on ${this.url}`;
+    if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) return Promise.reject(new TimeoutError(operation, wait.timeoutMs ?? 0));
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        ticket.wake = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = (): void => done(new AbortError(operation, signal?.reason));
+      const timer = Number.isFinite(remaining)
+        ? setTimeout(() => done(new TimeoutError(operation, wait.timeoutMs ?? 0)), Math.ceil(remaining))
+        : undefined;
+      ticket.wake = () => done();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Throws ChannelClosedError when the channel was closed. */
@@ -321,7 +376,9 @@ export abstract class FdChannel<T> implements Channel<T> {
   trySend(value: T, options: Pick<SendOptions, 'priority'> = {}): boolean {
     this.assertOpen();
     const priority = this.checkPriority(options.priority);
-    return this.writeMessage(this.encodeScratch(value), priority);
+    const bytes = this.encodeScratch(value);
+    // Sends waiting for room go first: this one would overtake them.
+    return this.#line.length === 0 && this.writeMessage(bytes, priority);
   }
 
   // send and receive are plain functions, not async ones: when the kernel call succeeds at once (the
@@ -333,7 +390,7 @@ export abstract class FdChannel<T> implements Channel<T> {
       this.assertOpen();
       priority = this.checkPriority(options.priority);
       bytes = this.encodeScratch(value);
-      if (this.writeMessage(bytes, priority)) return settled;
+      if (this.#line.length === 0 && this.writeMessage(bytes, priority)) return settled;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -349,8 +406,8 @@ export abstract class FdChannel<T> implements Channel<T> {
     const encoded = values.map((value) => this.codec.encode(value));
     const wait = this.waitOptions('send', options);
     for (const bytes of encoded) {
-      if (!this.writeMessage(bytes, priority))
-        await this.retryUntilSent(() => this.writeMessage(bytes, priority), wait);
+      const attempt = (): boolean => this.writeMessage(bytes, priority);
+      if (this.#line.length > 0 || !attempt()) await this.retryUntilSent(attempt, wait);
     }
   }
 
@@ -506,6 +563,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.#destroyReason = reason;
     // Stop polling before the descriptor is closed: libuv must not watch a recycled fd number.
     this.watch.close(error);
+    for (const ticket of this.#line) ticket.wake?.();
     this.closeResources();
     // A close() still draining has nothing left to wait for.
     this.#drained?.();

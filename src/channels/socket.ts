@@ -291,7 +291,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       }
       return true;
     };
-    if (!attempt()) await this.retryUntilSent(attempt, wait);
+    if (this.sendsWaiting || !attempt()) await this.retryUntilSent(attempt, wait);
   }
 
   // --- receiving ---------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
       const accepted = Number(count);
       expect(accepted).toBeGreaterThanOrEqual(20);
       // Only now does anyone read: close() in the child is waiting for room.
+      // Every one, in the order of the calls: a waiting send is never overtaken by a later one.
       for (let seq = 0; seq < accepted; seq++) {
         const { value } = await consumer.receive({ timeoutMs: 30_000 });
         expect(value.producer).toBe(1);
