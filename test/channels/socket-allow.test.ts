@@ -1,6 +1,6 @@
 /**
- * Who may talk to a UNIX socket, with real senders of another uid (a C writer run as uid/gid 65534
- * from a copy in a temporary directory) and real kernel objects (issue 12, items 2, 4, 8 and 10):
+ * Who may talk to a UNIX socket, with real senders of another uid (socket_peer's foreign writer, run as uid/gid
+ * 65534 from a copy in a temporary directory) and real kernel objects (issue 12, items 2, 4, 8 and 10):
  * abstract-name listeners and datagram receivers admit only their own uid by default; `allow` is
  * enforced per datagram through SCM_CREDENTIALS; refusals are counted, reported with the refused
  * credentials, and explained to the refused client; an empty seqpacket record is a DecodeError, not
@@ -34,14 +34,14 @@ afterEach(() => cleanup.run());
 const nobodyDir = mkdtempSync(join(tmpdir(), 'tipc-nobody-'));
 chmodSync(nobodyDir, 0o755);
 afterAll(() => rmSync(nobodyDir, { recursive: true, force: true }));
-const built = compileC('foreign_writer', [join(repoRoot, 'test', 'c', 'foreign_writer.c')]);
+const built = compileC('socket_peer', [join(repoRoot, 'test', 'c', 'socket_peer.c')]);
 const writer = join(nobodyDir, basename(built));
 copyFileSync(built, writer);
 chmodSync(writer, 0o755);
 
 /** Runs the foreign writer (as uid 65534 unless `asRoot`); resolves with its pid and outcome. */
 async function foreign(mode: string, address: string, lengths: string, asRoot = false) {
-  const child = spawn(writer, [mode, address, lengths], {
+  const child = spawn(writer, ['foreign', mode, address, lengths], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(asRoot ? {} : { uid: NOBODY, gid: NOBODY }),
   });
