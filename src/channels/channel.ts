@@ -197,6 +197,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   #closing: Promise<void> | undefined;
   /** Accepted sends still waiting for room (close() delivers them before it releases anything). */
   #inFlight = 0;
+  /** Whether waiting keeps the process alive (see ref()/unref()). */
+  #ref = true;
   /** Connected sends waiting for room, in call order (see retryUntilSent). */
   readonly #line: Ticket[] = [];
   /** Called when #inFlight drops to 0 while close() waits for it. */
@@ -211,7 +213,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.url = url;
     this.codec = codec;
     this.watch = new FdWatch(fd);
-    if (options.ref === false) this.watch.unref();
+    if (options.ref === false) this.unref();
     this.#scratch = new Uint8Array(codec.size);
   }
 
@@ -321,7 +323,7 @@ export abstract class FdChannel<T> implements Channel<T> {
       };
       const onAbort = (): void => done(new AbortError(operation, signal?.reason));
       const timer = Number.isFinite(remaining)
-        ? setTimeout(() => done(new TimeoutError(operation, wait.timeoutMs ?? 0)), Math.ceil(remaining))
+        ? this.#timer(() => done(new TimeoutError(operation, wait.timeoutMs ?? 0)), Math.ceil(remaining))
         : undefined;
       ticket.wake = () => done();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -405,10 +407,13 @@ export abstract class FdChannel<T> implements Channel<T> {
     // Validate everything first: a bad value anywhere sends nothing.
     const encoded = values.map((value) => this.codec.encode(value));
     const wait = this.waitOptions('send', options);
-    for (const bytes of encoded) {
-      const attempt = (): boolean => this.writeMessage(bytes, priority);
-      if (this.#line.length > 0 || !attempt()) await this.retryUntilSent(attempt, wait);
-    }
+    // One place in line for the whole batch: a send called later cannot land in the middle of it.
+    let next = 0;
+    const attempt = (): boolean => {
+      for (; next < encoded.length; next++) if (!this.writeMessage(encoded[next] as Uint8Array, priority)) return false;
+      return true;
+    };
+    if (this.#line.length > 0 || !attempt()) await this.retryUntilSent(attempt, wait);
   }
 
   /** readMessage, but first the error a batch receive deferred so as not to lose its messages. */
@@ -542,7 +547,7 @@ export abstract class FdChannel<T> implements Channel<T> {
   /** Resolves true once every accepted send is settled, false when `timeoutMs` ran out first. */
   #drain(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => resolve(false), Math.max(0, timeoutMs)) : undefined;
+      const timer = Number.isFinite(timeoutMs) ? this.#timer(() => resolve(false), timeoutMs) : undefined;
       this.#drained = () => {
         clearTimeout(timer);
         resolve(true);
@@ -574,12 +579,21 @@ export abstract class FdChannel<T> implements Channel<T> {
   }
 
   ref(): this {
+    this.#ref = true;
     this.watch.ref();
     return this;
   }
 
   unref(): this {
+    this.#ref = false;
     this.watch.unref();
     return this;
+  }
+
+  /** A timer of this channel's waits: it keeps the process alive only while the channel is ref()ed. */
+  #timer(callback: () => void, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(callback, ms);
+    if (!this.#ref) timer.unref();
+    return timer;
   }
 }
