@@ -213,7 +213,11 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.url = url;
     this.codec = codec;
     this.watch = new FdWatch(fd);
-    if (options.ref === false) this.unref();
+    // Not this.unref(): a subclass's override would run before its own fields exist.
+    if (options.ref === false) {
+      this.#ref = false;
+      this.watch.unref();
+    }
     this.#scratch = new Uint8Array(codec.size);
   }
 

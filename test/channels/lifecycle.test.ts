@@ -56,6 +56,16 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
     return producer;
   }
 
+  /** A producer filled until the kernel takes no more, its peer never reading; destroyed after the test. */
+  async function fullProducer(tag: string): Promise<Channel<Sample>> {
+    const url = await entry.url(tag);
+    cleanup.add(() => entry.remove(url));
+    const producer = await silentPeer(url);
+    cleanup.add(() => producer.destroy());
+    fill(producer);
+    return producer;
+  }
+
   it.skipIf(!available)(
     'close() delivers the sends it accepted, then closes; the process exits cleanly',
     async () => {
@@ -87,11 +97,7 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
   it.skipIf(!available || !entry.reliable)(
     'destroy() fails pending sends at once, each naming its send; both are idempotent',
     async () => {
-      const url = await entry.url('destroy');
-      cleanup.add(() => entry.remove(url));
-      const producer = await silentPeer(url);
-      cleanup.add(() => producer.close());
-      fill(producer);
+      const producer = await fullProducer('destroy');
       const pending = [producer.send(makeSample(2, 1)), producer.sendMany([makeSample(2, 2), makeSample(2, 3)])];
       const outcomes = Promise.allSettled(pending);
       producer.destroy(new Error('operator stop'));
@@ -118,11 +124,7 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
   it.skipIf(!available || !entry.reliable)(
     'close({ timeoutMs }) gives up on a peer that never reads: close rejects with TimeoutError, the sends name themselves',
     async () => {
-      const url = await entry.url('closeto');
-      cleanup.add(() => entry.remove(url));
-      const producer = await silentPeer(url);
-      cleanup.add(() => producer.destroy());
-      fill(producer);
+      const producer = await fullProducer('closeto');
       const stuck = producer.send(makeSample(2, 1));
       const outcome = stuck.catch((error: unknown) => error);
       const closing = producer.close({ timeoutMs: 100 });
