@@ -1014,7 +1014,8 @@ export class RingChannel<T> extends FdChannel<T> {
         `${this.#segment.length}); whoever can write /dev/shm${this.url.slice(4)} did it. The channel is closed ` +
         'without touching the ring again; recreate the ring (unlink, then open with create)',
     );
-    void this.close();
+    // destroy, not close: a graceful close would keep pending sends retrying against the shrunk mapping.
+    this.destroy(error);
     throw error;
   }
 
