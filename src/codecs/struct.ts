@@ -6,8 +6,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { z } from 'zod';
 import { SchemaError } from '../errors.js';
-import type { MessageCodec } from './codec.js';
-import { type CompiledCodec, compileStruct } from './emit.js';
+import type { CompiledCodec, MessageCodec } from './codec.js';
+import { compileStruct } from './compile.js';
 import { fingerprintOf } from './fingerprint.js';
 import { interpretStruct } from './interpret.js';
 import { checkName, checkOptions, layoutStruct, type StructOptions } from './layout.js';
