@@ -1,20 +1,31 @@
 /** Codecs: schema types, C-ABI layout, generated encode/decode, validation, msgpack, C headers. */
 
 export { type CHeaderOptions, cHeader } from './c-header.js';
+export { type CSchemas, type FromCHeaderOptions, fromCHeader } from './c-import/index.js';
 export type { CodecValue, MessageCodec } from './codec.js';
 export type { StructOptions } from './layout.js';
 export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } from './msgpack.js';
-export { type FieldsDecl, StructType, type StructTypeOptions, type StructValue, struct } from './struct.js';
+export {
+  CompositeType,
+  type FieldsDecl,
+  StructType,
+  type StructTypeOptions,
+  type StructValue,
+  struct,
+} from './struct.js';
 export {
   type AlignedType,
   type ArrayType,
   aligned,
   array,
+  type BitsType,
   type BoolType,
   type BytesType,
+  bits,
   bool,
   bytes,
   type CharType,
+  type CompositeShape,
   char,
   type ElementType,
   type EnumOptions,
@@ -32,9 +43,11 @@ export {
   i32,
   i64,
   typeName,
+  type UnionShape,
   u8,
   u16,
   u32,
   u64,
 } from './types.js';
+export { UnionType, type UnionTypeOptions, type UnionValue, union } from './union.js';
 export type { StandardSchemaV1 } from './validators.js';

@@ -7,7 +7,7 @@
 import type { CompiledCodec } from './codec.js';
 import { kindOf, type Walk } from './kinds/index.js';
 import { paddingRanges } from './layout.js';
-import type { StructShape } from './types.js';
+import type { CompositeShape } from './types.js';
 import { inputError, targetError } from './values.js';
 
 /** The walk over contained types that kind modules recurse through. */
@@ -22,11 +22,12 @@ function validOffset(o: unknown): o is number {
 }
 
 /** Builds the interpreted codec functions of a struct (same contract as the generated ones). */
-export function interpretStruct<T>(type: StructShape<T>): CompiledCodec<T> {
+export function interpretStruct<T>(type: CompositeShape<T>): CompiledCodec<T> {
   const little = type.endian === 'little';
-  const padding = paddingRanges(type.size, type.fields);
+  // A union zeroes its own bytes before writing the member (see kinds/union.ts).
+  const padding = type.kind === 'union' ? [] : paddingRanges(type.size, type.fields);
   return {
-    source: `/* interpreted codec of struct ${type.name} */`,
+    source: `/* interpreted codec of ${type.kind} ${type.name} */`,
     validate(value: unknown): T {
       walk.check(type, value, type.name, []);
       return value as T;

@@ -7,7 +7,7 @@
 import { Kind, type TSchema, Type, TypeRegistry } from '@sinclair/typebox';
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import type { FieldType } from './types.js';
+import type { FieldLayout, FieldType } from './types.js';
 import { charFits, F32_OVERFLOW } from './values.js';
 
 // TypeBox's Number refuses NaN and ±Infinity by default policy, and its String counts UTF-16 units;
@@ -29,6 +29,11 @@ if (!TypeRegistry.Has(charKind)) {
 
 function f32Fits(value: number): boolean {
   return !(Math.abs(value) >= F32_OVERFLOW && Math.abs(value) !== Infinity);
+}
+
+/** The fields that hold a value: all but zero-width bitfields. */
+function valued(fields: readonly FieldLayout[]): readonly FieldLayout[] {
+  return fields.filter((field) => field.type.kind !== 'bits' || field.type.width > 0);
 }
 
 /** The zod schema of a field type. */
@@ -67,7 +72,29 @@ export function zodOf(type: FieldType): z.ZodType {
       return type.allowUnknown ? z.union([names, z.number().int().min(type.base.min).max(type.base.max)]) : names;
     }
     case 'struct':
-      return z.object(Object.fromEntries(type.fields.map((field) => [field.name, zodOf(field.type)])));
+      return z.object(Object.fromEntries(valued(type.fields).map((field) => [field.name, zodOf(field.type)])));
+    case 'union': {
+      const names = type.fields.map((field) => field.name);
+      return z
+        .object(Object.fromEntries(type.fields.map((field) => [field.name, zodOf(field.type).optional()])))
+        .refine(
+          (value) => names.filter((name) => (value as Record<string, unknown>)[name] !== undefined).length === 1,
+          {
+            message: `expected exactly one of ${names.join(', ')}`,
+          },
+        );
+    }
+    case 'bits':
+      return type.big
+        ? z
+            .bigint()
+            .min(type.min as bigint)
+            .max(type.max as bigint)
+        : z
+            .number()
+            .int()
+            .min(type.min as number)
+            .max(type.max as number);
     case 'aligned':
       return zodOf(type.inner);
   }
@@ -98,9 +125,28 @@ export function typeboxOf(type: FieldType): TSchema {
       return members.length === 1 ? members[0]! : Type.Union(members);
     }
     case 'struct':
-      return Type.Object(Object.fromEntries(type.fields.map((field) => [field.name, typeboxOf(field.type)])), {
+      return Type.Object(Object.fromEntries(valued(type.fields).map((field) => [field.name, typeboxOf(field.type)])), {
         title: type.name,
       });
+    case 'union':
+      // One object per member: that member required, every other one absent (or undefined).
+      return Type.Union(
+        type.fields.map((member) =>
+          Type.Object(
+            Object.fromEntries(
+              type.fields.map((field) => [
+                field.name,
+                field === member ? typeboxOf(field.type) : Type.Optional(Type.Undefined()),
+              ]),
+            ),
+          ),
+        ),
+        { title: type.name },
+      );
+    case 'bits':
+      return type.big
+        ? Type.BigInt({ minimum: type.min as bigint, maximum: type.max as bigint })
+        : Type.Integer({ minimum: type.min as number, maximum: type.max as number });
     case 'aligned':
       return typeboxOf(type.inner);
   }

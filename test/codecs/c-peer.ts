@@ -1,22 +1,26 @@
 /**
  * Builds a C program over the header `cHeader` generates, for the GCC tests. Modes:
- *   layout          prints `S name sizeof alignof` and `F name field offsetof` for every struct;
+ *   layout          prints `S name sizeof alignof` and `F name field offsetof` for every struct and
+ *                   union (bitfields have no offsetof: their bits are checked through the values);
  *   read  <count>   reads `count` binary messages of each root struct from stdin, prints their tokens;
- *   write <count>   reads `count` token lines of each root struct from stdin, writes the structs' bytes.
+ *                   each message is preceded by a byte n and n bytes naming the member every union
+ *                   holds, in token order (C cannot tell which one a union holds);
+ *   write <count>   reads `count` token lines of each root struct from stdin, writes the structs' bytes;
+ *                   a union's tokens start with the index of its member.
  * Fields are read and written through plain C member access, so the compiler decides every byte.
  */
 
 import { cInt } from '../../src/codecs/c-header.js';
-import { cHeader, type FieldType, type StructType } from '../../src/index.js';
+import { type CompositeShape, cHeader, type FieldType, type StructType } from '../../src/index.js';
 
-function allStructs(roots: readonly StructType[]): StructType[] {
-  const seen = new Map<string, StructType>();
+function allStructs(roots: readonly StructType[]): CompositeShape[] {
+  const seen = new Map<string, CompositeShape>();
   const visit = (type: FieldType): void => {
     if (type.kind === 'array') visit(type.element);
     else if (type.kind === 'aligned') visit(type.inner);
-    else if (type.kind === 'struct' && !seen.has(type.name)) {
+    else if ((type.kind === 'struct' || type.kind === 'union') && !seen.has(`${type.kind} ${type.name}`)) {
       for (const field of type.fields) visit(field.type);
-      seen.set(type.name, type as StructType);
+      seen.set(`${type.kind} ${type.name}`, type);
     }
   };
   for (const root of roots) visit(root);
@@ -64,6 +68,20 @@ class Printer {
       case 'struct':
         for (const field of type.fields) this.print(field.type, `${lv}.${field.name}`, out);
         return;
+      case 'union':
+        out.push('switch (*(*cp)++) {');
+        type.fields.forEach((field, i) => {
+          out.push(`case ${i}: {`);
+          this.print(field.type, `${lv}.${field.name}`, out);
+          out.push('break; }');
+        });
+        out.push('default: exit(6);', '}');
+        return;
+      case 'bits':
+        if (type.width === 0) return;
+        if (type.signed) out.push(`printf("%lld ", (long long)(${lv}));`);
+        else out.push(`printf("%llu ", (unsigned long long)(${lv}));`);
+        return;
       case 'aligned':
         this.print(type.inner, lv, out);
     }
@@ -108,6 +126,20 @@ class Printer {
       case 'struct':
         for (const field of type.fields) this.scan(field.type, `${lv}.${field.name}`, out);
         return;
+      case 'union':
+        out.push('{ int m; need(scanf("%d", &m)); switch (m) {');
+        type.fields.forEach((field, i) => {
+          out.push(`case ${i}: {`);
+          this.scan(field.type, `${lv}.${field.name}`, out);
+          out.push('break; }');
+        });
+        out.push('default: exit(6);', '} }');
+        return;
+      case 'bits':
+        if (type.width === 0) return;
+        if (type.signed) out.push(`{ long long t; need(scanf("%lld", &t)); ${lv} = t; }`);
+        else out.push(`{ unsigned long long t; need(scanf("%llu", &t)); ${lv} = t; }`);
+        return;
       case 'aligned':
         this.scan(type.inner, lv, out);
     }
@@ -128,24 +160,31 @@ export function cPeerSource(roots: readonly StructType[]): string {
   for (const root of roots) {
     const out: string[] = [];
     printer.print(root, '(*s)', out);
-    lines.push(`static void print_${root.name}(const struct ${root.name} *s) {`, ...out, 'printf("\\n");', '}');
+    lines.push(
+      `static void print_${root.name}(const struct ${root.name} *s, const unsigned char **cp) {`,
+      '(void)cp;',
+      ...out,
+      'printf("\\n");',
+      '}',
+    );
     const scans: string[] = [];
     printer.scan(root, '(*s)', scans);
     lines.push(`static void scan_${root.name}(struct ${root.name} *s) {`, ...scans, '}');
   }
   lines.push('int main(int argc, char **argv) {', 'if (argc < 2) return 2;', 'if (strcmp(argv[1], "layout") == 0) {');
   for (const struct of allStructs(roots)) {
+    const tag = `${struct.kind} ${struct.name}`;
     lines.push(
-      `printf("S ${struct.name} %zu %zu\\n", sizeof(struct ${struct.name}), _Alignof(struct ${struct.name}));`,
-      ...struct.fields.map(
-        (field) => `printf("F ${struct.name} ${field.name} %zu\\n", offsetof(struct ${struct.name}, ${field.name}));`,
-      ),
+      `printf("S ${struct.name} %zu %zu\\n", sizeof(${tag}), _Alignof(${tag}));`,
+      ...struct.fields
+        .filter((field) => field.type.kind !== 'bits')
+        .map((field) => `printf("F ${struct.name} ${field.name} %zu\\n", offsetof(${tag}, ${field.name}));`),
     );
   }
   lines.push('return 0;', '}', 'int count = argc > 2 ? atoi(argv[2]) : 1;', 'if (strcmp(argv[1], "read") == 0) {');
   for (const root of roots) {
     lines.push(
-      `for (int c = 0; c < count; c++) { struct ${root.name} v; if (fread((void *)&v, sizeof v, 1, stdin) != 1) return 5; print_${root.name}(&v); }`,
+      `for (int c = 0; c < count; c++) { struct ${root.name} v; unsigned char ch[256]; const unsigned char *cp = ch; int n = getchar(); if (n < 0 || (n > 0 && fread(ch, 1, (size_t)n, stdin) != (size_t)n)) return 5; if (fread((void *)&v, sizeof v, 1, stdin) != 1) return 5; print_${root.name}(&v, &cp); }`,
     );
   }
   lines.push('return 0;', '}', 'if (strcmp(argv[1], "write") == 0) {');
@@ -162,6 +201,8 @@ export function cPeerSource(roots: readonly StructType[]): string {
 export function expectedLayout(roots: readonly StructType[]): string[] {
   return allStructs(roots).flatMap((struct) => [
     `S ${struct.name} ${struct.size} ${struct.align}`,
-    ...struct.fields.map((field) => `F ${struct.name} ${field.name} ${field.offset}`),
+    ...struct.fields
+      .filter((field) => field.type.kind !== 'bits')
+      .map((field) => `F ${struct.name} ${field.name} ${field.offset}`),
   ]);
 }

@@ -15,10 +15,10 @@ import { type StructType, struct } from '../struct.js';
 import {
   aligned,
   array,
+  bits,
   bool,
   bytes,
   char,
-  type ElementType,
   type EnumBase,
   type EnumType,
   enumOf,
@@ -35,6 +35,7 @@ import {
   u32,
   u64,
 } from '../types.js';
+import { type UnionType, union } from '../union.js';
 import { preprocess } from './cpp.js';
 import { loadParser, type Node } from './grammar.js';
 import { type EnumExtras, normalise } from './lex.js';
@@ -56,7 +57,7 @@ export interface FromCHeaderOptions {
 }
 
 /** Schemas read from a C header, keyed by struct tag and by typedef name. */
-export type CSchemas = Record<string, StructType>;
+export type CSchemas = Record<string, StructType | UnionType>;
 
 interface Where {
   readonly file: string;
@@ -182,7 +183,7 @@ class Reader {
   readonly #constants = new Map<string, bigint>();
   readonly #macros = new Map<string, string>();
   readonly #records: Rec[] = [];
-  readonly #schemas = new Map<Rec, StructType>();
+  readonly #schemas = new Map<Rec, StructType | UnionType>();
   readonly #converting = new Set<Rec>();
   readonly #included = new Set<string>();
   #pack: number | undefined;
@@ -887,7 +888,7 @@ class Reader {
     for (const name of rec.typedefs) out[name] = schema;
   }
 
-  #convert(rec: Rec, contextName: string | undefined): StructType {
+  #convert(rec: Rec, contextName: string | undefined): StructType | UnionType {
     const known = this.#schemas.get(rec);
     if (known !== undefined) return known;
     const name = rec.tag ?? rec.typedefs[0] ?? rec.contextName ?? contextName;
@@ -904,44 +905,38 @@ class Reader {
         `${at(def.broken)}: ${kind} ${name}: the C parser could not read this member; if the header needs macros or other headers, use --cpp`,
       );
     }
-    if (rec.union) {
-      throw new SchemaError(`${at(def.where)}: union ${name}: unions are not supported yet`);
-    }
-    if (this.#converting.has(rec)) throw new SchemaError(`${at(def.where)}: struct ${name} contains itself`);
+    if (this.#converting.has(rec)) throw new SchemaError(`${at(def.where)}: ${kind} ${name} contains itself`);
     this.#converting.add(rec);
     try {
       const entries: [string, FieldType][] = [];
       let anonymous = 0;
+      let zeroWidth = 0;
       for (const field of def.fields) {
         if (field.width !== undefined) {
-          throw new SchemaError(`${at(field.where)}: struct ${name}: bitfields are not supported yet`);
+          entries.push(this.#bitfield(field, kind, name, () => zeroWidth++));
+          continue;
         }
         const fieldName = field.name ?? `anon${anonymous++}`;
         const path = `${kind} ${name}: field ${fieldName}`;
         let type = this.#schemaOf(field.type, path, `${name}_${fieldName}`, field.note);
-        if (field.align !== undefined) {
-          if (field.align > type.align || field.align === type.align) {
-            type = aligned(type as ElementType, field.align);
-          }
+        // _Alignas and aligned(n) on a member: C cannot lower alignment there, so a smaller n is ignored, as GCC does.
+        if (field.align !== undefined && field.align >= type.align && type.kind !== 'bits') {
+          type = aligned(type.kind === 'aligned' ? type.inner : type, Math.max(field.align, type.align));
         }
         if (field.packed && !def.packed && type.align > 1) {
           throw new SchemaError(
-            `${at(field.where)}: ${path}: __attribute__((packed)) on one member is not representable; pack the whole struct (packed or #pragma pack)`,
+            `${at(field.where)}: ${path}: __attribute__((packed)) on one member is not representable; pack the whole ${kind} (packed or #pragma pack)`,
           );
         }
         entries.push([fieldName, type]);
       }
-      const pack = def.pack ?? (def.packed ? 1 : undefined);
-      if (def.packed && def.fields.some((field) => field.align !== undefined)) {
-        throw new SchemaError(
-          `${at(def.where)}: struct ${name}: a packed struct with aligned members is not representable yet; use #pragma pack instead`,
-        );
-      }
-      const schema = struct(name, entries, {
-        ...(pack === undefined ? {} : { pack: Math.min(pack, def.packed ? 1 : 16) as 1 | 2 | 4 | 8 | 16 }),
+      const options = {
+        ...(def.pack === undefined ? {} : { pack: def.pack as 1 | 2 | 4 | 8 | 16 }),
+        ...(def.packed ? { packed: true } : {}),
         ...(def.align === undefined ? {} : { align: def.align }),
         endian: def.endian,
-      });
+      };
+      const schema = rec.union ? union(name, entries, options) : struct(name, entries, options);
       this.#schemas.set(rec, schema);
       return schema;
     } catch (error) {
@@ -954,10 +949,46 @@ class Reader {
     }
   }
 
+  /** A bitfield member: `bits(base, width)` on an integer base; unnamed ones only of width 0. */
+  #bitfield(field: CField, kind: string, name: string, nextZero: () => number): [string, FieldType] {
+    const where = at(field.where);
+    let base = field.type;
+    while (base.t === 'aligned') base = base.inner;
+    const path = `${kind} ${name}: bitfield ${field.name ?? '(unnamed)'}`;
+    if (base.t === 'enum') {
+      const decl = base.en;
+      if (decl.base === undefined)
+        throw new SchemaError(`${where}: ${path}: ${decl.why ?? 'enum without a base type'}`);
+      base = { t: 'int', size: decl.base.size, signed: decl.base.signed, spelling: 'int' };
+    }
+    if (base.t === 'bad') throw new SchemaError(`${at(base.where)}: ${path}: ${base.why}`);
+    if (base.t !== 'int') {
+      throw new SchemaError(
+        `${where}: ${path}: a bitfield of ${base.t === 'bool' ? '_Bool' : 'this type'} is not supported; declare it on an integer type`,
+      );
+    }
+    const width = field.width ?? 0;
+    if (field.name === undefined && width !== 0) {
+      throw new SchemaError(
+        `${where}: ${path}: an unnamed bitfield of width ${width} is not supported (it pads without aligning the ${kind}); name it`,
+      );
+    }
+    if (width > base.size * 8 || width < 0) {
+      throw new SchemaError(`${where}: ${path}: width ${width} exceeds the ${base.size * 8} bits of its type`);
+    }
+    const fieldName = field.name ?? `zero${nextZero()}`;
+    return [fieldName, bits(intTypes[`${base.signed ? 'i' : 'u'}${base.size * 8}`]!, width)];
+  }
+
   #schemaOf(type: CType, path: string, contextName: string | undefined, note?: string): FieldType {
     switch (type.t) {
-      case 'int':
-        return intTypes[`${type.signed ? 'i' : 'u'}${type.size * 8}`]!;
+      case 'int': {
+        const int = intTypes[`${type.signed ? 'i' : 'u'}${type.size * 8}`]!;
+        const annotation = note === undefined ? null : /^enum ([A-Za-z_]\w*)(, allowUnknown)?$/.exec(note);
+        const decl = annotation === null ? undefined : this.#enumTags.get(annotation[1]!);
+        if (decl === undefined || type.size > 4) return int;
+        return this.#annotatedEnum(decl, int as EnumBase, annotation![2] !== undefined, path);
+      }
       case 'bool':
         return bool;
       case 'float':
@@ -971,8 +1002,9 @@ class Reader {
         if (element.t === 'int' && element.spelling === 'char') return char(type.length);
         if (element.t === 'int' && element.spelling === 'uchar' && note !== 'u8 array') return bytes(type.length);
         const inner = this.#schemaOf(element, path, contextName, note);
-        if (inner.kind === 'aligned')
+        if (inner.kind === 'aligned' || inner.kind === 'bits') {
           throw new SchemaError(`${path}: an array of over-aligned elements is not representable`);
+        }
         return array(inner, type.length);
       }
       case 'aligned': {
@@ -982,6 +1014,7 @@ class Reader {
             `${at(type.where)}: ${path}: a typedef that lowers alignment (${type.align} < ${inner.align}) is not representable`,
           );
         }
+        if (inner.kind === 'bits') throw new SchemaError(`${path}: an aligned bitfield is not representable`);
         if (inner.kind === 'aligned') return aligned(inner.inner, Math.max(type.align, inner.alignment));
         return aligned(inner, type.align);
       }
@@ -992,6 +1025,25 @@ class Reader {
       case 'bad':
         throw new SchemaError(`${at(type.where)}: ${path}: ${type.why}`);
     }
+  }
+
+  /**
+   * The enum of a member that typed-ipc's cHeader wrote as `int32_t x; /* enum NAME *\/`: stored as
+   * that integer, with the members named as the schema named them (the header prefixes them NAME_).
+   */
+  #annotatedEnum(decl: EnumDecl, base: EnumBase, allowUnknown: boolean, path: string): EnumType {
+    const key = `${base.name}/${allowUnknown}`;
+    const known = decl.annotated.get(key);
+    if (known !== undefined) return known;
+    if (decl.why !== undefined) throw new SchemaError(`${at(decl.where)}: ${path}: ${decl.why}`);
+    const prefix = `${(decl.tag ?? '').toUpperCase()}_`;
+    const strip = decl.members.every(([member]) => member.startsWith(prefix) && member.length > prefix.length);
+    const members = Object.fromEntries(
+      decl.members.map(([member, value]) => [strip ? member.slice(prefix.length) : member, value]),
+    );
+    const schema = enumOf(base, members, { allowUnknown });
+    decl.annotated.set(key, schema);
+    return schema;
   }
 
   #enumSchema(decl: EnumDecl, path: string, _note: string | undefined): EnumType {
