@@ -27,8 +27,26 @@ function allStructs(roots: readonly StructType[]): CompositeShape[] {
   return [...seen.values()];
 }
 
+/** How the C program sees the structs: typed-ipc's own header, or a real one with anonymous members. */
+export interface PeerOptions {
+  /** C source that declares the structs (default: `cHeader(roots)`). */
+  readonly header?: string;
+  /** Fields that stand for C11 anonymous members: C reaches their members directly. */
+  readonly anonymous?: RegExp;
+}
+
 class Printer {
   #depth = 0;
+  readonly #anonymous: RegExp | undefined;
+
+  constructor(anonymous?: RegExp) {
+    this.#anonymous = anonymous;
+  }
+
+  /** The C lvalue of a member. */
+  member(lv: string, name: string): string {
+    return this.#anonymous?.test(name) === true ? lv : `${lv}.${name}`;
+  }
 
   print(type: FieldType, lv: string, out: string[]): void {
     switch (type.kind) {
@@ -66,13 +84,13 @@ class Printer {
         return;
       }
       case 'struct':
-        for (const field of type.fields) this.print(field.type, `${lv}.${field.name}`, out);
+        for (const field of type.fields) this.print(field.type, this.member(lv, field.name), out);
         return;
       case 'union':
         out.push('switch (*(*cp)++) {');
         type.fields.forEach((field, i) => {
           out.push(`case ${i}: {`);
-          this.print(field.type, `${lv}.${field.name}`, out);
+          this.print(field.type, this.member(lv, field.name), out);
           out.push('break; }');
         });
         out.push('default: exit(6);', '}');
@@ -124,13 +142,13 @@ class Printer {
         return;
       }
       case 'struct':
-        for (const field of type.fields) this.scan(field.type, `${lv}.${field.name}`, out);
+        for (const field of type.fields) this.scan(field.type, this.member(lv, field.name), out);
         return;
       case 'union':
         out.push('{ int m; need(scanf("%d", &m)); switch (m) {');
         type.fields.forEach((field, i) => {
           out.push(`case ${i}: {`);
-          this.scan(field.type, `${lv}.${field.name}`, out);
+          this.scan(field.type, this.member(lv, field.name), out);
           out.push('break; }');
         });
         out.push('default: exit(6);', '} }');
@@ -147,10 +165,11 @@ class Printer {
 }
 
 /** The header and the C program (as one source) for these root structs. */
-export function cPeerSource(roots: readonly StructType[]): string {
-  const printer = new Printer();
+export function cPeerSource(roots: readonly StructType[], options: PeerOptions = {}): string {
+  const printer = new Printer(options.anonymous);
   const lines = [
-    cHeader(roots, { guard: 'TYPED_IPC_TEST_PEER_H' }),
+    options.header ?? cHeader(roots, { guard: 'TYPED_IPC_TEST_PEER_H' }),
+    '#include <stddef.h>',
     '#include <stdio.h>',
     '#include <stdlib.h>',
     '#include <string.h>',
@@ -172,7 +191,16 @@ export function cPeerSource(roots: readonly StructType[]): string {
     lines.push(`static void scan_${root.name}(struct ${root.name} *s) {`, ...scans, '}');
   }
   lines.push('int main(int argc, char **argv) {', 'if (argc < 2) return 2;', 'if (strcmp(argv[1], "layout") == 0) {');
-  for (const struct of allStructs(roots)) {
+  if (options.anonymous !== undefined) {
+    // A real header: its nested anonymous types have no C name, so members are reached by path from the root.
+    for (const root of roots) {
+      lines.push(`printf("S ${root.name} %zu %zu\\n", sizeof(struct ${root.name}), _Alignof(struct ${root.name}));`);
+      for (const [path, cPath] of memberPaths(root, options.anonymous)) {
+        lines.push(`printf("F ${root.name} ${path} %zu\\n", offsetof(struct ${root.name}, ${cPath}));`);
+      }
+    }
+  }
+  for (const struct of options.anonymous === undefined ? allStructs(roots) : []) {
     const tag = `${struct.kind} ${struct.name}`;
     lines.push(
       `printf("S ${struct.name} %zu %zu\\n", sizeof(${tag}), _Alignof(${tag}));`,
@@ -197,8 +225,32 @@ export function cPeerSource(roots: readonly StructType[]): string {
   return lines.join('\n');
 }
 
+/** Every member below a struct that offsetof can name (no bitfields, no array elements): schema path, C path, offset. */
+function memberPaths(type: CompositeShape, anonymous: RegExp, path: string[] = [], cPath: string[] = [], base = 0) {
+  const out: [string, string, number][] = [];
+  for (const field of type.fields) {
+    if (field.type.kind === 'bits') continue;
+    const here = [...path, field.name];
+    // An anonymous member has no C name: its members are reached as if they were the parent's.
+    const named = !anonymous.test(field.name);
+    const c = named ? [...cPath, field.name] : cPath;
+    const offset = base + field.offset;
+    if (named) out.push([here.join('.'), c.join('.'), offset]);
+    const inner = field.type.kind === 'aligned' ? field.type.inner : field.type;
+    if (inner.kind === 'struct' || inner.kind === 'union') out.push(...memberPaths(inner, anonymous, here, c, offset));
+  }
+  return out;
+}
+
 /** The lines `layout` mode must print, from the library's own numbers. */
-export function expectedLayout(roots: readonly StructType[]): string[] {
+export function expectedLayout(roots: readonly StructType[], options: PeerOptions = {}): string[] {
+  if (options.anonymous !== undefined) {
+    const anonymous = options.anonymous;
+    return roots.flatMap((root) => [
+      `S ${root.name} ${root.size} ${root.align}`,
+      ...memberPaths(root, anonymous).map(([path, , offset]) => `F ${root.name} ${path} ${offset}`),
+    ]);
+  }
   return allStructs(roots).flatMap((struct) => [
     `S ${struct.name} ${struct.size} ${struct.align}`,
     ...struct.fields

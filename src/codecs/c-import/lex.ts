@@ -36,6 +36,8 @@ export interface EnumExtras {
 export interface Normalised {
   readonly text: string;
   readonly enums: ReadonlyMap<number, EnumExtras>;
+  /** `union __attribute__((...)) tag {`: the attribute text, keyed by the offset of `union`. */
+  readonly unions: ReadonlyMap<number, string>;
 }
 
 interface Token {
@@ -81,20 +83,16 @@ export function normalise(source: string): Normalised {
     for (let k = start; k < end; k++) if (chars[k] !== '\n') chars[k] = ' ';
   };
   const enums = new Map<number, EnumExtras>();
+  const unions = new Map<number, string>();
   const list = [...tokens(source)];
-  for (let t = 0; t < list.length; t++) {
-    const token = list[t]!;
-    const alias = aliases.get(token.text);
-    if (alias !== undefined) {
-      for (let k = 0; k < token.text.length; k++) chars[token.start + k] = alias[k] ?? ' ';
-      continue;
-    }
-    if (token.text !== 'enum') continue;
-    const extras: EnumExtras = { packed: false };
-    let u = t + 1;
-    // enum __attribute__((...)) tag {
-    while (list[u]?.text === '__attribute__' || list[u]?.text === '__attribute') {
-      const open = u + 1;
+  /** Blanks the `__attribute__((...))` groups at token `u`; returns the token after them and their tokens. */
+  const lift = (u: number): { next: number; start: number; end: number; words: string[] } => {
+    const words: string[] = [];
+    let next = u;
+    const start = list[u]?.start ?? 0;
+    let end = start;
+    while (list[next]?.text === '__attribute__' || list[next]?.text === '__attribute') {
+      const open = next + 1;
       if (list[open]?.text !== '(') break;
       let depth = 0;
       let close = open;
@@ -103,21 +101,49 @@ export function normalise(source: string): Normalised {
         else if (list[close]!.text === ')' && --depth === 0) break;
       }
       if (close >= list.length) break;
-      for (let k = open; k < close; k++) if (/^_*packed_*$/.test(list[k]!.text)) extras.packed = true;
-      blank(list[u]!.start, list[close]!.end);
-      u = close + 1;
+      for (let k = open; k < close; k++) words.push(list[k]!.text);
+      end = list[close]!.end;
+      next = close + 1;
     }
-    // enum tag : type words {
-    if (/^[A-Za-z_]/.test(list[u]?.text ?? '') && list[u + 1]?.text === ':') {
-      let w = u + 2;
+    return { next, start, end, words };
+  };
+  for (let t = 0; t < list.length; t++) {
+    const token = list[t]!;
+    const alias = aliases.get(token.text);
+    if (alias !== undefined) {
+      for (let k = 0; k < token.text.length; k++) chars[token.start + k] = alias[k] ?? ' ';
+      continue;
+    }
+    if (token.text === 'union') {
+      // The grammar takes attributes after `struct` but not after `union`: lift them out, columns kept.
+      const lifted = lift(t + 1);
+      if (lifted.next > t + 1) {
+        unions.set(token.start, source.slice(lifted.start, lifted.end));
+        blank(lifted.start, lifted.end);
+      }
+      continue;
+    }
+    if (token.text !== 'enum') continue;
+    const extras: EnumExtras = { packed: false };
+    // enum __attribute__((...)) tag {
+    const lifted = lift(t + 1);
+    const u = lifted.next;
+    if (u > t + 1) {
+      extras.packed = lifted.words.some((word) => /^_*packed_*$/.test(word));
+      blank(lifted.start, lifted.end);
+    }
+    // enum tag : type words {  (or an anonymous `enum : type words {`)
+    const colon = list[u]?.text === ':' ? u : /^[A-Za-z_]/.test(list[u]?.text ?? '') ? u + 1 : -1;
+    if (colon >= 0 && list[colon]?.text === ':') {
+      let w = colon + 1;
       const words: string[] = [];
       while (/^[A-Za-z_]/.test(list[w]?.text ?? '')) words.push(list[w++]!.text);
       if (words.length > 0 && list[w]?.text === '{') {
         extras.underlying = words.join(' ');
-        blank(list[u + 1]!.start, list[w - 1]!.end);
+        blank(list[colon]!.start, list[w - 1]!.end);
       }
     }
     if (extras.packed || extras.underlying !== undefined) enums.set(token.start, extras);
   }
-  return { text: chars.join(''), enums };
+  return { text: chars.join(''), enums, unions };
 }

@@ -192,6 +192,7 @@ class Reader {
   #file = '<input>';
   #origin: readonly (readonly [string, number])[] | undefined;
   #enumExtras: ReadonlyMap<number, EnumExtras> = new Map();
+  #unionAttributes: ReadonlyMap<number, string> = new Map();
   readonly #mainFile: string;
 
   constructor(parser: Parser, options: FromCHeaderOptions) {
@@ -220,18 +221,19 @@ class Reader {
   }
 
   #readText(source: string, file: string, origin: readonly (readonly [string, number])[] | undefined): void {
-    const saved = [this.#file, this.#origin, this.#enumExtras] as const;
+    const saved = [this.#file, this.#origin, this.#enumExtras, this.#unionAttributes] as const;
     const normalised = normalise(source);
     this.#file = file;
     this.#origin = origin;
     this.#enumExtras = normalised.enums;
+    this.#unionAttributes = normalised.unions;
     const tree = this.#parser.parse(normalised.text);
     if (tree === null) throw new SchemaError(`fromCHeader: ${file}: the C parser returned no tree`);
     try {
       this.#items(tree.rootNode.namedChildren);
     } finally {
       tree.delete();
-      [this.#file, this.#origin, this.#enumExtras] = saved;
+      [this.#file, this.#origin, this.#enumExtras, this.#unionAttributes] = saved;
     }
   }
 
@@ -436,10 +438,27 @@ class Reader {
       if (tag !== undefined) this.#tags.set(`${union ? 'union' : 'struct'} ${tag}`, rec);
     }
     if (body === null) return rec;
-    const attributes = this.#attributes([
+    let attributes = this.#attributes([
       ...node.children.filter((c): c is Node => c?.type === 'attribute_specifier'),
       ...extraAttributes,
     ]);
+    const lifted = union ? this.#unionAttributes.get(node.startIndex) : undefined;
+    if (lifted !== undefined) {
+      // Parsed where the grammar takes them (after `struct`), then merged.
+      const tree = this.#parser.parse(`struct ${lifted} tipc_lifted;`);
+      try {
+        const more = this.#attributes(
+          tree?.rootNode.descendantsOfType('attribute_specifier').filter((n): n is Node => n !== null) ?? [],
+        );
+        attributes = {
+          packed: attributes.packed || more.packed,
+          align: maxDefined(attributes.align, more.align),
+          endian: attributes.endian ?? more.endian,
+        };
+      } finally {
+        tree?.delete();
+      }
+    }
     const fields: CField[] = [];
     const broken = this.#fields(body.namedChildren, fields);
     rec.def = {
@@ -816,6 +835,11 @@ class Reader {
       case 'sizeof_expression': {
         const typeNode = node.childForFieldName('type');
         if (typeNode !== null) return BigInt(this.#sizeOf(this.#typeDescriptor(typeNode)));
+        // `sizeof (in_port_t)`: the grammar cannot tell a typedef name from a variable and reads an expression.
+        const value = node.childForFieldName('value');
+        const name = value?.type === 'parenthesized_expression' ? value.namedChildren[0] : value;
+        const typedef = name?.type === 'identifier' ? this.#typedefs.get(name.text) : undefined;
+        if (typedef !== undefined) return BigInt(this.#sizeOf(typedef));
         break;
       }
       case 'alignof_expression': {
@@ -1000,7 +1024,9 @@ class Reader {
       case 'array': {
         const element = type.element;
         if (element.t === 'int' && element.spelling === 'char') return char(type.length);
-        if (element.t === 'int' && element.spelling === 'uchar' && note !== 'u8 array') return bytes(type.length);
+        // typed-ipc's cHeader notes arrays of u8 numbers (`u8 array`) and of enums: those are no bytes.
+        const numbers = note === 'u8 array' || note?.startsWith('enum ') === true;
+        if (element.t === 'int' && element.spelling === 'uchar' && !numbers) return bytes(type.length);
         const inner = this.#schemaOf(element, path, contextName, note);
         if (inner.kind === 'aligned' || inner.kind === 'bits') {
           throw new SchemaError(`${path}: an array of over-aligned elements is not representable`);
@@ -1088,6 +1114,8 @@ function sized(text: string, where: Where): CType {
 }
 
 function integerLiteral(text: string): bigint {
+  // tree-sitter reads `-49` as one number literal.
+  if (text.startsWith('-')) return -integerLiteral(text.slice(1).trimStart());
   const digits = text.replace(/[uUlL]+$/, '').replaceAll("'", '');
   if (/^0[xX][0-9a-fA-F]+$/.test(digits) || /^0[bB][01]+$/.test(digits) || /^[1-9][0-9]*$|^0$/.test(digits)) {
     return BigInt(digits);
