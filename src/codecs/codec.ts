@@ -39,6 +39,11 @@ export interface CompiledCodec<T> {
   encodeInto(value: T, target: Uint8Array, offset?: number): number;
   decode(bytes: Uint8Array, offset?: number): T;
   validate(value: unknown): T;
+  /**
+   * A decode of its own that copies each message into the next of `slots` regions of a buffer it
+   * owns and returns `bytes(n)` fields as views of that copy (see `StructType.lending`).
+   */
+  lendingDecoder(slots: number): (bytes: Uint8Array, offset?: number) => T;
   /** The generated source, for debugging (a note that the codec is interpreted otherwise). */
   readonly source: string;
 }

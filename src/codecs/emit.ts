@@ -11,6 +11,7 @@
  * (types for error messages, enum maps, helper functions) is passed in as an argument.
  */
 
+import { SchemaError } from '../errors.js';
 import { type Emit, kindOf, type Offset, type Path } from './kinds/index.js';
 import { int, pathExpr } from './kinds/kind.js';
 import { paddingRanges } from './layout.js';
@@ -30,6 +31,16 @@ class Emitter implements Emit {
   readonly args: unknown[] = [];
   readonly #argIndex = new Map<unknown, string>();
   #counter = 0;
+  /** Loop bodies being emitted around the current statement. */
+  #depth = 0;
+  /** Leaves checked outside loops, by the name of the local holding them, in check order. */
+  readonly #kept: string[] = [];
+  #taken = 0;
+  /** False while emitting validate(): it checks only, and keeps nothing. */
+  keeping = true;
+  lending = false;
+  /** True once a leaf inside a loop went through the snapshot `s`. */
+  usesSnapshot = false;
 
   ref(value: unknown): string {
     let name = this.#argIndex.get(value);
@@ -50,19 +61,43 @@ class Emitter implements Emit {
     return `throw invalid(${pathExpr(path)}, ${this.ref(type)}, ${x});`;
   }
 
+  // Outside loops a checked leaf stays in the local check read it into, and write uses that local:
+  // no array, no allocation. Inside a loop the local is gone by the time write runs, so the leaf goes
+  // to the snapshot `s`, which write walks in the same order.
   keep(x: string, out: string[]): void {
-    out.push(`s[k++] = ${x};`);
+    if (!this.keeping) return;
+    if (this.#depth === 0) this.#kept.push(x);
+    else {
+      out.push(`s[k++] = ${x};`);
+      this.usesSnapshot = true;
+    }
   }
 
   take(out: string[], release = false): string {
+    if (this.#depth === 0) {
+      const x = this.#kept[this.#taken++];
+      if (x === undefined) throw new SchemaError('internal: a kind wrote a leaf its check did not keep');
+      return x;
+    }
     const x = this.local('x');
     out.push(`const ${x} = s[k++];`);
+    // The reused snapshot lets go of the caller's object once it is written.
     if (release) out.push('s[k - 1] = undefined;');
     return x;
   }
 
+  /** Throws unless write took every leaf check kept (a kind module whose halves disagree). */
+  allTaken(): void {
+    if (this.#taken !== this.#kept.length) throw new SchemaError('internal: a kind kept a leaf its write never took');
+  }
+
   loop<R>(body: () => R): R {
-    return body();
+    this.#depth += 1;
+    try {
+      return body();
+    } finally {
+      this.#depth -= 1;
+    }
   }
 
   check(type: FieldType, x: string, path: Path, out: string[]): void {
@@ -99,24 +134,7 @@ function padding(type: CompositeShape, out: string[]): void {
   }
 }
 
-/** How many leaves (scalars, strings, byte arrays) a value of `type` has: the snapshot's length. */
-function leafCount(type: FieldType): number {
-  switch (type.kind) {
-    case 'array':
-      return type.length * leafCount(type.element);
-    case 'struct':
-      return type.fields.reduce((sum, field) => sum + leafCount(field.type), 0);
-    case 'union':
-      // The member index, then the largest member's leaves.
-      return 1 + Math.max(...type.fields.map((field) => leafCount(field.type)));
-    case 'aligned':
-      return leafCount(type.inner);
-    default:
-      return 1;
-  }
-}
-
-/** Builds the source of a struct's codec functions (`encode`, `encodeInto`, `decode`, `validate`). */
+/** Builds the source of a struct's or union's codec functions (`encode`, `encodeInto`, `decode`, `validate`, `lendingDecoder`). */
 export function emitStruct(type: CompositeShape): CodecSource {
   const emitter = new Emitter();
   const self = emitter.ref(type);
@@ -127,48 +145,72 @@ export function emitStruct(type: CompositeShape): CodecSource {
   emitter.check(type, 'v', [type.name], checks);
   const writes: string[] = [];
   emitter.write(type, root, little, writes);
+  emitter.allTaken();
+  emitter.keeping = false;
+  const validation: string[] = [];
+  emitter.check(type, 'v', [type.name], validation);
   const pads: string[] = [];
   padding(type, pads);
   const reads: string[] = [];
   const result = emitter.read(type, root, little, [type.name], reads);
+  emitter.lending = true;
+  const lendingReads: string[] = [];
+  const lendingResult = emitter.read(type, root, little, [type.name], lendingReads);
 
+  // Checks, then stores, in one function: every leaf is read once into a local, checked, and the
+  // stores use those locals, so what was checked is what is written, and nothing is written before
+  // every check passed. Leaves inside arrays go through the snapshot `snap`; a getter that encodes
+  // with this codec again while it is read gets a fresh one.
+  // Decode input: exactly `size` bytes without an offset (which becomes 0), `size` bytes at one.
+  const inputChecks = (u: string, o: string) => [
+    `if (${o} === undefined) {`,
+    `if (!(${u} instanceof Uint8Array) || ${u}.length !== ${size}) throw inputError(${self}, ${u}, ${o});`,
+    `${o} = 0;`,
+    `} else if (!(${u} instanceof Uint8Array) || typeof ${o} !== 'number' || ${o} >>> 0 !== ${o} || ${o} + ${size} > ${u}.length) throw inputError(${self}, ${u}, ${o});`,
+  ];
+  const snapshot = emitter.usesSnapshot;
+  const taken = snapshot ? ['const s = snapBusy ? [] : snap;', 'snapBusy = true;', 'try {', 'let k = 0;'] : [];
+  const released = snapshot ? ['} finally {', 'if (s === snap) snapBusy = false;', '}'] : [];
+  const writing = snapshot ? ['k = 0;', ...writes] : writes;
   // Small messages come out of a per-codec slab (as Node's Buffer pool does): a view on an existing
   // ArrayBuffer costs a fraction of a fresh ArrayBuffer, and one DataView serves the whole slab.
   // Regions are never reused, so each message's bytes (and its zero padding) stay its own.
   const pooled = type.size <= SLAB_SIZE / 4;
   const stride = int(Math.ceil(type.size / 8) * 8);
-  // encode and encodeInto take the value's leaves once, into the snapshot `snap` (see kinds/kind.ts).
-  // A getter that encodes with this codec again while it is read gets a fresh snapshot.
-  const snapshotTaken = ['const s = snapBusy ? [] : snap;', 'snapBusy = true;', 'try {'];
-  const snapshotReleased = ['} finally {', 'if (s === snap) snapBusy = false;', '}'];
   const encode = pooled
     ? [
         'let slab = null;',
         'let slabView = null;',
         `let slabAt = ${SLAB_SIZE};`,
         'function encode(v) {',
-        ...snapshotTaken,
-        'check(v, s);',
+        ...taken,
+        ...checks,
         `if (slabAt + ${size} > ${SLAB_SIZE}) {`,
         `slab = new Uint8Array(${SLAB_SIZE});`,
         'slabView = new DataView(slab.buffer);',
         'slabAt = 0;',
         '}',
+        'const u = slab;',
+        'const dv = slabView;',
         'const o = slabAt;',
+        'const p = o;',
         `slabAt = o + ${stride};`,
-        'write(s, slabView, slab, o, o);',
-        `return slab.subarray(o, o + ${size});`,
-        ...snapshotReleased,
+        ...writing,
+        `return u.subarray(o, o + ${size});`,
+        ...released,
         '}',
       ]
     : [
         'function encode(v) {',
-        ...snapshotTaken,
-        'check(v, s);',
+        ...taken,
+        ...checks,
         `const u = new Uint8Array(${size});`,
-        'write(s, new DataView(u.buffer), u, 0, 0);',
+        'const dv = new DataView(u.buffer);',
+        'const o = 0;',
+        'const p = 0;',
+        ...writing,
         'return u;',
-        ...snapshotReleased,
+        ...released,
         '}',
       ];
   const source = [
@@ -186,28 +228,13 @@ export function emitStruct(type: CompositeShape): CodecSource {
     'let inputBuffer = null;',
     'let inputView = null;',
     'let inputBase = 0;',
-    `const snap = new Array(${int(leafCount(type))}).fill(undefined);`,
-    'let snapBusy = false;',
-    '// validate() only checks: its leaves go to an array nobody reads back.',
-    `const validated = new Array(${int(leafCount(type))}).fill(undefined);`,
-    'function check(v, s) {',
-    'let k = 0;',
-    ...checks,
-    '}',
-    'function write(s, dv, u, o, p) {',
-    'let k = 0;',
-    ...writes,
-    '}',
-    'function read(dv, u, o, p) {',
-    ...reads,
-    `return ${result};`,
-    '}',
+    ...(snapshot ? ['const snap = [];', 'let snapBusy = false;'] : []),
     ...encode,
     'function encodeInto(v, u, o = 0) {',
     // (o >>> 0) === o: a non-negative integer offset in one comparison (typeof first: BigInts throw on >>>).
     `if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw targetError(${self}, u, o);`,
-    ...snapshotTaken,
-    'check(v, s);',
+    ...taken,
+    ...checks,
     'if (u !== targetBytes) {',
     'const b = u.buffer;',
     'if (b !== targetBuffer) {',
@@ -220,15 +247,12 @@ export function emitStruct(type: CompositeShape): CodecSource {
     'const dv = targetView;',
     'const p = targetBase + o;',
     ...pads,
-    'write(s, dv, u, o, p);',
+    ...writing,
     `return ${size};`,
-    ...snapshotReleased,
+    ...released,
     '}',
     'function decode(u, o) {',
-    'if (o === undefined) {',
-    `if (!(u instanceof Uint8Array) || u.length !== ${size}) throw inputError(${self}, u, o);`,
-    'o = 0;',
-    `} else if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw inputError(${self}, u, o);`,
+    ...inputChecks('u', 'o'),
     'if (u !== inputBytes) {',
     'const b = u.buffer;',
     'if (b !== inputBuffer) {',
@@ -238,13 +262,35 @@ export function emitStruct(type: CompositeShape): CodecSource {
     'inputBytes = u;',
     'inputBase = u.byteOffset;',
     '}',
-    'return read(inputView, u, o, inputBase + o);',
+    'const dv = inputView;',
+    'const p = inputBase + o;',
+    ...reads,
+    `return ${result};`,
     '}',
+    '// A lending decoder copies each message into the next of its `slots` regions and decodes from',
+    '// there: bytes(n) fields are views of that copy, valid until the region comes round again.',
+    'function lendingDecoder(slots) {',
+    `const own = new Uint8Array(slots * ${size});`,
+    'const ownView = new DataView(own.buffer);',
+    'let slot = 0;',
+    'return function decode(input, at) {',
+    ...inputChecks('input', 'at'),
+    `const o = slot * ${size};`,
+    'slot = slot + 1 === slots ? 0 : slot + 1;',
+    `own.set(at === 0 && input.length === ${size} ? input : input.subarray(at, at + ${size}), o);`,
+    'const u = own;',
+    'const dv = ownView;',
+    'const p = o;',
+    ...lendingReads,
+    `return ${lendingResult};`,
+    '};',
+    '}',
+    '// validate() checks only: it keeps no leaf, so it holds no reference to the value it saw.',
     'function validate(v) {',
-    'check(v, validated);',
+    ...validation,
     'return v;',
     '}',
-    'return { encode, encodeInto, decode, validate };',
+    'return { encode, encodeInto, decode, validate, lendingDecoder };',
   ].join('\n');
   return { source, args: emitter.args };
 }

@@ -8,6 +8,8 @@ export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } fro
 export {
   CompositeType,
   type FieldsDecl,
+  type LendingCodec,
+  type LendingOptions,
   StructType,
   type StructTypeOptions,
   type StructValue,

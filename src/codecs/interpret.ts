@@ -10,12 +10,28 @@ import { paddingRanges } from './layout.js';
 import type { CompositeShape } from './types.js';
 import { inputError, targetError } from './values.js';
 
-/** The walk over contained types that kind modules recurse through. */
-const walk: Walk = {
-  check: (type, x, path, snap) => kindOf(type).check(walk, type, x, path, snap),
-  write: (type, snap, dv, u, o, little) => kindOf(type).write(walk, type, snap, dv, u, o, little),
-  read: (type, dv, u, o, little, path) => kindOf(type).read(walk, type, dv, u, o, little, path),
-};
+/** The walk over contained types that kind modules recurse through (`lending` for a lending decoder's reads). */
+function walker(lending: boolean): Walk {
+  const walk: Walk = {
+    lending,
+    check: (type, x, path, snap) => kindOf(type).check(walk, type, x, path, snap),
+    write: (type, snap, dv, u, o, little) => kindOf(type).write(walk, type, snap, dv, u, o, little),
+    read: (type, dv, u, o, little, path) => kindOf(type).read(walk, type, dv, u, o, little, path),
+  };
+  return walk;
+}
+
+const walk = walker(false);
+const lendingWalk = walker(true);
+
+/** Refuses decode input that is not `size` bytes (without offset) or has no `size` bytes at `offset`. */
+function checkInput(type: CompositeShape, bytes: Uint8Array, offset: number | undefined): void {
+  if (offset === undefined) {
+    if (!(bytes instanceof Uint8Array) || bytes.length !== type.size) throw inputError(type, bytes, offset);
+  } else if (!(bytes instanceof Uint8Array) || !validOffset(offset) || offset + type.size > bytes.length) {
+    throw inputError(type, bytes, offset);
+  }
+}
 
 function validOffset(o: unknown): o is number {
   return typeof o === 'number' && Number.isInteger(o) && o >= 0;
@@ -51,13 +67,22 @@ export function interpretStruct<T>(type: CompositeShape<T>): CompiledCodec<T> {
       return type.size;
     },
     decode(bytes: Uint8Array, offset?: number): T {
-      if (offset === undefined) {
-        if (!(bytes instanceof Uint8Array) || bytes.length !== type.size) throw inputError(type, bytes, offset);
-      } else if (!(bytes instanceof Uint8Array) || !validOffset(offset) || offset + type.size > bytes.length) {
-        throw inputError(type, bytes, offset);
-      }
+      checkInput(type, bytes, offset);
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return walk.read(type, dv, bytes, offset ?? 0, little, type.name) as T;
+    },
+    lendingDecoder(slots: number): (bytes: Uint8Array, offset?: number) => T {
+      const own = new Uint8Array(slots * type.size);
+      const view = new DataView(own.buffer);
+      let slot = 0;
+      return (bytes, offset) => {
+        checkInput(type, bytes, offset);
+        const o = slot * type.size;
+        slot = (slot + 1) % slots;
+        const start = offset ?? 0;
+        own.set(bytes.subarray(start, start + type.size), o);
+        return lendingWalk.read(type, view, own, o, little, type.name) as T;
+      };
     },
   };
 }

@@ -38,58 +38,19 @@ export function emitLoad(type: IntType, offset: Offset, little: boolean): string
   return `dv.get${accessors[type.name]}(${dvAt(offset)}${type.size > 1 ? `, ${littleArg(little)}` : ''})`;
 }
 
-/** Stores an integer (interpreted). */
+type Setter = (offset: number, value: number | bigint, little?: boolean) => void;
+type Getter = (offset: number, little?: boolean) => number | bigint;
+
+/** Stores an integer (interpreted), through the same DataView method the generated code calls. */
 export function store(type: IntType, x: unknown, dv: DataView, u: Uint8Array, o: number, little: boolean): void {
-  const n = x as number;
-  const b = x as bigint;
-  switch (type.name) {
-    case 'u8':
-      u[o] = n;
-      return;
-    case 'i8':
-      dv.setInt8(o, n);
-      return;
-    case 'u16':
-      dv.setUint16(o, n, little);
-      return;
-    case 'i16':
-      dv.setInt16(o, n, little);
-      return;
-    case 'u32':
-      dv.setUint32(o, n, little);
-      return;
-    case 'i32':
-      dv.setInt32(o, n, little);
-      return;
-    case 'u64':
-      dv.setBigUint64(o, b, little);
-      return;
-    case 'i64':
-      dv.setBigInt64(o, b, little);
-      return;
-  }
+  if (type.name === 'u8') u[o] = x as number;
+  else (dv[`set${accessors[type.name]}`] as Setter).call(dv, o, x as number | bigint, little);
 }
 
-/** Loads an integer (interpreted). */
+/** Loads an integer (interpreted), through the same DataView method the generated code calls. */
 export function load(type: IntType, dv: DataView, u: Uint8Array, o: number, little: boolean): number | bigint {
-  switch (type.name) {
-    case 'u8':
-      return u[o]!;
-    case 'i8':
-      return dv.getInt8(o);
-    case 'u16':
-      return dv.getUint16(o, little);
-    case 'i16':
-      return dv.getInt16(o, little);
-    case 'u32':
-      return dv.getUint32(o, little);
-    case 'i32':
-      return dv.getInt32(o, little);
-    case 'u64':
-      return dv.getBigUint64(o, little);
-    case 'i64':
-      return dv.getBigInt64(o, little);
-  }
+  if (type.name === 'u8') return u[o]!;
+  return (dv[`get${accessors[type.name]}`] as Getter).call(dv, o, little);
 }
 
 /** The integer kind. */

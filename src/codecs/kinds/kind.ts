@@ -50,6 +50,11 @@ export interface Emit {
   keep(x: string, out: string[]): void;
   /** The next checked leaf, as an expression; `release` lets the codec drop its reference once written. */
   take(out: string[], release?: boolean): string;
+  /**
+   * True while emitting the reads of a lending decoder: the input is the decoder's own copy of the
+   * message, so a `bytes(n)` field may be a view of it instead of a copy (see `StructType.lending`).
+   */
+  readonly lending: boolean;
   /** Runs `body` emitting a loop body: leaves kept there are stored per iteration. */
   loop<R>(body: () => R): R;
   /** Emits the check of a contained type. */
@@ -68,6 +73,8 @@ export interface Snapshot {
 
 /** What a kind's interpreted half is given: the walk over contained types. */
 export interface Walk {
+  /** As `Emit.lending`: `u` is the lending decoder's own copy of the message. */
+  readonly lending: boolean;
   check(type: FieldType, x: unknown, path: string, snap: unknown[]): void;
   write(type: FieldType, snap: Snapshot, dv: DataView, u: Uint8Array, o: number, little: boolean): void;
   read(type: FieldType, dv: DataView, u: Uint8Array, o: number, little: boolean, path: string): unknown;

@@ -28,9 +28,11 @@ export const union: Kind<UnionShape> = {
     out.push(`if (${n} !== 1) throw unionCount(${pathExpr(path)}, ${e.ref(type)}, ${x});`);
     e.keep(m, out);
     out.push(`switch (${m}) {`);
+    // Each member's leaves are checked in a block of their own: like a loop body, they go through
+    // the snapshot, which write walks in the same order.
     type.fields.forEach((field, i) => {
       const body: string[] = [];
-      e.check(field.type, locals[i]!, [...path, `.${field.name}`], body);
+      e.loop(() => e.check(field.type, locals[i]!, [...path, `.${field.name}`], body));
       out.push(`case ${int(i)}: {`, ...body, 'break;', '}');
     });
     out.push('}');
@@ -41,7 +43,7 @@ export const union: Kind<UnionShape> = {
     out.push(`u.fill(0, ${at(offset)}, ${at(offset, type.size)});`, `switch (${m}) {`);
     type.fields.forEach((field, i) => {
       const body: string[] = [];
-      e.write(field.type, offset, little, body);
+      e.loop(() => e.write(field.type, offset, little, body));
       out.push(`case ${int(i)}: {`, ...body, 'break;', '}');
     });
     out.push('}');
