@@ -89,9 +89,8 @@ export interface AlignedType<I extends ElementType = ElementType> extends TypeBa
   readonly alignment: number;
 }
 
-/** The shape of a struct type as seen by the layout, codecs and generators (see `struct.ts`). */
-export interface StructShape<T = unknown> extends TypeBase<T> {
-  readonly kind: 'struct';
+/** What struct and union shapes share: a named, laid-out group of fields with its own byte order. */
+interface CompositeBase<T> extends TypeBase<T> {
   readonly name: string;
   readonly endian: 'little' | 'big';
   readonly pack: number | undefined;
@@ -103,20 +102,17 @@ export interface StructShape<T = unknown> extends TypeBase<T> {
   readonly fingerprint: string;
 }
 
+/** The shape of a struct type as seen by the layout, codecs and generators (see `struct.ts`). */
+export interface StructShape<T = unknown> extends CompositeBase<T> {
+  readonly kind: 'struct';
+}
+
 /**
- * The shape of a union type (see `union.ts`): every member at offset 0, size and alignment those of
- * the largest member. A value names exactly one member; decoding gives every member's view.
+ * The shape of a union type (see `union.ts`): every member at offset 0 (a bitfield member at bit
+ * 0), size and alignment those of the largest member. A value names exactly one member.
  */
-export interface UnionShape<T = unknown> extends TypeBase<T> {
+export interface UnionShape<T = unknown> extends CompositeBase<T> {
   readonly kind: 'union';
-  readonly name: string;
-  readonly endian: 'little' | 'big';
-  readonly pack: number | undefined;
-  readonly packed: boolean;
-  readonly alignOption: number | undefined;
-  /** The members, each at offset 0 (a bitfield member at bit 0). */
-  readonly fields: readonly FieldLayout[];
-  readonly fingerprint: string;
   /** The one member `decode` reads, if the union was declared with `{ decode: name }`; else every member. */
   readonly decodeMember: string | undefined;
 }

@@ -59,6 +59,8 @@ export function zodOf(type: FieldType): Zod.ZodType {
   const z = zod();
   switch (type.kind) {
     case 'int':
+    case 'bits':
+      // A bitfield's range is that of its width; zero-width ones hold no value and are never asked.
       return type.big
         ? z
             .bigint()
@@ -103,17 +105,7 @@ export function zodOf(type: FieldType): Zod.ZodType {
           },
         );
     }
-    case 'bits':
-      return type.big
-        ? z
-            .bigint()
-            .min(type.min as bigint)
-            .max(type.max as bigint)
-        : z
-            .number()
-            .int()
-            .min(type.min as number)
-            .max(type.max as number);
+
     case 'aligned':
       return zodOf(type.inner);
   }
@@ -124,6 +116,7 @@ export function typeboxOf(type: FieldType): TSchema {
   const { Kind, Type } = typeboxModule();
   switch (type.kind) {
     case 'int':
+    case 'bits':
       return type.big
         ? Type.BigInt({ minimum: type.min as bigint, maximum: type.max as bigint })
         : Type.Integer({ minimum: type.min as number, maximum: type.max as number });
@@ -163,10 +156,7 @@ export function typeboxOf(type: FieldType): TSchema {
         ),
         { title: type.name },
       );
-    case 'bits':
-      return type.big
-        ? Type.BigInt({ minimum: type.min as bigint, maximum: type.max as bigint })
-        : Type.Integer({ minimum: type.min as number, maximum: type.max as number });
+
     case 'aligned':
       return typeboxOf(type.inner);
   }

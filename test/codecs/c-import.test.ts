@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Sample } from '../../schemas/index.js';
 import { cHeader, fromCHeader, SchemaError, type StructType } from '../../src/index.js';
 import { compileC, repoRoot } from '../helpers.js';
-import { cPeerSource, expectedLayout } from './c-peer.js';
+import { cPeerSource, expectedLayout, readInput, writeInput } from './c-peer.js';
 import { agrees, Rng, randomStructs, randomValue, tokens } from './random-schemas.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tipc-c-import-'));
@@ -60,15 +60,7 @@ describe('fromCHeader on the real headers of this machine, GCC as the oracle', a
   it('C reads what TypeScript encoded, bitfields and union members included', () => {
     const rng = new Rng(14);
     const values = roots.map((type) => Array.from({ length: 6 }, () => randomValue(rng, type)));
-    const input = Buffer.concat(
-      roots.flatMap((type, i) =>
-        values[i]!.map((value) => {
-          const choices: number[] = [];
-          tokens(type, value, [], choices);
-          return Buffer.concat([Buffer.from([choices.length, ...choices]), type.encode(value)]);
-        }),
-      ),
-    );
+    const input = readInput(roots, values);
     const lines = run(binary, ['read', '6'], input).toString().split('\n');
     let line = 0;
     roots.forEach((type, i) => {
@@ -79,7 +71,7 @@ describe('fromCHeader on the real headers of this machine, GCC as the oracle', a
   it('TypeScript decodes, and encodes byte for byte, what C wrote member by member', () => {
     const rng = new Rng(15);
     const values = roots.map((type) => Array.from({ length: 6 }, () => randomValue(rng, type)));
-    const input = roots.flatMap((type, i) => values[i]!.map((v) => tokens(type, v, [], 'inline').join(' '))).join('\n');
+    const input = writeInput(roots, values);
     const output = run(binary, ['write', '6'], input);
     let offset = 0;
     roots.forEach((type, i) => {

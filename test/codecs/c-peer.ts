@@ -12,6 +12,7 @@
 
 import { cInt } from '../../src/codecs/c-header.js';
 import { type CompositeShape, cHeader, type FieldType, type StructType } from '../../src/index.js';
+import { tokens } from './random-schemas.js';
 
 function allStructs(roots: readonly StructType[]): CompositeShape[] {
   const seen = new Map<string, CompositeShape>();
@@ -257,4 +258,22 @@ export function expectedLayout(roots: readonly StructType[], options: PeerOption
       .filter((field) => field.type.kind !== 'bits')
       .map((field) => `F ${struct.name} ${field.name} ${field.offset}`),
   ]);
+}
+
+/** The input of `read` mode: each value's union choices (a count byte, then one byte each), then its bytes. */
+export function readInput(roots: readonly StructType[], values: readonly (readonly unknown[])[]): Buffer {
+  return Buffer.concat(
+    roots.flatMap((type, i) =>
+      values[i]!.map((value) => {
+        const choices: number[] = [];
+        tokens(type, value, [], choices);
+        return Buffer.concat([Buffer.from([choices.length, ...choices]), type.encode(value)]);
+      }),
+    ),
+  );
+}
+
+/** The input of `write` mode: one token line per value, each union's member index before its tokens. */
+export function writeInput(roots: readonly StructType[], values: readonly (readonly unknown[])[]): string {
+  return roots.flatMap((type, i) => values[i]!.map((value) => tokens(type, value, [], 'inline').join(' '))).join('\n');
 }

@@ -22,7 +22,7 @@ import {
   union,
   ValidationError,
 } from '../../src/index.js';
-import { agrees, corrupt, Rng, randomStructs, randomValue } from './random-schemas.js';
+import { agrees, corrupt, outcome, Rng, randomStructs, randomValue } from './random-schemas.js';
 
 const random = randomStructs(0xc0de, 160, { composite: true });
 
@@ -42,15 +42,6 @@ function twin(type: CompositeType): CompositeType {
     return union(type.name, entries, { ...options, ...(decode === undefined ? {} : { decode }) });
   }
   return struct(type.name, entries, options);
-}
-
-function outcome(fn: () => unknown): unknown {
-  try {
-    return { ok: fn() };
-  } catch (error) {
-    const e = error as Error & { code?: string; path?: string };
-    return { error: e.name, code: e.code, path: e.path, message: e.message };
-  }
 }
 
 describe('unions', () => {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { FieldType, StructType } from '../../src/index.js';
 import { compileC } from '../helpers.js';
-import { cPeerSource, expectedLayout } from './c-peer.js';
+import { cPeerSource, expectedLayout, readInput, writeInput } from './c-peer.js';
 import { agrees, Rng, randomStructs, randomValue, tokens } from './random-schemas.js';
 
 const SEED = 0xb175;
@@ -56,15 +56,7 @@ describe('unions, bitfields and packed equal GCC on x86_64', () => {
   it('C reads every field (bitfields, the member each union holds) of values encoded by TypeScript', () => {
     const rng = new Rng(SEED + 1);
     const values = roots.map((type) => Array.from({ length: VALUES_PER_SCHEMA }, () => randomValue(rng, type)));
-    const input = Buffer.concat(
-      roots.flatMap((type, i) =>
-        values[i]!.map((value) => {
-          const choices: number[] = [];
-          tokens(type, value, [], choices);
-          return Buffer.concat([Buffer.from([choices.length, ...choices]), type.encode(value)]);
-        }),
-      ),
-    );
+    const input = readInput(roots, values);
     const lines = run(binary, ['read', String(VALUES_PER_SCHEMA)], input)
       .toString()
       .split('\n');
@@ -77,9 +69,7 @@ describe('unions, bitfields and packed equal GCC on x86_64', () => {
   it('TypeScript decodes and re-encodes, byte for byte, values that C wrote member by member', () => {
     const rng = new Rng(SEED + 2);
     const values = roots.map((type) => Array.from({ length: VALUES_PER_SCHEMA }, () => randomValue(rng, type)));
-    const input = roots
-      .flatMap((type, i) => values[i]!.map((value) => tokens(type, value, [], 'inline').join(' ')))
-      .join('\n');
+    const input = writeInput(roots, values);
     const output = run(binary, ['write', String(VALUES_PER_SCHEMA)], input);
     let offset = 0;
     roots.forEach((type: StructType, i) => {

@@ -413,3 +413,13 @@ export function agrees(type: FieldType, decoded: unknown, value: unknown): boole
       return Object.is(decoded, value) || (typeof value === 'number' && decoded === value);
   }
 }
+
+/** Runs `fn` and returns its result or a comparable description of what it threw. */
+export function outcome(fn: () => unknown): unknown {
+  try {
+    return { ok: fn() };
+  } catch (error) {
+    const e = error as Error & { code?: string; path?: string };
+    return { error: e.name, code: e.code, path: e.path, message: e.message };
+  }
+}
