@@ -36,6 +36,10 @@ class Emitter implements Emit {
   /** Leaves checked outside loops, by the name of the local holding them, in check order. */
   readonly #kept: string[] = [];
   #taken = 0;
+  /** Blocks (other than loops) being emitted around the current statement. */
+  #blocks = 0;
+  /** Function-scope variables holding leaves kept inside blocks. */
+  readonly #slots: string[] = [];
   /** False while emitting validate(): it checks only, and keeps nothing. */
   keeping = true;
   lending = false;
@@ -61,16 +65,28 @@ class Emitter implements Emit {
     return `throw invalid(${pathExpr(path)}, ${this.ref(type)}, ${x});`;
   }
 
-  // Outside loops a checked leaf stays in the local check read it into, and write uses that local:
-  // no array, no allocation. Inside a loop the local is gone by the time write runs, so the leaf goes
-  // to the snapshot `s`, which write walks in the same order.
+  // Outside loops and blocks a checked leaf stays in the local check read it into, and write uses
+  // that local: no array, no allocation, no copy. Inside a block (a kind's if, switch case or try:
+  // `block()`) that local is gone by the time write runs, so the leaf is copied into a variable of
+  // the function's own scope (declared by `slots()` before the checks). Inside a loop one variable
+  // cannot hold every iteration's leaf, so the leaf goes to the snapshot `s`, which write walks in
+  // the same order.
   keep(x: string, out: string[]): void {
     if (!this.keeping) return;
-    if (this.#depth === 0) this.#kept.push(x);
-    else {
+    if (this.#depth > 0) {
       out.push(`s[k++] = ${x};`);
       this.usesSnapshot = true;
-    }
+    } else if (this.#blocks > 0) {
+      const slot = this.local('x');
+      this.#slots.push(slot);
+      this.#kept.push(slot);
+      out.push(`${slot} = ${x};`);
+    } else this.#kept.push(x);
+  }
+
+  /** The declaration of the variables that keep() copied leaves into (empty when there are none). */
+  slots(): string[] {
+    return this.#slots.length === 0 ? [] : [`let ${this.#slots.join(', ')};`];
   }
 
   take(out: string[], release = false): string {
@@ -89,6 +105,15 @@ class Emitter implements Emit {
   /** Throws unless write took every leaf check kept (a kind module whose halves disagree). */
   allTaken(): void {
     if (this.#taken !== this.#kept.length) throw new SchemaError('internal: a kind kept a leaf its write never took');
+  }
+
+  block<R>(body: () => R): R {
+    this.#blocks += 1;
+    try {
+      return body();
+    } finally {
+      this.#blocks -= 1;
+    }
   }
 
   loop<R>(body: () => R): R {
@@ -169,6 +194,7 @@ export function emitStruct(type: CompositeShape): CodecSource {
     `} else if (!(${u} instanceof Uint8Array) || typeof ${o} !== 'number' || ${o} >>> 0 !== ${o} || ${o} + ${size} > ${u}.length) throw inputError(${self}, ${u}, ${o});`,
   ];
   const snapshot = emitter.usesSnapshot;
+  const slots = emitter.slots();
   const taken = snapshot ? ['const s = snapBusy ? [] : snap;', 'snapBusy = true;', 'try {', 'let k = 0;'] : [];
   const released = snapshot ? ['} finally {', 'if (s === snap) snapBusy = false;', '}'] : [];
   const writing = snapshot ? ['k = 0;', ...writes] : writes;
@@ -183,6 +209,7 @@ export function emitStruct(type: CompositeShape): CodecSource {
         'let slabView = null;',
         `let slabAt = ${SLAB_SIZE};`,
         'function encode(v) {',
+        ...slots,
         ...taken,
         ...checks,
         `if (slabAt + ${size} > ${SLAB_SIZE}) {`,
@@ -202,6 +229,7 @@ export function emitStruct(type: CompositeShape): CodecSource {
       ]
     : [
         'function encode(v) {',
+        ...slots,
         ...taken,
         ...checks,
         `const u = new Uint8Array(${size});`,
@@ -233,6 +261,7 @@ export function emitStruct(type: CompositeShape): CodecSource {
     'function encodeInto(v, u, o = 0) {',
     // (o >>> 0) === o: a non-negative integer offset in one comparison (typeof first: BigInts throw on >>>).
     `if (!(u instanceof Uint8Array) || typeof o !== 'number' || o >>> 0 !== o || o + ${size} > u.length) throw targetError(${self}, u, o);`,
+    ...slots,
     ...taken,
     ...checks,
     'if (u !== targetBytes) {',

@@ -14,6 +14,8 @@
  * messages (`values.ts`), validators and the C header take the new kind in their own switches.
  *
  * Rules every kind keeps:
+ * - a check emitted inside a block of the kind's own goes through `Emit.block`, one inside a loop
+ *   through `Emit.loop` (the emitter then keeps its leaves where write can still reach them).
  * - check reads the value once (the expression it is given is a local holding it), refuses with
  *   `invalid` (`Emit.fail`) before anything is written, and hands every leaf to `keep` in the order
  *   write will `take` them; write stores only what it takes, never reading the value again, so a
@@ -55,6 +57,12 @@ export interface Emit {
    * message, so a `bytes(n)` field may be a view of it instead of a copy (see `StructType.lending`).
    */
   readonly lending: boolean;
+  /**
+   * Runs `body` emitting statements that the kind puts inside a block of its own (an `if`, a
+   * `switch` case, a `try`), so that leaves kept there outlive the block's locals: a kind that
+   * checks inside such a block must emit that check through `block`. (Loops use `loop`.)
+   */
+  block<R>(body: () => R): R;
   /** Runs `body` emitting a loop body: leaves kept there are stored per iteration. */
   loop<R>(body: () => R): R;
   /** Emits the check of a contained type. */
