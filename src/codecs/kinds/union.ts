@@ -28,11 +28,10 @@ export const union: Kind<UnionShape> = {
     out.push(`if (${n} !== 1) throw unionCount(${pathExpr(path)}, ${e.ref(type)}, ${x});`);
     e.keep(m, out);
     out.push(`switch (${m}) {`);
-    // Each member's leaves are checked in a block of their own: like a loop body, they go through
-    // the snapshot, which write walks in the same order.
+    // Each member is checked in a switch case of its own: through `block`, so its leaves outlive the case.
     type.fields.forEach((field, i) => {
       const body: string[] = [];
-      e.loop(() => e.check(field.type, locals[i]!, [...path, `.${field.name}`], body));
+      e.block(() => e.check(field.type, locals[i]!, [...path, `.${field.name}`], body));
       out.push(`case ${int(i)}: {`, ...body, 'break;', '}');
     });
     out.push('}');
@@ -43,7 +42,7 @@ export const union: Kind<UnionShape> = {
     out.push(`u.fill(0, ${at(offset)}, ${at(offset, type.size)});`, `switch (${m}) {`);
     type.fields.forEach((field, i) => {
       const body: string[] = [];
-      e.loop(() => e.write(field.type, offset, little, body));
+      e.block(() => e.write(field.type, offset, little, body));
       out.push(`case ${int(i)}: {`, ...body, 'break;', '}');
     });
     out.push('}');
