@@ -520,15 +520,14 @@ export class RingChannel<T> extends FdChannel<T> {
     let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
     const { codec } = this;
     for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
-    let sent = this.#push(buffer, 0, values.length);
+    let sent = this.sendsWaiting ? 0 : this.#push(buffer, 0, values.length);
     if (sent === values.length) return;
     if (buffer === this.#batch) buffer = buffer.slice(0, total);
-    const wait = this.waitOptions('send', options);
-    while (sent < values.length) {
-      await this.waitWritable(wait);
-      this.assertOpen();
+    const rest = (): boolean => {
       sent += this.#push(buffer, sent, values.length - sent);
-    }
+      return sent === values.length;
+    };
+    await this.retryUntilSent(rest, this.waitOptions('send', options));
   }
 
   // --- consuming -------------------------------------------------------------------------------

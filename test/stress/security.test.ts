@@ -10,14 +10,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   bind,
   type Channel,
-  connect,
   IpcError,
   type Listener,
   listen,
   type OpenOptions,
   open,
   SystemError,
-  UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
@@ -164,31 +162,19 @@ describe.each(sockets)('security: $entry.name address claims', ({ entry, availab
 
 /**
  * Allow lists on abstract sockets (no file permissions stand in the way): the intruder (uid 65534)
- * connects and sends a record, the consumer admits uid 0 only, so nothing of the intruder's may
- * arrive, while an admitted producer's sample does.
+ * connects and sends a record, the consumer admits uid 0 only (explicitly, or by the abstract-name
+ * default), so nothing of the intruder's may arrive, while an admitted producer's sample does. On
+ * unix+dgram the check is per datagram (SCM_CREDENTIALS).
  */
 const allowing = table.filter(({ entry }) => entry.name.startsWith('unix+'));
 
-/**
- * Unconnected datagram sockets have no SO_PEERCRED, so `allow` cannot be enforced there: bind() and
- * connect() refuse it with UnsupportedError rather than accept a protection that does not exist.
- */
-const refusesAllow = new Set(['unix+dgram']);
-
-describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry, available }) => {
-  if (refusesAllow.has(entry.name)) {
-    it.skipIf(!available)('refuses the allow option with UnsupportedError (no peer credentials)', async () => {
-      const url = `${entry.name}:@${uniqueName('allow')}`;
-      await expect(bind(url, Sample, { allow: [0] })).rejects.toThrow(UnsupportedError);
-      await expect(connect(url, Sample, { allow: () => true })).rejects.toThrow(/carry no peer credentials/);
-      counted(entry.name);
-    });
-    return;
-  }
+describe.each(allowing)('security: $entry.name SO_PEERCRED / SCM_CREDENTIALS allow list', ({ entry, available }) => {
   const test = available ? it : it.skip;
   for (const [label, allow] of [
     ['uid list [0]', [0]],
     ['predicate uid === 0', (peer: { uid: number }) => peer.uid === 0],
+    // An abstract name has no file mode: by default only the owner's uid gets in (issue 12, item 8).
+    ['no allow: the abstract-name default', undefined],
   ] as const) {
     test(`refuses another uid (${label}) and admits an allowed one`, async () => {
       const url = `${entry.name}:@${uniqueName('allow')}`;
@@ -197,7 +183,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
       const errors: unknown[] = [];
       let pump: Promise<void>;
       if (entry.style === 'bind') {
-        const channel = await bind(url, Sample, { allow });
+        const channel = await bind(url, Sample, allow === undefined ? {} : { allow });
         consumer = channel;
         pump = (async () => {
           for (;;) {
@@ -210,7 +196,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
           }
         })();
       } else {
-        const listener = await listen(url, Sample, { allow });
+        const listener = await listen(url, Sample, allow === undefined ? {} : { allow });
         consumer = listener;
         pump = (async () => {
           for (;;) {
