@@ -55,7 +55,7 @@ export abstract class SocketListener<T, C extends Channel<T> = Channel<T>> imple
    * Turns an accepted, non-blocking descriptor of an admitted peer (`peer`: its SO_PEERCRED, on UNIX
    * sockets) into a channel.
    */
-  protected abstract admit(fd: number, peer: PeerCredentials | undefined): C;
+  protected abstract admit(fd: number, peer: PeerCredentials | undefined): C | Promise<C>;
 
   /** Connections closed because their peer failed the `allow` check. */
   get refusedPeers(): number {
@@ -95,7 +95,7 @@ export abstract class SocketListener<T, C extends Channel<T> = Channel<T>> imple
       let channel: C | undefined;
       try {
         const peer = this.#unix ? peerCredentials(fd) : undefined;
-        if (peer === undefined || isAllowed(this.#allow, peer)) channel = this.admit(fd, peer);
+        if (peer === undefined || isAllowed(this.#allow, peer)) channel = await this.admit(fd, peer);
         else this.#refuse(peer);
       } catch (error) {
         libc.close(fd);

@@ -42,6 +42,7 @@ import {
   type ReceiveOptions,
   type SendOptions,
 } from './channel.js';
+import { exchangeIdentity } from './identity.js';
 import { type ListenerInit, SocketListener } from './listener.js';
 import { MmsgBatch } from './mmsg.js';
 import {
@@ -584,8 +585,9 @@ class SeqpacketListener<T> extends SocketListener<T, SocketChannel<T>> {
     this.#codec = codec;
   }
 
-  protected admit(fd: number, peer: PeerCredentials | undefined): SocketChannel<T> {
+  protected async admit(fd: number, peer: PeerCredentials | undefined): Promise<SocketChannel<T>> {
     ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
+    if (this.options.identity === true) await exchangeIdentity(fd, this.#codec.fingerprint, this.url, true);
     // SO_PASSCRED is inherited from the listener (af_unix.c, unix_sock_inherit_flags).
     return new SocketChannel(this.#codec, {
       scheme: 'unix+seqpacket',
@@ -629,6 +631,7 @@ const seqpacket: Transport = {
       await connectSeqpacket(fd, sockaddr, unix.url);
       const peer = checkListener(fd, unix.url, options);
       ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, codec);
+      if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, unix.url, true, options);
       return new SocketChannel(codec, {
         scheme: 'unix+seqpacket',
         url: unix.url,

@@ -39,6 +39,7 @@ import {
   type Message,
   type SendOptions,
 } from './channel.js';
+import { exchangeIdentity } from './identity.js';
 import { type ListenerInit, SocketListener } from './listener.js';
 import { checkListener, effectiveAllow, peerCredentials, refusalHint, refuseAllow } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
@@ -904,8 +905,9 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
       await sleepUntil(delay, wait, options.ref !== false);
     }
     if (!unix) setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+    const peer = unix ? checkListener(fd, address.url, options) : undefined;
+    if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, address.url, false, options);
     if (unix) {
-      const peer = checkListener(fd, address.url, options);
       return socketChannel(codec, address.url, address.scheme, fd, options, peer, true);
     }
     return channel ?? socketChannel(codec, address.url, address.scheme, fd, options);
@@ -925,8 +927,9 @@ export class StreamListener<T> extends SocketListener<T> {
     this.#codec = codec;
   }
 
-  protected admit(fd: number, peer: PeerCredentials | undefined): Channel<T> {
+  protected async admit(fd: number, peer: PeerCredentials | undefined): Promise<Channel<T>> {
     if (this.transport === 'tcp') setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+    if (this.options.identity === true) await exchangeIdentity(fd, this.#codec.fingerprint, this.url, false);
     return socketChannel(this.#codec, this.url, this.transport, fd, this.options, peer);
   }
 }

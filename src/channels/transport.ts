@@ -61,6 +61,12 @@ export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
   readonly onRefused?: (peer: PeerCredentials & { readonly from?: string | undefined }) => void;
   /** listen backlog. */
   readonly backlog?: number;
+  /**
+   * Exchange and check the codec's fingerprint when the connection is made (unix+seqpacket,
+   * unix+stream, tcp; see identity.ts): a peer with another schema fails connect/accept with
+   * SchemaMismatchError naming both fingerprints. Both ends must set it (C: typed_ipc_identity.h).
+   */
+  readonly identity?: boolean;
 }
 
 /** Which way the parent's end of a pair carries messages (the child's end goes the other way). */
