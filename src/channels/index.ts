@@ -4,6 +4,7 @@
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import type { Channel, DatagramChannel, Listener } from './channel.js';
+import type { NatsChannel, NatsOptions } from './nats.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
 
@@ -26,6 +27,18 @@ export {
   spawnWithChannel,
 } from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
+export {
+  NATS_SCHEMA_HEADER,
+  type NatsAckOptions,
+  type NatsChannel,
+  NatsError,
+  type NatsInfo,
+  type NatsMessage,
+  type NatsOptions,
+  type NatsSendOptions,
+  type NatsStreamLimits,
+  type NatsTlsOptions,
+} from './nats.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export type {
   AdoptOptions,
@@ -39,13 +52,25 @@ export { type Address, parseUrl, type Scheme } from './url.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
-/** Opens a named object (`mq:`, `shm:`, `fifo:`) as a channel. */
+/** Opens a named object (`mq:`, `shm:`, `fifo:`) or a NATS subject (`nats://host:port/subject`) as a channel. */
+export async function open<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
   return fn(address, codec, options);
 }
 
-/** Connects to a socket address (`unix+*:`, `udp:`, `tcp:`). */
+/** Connects to a socket address (`unix+*:`, `udp:`, `tcp:`) or a NATS subject (same as `open`). */
+export async function connect<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>>;
 export async function connect<T>(
   url: string,
   codec: MessageCodec<T>,

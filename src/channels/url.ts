@@ -1,12 +1,13 @@
 /**
  * Channel URLs: `mq:/name`, `shm:/name`, `fifo:/path`, `unix+dgram:/path`, `unix+seqpacket:/path`,
  * `unix+stream:/path` (`@name` in place of the leading `/` for the abstract namespace),
- * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets).
+ * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets), `nats://host:port/subject` (see nats/url.ts).
  */
 import { ValidationError } from '../errors.js';
+import { type NatsAddress, parseNatsUrl } from './nats/url.js';
 
 /** The schemes typed-ipc understands. */
-export type Scheme = 'mq' | 'shm' | 'fifo' | 'unix+dgram' | 'unix+seqpacket' | 'unix+stream' | 'udp' | 'tcp';
+export type Scheme = 'mq' | 'shm' | 'fifo' | 'unix+dgram' | 'unix+seqpacket' | 'unix+stream' | 'udp' | 'tcp' | 'nats';
 
 /** A parsed channel URL. */
 export type Address =
@@ -19,9 +20,20 @@ export type Address =
       readonly path: string;
       readonly abstract: boolean;
     }
-  | { readonly scheme: 'udp' | 'tcp'; readonly url: string; readonly host: string; readonly port: number };
+  | { readonly scheme: 'udp' | 'tcp'; readonly url: string; readonly host: string; readonly port: number }
+  | NatsAddress;
 
-const schemes: readonly Scheme[] = ['mq', 'shm', 'fifo', 'unix+dgram', 'unix+seqpacket', 'unix+stream', 'udp', 'tcp'];
+const schemes: readonly Scheme[] = [
+  'mq',
+  'shm',
+  'fifo',
+  'unix+dgram',
+  'unix+seqpacket',
+  'unix+stream',
+  'udp',
+  'tcp',
+  'nats',
+];
 
 function bad(url: string, expected: string): ValidationError {
   return new ValidationError('url', expected, JSON.stringify(url));
@@ -35,6 +47,8 @@ export function parseUrl(url: string): Address {
   if (colon < 0 || !schemes.includes(scheme)) {
     throw bad(url, `a URL with one of the schemes ${schemes.map((s) => `${s}:`).join(' ')}`);
   }
+  // Before anything prints the URL: a nats:// URL may hold a password.
+  if (scheme === 'nats') return parseNatsUrl(url);
   // C strings end at the first NUL: `shm:/a\0b` would silently name /dev/shm/a.
   if (url.includes('\0')) throw bad(url, 'a name or path without NUL characters');
   const rest = url.slice(colon + 1);
