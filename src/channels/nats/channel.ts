@@ -129,6 +129,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   #failure: unknown;
   #dropped = 0;
   #slowConsumerEvents = 0;
+  /** In a run of drops (one slow-consumer event per run). */
+  #overflowing = false;
   #reconnects = 0;
   #unflushed = 0;
   #flushing: Promise<void> | undefined;
@@ -194,7 +196,6 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     if (this.#mode === 'core') {
       this.#sub = this.#nc.subscribe(this.#subject, {
         ...(this.#queueGroup === undefined ? {} : { queue: this.#queueGroup }),
-        slow: this.#maxPending,
         callback: (error, msg) => (error === null ? this.#push(msg) : this.#fail(error)),
       });
       // The SUB reaches the server before open resolves: a publish made after it is received.
@@ -250,9 +251,13 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     }
     // JetStream needs no limit here: the server stops at max_ack_pending unacknowledged messages.
     if (this.#mode === 'core' && this.#queue.length - this.#head >= this.#maxPending) {
+      // nats.js buffers without bound; like the C and Go clients' pending limits, this drops the newest.
+      if (!this.#overflowing) this.#slowConsumerEvents += 1;
+      this.#overflowing = true;
       this.#dropped += 1;
       return;
     }
+    this.#overflowing = false;
     this.#queue.push(msg);
   }
 
@@ -273,8 +278,9 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     const js = this.#mode === 'jetstream' ? (msg as JsMsg) : undefined;
     const fingerprint = msg.headers?.get(NATS_SCHEMA_HEADER) ?? '';
     if (fingerprint !== this.codec.fingerprint && (fingerprint !== '' || this.#options.requireSchemaHeader === true)) {
-      // A message this channel can never read is not redelivered forever.
-      js?.term(`typed-ipc: schema ${fingerprint || 'missing'}`);
+      // A message this channel can never read is not redelivered forever. (No reason text: servers
+      // before 2.10 ignore a `+TERM` that carries one.)
+      js?.term();
       const got =
         fingerprint === '' ? `no ${NATS_SCHEMA_HEADER} header` : `schema fingerprint ${JSON.stringify(fingerprint)}`;
       throw new DecodeError(
@@ -286,7 +292,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     try {
       value = this.codec.decode(msg.data);
     } catch (error) {
-      js?.term('typed-ipc: undecodable');
+      js?.term();
       throw error;
     }
     if (js === undefined) return { value, priority: 0, from: msg.subject };
@@ -372,7 +378,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
         { cause: error },
       );
     }
-    if (/no responders|503/i.test(text) && this.#mode === 'jetstream') {
+    if (/no responders|503|jetstream is not enabled/i.test(text) && this.#mode === 'jetstream') {
       return new NatsError(
         'ERR_IPC_NATS_JETSTREAM',
         this.url,
@@ -756,7 +762,17 @@ export async function openNatsChannel<T>(
   const timeoutMs = options.timeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
-    nc = await bounded(connect(await connectOptions(address, options)), options, `connect to ${address.url}`);
+    const connecting = connect(await connectOptions(address, options));
+    // The client's own timeout (timeoutMs) ends a connect; an abort does not, so a late connection is closed.
+    connecting.then(
+      (late) => (options.signal?.aborted ? late.close() : undefined),
+      () => {},
+    );
+    nc = await bounded(
+      connecting,
+      options.signal === undefined ? {} : { signal: options.signal },
+      `connect to ${address.url}`,
+    );
   } catch (error) {
     if (error instanceof ValidationError || error instanceof AbortError || error instanceof TimeoutError) throw error;
     throw connectError(address, error, scrub, timeoutMs);
