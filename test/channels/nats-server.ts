@@ -5,10 +5,20 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const INSTALL = 'apt-get update && apt-get install -y nats-server';
+
+/** A loopback port that was free a moment ago (bound to port 0 by the kernel, then released). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 /** Throws, naming the install command, when nats-server is not installed (tests must fail, never skip). */
 export function requireNatsServer(): string {
@@ -155,20 +165,25 @@ export class NatsCluster {
   }
 
   static async start(name = `c${process.pid}`): Promise<NatsCluster> {
-    const servers: NatsServer[] = [];
-    try {
-      // The seed picks its route port; the other two route to it, and gossip completes the mesh.
-      const seed = await NatsServer.start({ serverName: `${name}-0`, cluster: { name, routes: [] } });
-      servers.push(seed);
-      const routes = [`nats-route://127.0.0.1:${seed.routePort}`];
-      for (const i of [1, 2]) {
-        servers.push(await NatsServer.start({ serverName: `${name}-${i}`, cluster: { name, routes } }));
+    // JetStream clustering needs every route configured up front, so route ports are taken from the
+    // kernel (bound to port 0, then released); a start that loses one of them to another process is retried.
+    for (let attempt = 1; ; attempt++) {
+      const routePorts = await Promise.all([0, 1, 2].map(() => freePort()));
+      const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
+      const servers: NatsServer[] = [];
+      try {
+        for (const [i, routePort] of routePorts.entries()) {
+          const others = routes.filter((_, j) => j !== i);
+          servers.push(
+            await NatsServer.start({ serverName: `${name}-${i}`, cluster: { name, routes: others, routePort } }),
+          );
+        }
+        return new NatsCluster(servers);
+      } catch (error) {
+        await Promise.all(servers.map((s) => s.stop()));
+        if (attempt === 3) throw error;
       }
-    } catch (error) {
-      await Promise.all(servers.map((s) => s.stop()));
-      throw error;
     }
-    return new NatsCluster(servers);
   }
 
   /** Every server's `host:port`, joined by commas (for a nats:// URL). */

@@ -22,7 +22,7 @@ import {
   ValidationError,
 } from '../../src/errors.js';
 import { Cleanup } from '../helpers.js';
-import { NatsServer, type NatsServerConfig } from './nats-server.js';
+import { freePort, NatsServer, type NatsServerConfig } from './nats-server.js';
 import { blob, Sample } from './sample.js';
 
 const cleanup = new Cleanup();
@@ -49,15 +49,6 @@ async function until(condition: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not reached');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** A loopback port nothing listens on (taken from the kernel, then released). */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 describe('core NATS', () => {
@@ -323,7 +314,7 @@ describe('authentication', () => {
 
 describe('failures', () => {
   it('an unreachable server is ERR_IPC_NATS_CONNECT at once, naming the URL without credentials', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const error = await open(`nats://bob:pw-9876@127.0.0.1:${port}/x`, Sample, { timeoutMs: 2000 }).catch((e) => e);
     expect(error).toBeInstanceOf(NatsError);
     expect((error as NatsError).code).toBe('ERR_IPC_NATS_CONNECT');
