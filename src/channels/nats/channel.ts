@@ -635,12 +635,9 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   }
 }
 
-async function streamConfig(
-  name: string,
-  subject: string,
-  options: NatsOptions,
-): Promise<Partial<StreamConfig> & { name: string }> {
-  const limits = options.limits ?? {};
+function streamConfig(name: string, subject: string, options: NatsOptions): Partial<StreamConfig> & { name: string } {
+  // OpenOptions' capacity (the CLI's --capacity) is the created stream's message limit unless limits say more.
+  const limits = { ...(options.capacity === undefined ? {} : { maxMsgs: options.capacity }), ...options.limits };
   const config: Partial<StreamConfig> & { name: string } = {
     name,
     subjects: [...(limits.subjects ?? [subject])],
@@ -663,7 +660,7 @@ async function ensureStream(nc: NatsConnection, name: string, subject: string, o
   } catch (error) {
     if (!/stream not found/i.test(errorText(error))) throw error;
   }
-  await jsm.streams.add(await streamConfig(name, subject, options));
+  await jsm.streams.add(streamConfig(name, subject, options));
 }
 
 async function connectOptions(address: NatsAddress, options: NatsOptions): Promise<NodeConnectionOptions> {
