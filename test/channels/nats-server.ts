@@ -74,7 +74,7 @@ export class NatsServer {
   }
 
   /** `nats://127.0.0.1:port/subject`. */
-  url(subject: string, query = ''): string {
+  url(subject: string, query = ''): `nats://${string}` {
     return `nats://${this.address}/${subject}${query}`;
   }
 
