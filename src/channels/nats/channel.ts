@@ -125,6 +125,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   readonly #scrub: (text: string) => string;
   /** One options object for every publish: the header never changes, so it is built once. */
   readonly #publishOptions: { headers: MsgHdrs };
+  /** The header block every message of this schema carries, as bytes (see #fingerprintOf). */
+  readonly #headerBlock: Uint8Array;
   readonly #js: JetStreamClient | undefined;
   #sub: Subscription | undefined;
   #consumer: ConsumerMessages | undefined;
@@ -170,6 +172,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     const hdrs = natsHeaders();
     hdrs.set(NATS_SCHEMA_HEADER, codec.fingerprint);
     this.#publishOptions = { headers: hdrs };
+    // What the client writes for these headers (MsgHdrs.toString()), as bytes.
+    this.#headerBlock = new TextEncoder().encode(hdrs.toString());
     this.#js = this.#mode === 'jetstream' ? jetstream(nc) : undefined;
     void this.#watchStatus();
     void nc.closed().then((error) => this.#connectionClosed(error ?? undefined));
@@ -283,9 +287,33 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     return msg;
   }
 
+  /**
+   * The schema header's value, or '' without one. Fast path: the client parses headers into a Map on
+   * first access, which costs more than the rest of a receive; a message whose raw header block is
+   * byte for byte the one this channel's schema writes (every typed-ipc publisher's) is accepted
+   * without parsing. The raw fields are nats.js internals (the version is pinned); when they are not
+   * there, or the block differs (other headers, another writer), the parsed headers decide.
+   */
+  #fingerprintOf(msg: Msg | JsMsg): string {
+    const core = ((msg as { msg?: Msg }).msg ?? msg) as { _msg?: { hdr?: number }; _rdata?: Uint8Array };
+    const expected = this.#headerBlock;
+    const raw = core._rdata;
+    if (core._msg?.hdr === expected.length && raw !== undefined && raw.length >= expected.length) {
+      let same = true;
+      for (let i = 0; i < expected.length; i++) {
+        if (raw[i] !== expected[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.codec.fingerprint;
+    }
+    return msg.headers?.get(NATS_SCHEMA_HEADER) ?? '';
+  }
+
   #decode(msg: Msg | JsMsg): NatsMessage<T> {
     const js = this.#mode === 'jetstream' ? (msg as JsMsg) : undefined;
-    const fingerprint = msg.headers?.get(NATS_SCHEMA_HEADER) ?? '';
+    const fingerprint = this.#fingerprintOf(msg);
     if (fingerprint !== this.codec.fingerprint && (fingerprint !== '' || this.#options.requireSchemaHeader === true)) {
       // A message this channel can never read is not redelivered forever. (No reason text: servers
       // before 2.10 ignore a `+TERM` that carries one.)
@@ -304,11 +332,13 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       js?.term();
       throw error;
     }
-    if (js === undefined) return { value, priority: 0, from: msg.subject };
+    // Without wildcards every message comes on the channel's own subject: no need to decode it each time.
+    const from = this.#wildcard ? msg.subject : this.#subject;
+    if (js === undefined) return { value, priority: 0, from };
     return {
       value,
       priority: 0,
-      from: msg.subject,
+      from,
       sequence: js.seq,
       deliveries: js.info.deliveryCount,
       ack: (options: NatsAckOptions = {}) => this.#ack(js, options),
@@ -611,6 +641,14 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     return {
       next: () => {
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        let ready: NatsMessage<T> | undefined;
+        try {
+          ready = this.tryReceive();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        // A waiting message costs one settled promise, not a receive() promise and a then() on it.
+        if (ready !== undefined) return Promise.resolve({ value: ready, done: false });
         return this.receive().then(
           (value) => ({ value, done: false }),
           (error: unknown) => {
