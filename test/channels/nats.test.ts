@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { type NatsChannel, NatsError, type NatsOptions, open } from '../../src/channels/index.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
-import { f64, struct, u16, u64 } from '../../src/codecs/index.js';
+import { f64, msgpack, struct, u16, u64 } from '../../src/codecs/index.js';
 import {
   ChannelClosedError,
   DecodeError,
@@ -62,6 +63,16 @@ describe('core NATS', () => {
       expect(message).toEqual({ value: sample(i), priority: 0, from: 'samples.left' });
     }
     expect(rx.info()).toMatchObject({ transport: 'nats', mode: 'core', subject: 'samples.*', pending: 0, dropped: 0 });
+  });
+
+  it('carries variable-size msgpack messages, each its own length', async () => {
+    const Event = msgpack(z.object({ kind: z.string(), tags: z.array(z.number()) }), { maxSize: 64, name: 'event' });
+    const s = await server();
+    const rx = await channel(s.url('events'), Event);
+    const tx = await channel(s.url('events'), Event, { access: 'send' });
+    const events = Array.from({ length: 50 }, (_, i) => ({ kind: 'k'.repeat(i % 20), tags: [i, i + 1] }));
+    for (const event of events) await tx.send(event);
+    for (const event of events) expect((await rx.receive({ timeoutMs: 5000 })).value).toEqual(event);
   });
 
   it('matches * and > wildcards on receive, and refuses them on send', async () => {
