@@ -11,7 +11,7 @@ import { inspect } from 'node:util';
 import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type NatsChannel, NatsError, type NatsOptions, open } from '../../src/channels/index.js';
+import { type NatsChannel, NatsError, type NatsOptions, open, parseUrl } from '../../src/channels/index.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
 import { f64, msgpack, struct, u16, u64 } from '../../src/codecs/index.js';
 import {
@@ -382,6 +382,19 @@ describe('failures', () => {
     expect(error).toBeInstanceOf(NatsError);
     expect((error as NatsError).code).toBe('ERR_IPC_NATS_CONNECTION_LOST');
     await expect(rx.send(sample(1))).rejects.toThrow(/lost the connection/);
+  });
+
+  it('parses servers, subject, query and credentials, keeping the credentials out of url', () => {
+    expect(parseUrl('nats://u%40x:p%3Aw@h1:4223,[::1],h3/orders.%3E?stream=S&durable=D')).toEqual({
+      scheme: 'nats',
+      url: 'nats://h1:4223,[::1],h3/orders.%3E?stream=S&durable=D',
+      servers: ['h1:4223', '[::1]:4222', 'h3:4222'],
+      subject: 'orders.>',
+      stream: 'S',
+      durable: 'D',
+      credentials: { user: 'u@x', pass: 'p:w' },
+    });
+    expect(parseUrl('nats://tok@h/a')).toMatchObject({ url: 'nats://h/a', credentials: { token: 'tok' } });
   });
 
   it('refuses bad URLs and option mixes with ValidationError or UnsupportedError', async () => {
