@@ -4,6 +4,7 @@
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import type { Channel, DatagramChannel, Listener } from './channel.js';
+import type { NatsChannel, NatsOptions } from './nats.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
 
@@ -26,6 +27,18 @@ export {
   spawnWithChannel,
 } from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
+export {
+  NATS_SCHEMA_HEADER,
+  type NatsAckOptions,
+  type NatsChannel,
+  NatsError,
+  type NatsInfo,
+  type NatsMessage,
+  type NatsOptions,
+  type NatsSendOptions,
+  type NatsStreamLimits,
+  type NatsTlsOptions,
+} from './nats.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
 export type {
@@ -41,9 +54,9 @@ export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
 /**
- * Opens a named object (`mq:`, `shm:`, `fifo:`) as a channel. Two processes that open one queue or
- * ring should both pass `create: true` (the first creates it, the second opens it), or start the
- * creating side first.
+ * Opens a named object (`mq:`, `shm:`, `fifo:`, `sysv:`) or a NATS subject (`nats://host:port/subject`)
+ * as a channel. Two processes that open one queue or ring should both pass `create: true` (the first
+ * creates it, the second opens it), or start the creating side first.
  *
  * @example
  * ```ts
@@ -59,13 +72,19 @@ export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
  * @throws {@link SchemaError} when a ring was created for a codec with another fingerprint.
  * @throws {@link UnsupportedError} for a scheme that cannot be opened (sockets: use connect, bind, listen).
  */
+export async function open<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
   return fn(address, codec, options);
 }
 
 /**
- * Connects to a socket address (`unix+*:`, `udp:`, `tcp:`).
+ * Connects to a socket address (`unix+*:`, `udp:`, `tcp:`) or a NATS subject (same as `open`).
  *
  * @example
  * ```ts
@@ -77,6 +96,12 @@ export async function open<T>(url: string, codec: MessageCodec<T>, options: Open
  *   (start that side first), `EACCES` when the socket file's mode does not grant this user.
  * @throws {@link UnsupportedError} for a scheme without connect (`mq:`, `shm:`, `fifo:`: use open).
  */
+export async function connect<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>>;
 export async function connect<T>(
   url: string,
   codec: MessageCodec<T>,

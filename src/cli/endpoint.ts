@@ -61,13 +61,14 @@ export function endpointOptionsOf(args: ParsedArgs): EndpointOptions {
   return { create: args.values.create === true, ...(capacity === undefined ? {} : { capacity }) };
 }
 
-type Kind = 'named' | 'datagram' | 'connection';
+type Kind = 'named' | 'datagram' | 'connection' | 'subject';
 
 /** How a URL's scheme is reached. */
 export function endpointKind(url: string): Kind {
   const { scheme } = parseUrl(url);
   if (scheme === 'mq' || scheme === 'shm' || scheme === 'fifo' || scheme === 'sysv') return 'named';
   if (scheme === 'unix+dgram' || scheme === 'udp') return 'datagram';
+  if (scheme === 'nats') return 'subject';
   return 'connection';
 }
 
@@ -200,6 +201,9 @@ export async function openReceiver(
       return new ChannelReceiver(await bind(url, codec), true);
     case 'connection':
       return new ListenerReceiver(await listen(url, codec));
+    case 'subject':
+      // A NATS subject is opened like a named object (--create creates a JetStream stream); from is the subject.
+      return new ChannelReceiver(await open(url, codec, { ...options, access: 'receive' }), true);
   }
 }
 
@@ -209,5 +213,8 @@ export async function openSender(
   codec: MessageCodec<unknown>,
   options: EndpointOptions = {},
 ): Promise<Channel<unknown>> {
-  return endpointKind(url) === 'named' ? open(url, codec, { ...options, access: 'send' }) : connect(url, codec);
+  const kind = endpointKind(url);
+  return kind === 'named' || kind === 'subject'
+    ? open(url, codec, { ...options, access: 'send' })
+    : connect(url, codec);
 }

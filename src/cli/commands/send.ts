@@ -9,7 +9,8 @@ import { loadCodec } from '../schema.js';
 const help = `Usage: typed-ipc send <url> --schema <module>#<export> --json '<value>' [options]
 
 Validates the JSON value against the schema, encodes it and sends it to <url>: mq:, shm: and fifo:
-objects are opened for sending, socket URLs are connected to.
+objects are opened for sending, socket URLs are connected to, nats:// URLs publish (with
+?stream=S, to JetStream: each send waits for the stream's ack).
 
 JSON spellings: 64-bit integers as JSON strings ("18446744073709551615") or as numbers up to 2^53;
 bytes(n) fields as hex strings or arrays of byte values; "NaN", "Infinity", "-Infinity" for floats;

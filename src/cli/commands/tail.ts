@@ -35,6 +35,9 @@ their size, priority and bytes in hex (for an object a C program fills, with no 
   unix+dgram:, udp:            binds the address and receives datagrams (the sender is shown)
   unix+seqpacket:, unix+stream:, tcp:
                                listens; messages from every connection are shown with its label
+  nats://host:port/subject     subscribes (wildcards * and > allowed; the subject is shown); with
+                               ?stream=S&durable=D reads a JetStream durable consumer, acking each
+                               message once shown (--create creates stream S, --capacity its max msgs)
 
 Output: an aligned table on a terminal, NDJSON (one {"value":...,"priority":n,"from":...} per line)
 when piped. 64-bit integers are JSON strings by default so every digit survives JSON.parse; bytes(n)
@@ -131,6 +134,8 @@ export const tail: Command = {
           continue;
         }
         printer(received);
+        // JetStream: acknowledged once shown, so what a stopped tail did not show goes to the next reader.
+        await (received.message as { ack?: () => Promise<void> } | undefined)?.ack?.();
         shown += 1;
       }
     } finally {
