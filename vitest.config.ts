@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/stress/**'],
     // Tests talk to real kernel objects and real child processes; keep them in separate processes.
     pool: 'forks',
+    // Run tag, private TMPDIR and the end-of-run leak check.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
