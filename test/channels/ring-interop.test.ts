@@ -62,6 +62,32 @@ function expected(ids: readonly number[], perProducer: number): [number, number,
   return [ids.length * perProducer, ids.reduce((a, b) => a + b, 0) * perProducer, stamps];
 }
 
+/** Per producer, from the `r <producer> <first> <last>` runs consumers print: how many were taken, twice, never. */
+function takenOnce(outputs: readonly string[]): Map<number, { taken: number; twice: number; missing: number }> {
+  const seen = new Map<number, Uint8Array>();
+  for (const output of outputs) {
+    for (const [, id, first, last] of output.matchAll(/^r (\d+) (\d+) (\d+)$/gm)) {
+      const marks = seen.get(Number(id)) ?? new Uint8Array(Number(last) + 1);
+      const grown = marks.length > Number(last) ? marks : new Uint8Array(Number(last) + 1);
+      if (grown !== marks) grown.set(marks);
+      for (let t = Number(first); t <= Number(last); t++) grown[t] = (grown[t] ?? 0) + 1;
+      seen.set(Number(id), grown);
+    }
+  }
+  return new Map(
+    [...seen]
+      .sort(([a], [b]) => a - b)
+      .map(([id, marks]) => [
+        id,
+        {
+          taken: marks.filter((m) => m > 0).length,
+          twice: marks.filter((m) => m > 1).length,
+          missing: marks.filter((m) => m === 0).length,
+        },
+      ]),
+  );
+}
+
 function parseOk(stdout: string): [number, number, bigint] {
   const match = /^ok (\d+) (\d+) (\d+)$/m.exec(stdout);
   if (!match) throw new Error(`consumer did not report: ${stdout}`);
@@ -110,10 +136,12 @@ describe('shm ring: C and Node peers', () => {
     const name = url.slice(4);
     const tx = await openRing(url, { create: true, capacity: 128 });
     const n = 10_000;
+    // Consumers print what they took as runs of timestamps per producer.
+    const ranges = { env: { ...env, TIPC_RANGES: '1' } };
     const consumers = [
-      cPeer('consume', name, '-1', '1'),
-      cPeer('consume', name, '-1', '1'),
-      nodePeer('consume', url, '-1', '1'),
+      track(spawn(peer(), ['consume', name, '-1', '1'], { stdio: ['ignore', 'pipe', 'pipe'], ...ranges })),
+      track(spawn(peer(), ['consume', name, '-1', '1'], { stdio: ['ignore', 'pipe', 'pipe'], ...ranges })),
+      track(spawnTs('test/channels/ring-peer.ts', ['consume', url, '-1', '1'], ranges)),
     ];
     const producers = [
       cPeer('produce', name, '21', String(n), '16'),
@@ -122,9 +150,15 @@ describe('shm ring: C and Node peers', () => {
     ];
     for (const child of producers) expect((await child.done).code).toBe(0);
     await tx.sendMany([sample(STOP, 0), sample(STOP, 1), sample(STOP, 2)]);
-    const totals = (await Promise.all(consumers.map((c) => c.done))).map((r) => parseOk(r.stdout));
+    const results = await Promise.all(consumers.map((c) => c.done));
+    for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const totals = results.map((r) => parseOk(r.stdout));
     const sum = totals.reduce(([a, b, c], [x, y, z]) => [a + x, b + y, c + z], [0, 0, 0n]);
     expect(sum).toEqual(expected([21, 22, 23], n));
+    // Exactly once: the runs of all consumers together cover 0..n-1 of every producer, none twice.
+    expect(takenOnce(results.map((r) => r.stdout))).toEqual(
+      new Map([21, 22, 23].map((id) => [id, { taken: n, twice: 0, missing: 0 }])),
+    );
   });
 
   it('a C program written against cHeader() output opens the ring by size and fingerprint', async () => {
