@@ -85,18 +85,26 @@ describe('fifo: channels', () => {
     const url = fifoUrl('wait');
     await open(url, recordCodec(), { create: true, access: 'receive' }).then((rx) => rx.close());
     await expect(open(url, recordCodec(), { access: 'send', timeoutMs: 60 })).rejects.toThrow(TimeoutError);
-    let ticks = 0;
-    const interval = setInterval(() => ticks++, 5);
-    cleanup.add(() => clearInterval(interval));
     let opened = false;
     const writer = open(url, recordCodec(), { access: 'send' }).then((tx) => {
       opened = true;
       cleanup.add(() => tx.close());
       return tx;
     });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // The loop keeps running while the writer waits: five timer turns come (a blocking open would
+    // stall them), and the open is still waiting for its reader after them.
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      const interval = setInterval(() => {
+        ticks += 1;
+        if (ticks === 5) {
+          clearInterval(interval);
+          resolve();
+        }
+      }, 5);
+      cleanup.add(() => clearInterval(interval));
+    });
     expect(opened).toBe(false);
-    expect(ticks).toBeGreaterThan(5);
     const rx = await open(url, recordCodec(), { access: 'receive' });
     cleanup.add(() => rx.close());
     const tx = await writer;
