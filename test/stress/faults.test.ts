@@ -242,7 +242,11 @@ describe.each(table)('faults: $entry.name', ({ entry, available }) => {
             problems = [`threw ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`];
           }
           await cleanup.run();
-          if (problems.length > 0) failures.push(`round ${round}: ${problems.join(', ')}`);
+          if (problems.length > 0) {
+            failures.push(`round ${round}: ${problems.join(', ')}`);
+            // Shown at once: the assertion below reports them only when all rounds are over.
+            console.error(`faults: ${entry.name} ${kind} seed ${seed} round ${round}: ${problems.join(', ')}`);
+          }
         }
         const ls = kind === 'consumers' && lsCovers(entry) ? `, typed-ipc ls checked ${lsChecked} times` : '';
         const reach =
