@@ -8,18 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from '../helpers.js';
-import { peerBundle } from './processes.js';
+import { cliBundle, peerBundle } from './processes.js';
 
 /**
- * Bundles `peer.ts` (with the library it imports) into one ES module, so that the many peer processes
- * start with plain `node`. esbuild comes with tsx; packages stay external and load from node_modules.
+ * Bundles `peer.ts` and the CLI (each with the library it imports) into one ES module apiece, so that
+ * the many peer processes and `typed-ipc ls` calls start with plain `node`: through tsx each costs
+ * about a second of CPU, which a loaded machine turns into many. esbuild comes with tsx; packages
+ * stay external and load from node_modules.
  */
-async function bundlePeer(): Promise<void> {
+async function bundle(entry: string, outfile: string): Promise<void> {
   const { build } = await import('esbuild');
   // Built aside and renamed: a concurrent run's peers never see a half-written bundle.
-  const temporary = `${peerBundle}.${process.pid}.tmp`;
+  const temporary = `${outfile}.${process.pid}.tmp`;
   await build({
-    entryPoints: [join(repoRoot, 'test', 'stress', 'peer.ts')],
+    entryPoints: [entry],
     outfile: temporary,
     bundle: true,
     platform: 'node',
@@ -28,7 +30,7 @@ async function bundlePeer(): Promise<void> {
     packages: 'external',
     logLevel: 'error',
   });
-  renameSync(temporary, peerBundle);
+  renameSync(temporary, outfile);
 }
 
 /** The environment variable that tells the figures reporter (same process) where the figures are. */
@@ -36,7 +38,8 @@ export const figuresVariable = 'TIPC_STRESS_FIGURES';
 
 /** Vitest global setup: provides `figuresDir`; the teardown removes it (the reporter has read it by then). */
 export default async function setup(project: TestProject): Promise<() => void> {
-  await bundlePeer();
+  await bundle(join(repoRoot, 'test', 'stress', 'peer.ts'), peerBundle);
+  await bundle(join(repoRoot, 'src', 'cli', 'main.ts'), cliBundle);
   // One random fault seed for the whole run: every file (and the reporter) sees the same one.
   process.env.STRESS_RANDOM_SEED ??= String(Date.now() % 1_000_000);
   const dir = mkdtempSync(join(tmpdir(), 'tipc-figures-'));
