@@ -18,7 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from './helpers.js';
 
@@ -29,7 +29,7 @@ import { repoRoot } from './helpers.js';
 function leakReport(project: TestProject): string {
   const output = project.config.outputFile;
   const json = typeof output === 'string' ? output : (output?.json ?? '.vitest-results.json');
-  return join(repoRoot, json.replace(/\.json$/, '.leaks.txt'));
+  return resolve(repoRoot, json.replace(/\.json$/, '.leaks.txt'));
 }
 
 /** Directories tools make under TMPDIR for themselves (tsx's compile cache), not objects of the tests. */
