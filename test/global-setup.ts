@@ -16,6 +16,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -49,7 +50,7 @@ function leftInTemp(dir: string, skip: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (path === skip || (entry.isDirectory() && toolDirs.test(entry.name))) continue;
+    if (path === skip || toolDirs.test(entry.name)) continue;
     // A directory the harness shares between files (the stress suite's socket directory) is fine empty.
     if (entry.isDirectory() && readdirSync(path).length === 0 && entry.name === 'tipc-stress') continue;
     found.push(path);
@@ -96,6 +97,11 @@ export default function setup(project: TestProject): () => void {
   const temp = mkdtempSync(join(base, `tipc-${tag}-`));
   // As /tmp itself: peers running as another uid (65534) reach and make files in it.
   chmodSync(temp, 0o1777);
+  // tsx keeps its compile cache in TMPDIR: the run shares the machine's, or every child of every run
+  // would compile its TypeScript afresh.
+  const cache = `tsx-${process.getuid?.() ?? 0}`;
+  mkdirSync(join(base, cache), { recursive: true, mode: 0o700 });
+  symlinkSync(join(base, cache), join(temp, cache));
   process.env.TIPC_RUN = tag;
   process.env.TMPDIR = temp;
   const report = leakReport(project);
