@@ -9,8 +9,9 @@ export default defineConfig({
     pool: 'forks',
     // Run tag, private TMPDIR and the end-of-run leak check.
     globalSetup: ['test/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Guards, not measures: on a loaded shared machine a child process may take tens of seconds to start.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },
