@@ -22,7 +22,7 @@ _Static_assert(sizeof(struct sample) == 24, "sample layout");
 #define FINGERPRINT getenv("TIPC_FINGERPRINT")
 #define MAX_PRODUCERS 65536
 static int64_t last_seen[MAX_PRODUCERS];
-/* With TIPC_RANGES=1 a consumer prints what it took as "r <producer> <first> <last>" runs of
+/* An until-stop consumer (count -1) also prints what it took as "r <producer> <first> <last>" runs of
  * consecutive timestamps, so a test can tell that every message went to exactly one consumer. */
 static int64_t run_start[MAX_PRODUCERS];
 
@@ -73,7 +73,7 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
   struct sample buf[4096];
   if (batch > 4096) batch = 4096;
   for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = run_start[i] = -1;
-  const int ranges = getenv("TIPC_RANGES") != NULL;
+  const int ranges = count < 0;
   long long got = 0;
   unsigned long long ids = 0, stamps = 0;
   int stopped = 0;

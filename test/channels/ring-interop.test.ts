@@ -62,32 +62,6 @@ function expected(ids: readonly number[], perProducer: number): [number, number,
   return [ids.length * perProducer, ids.reduce((a, b) => a + b, 0) * perProducer, stamps];
 }
 
-/** Per producer, from the `r <producer> <first> <last>` runs consumers print: how many were taken, twice, never. */
-function takenOnce(outputs: readonly string[]): Map<number, { taken: number; twice: number; missing: number }> {
-  const seen = new Map<number, Uint8Array>();
-  for (const output of outputs) {
-    for (const [, id, first, last] of output.matchAll(/^r (\d+) (\d+) (\d+)$/gm)) {
-      const marks = seen.get(Number(id)) ?? new Uint8Array(Number(last) + 1);
-      const grown = marks.length > Number(last) ? marks : new Uint8Array(Number(last) + 1);
-      if (grown !== marks) grown.set(marks);
-      for (let t = Number(first); t <= Number(last); t++) grown[t] = (grown[t] ?? 0) + 1;
-      seen.set(Number(id), grown);
-    }
-  }
-  return new Map(
-    [...seen]
-      .sort(([a], [b]) => a - b)
-      .map(([id, marks]) => [
-        id,
-        {
-          taken: marks.filter((m) => m > 0).length,
-          twice: marks.filter((m) => m > 1).length,
-          missing: marks.filter((m) => m === 0).length,
-        },
-      ]),
-  );
-}
-
 function parseOk(stdout: string): [number, number, bigint] {
   const match = /^ok (\d+) (\d+) (\d+)$/m.exec(stdout);
   if (!match) throw new Error(`consumer did not report: ${stdout}`);
@@ -136,12 +110,10 @@ describe('shm ring: C and Node peers', () => {
     const name = url.slice(4);
     const tx = await openRing(url, { create: true, capacity: 128 });
     const n = 10_000;
-    // Consumers print what they took as runs of timestamps per producer.
-    const ranges = { env: { ...env, TIPC_RANGES: '1' } };
     const consumers = [
-      track(spawn(peer(), ['consume', name, '-1', '1'], { stdio: ['ignore', 'pipe', 'pipe'], ...ranges })),
-      track(spawn(peer(), ['consume', name, '-1', '1'], { stdio: ['ignore', 'pipe', 'pipe'], ...ranges })),
-      track(spawnTs('test/channels/ring-peer.ts', ['consume', url, '-1', '1'], ranges)),
+      cPeer('consume', name, '-1', '1'),
+      cPeer('consume', name, '-1', '1'),
+      nodePeer('consume', url, '-1', '1'),
     ];
     const producers = [
       cPeer('produce', name, '21', String(n), '16'),
@@ -155,9 +127,22 @@ describe('shm ring: C and Node peers', () => {
     const totals = results.map((r) => parseOk(r.stdout));
     const sum = totals.reduce(([a, b, c], [x, y, z]) => [a + x, b + y, c + z], [0, 0, 0n]);
     expect(sum).toEqual(expected([21, 22, 23], n));
-    // Exactly once: the runs of all consumers together cover 0..n-1 of every producer, none twice.
-    expect(takenOnce(results.map((r) => r.stdout))).toEqual(
-      new Map([21, 22, 23].map((id) => [id, { taken: n, twice: 0, missing: 0 }])),
+    // Exactly once: until-stop consumers also print what they took as `r <producer> <first> <last>`
+    // runs of timestamps; together they must cover 0..n-1 of every producer, nothing twice.
+    const times = new Map<number, Uint8Array>([21, 22, 23].map((id) => [id, new Uint8Array(n)]));
+    for (const r of results) {
+      for (const [, id, first, last] of r.stdout.matchAll(/^r (\d+) (\d+) (\d+)$/gm)) {
+        const taken = times.get(Number(id)) ?? new Uint8Array(0);
+        for (let t = Number(first); t <= Number(last); t++) taken[t] = (taken[t] ?? 0) + 1;
+      }
+    }
+    const tally = (taken: Uint8Array) => ({
+      once: taken.filter((k) => k === 1).length,
+      twice: taken.filter((k) => k > 1).length,
+      never: taken.filter((k) => k === 0).length,
+    });
+    expect(new Map([...times].map(([id, taken]) => [id, tally(taken)]))).toEqual(
+      new Map([21, 22, 23].map((id) => [id, { once: n, twice: 0, never: 0 }])),
     );
   });
 

@@ -28,8 +28,8 @@ if (mode === 'produce') {
   let ids = 0;
   let stamps = 0n;
   let stopped = false;
-  // With TIPC_RANGES=1, what was taken is printed as `r <producer> <first> <last>` runs (as the C peer does).
-  const ranges = process.env.TIPC_RANGES !== undefined;
+  // Until stopped (count -1), what was taken is also printed as `r <producer> <first> <last>` runs (as the C peer does).
+  const ranges = count < 0;
   const runs = new Map<number, bigint>();
   const runEnds: string[] = [];
   while (!stopped && (count < 0 || got < count)) {
