@@ -37,8 +37,9 @@ function startTail(args: readonly string[]) {
   return finished(child, 60_000);
 }
 
+/** Polls for a condition (a file a child makes); the deadline is a guard for a child that never gets there. */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 120_000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

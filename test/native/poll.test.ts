@@ -146,7 +146,7 @@ describe('waiting on the event loop (child processes)', () => {
       lines.push(...chunk.split('\n').filter(Boolean));
       onLine();
     });
-    const result = finished(child, 20_000);
+    const result = finished(child, 120_000);
     /** Resolves once the peer printed a line starting with `prefix`. */
     const waitFor = (prefix: string) =>
       new Promise<void>((resolve, reject) => {
