@@ -35,6 +35,13 @@ export interface BenchResult {
   readonly notes?: string;
 }
 
+/** The median of a list of figures (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Whether a row measures typed-ipc itself (not a baseline, not a reference row). */
 export function isTypedIpc(result: BenchResult): boolean {
   return result.baseline === undefined && result.reference !== true;

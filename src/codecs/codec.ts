@@ -29,3 +29,21 @@ export interface MessageCodec<T> {
 
 /** The value type a codec carries. */
 export type CodecValue<C> = C extends MessageCodec<infer T> ? T : never;
+
+/**
+ * The functions a struct codec is made of, generated (`compile.ts`) or interpreted
+ * (`interpret.ts`); a struct type installs them as its own methods.
+ */
+export interface CompiledCodec<T> {
+  encode(value: T): Uint8Array;
+  encodeInto(value: T, target: Uint8Array, offset?: number): number;
+  decode(bytes: Uint8Array, offset?: number): T;
+  validate(value: unknown): T;
+  /**
+   * A decode of its own that copies each message into the next of `slots` regions of a buffer it
+   * owns and returns `bytes(n)` fields as views of that copy (see `StructType.lending`).
+   */
+  lendingDecoder(slots: number): (bytes: Uint8Array, offset?: number) => T;
+  /** The generated source, for debugging (a note that the codec is interpreted otherwise). */
+  readonly source: string;
+}

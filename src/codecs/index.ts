@@ -4,7 +4,15 @@ export { type CHeaderOptions, cHeader } from './c-header.js';
 export type { CodecValue, MessageCodec } from './codec.js';
 export type { StructOptions } from './layout.js';
 export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } from './msgpack.js';
-export { type FieldsDecl, StructType, type StructTypeOptions, type StructValue, struct } from './struct.js';
+export {
+  type FieldsDecl,
+  type LendingCodec,
+  type LendingOptions,
+  StructType,
+  type StructTypeOptions,
+  type StructValue,
+  struct,
+} from './struct.js';
 export {
   type AlignedType,
   type ArrayType,

@@ -4,12 +4,14 @@
  * in (ValidationError) and on the way out (DecodeError); encodings larger than `maxSize` are refused.
  */
 import { createHash } from 'node:crypto';
-import { Kind, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { Packr } from 'msgpackr';
-import { z } from 'zod';
+import type { Static, TSchema } from '@sinclair/typebox';
+import type * as TypeBoxValue from '@sinclair/typebox/value';
+import type * as Msgpackr from 'msgpackr';
+import type * as Zod from 'zod';
+import type { z } from 'zod';
 import { DecodeError, MessageSizeError, SchemaError, ValidationError } from '../errors.js';
 import type { MessageCodec } from './codec.js';
+import { load } from './lazy.js';
 import { describeValue } from './values.js';
 
 /** Options of `msgpack`. */
@@ -36,12 +38,21 @@ interface Checker {
   describe(): unknown;
 }
 
+// Recognised by shape, so that neither library is loaded before a schema of it is seen: every zod 4
+// schema carries `_zod` (zod's own instanceof checks it the same way), every TypeBox schema `Kind`.
 function isZod(schema: unknown): schema is z.ZodType {
-  return schema instanceof z.ZodType;
+  return (
+    typeof schema === 'object' &&
+    schema !== null &&
+    '_zod' in schema &&
+    typeof (schema as { safeParse?: unknown }).safeParse === 'function'
+  );
 }
 
+const typeboxKind = Symbol.for('TypeBox.Kind');
+
 function isTypebox(schema: unknown): schema is TSchema {
-  return typeof schema === 'object' && schema !== null && Kind in schema;
+  return typeof schema === 'object' && schema !== null && typeboxKind in schema;
 }
 
 function checkerOf(schema: unknown): Checker {
@@ -56,10 +67,11 @@ function checkerOf(schema: unknown): Checker {
           message: issue.message,
         };
       },
-      describe: () => z.toJSONSchema(schema, { unrepresentable: 'any' }),
+      describe: () => load<typeof Zod>('zod').z.toJSONSchema(schema, { unrepresentable: 'any' }),
     };
   }
   if (isTypebox(schema)) {
+    const { Value } = load<typeof TypeBoxValue>('@sinclair/typebox/value');
     return {
       first(value) {
         if (Value.Check(schema, value)) return undefined;
@@ -81,14 +93,20 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  // 64-bit integers come back as bigint, as the struct codecs give them.
-  int64AsType: 'bigint',
-  // Binary fields are copied out: channels decode from receive buffers they reuse.
-  copyBuffers: true,
-});
+let packrInstance: Msgpackr.Packr | undefined;
+
+/** The msgpackr encoder, made (and msgpackr loaded) by the first msgpack() codec. */
+function packrOf(): Msgpackr.Packr {
+  packrInstance ??= new (load<typeof Msgpackr>('msgpackr').Packr)({
+    useRecords: false,
+    mapsAsObjects: true,
+    // 64-bit integers come back as bigint, as the struct codecs give them.
+    int64AsType: 'bigint',
+    // Binary fields are copied out: channels decode from receive buffers they reuse.
+    copyBuffers: true,
+  });
+  return packrInstance;
+}
 
 /** A variable-size MessagePack codec validated by `schema`, refusing encodings larger than `maxSize`. */
 export function msgpack<const S extends z.ZodType | TSchema>(
@@ -103,6 +121,7 @@ export function msgpack<const S extends z.ZodType | TSchema>(
     );
   }
   const checker = checkerOf(schema);
+  const packr = packrOf();
   const fingerprint = createHash('sha256')
     .update(stableJson(['typed-ipc/msgpack/v1', name, maxSize, checker.describe()]))
     .digest('hex')

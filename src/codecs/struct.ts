@@ -6,8 +6,8 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { z } from 'zod';
 import { SchemaError } from '../errors.js';
-import type { MessageCodec } from './codec.js';
-import { type CompiledCodec, compileStruct } from './emit.js';
+import type { CompiledCodec, MessageCodec } from './codec.js';
+import { compileStruct } from './compile.js';
 import { fingerprintOf } from './fingerprint.js';
 import { interpretStruct } from './interpret.js';
 import { checkName, checkOptions, layoutStruct, type StructOptions } from './layout.js';
@@ -19,6 +19,28 @@ export interface StructTypeOptions extends StructOptions {
   /** Use the interpreted codec instead of generated code (e.g. where `new Function` is forbidden). */
   readonly interpreted?: boolean;
 }
+
+/** Options of `StructType.lending`. */
+export interface LendingOptions {
+  /**
+   * How many decoded messages stay valid at once: the lending codec's buffer holds this many
+   * messages (`slots × size` bytes) and reuses them in turn. Default 128.
+   */
+  readonly slots?: number;
+}
+
+/**
+ * A struct codec whose decode lends: each message is copied once into a buffer the codec owns and
+ * its `bytes(n)` fields are views of that copy, not copies of their own. A decoded value stays valid
+ * until `slots` further messages have been decoded with this codec.
+ */
+export interface LendingCodec<T> extends MessageCodec<T> {
+  readonly fixedSize: true;
+  /** How many decoded messages stay valid at once. */
+  readonly slots: number;
+}
+
+const DEFAULT_LENDING_SLOTS = 128;
 
 /** Field declarations: an object (in declaration order) or a list of `[name, type]` pairs. */
 export type FieldsDecl = { readonly [name: string]: FieldType } | readonly (readonly [string, FieldType])[];
@@ -65,6 +87,7 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
   /** The generated codec source (or a note that the codec is interpreted). */
   readonly source: string;
   readonly #offsets: ReadonlyMap<string, number>;
+  readonly #codec: CompiledCodec<T>;
   #zod: z.ZodType<T> | undefined;
   #typebox: (TSchema & { static: T }) | undefined;
   #standard: StandardSchemaV1.Props<T, T> | undefined;
@@ -88,6 +111,35 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
     this.decode = codec.decode;
     this.validate = codec.validate;
     this.source = codec.source;
+    this.#codec = codec;
+  }
+
+  /**
+   * A codec for the same messages whose decode does not copy `bytes(n)` fields: it copies the whole
+   * message once into the next of `slots` regions of a buffer of its own and hands out views of it.
+   * For large messages on a channel (`open(url, Blob.lending())`): a value and its bytes stay valid
+   * while at most `slots - 1` further messages are decoded, so handle or `.slice()` what you keep
+   * before then, and keep `receiveMany`'s `max` (plus a socket's 64 read ahead) below `slots`.
+   * Each call makes a new codec with its own buffer: give each channel its own.
+   */
+  lending(options: LendingOptions = {}): LendingCodec<T> {
+    const slots = options.slots ?? DEFAULT_LENDING_SLOTS;
+    if (typeof slots !== 'number' || !Number.isSafeInteger(slots) || slots < 1 || slots * this.size > 0x7fff_ffff) {
+      throw new SchemaError(
+        `struct ${this.name}: lending({ slots }): expected an integer from 1 to ${Math.floor(0x7fff_ffff / this.size)} (slots × ${this.size} bytes must fit one buffer), got ${String(slots)}`,
+      );
+    }
+    return {
+      name: this.name,
+      fixedSize: true,
+      size: this.size,
+      fingerprint: this.fingerprint,
+      slots,
+      encode: this.encode,
+      encodeInto: this.encodeInto,
+      validate: this.validate,
+      decode: this.#codec.lendingDecoder(slots),
+    };
   }
 
   /** A zod schema accepting exactly what `encode` accepts (built on first use). */

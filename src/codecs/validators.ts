@@ -4,27 +4,45 @@
  * and arrays, enum names, and floats as the codec takes them (NaN and ±Infinity included; f32's range).
  * Each accepts exactly what `encode` accepts.
  */
-import { Kind, type TSchema, Type, TypeRegistry } from '@sinclair/typebox';
-import { z } from 'zod';
+import type * as TypeBox from '@sinclair/typebox';
+import type { TSchema } from '@sinclair/typebox';
+import type * as Zod from 'zod';
 import { ValidationError } from '../errors.js';
+import { load } from './lazy.js';
 import type { FieldType } from './types.js';
 import { charFits, F32_OVERFLOW } from './values.js';
 
-// TypeBox's Number refuses NaN and ±Infinity by default policy, and its String counts UTF-16 units;
-// these two kinds check exactly what the codec checks. Registration is global and idempotent.
 const floatKind = 'TypedIpcFloat';
 const charKind = 'TypedIpcChar';
-if (!TypeRegistry.Has(floatKind)) {
-  TypeRegistry.Set<{ f32?: boolean }>(
-    floatKind,
-    (schema, value) => typeof value === 'number' && !(schema.f32 === true && !f32Fits(value)),
-  );
+
+/** zod, loaded on first use (see lazy.ts). */
+function zod(): typeof Zod.z {
+  return load<typeof Zod>('zod').z;
 }
-if (!TypeRegistry.Has(charKind)) {
-  TypeRegistry.Set<{ maxBytes: number }>(
-    charKind,
-    (schema, value) => typeof value === 'string' && charFits(value, schema.maxBytes),
-  );
+
+let typebox: typeof TypeBox | undefined;
+
+/** TypeBox, loaded on first use, with our two kinds registered. */
+function typeboxModule(): typeof TypeBox {
+  if (typebox !== undefined) return typebox;
+  const module = load<typeof TypeBox>('@sinclair/typebox');
+  const { TypeRegistry } = module;
+  // TypeBox's Number refuses NaN and ±Infinity by default policy, and its String counts UTF-16 units;
+  // these two kinds check exactly what the codec checks. Registration is global and idempotent.
+  if (!TypeRegistry.Has(floatKind)) {
+    TypeRegistry.Set<{ f32?: boolean }>(
+      floatKind,
+      (schema, value) => typeof value === 'number' && !(schema.f32 === true && !f32Fits(value)),
+    );
+  }
+  if (!TypeRegistry.Has(charKind)) {
+    TypeRegistry.Set<{ maxBytes: number }>(
+      charKind,
+      (schema, value) => typeof value === 'string' && charFits(value, schema.maxBytes),
+    );
+  }
+  typebox = module;
+  return module;
 }
 
 function f32Fits(value: number): boolean {
@@ -32,7 +50,8 @@ function f32Fits(value: number): boolean {
 }
 
 /** The zod schema of a field type. */
-export function zodOf(type: FieldType): z.ZodType {
+export function zodOf(type: FieldType): Zod.ZodType {
+  const z = zod();
   switch (type.kind) {
     case 'int':
       return type.big
@@ -75,6 +94,7 @@ export function zodOf(type: FieldType): z.ZodType {
 
 /** The TypeBox schema of a field type. */
 export function typeboxOf(type: FieldType): TSchema {
+  const { Kind, Type } = typeboxModule();
   switch (type.kind) {
     case 'int':
       return type.big

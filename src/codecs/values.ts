@@ -232,7 +232,10 @@ export function copyBytes(source: Uint8Array, start: number, n: number): Uint8Ar
   return bytesSlab.subarray(at, at + n);
 }
 
-/** The helpers generated code calls (passed in as an argument, never pasted into source). */
+/**
+ * The helpers generated code calls: passed in as an argument, never pasted into source. This object
+ * is the one list of them; the generated source destructures `runtimeNames`.
+ */
 export const runtime = {
   bytesLength,
   copyBytes,
@@ -246,3 +249,6 @@ export const runtime = {
   targetError,
   inputError,
 };
+
+/** The names generated code knows the runtime helpers by. */
+export const runtimeNames: readonly string[] = Object.keys(runtime);

@@ -3,6 +3,8 @@
  * decode at an offset, 64-bit bigint ranges, byte order, char(n) UTF-8, and fingerprints
  * (equal for independently declared equal layouts, different for any change that matters).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { NetworkHeader, Sample, SensorFrame } from '../../schemas/index.js';
 import {
@@ -10,6 +12,7 @@ import {
   array,
   bytes,
   char,
+  DecodeError,
   enumOf,
   f32,
   f64,
@@ -24,6 +27,7 @@ import {
   u64,
   ValidationError,
 } from '../../src/index.js';
+import { Rng, randomStructs, randomValue } from './random-schemas.js';
 
 describe('the measurement sample', () => {
   it('has the C layout: 24 bytes, 6 of padding after channel', () => {
@@ -298,4 +302,142 @@ describe('decoded bytes(n) fields', () => {
       }
     });
   }
+});
+
+describe('validate() and encode() keep no reference to the values they saw', () => {
+  // The collector is asked directly: a WeakRef to the value's parts must come back empty once the
+  // caller lets go, which fails if the codec kept a leaf (a snapshot array holding the Uint8Array).
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const collected = async (ref: WeakRef<object>) => {
+    for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+      // A WeakRef target stays alive until the current job ends: let the turn finish first.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    return ref.deref() === undefined;
+  };
+
+  for (const interpreted of [false, true]) {
+    const point = struct('kept_point', { at: u32, tag: bytes(4) }, { interpreted });
+    const frame = struct('kept_frame', { raw: bytes(8), points: array(point, 2) }, { interpreted });
+    const make = () => ({
+      raw: new Uint8Array(8),
+      points: [
+        { at: 1, tag: new Uint8Array(4) },
+        { at: 2, tag: new Uint8Array(4) },
+      ],
+    });
+
+    it(`${interpreted ? 'interpreted' : 'generated'}: validate`, async () => {
+      let value: ReturnType<typeof make> | undefined = make();
+      const raw = new WeakRef(value.raw);
+      const tag = new WeakRef(value.points[1]!.tag);
+      expect(frame.validate(value)).toBe(value);
+      value = undefined;
+      expect(await collected(raw)).toBe(true);
+      expect(await collected(tag)).toBe(true);
+    });
+
+    it(`${interpreted ? 'interpreted' : 'generated'}: encode and encodeInto`, async () => {
+      let value: ReturnType<typeof make> | undefined = make();
+      const raw = new WeakRef(value.raw);
+      const tag = new WeakRef(value.points[0]!.tag);
+      frame.encode(value);
+      frame.encodeInto(value, new Uint8Array(frame.size));
+      value = undefined;
+      expect(await collected(raw)).toBe(true);
+      expect(await collected(tag)).toBe(true);
+    });
+  }
+});
+
+describe("lending codecs: bytes(n) as views of the codec's own copy", () => {
+  for (const interpreted of [false, true]) {
+    const kind = interpreted ? 'interpreted' : 'generated';
+    const blob = struct('lend_blob', { id: u16, data: bytes(100), tags: array(bytes(3), 2) }, { interpreted });
+    const fill = (k: number) => ({
+      id: k,
+      data: new Uint8Array(100).map((_, i) => (i * 5 + k) & 0xff),
+      tags: [new Uint8Array([k, 1, 2]), new Uint8Array([k, 3, 4])],
+    });
+
+    it(`${kind}: decodes what decode decodes, without sharing the input`, () => {
+      const lending = blob.lending({ slots: 4 });
+      expect(lending.fingerprint).toBe(blob.fingerprint);
+      expect(lending.size).toBe(blob.size);
+      expect(lending.slots).toBe(4);
+      const input = new Uint8Array(blob.size + 9);
+      blob.encodeInto(fill(1), input, 5);
+      const value = lending.decode(input, 5);
+      expect(value).toEqual(blob.decode(input, 5));
+      // The input may be reused by the channel at once: the value is the codec's copy.
+      input.fill(0xee);
+      expect(value).toEqual(fill(1));
+      expect(lending.decode(blob.encode(fill(2)))).toEqual(fill(2));
+    });
+
+    it(`${kind}: a value stays valid for slots - 1 further decodes, its fields views of one buffer`, () => {
+      const lending = blob.lending({ slots: 3 });
+      const first = lending.decode(blob.encode(fill(1)));
+      const second = lending.decode(blob.encode(fill(2)));
+      const third = lending.decode(blob.encode(fill(3)));
+      expect(first.data.buffer).toBe(second.data.buffer);
+      expect(first.tags[1]!.buffer).toBe(third.data.buffer);
+      expect([first, second, third]).toEqual([fill(1), fill(2), fill(3)]);
+      // The fourth decode takes the first region back, as documented.
+      lending.decode(blob.encode(fill(4)));
+      expect(first).toEqual({ ...fill(1), data: fill(4).data, tags: fill(4).tags });
+      expect([second, third]).toEqual([fill(2), fill(3)]);
+    });
+
+    it(`${kind}: refuses what decode refuses, with the same errors, and bad slots`, () => {
+      const lending = blob.lending();
+      const refusal = (decode: () => unknown) => {
+        try {
+          decode();
+        } catch (error) {
+          return { error, message: (error as Error).message };
+        }
+        return undefined;
+      };
+      for (const input of [new Uint8Array(3), new Uint8Array(blob.size + 1)]) {
+        const ours = refusal(() => lending.decode(input));
+        expect(ours?.error).toBeInstanceOf(DecodeError);
+        expect(ours?.message).toBe(refusal(() => blob.decode(input))?.message);
+      }
+      expect(() => lending.decode(new Uint8Array(blob.size), 1)).toThrow(/expected \d+ bytes at offset 1/);
+      for (const slots of [0, 1.5, -1, 2 ** 31]) expect(() => blob.lending({ slots })).toThrow(SchemaError);
+    });
+  }
+});
+
+describe('lending decoders, generated and interpreted, agree with decode', () => {
+  it.each(randomStructs(0x1e4d, 60).map((type) => [type.name, type] as const))('%s', (_, type) => {
+    const entries = type.fields.map((field) => [field.name, field.type] as const);
+    const twin = struct(type.name, entries, {
+      ...(type.pack === undefined ? {} : { pack: type.pack as 1 }),
+      ...(type.alignOption === undefined ? {} : { align: type.alignOption }),
+      endian: type.endian,
+      interpreted: true,
+    });
+    const generated = type.lending({ slots: 2 });
+    const interpreted = twin.lending({ slots: 2 });
+    const rng = new Rng(type.size);
+    for (let n = 0; n < 4; n++) {
+      const bytes = type.encode(randomValue(rng, type));
+      expect(generated.decode(bytes)).toEqual(type.decode(bytes));
+      expect(interpreted.decode(bytes)).toEqual(type.decode(bytes));
+      const noise = Uint8Array.from({ length: type.size }, () => rng.int(0, 255));
+      const outcome = (decode: (b: Uint8Array) => unknown) => {
+        try {
+          return { ok: decode(noise) };
+        } catch (error) {
+          return { error: (error as Error).name, message: (error as Error).message };
+        }
+      };
+      expect(outcome(generated.decode)).toEqual(outcome((b) => type.decode(b)));
+      expect(outcome(interpreted.decode)).toEqual(outcome((b) => type.decode(b)));
+    }
+  });
 });
