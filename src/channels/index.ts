@@ -27,6 +27,7 @@ export {
 } from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
+export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
 export type {
   AdoptOptions,
   Direction,
@@ -35,7 +36,7 @@ export type {
   PeerWaitOptions,
   SocketOptions,
 } from './transport.js';
-export { type Address, parseUrl, type Scheme } from './url.js';
+export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 

@@ -4,6 +4,7 @@ import { transports as mqTransports } from './mq.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
 import { transports as streamTransports } from './stream.js';
+import { transports as sysvTransports } from './sysv.js';
 import type { Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
@@ -12,6 +13,7 @@ const registry: Partial<Record<string, Transport>> = {
   ...ringTransports,
   ...socketTransports,
   ...streamTransports,
+  ...sysvTransports,
 };
 
 /** An operation of the Transport interface. */

@@ -30,6 +30,17 @@ export interface OpenOptions extends ChannelOptions, PeerWaitOptions {
    * records of at most PIPE_BUF bytes (atomic, never interleaved); larger records are refused.
    */
   readonly shared?: boolean;
+  /** System V queues (`sysv:`): `msg_qbytes` of a created queue, in bytes of message text (default msgmnb). */
+  readonly capacityBytes?: number;
+  /**
+   * System V queues: which messages `receive` takes (msgrcv's msgtyp): 0 any (the default), n > 0 only
+   * type n, n < 0 the lowest type <= -n.
+   */
+  readonly receiveType?: number;
+  /** System V queues, with `receiveType` > 0: every type but that one (MSG_EXCEPT). */
+  readonly except?: boolean;
+  /** System V queues: the longest pause, in ms, between two tries of a waiting send or receive (default 10). */
+  readonly pollMaxMs?: number;
 }
 
 export type { PeerCredentials };

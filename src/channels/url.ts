@@ -1,12 +1,20 @@
 /**
  * Channel URLs: `mq:/name`, `shm:/name`, `fifo:/path`, `unix+dgram:/path`, `unix+seqpacket:/path`,
  * `unix+stream:/path` (`@name` in place of the leading `/` for the abstract namespace),
- * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets).
+ * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets), System V queues as `sysv:key=0x1234`,
+ * `sysv:/path?proj=N` (ftok), `sysv:id=N` or `sysv:private`.
  */
 import { ValidationError } from '../errors.js';
 
 /** The schemes typed-ipc understands. */
-export type Scheme = 'mq' | 'shm' | 'fifo' | 'unix+dgram' | 'unix+seqpacket' | 'unix+stream' | 'udp' | 'tcp';
+export type Scheme = 'mq' | 'shm' | 'fifo' | 'unix+dgram' | 'unix+seqpacket' | 'unix+stream' | 'udp' | 'tcp' | 'sysv';
+
+/** Which System V queue a `sysv:` URL names: by key, by ftok path and project id, by id, or a new private one. */
+export type SysvTarget =
+  | { readonly kind: 'key'; readonly key: number }
+  | { readonly kind: 'ftok'; readonly path: string; readonly proj: number }
+  | { readonly kind: 'id'; readonly id: number }
+  | { readonly kind: 'private' };
 
 /** A parsed channel URL. */
 export type Address =
@@ -19,9 +27,20 @@ export type Address =
       readonly path: string;
       readonly abstract: boolean;
     }
-  | { readonly scheme: 'udp' | 'tcp'; readonly url: string; readonly host: string; readonly port: number };
+  | { readonly scheme: 'udp' | 'tcp'; readonly url: string; readonly host: string; readonly port: number }
+  | { readonly scheme: 'sysv'; readonly url: string; readonly target: SysvTarget };
 
-const schemes: readonly Scheme[] = ['mq', 'shm', 'fifo', 'unix+dgram', 'unix+seqpacket', 'unix+stream', 'udp', 'tcp'];
+const schemes: readonly Scheme[] = [
+  'mq',
+  'shm',
+  'fifo',
+  'unix+dgram',
+  'unix+seqpacket',
+  'unix+stream',
+  'udp',
+  'tcp',
+  'sysv',
+];
 
 function bad(url: string, expected: string): ValidationError {
   return new ValidationError('url', expected, JSON.stringify(url));
@@ -55,7 +74,38 @@ export function parseUrl(url: string): Address {
     case 'udp':
     case 'tcp':
       return { scheme, url, ...parseHostPort(url, rest) };
+    case 'sysv':
+      return { scheme, url, target: parseSysvTarget(url, rest) };
   }
+}
+
+const SYSV_FORMS =
+  'sysv:key=0x1234 (a key), sysv:/path?proj=N (ftok of an existing file, N 1..255 or one character), sysv:id=N (a queue id) or sysv:private';
+
+function parseSysvTarget(url: string, rest: string): SysvTarget {
+  if (rest === 'private') return { kind: 'private' };
+  const key = /^key=(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$/.exec(rest);
+  if (key) {
+    const value = Number(key[1]);
+    // key_t is a 32-bit int; ipcs prints keys as unsigned hex, so both spellings are accepted.
+    if (value === 0 || value > 0xffff_ffff)
+      throw bad(url, `${SYSV_FORMS}; the key must be 1..0xffffffff (0 is IPC_PRIVATE: use sysv:private)`);
+    return { kind: 'key', key: value | 0 };
+  }
+  const id = /^id=([0-9]{1,10})$/.exec(rest);
+  if (id) {
+    const value = Number(id[1]);
+    if (value > 0x7fff_ffff) throw bad(url, `${SYSV_FORMS}; an id is 0..2147483647`);
+    return { kind: 'id', id: value };
+  }
+  const ftok = /^(\/[^?]*)\?proj=([0-9]{1,3}|[^0-9])$/.exec(rest);
+  if (ftok) {
+    const spelled = ftok[2] as string;
+    const proj = /^[0-9]+$/.test(spelled) ? Number(spelled) : spelled.charCodeAt(0);
+    // ftok keeps only the low 8 bits of the project id, and 0 makes keys that collide across files.
+    if (proj >= 1 && proj <= 255) return { kind: 'ftok', path: ftok[1] as string, proj };
+  }
+  throw bad(url, SYSV_FORMS);
 }
 
 function parseHostPort(url: string, rest: string): { host: string; port: number } {

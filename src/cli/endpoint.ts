@@ -41,6 +41,9 @@ export interface EndpointOptions {
   readonly create?: boolean;
   /** Capacity of a created object. */
   readonly capacity?: number;
+  /** System V queues: which types to receive (msgrcv's msgtyp) and whether to leave that type out. */
+  readonly receiveType?: number;
+  readonly except?: boolean;
 }
 
 /** The options `tail` and `send` share for creating a named object. */
@@ -60,7 +63,7 @@ type Kind = 'named' | 'datagram' | 'connection';
 /** How a URL's scheme is reached. */
 export function endpointKind(url: string): Kind {
   const { scheme } = parseUrl(url);
-  if (scheme === 'mq' || scheme === 'shm' || scheme === 'fifo') return 'named';
+  if (scheme === 'mq' || scheme === 'shm' || scheme === 'fifo' || scheme === 'sysv') return 'named';
   if (scheme === 'unix+dgram' || scheme === 'udp') return 'datagram';
   return 'connection';
 }

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sysvQueues } from '../channels/index.js';
 import { readRingHeader } from './ring-header.js';
 
 /** Where message queues are listed. */
@@ -43,7 +44,7 @@ function escapeMount(path: string): string {
 /** One object in a listing. */
 export interface ObjectEntry {
   readonly url: string;
-  readonly kind: 'mq' | 'shm';
+  readonly kind: 'mq' | 'shm' | 'sysv';
   /** Bytes: for a queue, the bytes of the messages waiting in it (QSIZE); for a segment, its size. */
   readonly size: number;
   /** Permission bits, e.g. 0o600. */
@@ -128,6 +129,20 @@ export function listQueues(dir = mqueueDir()): ObjectEntry[] {
   return listDir(dir, (name, path, stats) =>
     stats.isFile() ? entry('mq', name, stats, queuedBytes(path)) : undefined,
   );
+}
+
+/** System V message queues, as `ipcs -q` lists them (from /proc/sysvipc/msg). */
+export function listSysvQueues(): ObjectEntry[] {
+  return sysvQueues().map((queue) => ({
+    url: queue.url,
+    kind: 'sysv',
+    size: queue.bytes,
+    mode: queue.mode,
+    owner: userName(queue.uid),
+    group: groupName(queue.gid),
+    modified: queue.modified,
+    note: `msqid ${queue.id}, key ${queue.keyHex}, ${queue.pending} messages, last send pid ${queue.lastSendPid}, last receive pid ${queue.lastReceivePid}`,
+  }));
 }
 
 /** Shared-memory objects under /dev/shm. */

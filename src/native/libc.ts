@@ -277,3 +277,49 @@ export const PIPE_BUF = 4096;
 export const STAT_SIZE = 144;
 export const ST_MODE_OFFSET = 24;
 export const NAME_MAX = 255;
+
+// --- System V message queues ---------------------------------------------------------------------
+// `struct msgbuf` is the caller's Uint8Array: a `long mtype` (8 bytes) then the message text.
+// `struct msqid_ds` is a Uint8Array of MSQID_DS_SIZE bytes read at the MSQ_* offsets below.
+/** `key_t ftok(path, proj_id)`: -1 with errno when the path cannot be stat'ed. */
+export const ftok: (path: string, projId: number) => number = lib.func('int ftok(const char *path, int proj_id)');
+export const msgget: (key: number, msgflg: number) => number = lib.func('int msgget(int key, int msgflg)');
+/** `msgsz` counts the text only, not the leading mtype. */
+export const msgsnd: (msqid: number, msgp: Bytes, msgsz: number, msgflg: number) => number = lib.func(
+  'int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)',
+);
+/** `msgtyp` is a C long; JS numbers carry it exactly up to 2^53. Returns the text's length. */
+export const msgrcv: (msqid: number, msgp: Bytes, msgsz: number, msgtyp: number, msgflg: number) => number = lib.func(
+  'intptr_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)',
+);
+/** `buf` is a `struct msqid_ds` (MSQID_DS_SIZE bytes), or null for IPC_RMID. */
+export const msgctl: (msqid: number, cmd: number, buf: Bytes | null) => number = lib.func(
+  'int msgctl(int msqid, int cmd, void *buf)',
+);
+export const IPC_PRIVATE = 0;
+export const IPC_CREAT = 0o1000;
+export const IPC_EXCL = 0o2000;
+export const IPC_NOWAIT = 0o4000;
+export const MSG_NOERROR = 0o10000;
+export const MSG_EXCEPT = 0o20000;
+export const IPC_RMID = 0;
+export const IPC_SET = 1;
+export const IPC_STAT = 2;
+/** sizeof(struct msqid_ds) on x86_64 glibc, and the offsets of the fields typed-ipc reads or sets. */
+export const MSQID_DS_SIZE = 120;
+export const MSQ_KEY = 0;
+export const MSQ_UID = 4;
+export const MSQ_GID = 8;
+export const MSQ_CUID = 12;
+export const MSQ_CGID = 16;
+export const MSQ_MODE = 20;
+export const MSQ_STIME = 48;
+export const MSQ_RTIME = 56;
+export const MSQ_CTIME = 64;
+export const MSQ_CBYTES = 72;
+export const MSQ_QNUM = 80;
+export const MSQ_QBYTES = 88;
+export const MSQ_LSPID = 96;
+export const MSQ_LRPID = 100;
+/** Bytes of `long mtype` in front of a System V message's text. */
+export const MTYPE_SIZE = 8;

@@ -4,10 +4,11 @@
  * and how to raise it. The hot calls (mq_send, mq_receive) stay raw in `libc.ts`: the channel checks
  * their results itself.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { SystemError } from '../errors.js';
 import { EEXIST, ENOENT, errnoName, systemError } from './errors.js';
 import * as libc from './libc.js';
+import { readProcInteger } from './proc.js';
 
 /** Where the kernel publishes the message queue limits. */
 export const MQUEUE_PROC = '/proc/sys/fs/mqueue';
@@ -25,12 +26,7 @@ export interface MqueueLimits {
 }
 
 function readLimit(file: string): number | undefined {
-  try {
-    const value = Number.parseInt(readFileSync(`${MQUEUE_PROC}/${file}`, 'latin1'), 10);
-    return Number.isFinite(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  return readProcInteger(`${MQUEUE_PROC}/${file}`);
 }
 
 /** Reads the current limits from /proc/sys/fs/mqueue (they can change at any time, so never cached). */

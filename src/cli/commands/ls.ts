@@ -4,6 +4,7 @@ import {
   isMqueueMounted,
   listQueues,
   listSegments,
+  listSysvQueues,
   modeString,
   mountHint,
   mqueueDir,
@@ -16,8 +17,9 @@ import { renderTable } from '../table.js';
 const help = `Usage: typed-ipc ls [--json]
 
 Lists POSIX message queues (from the mqueue filesystem, /dev/mqueue) and shared-memory objects
-(/dev/shm) with size, mode, owner and last modification. For a queue, SIZE is the bytes of the
-messages waiting in it (the kernel's QSIZE); for a shared-memory object, the size of the segment.
+(/dev/shm) with size, mode, owner and last modification, then System V message queues (as ipcs -q,
+from /proc/sysvipc/msg). For a queue, SIZE is the bytes of the messages waiting in it (the kernel's
+QSIZE, or ipcs' used-bytes); for a shared-memory object, the size of the segment.
 Use \`typed-ipc stat <url>\` for a queue's capacity and message size or a ring's fill.
 
 When the mqueue filesystem is not mounted, queues cannot be listed (they still work); mount it with
@@ -44,7 +46,7 @@ export const ls: Command = {
         `typed-ipc ls: message queues not listed: no mqueue filesystem is mounted at ${queuesDir}; mount it with: ${mountHint(queuesDir)}\n`,
       );
     }
-    const entries = [...(mounted ? listQueues(queuesDir) : []), ...listSegments(shmDir())];
+    const entries = [...(mounted ? listQueues(queuesDir) : []), ...listSegments(shmDir()), ...listSysvQueues()];
     if (args.values.json === true) {
       for (const e of entries)
         writeLine(JSON.stringify({ ...e, mode: `0${e.mode.toString(8)}`, modified: e.modified.toISOString() }));

@@ -9,6 +9,8 @@ const help = `Usage: typed-ipc rm <url>... [--force]
 Removes each named object: mq:/name (mq_unlink), shm:/name (the ring's segment and what belongs to
 it), fifo:/path, unix+dgram:/path, unix+seqpacket:/path, unix+stream:/path (the socket file).
 Processes that have the object open keep using it until they close it; the name is free at once.
+System V queues (sysv:key=0x..., sysv:/path?proj=N, sysv:id=N, as ipcrm -q/-Q) go at once with
+their messages: their waiting users see the queue removed.
 
 Options:
   -f, --force   no error for objects that do not exist
@@ -27,6 +29,8 @@ export const rm: Command = {
         await unlink(url);
       } catch (error) {
         if (args.values.force === true && hasCode(error, 'ENOENT')) continue;
+        // A System V id that names no queue is EINVAL (IPC_RMID), not ENOENT.
+        if (args.values.force === true && url.startsWith('sysv:id=') && hasCode(error, 'EINVAL')) continue;
         throw error;
       }
     }

@@ -2,7 +2,7 @@
 import type { MessageCodec } from '../../codecs/codec.js';
 import type { FieldType } from '../../codecs/index.js';
 import { parseUrl } from '../../index.js';
-import { type Command, choiceOption, integerOption, positionals, requiredOption } from '../args.js';
+import { type Command, choiceOption, integerOption, positionals, requiredOption, UsageError } from '../args.js';
 import { endpointOptionSpec, endpointOptionsOf, openReceiver, type Received } from '../endpoint.js';
 import { type BigintStyle, structFields, toJson } from '../json.js';
 import { onStopSignal, printError, writeLine } from '../output.js';
@@ -13,7 +13,7 @@ const help = `Usage: typed-ipc tail <url> --schema <module>#<export> [options]
 
 Prints messages from <url> as they arrive, decoded with the schema.
 
-  mq:, shm:, fifo:             opens the object and receives (consumes) its messages
+  mq:, shm:, fifo:, sysv:      opens the object and receives (consumes) its messages
   unix+dgram:, udp:            binds the address and receives datagrams (the sender is shown)
   unix+seqpacket:, unix+stream:, tcp:
                                listens; messages from every connection are shown with its label
@@ -30,6 +30,8 @@ Options:
   --bigint <string|number>     64-bit integers as JSON strings (default) or bare JSON numbers
   --create                     create a queue, ring or FIFO that does not exist yet
   --capacity <n>               capacity of a created queue or ring
+  --type <n>                   sysv: only messages of type n; --type=-n: the lowest type <= n first (msgtyp)
+  --except                     sysv: with --type n > 0, every type but n (MSG_EXCEPT)
   -h, --help                   this help
 
 Decode failures (a foreign writer, a wrong schema) are reported on stderr and tailing goes on.
@@ -46,17 +48,30 @@ export const tail: Command = {
     timeout: { type: 'string' },
     format: { type: 'string' },
     bigint: { type: 'string' },
+    type: { type: 'string' },
+    except: { type: 'boolean' },
     ...endpointOptionSpec,
   },
   async run(args) {
     const [url] = positionals('tail', args, ['url']);
-    parseUrl(url!); // a malformed URL is reported before anything else
+    const { scheme } = parseUrl(url!); // a malformed URL is reported before anything else
+    const receiveType = integerOption(args, 'type', undefined, -Number.MAX_SAFE_INTEGER);
+    const except = args.values.except === true;
+    if ((receiveType !== undefined || except) && scheme !== 'sysv') {
+      throw new UsageError(
+        `--type and --except select System V message types: they apply to sysv: URLs, not ${scheme}:`,
+      );
+    }
     const count = integerOption(args, 'count', undefined, 1);
     const timeoutMs = integerOption(args, 'timeout', undefined, 1);
     const format = choiceOption(args, 'format', ['table', 'ndjson'], process.stdout.isTTY ? 'table' : 'ndjson');
     const bigint = choiceOption(args, 'bigint', ['string', 'number'], 'string');
     const codec = await loadCodec(requiredOption('tail', args, 'schema'));
-    const receiver = await openReceiver(url!, codec, endpointOptionsOf(args));
+    const receiver = await openReceiver(url!, codec, {
+      ...endpointOptionsOf(args),
+      ...(receiveType === undefined ? {} : { receiveType }),
+      ...(except ? { except } : {}),
+    });
     const stop = onStopSignal(() => receiver.close());
     const printer = format === 'table' ? tablePrinter(codec, receiver.hasSender) : ndjsonPrinter(bigint);
     let shown = 0;
