@@ -46,7 +46,15 @@ function bad(url: string, expected: string): ValidationError {
   return new ValidationError('url', expected, JSON.stringify(url));
 }
 
-/** Parses a channel URL; throws ValidationError naming what was expected. */
+/**
+ * Parses a channel URL.
+ *
+ * @example
+ * ```ts
+ * parseUrl('unix+dgram:@samples'); // { scheme: 'unix+dgram', path: 'samples', abstract: true, ... }
+ * ```
+ * @throws {@link ValidationError} (path `url`) naming the schemes and the form expected.
+ */
 export function parseUrl(url: string): Address {
   if (typeof url !== 'string') throw bad(String(url), 'a channel URL string');
   const colon = url.indexOf(':');

@@ -28,7 +28,10 @@ export interface Received {
 
 /** Where `tail` reads from. */
 export interface Receiver {
-  /** Next message or decode error; undefined when the source has ended; throws TimeoutError after `timeoutMs`. */
+  /**
+   * Next message or decode error; undefined when the source has ended; throws TimeoutError after
+   * `timeoutMs` (0: when nothing is waiting now).
+   */
   next(timeoutMs?: number): Promise<Received | undefined>;
   /** Whether messages carry a sender (datagram sockets, accepted connections). */
   readonly hasSender: boolean;
@@ -75,7 +78,9 @@ export function hasCode(error: unknown, code: string): error is Error {
 
 async function receiveOne(channel: Channel<unknown>, timeoutMs: number | undefined): Promise<Received | undefined> {
   try {
-    const message = await channel.receive(timeoutMs === undefined ? {} : { timeoutMs });
+    const message =
+      timeoutMs === 0 ? channel.tryReceive() : await channel.receive(timeoutMs === undefined ? {} : { timeoutMs });
+    if (message === undefined) throw new TimeoutError(`receive on ${channel.url}`, 0);
     return message.from === undefined ? { message } : { message, from: message.from };
   } catch (error) {
     if (hasCode(error, 'ERR_IPC_CLOSED')) return undefined;

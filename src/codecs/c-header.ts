@@ -115,6 +115,13 @@ function packLowersUserAlignment(struct: StructShape): boolean {
 /**
  * A C header declaring `types` (and every struct they nest) with their exact layout: compiles with
  * `cc -std=c11 -Wall -Werror`, asserts every size and offset, and defines each fingerprint.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('sample.h', cHeader([Sample], { guard: 'SAMPLE_H' }));
+ * ```
+ * @throws {@link SchemaError} when two different structs share a name, enum constants would clash,
+ *   or the guard is not a C identifier.
  */
 export function cHeader(types: StructShape | readonly StructShape[], options: CHeaderOptions = {}): string {
   const roots = Array.isArray(types) ? (types as readonly StructShape[]) : [types as StructShape];

@@ -172,7 +172,19 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
   }
 }
 
-/** Declares a struct with C layout: `struct('sample', { channel: u16, timestamp: u64, value: f64 })`. */
+/**
+ * Declares a struct with C layout (GCC's on x86_64): schema, layout and fixed-size codec in one.
+ *
+ * @example
+ * ```ts
+ * const Sample = struct('sample', { channel: u16, timestamp: u64, value: f64 });
+ * type Sample = Infer<typeof Sample>; // { channel: number; timestamp: bigint; value: number }
+ * const bytes = Sample.encode({ channel: 1, timestamp: 2n, value: 0.5 }); // 24 bytes
+ * ```
+ * @throws {@link SchemaError} for a name or field that is not a C identifier, duplicate or no
+ *   fields, or bad `pack`/`align`/`endian` options. Its `encode`/`validate` throw
+ *   {@link ValidationError}, its `decode` {@link DecodeError}.
+ */
 export function struct<const F extends FieldsDecl>(
   name: string,
   fields: F,

@@ -35,7 +35,7 @@ export const gen: Command = {
     if (specs.length === 0) throw new UsageError('expected gen c <module>#<export>...; see typed-ipc gen --help');
     const types: StructShape[] = [];
     for (const spec of specs) {
-      const codec = await loadCodec(spec);
+      const codec = await loadCodec(spec, ''); // a positional argument: no --schema to name
       if (structFields(codec) === undefined || (codec as { kind?: unknown }).kind !== 'struct') {
         throw new UsageError(`${spec} is ${codec.name}, not a struct(...) type: only structs have a C layout`);
       }
