@@ -16,6 +16,12 @@ const PUBLIC = new Set(['src/index.ts', 'src/errors.ts', 'src/codecs/index.ts', 
 /** The one documented internal entry for benches (raw syscalls for the same-syscall baselines). */
 const BENCH_INTERNAL = 'src/internal.ts';
 
+/**
+ * Documented exceptions, importer -> target: the TypeScript schema writer of `gen ts` is loaded lazily by
+ * that one command (it is a code generator, not library API, and stays out of everyone else's startup).
+ */
+const EXCEPTIONS = new Set(['src/cli/commands/gen.ts -> src/codecs/c-import/typescript.ts']);
+
 /** Layers below a layer may not reach up: codecs and native know nothing of channels or the CLI. */
 const BELOW = {
   'src/native/': ['src/channels/', 'src/codecs/', 'src/cli/'],
@@ -25,7 +31,7 @@ const BELOW = {
 
 /** The rule an import from `from` (repo-relative) of `to` breaks, or undefined. */
 function broken(from, to) {
-  if (!to.startsWith('src/')) return undefined;
+  if (!to.startsWith('src/') || EXCEPTIONS.has(`${from} -> ${to}`)) return undefined;
   for (const [layer, above] of Object.entries(BELOW)) {
     if (from.startsWith(layer) && above.some((a) => to.startsWith(a))) {
       return `${layer} must not import ${to} (a lower layer reaching up)`;

@@ -1,4 +1,17 @@
-import { existsSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  constants as fsConstants,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,7 +87,7 @@ describe('fifo: channels', () => {
     await expect(tx.send(rec(1), { priority: 1 })).rejects.toThrow(UnsupportedError);
     expect(() => tx.trySend(rec(1), { priority: 2 })).toThrow(/no priorities/);
     await expect(tx.receive()).rejects.toThrow(/access 'send'/);
-    await expect(open(`fifo:${tmpdir()}`, recordCodec(), { access: 'receive' })).rejects.toThrow();
+    await expect(open(`fifo:${tmpdir()}`, recordCodec(), { access: 'receive' })).rejects.toThrow(ValidationError);
     await expect(open(`fifo:/proc/self/status`, recordCodec(), { access: 'receive' })).rejects.toThrow(/not a FIFO/);
     await expect(
       open(`fifo:${join(tmpdir(), uniqueName('none'))}`, recordCodec(), { access: 'receive' }),
@@ -85,18 +98,26 @@ describe('fifo: channels', () => {
     const url = fifoUrl('wait');
     await open(url, recordCodec(), { create: true, access: 'receive' }).then((rx) => rx.close());
     await expect(open(url, recordCodec(), { access: 'send', timeoutMs: 60 })).rejects.toThrow(TimeoutError);
-    let ticks = 0;
-    const interval = setInterval(() => ticks++, 5);
-    cleanup.add(() => clearInterval(interval));
     let opened = false;
     const writer = open(url, recordCodec(), { access: 'send' }).then((tx) => {
       opened = true;
       cleanup.add(() => tx.close());
       return tx;
     });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // The loop keeps running while the writer waits: five timer turns come (a blocking open would
+    // stall them), and the open is still waiting for its reader after them.
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      const interval = setInterval(() => {
+        ticks += 1;
+        if (ticks === 5) {
+          clearInterval(interval);
+          resolve();
+        }
+      }, 5);
+      cleanup.add(() => clearInterval(interval));
+    });
     expect(opened).toBe(false);
-    expect(ticks).toBeGreaterThan(5);
     const rx = await open(url, recordCodec(), { access: 'receive' });
     cleanup.add(() => rx.close());
     const tx = await writer;
@@ -116,14 +137,19 @@ describe('fifo: channels', () => {
     await first.sendMany([rec(0), rec(1)]);
     await first.close();
     await second.send(rec(2));
+    const records = rx[Symbol.asyncIterator]();
     const seen: Rec[] = [];
-    const reading = (async () => {
-      for await (const { value } of rx) seen.push(value);
-    })();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 3; i++) {
+      const next = await records.next();
+      if (next.done === true) break;
+      seen.push(next.value.value);
+    }
+    // The first writer's close ended nothing: all three records came, and with the second writer
+    // still open there is nothing to read and no end of stream (read() gives EAGAIN, not 0).
     expect(seen).toEqual([rec(0), rec(1), rec(2)]);
+    expect(rx.tryReceive()).toBeUndefined();
     await second.close();
-    await reading;
+    expect((await records.next()).done).toBe(true);
     expect(rx.closed).toBe(false);
     await expect(rx.receive()).rejects.toThrow(ChannelClosedError);
   });
@@ -218,17 +244,28 @@ describe('fifo: channels', () => {
     expect(intact(value)).toBe(true);
   });
 
-  it('close() rejects sends still waiting with ChannelClosedError', async () => {
+  it('destroy() rejects sends still waiting with ChannelClosedError at once; close() times out on a reader that never reads', async () => {
     const url = fifoUrl('closewait');
     const [tx] = await pair(url);
     tinyPipe(tx);
     while (tx.trySend(rec(0))) {}
     const waiting = tx.send(rec(1));
     const batch = tx.sendMany([rec(2), rec(3)]);
-    await tx.close();
+    tx.destroy();
+    tx.destroy();
     await expect(waiting).rejects.toThrow(ChannelClosedError);
-    await expect(batch).rejects.toThrow(ChannelClosedError);
+    await expect(batch).rejects.toThrow(/send on .*accepted but not delivered: the channel was destroyed/);
     await expect(tx.send(rec(4))).rejects.toThrow(/is closed/);
+    await tx.close();
+
+    const [tx2] = await pair(fifoUrl('closetimeout'));
+    tinyPipe(tx2);
+    while (tx2.trySend(rec(0))) {}
+    const stuck = tx2.send(rec(1));
+    await expect(tx2.close({ timeoutMs: 50 })).rejects.toThrow(
+      /close of .* timed out after 50 ms: 1 accepted message was/,
+    );
+    await expect(stuck).rejects.toThrow(/close\(\) timed out after 50 ms/);
   });
 
   it('frames variable-size messages with a u32 little-endian length prefix', async () => {
@@ -247,10 +284,13 @@ describe('fifo: channels', () => {
     const tx = await open(url, codec, { access: 'send' });
     await tx.sendMany([{ b: [1, 2] }, 'x'.repeat(60)]);
     await tx.send(null);
+    // Too big for maxSize: refused by the open channel before anything is written.
+    const big = tx.send('y'.repeat(80));
+    await expect(big).rejects.toThrow(ValidationError);
+    await expect(big).rejects.toThrow(/at most 64 bytes/);
     await tx.close();
     expect((await rx.receive()).value).toEqual({ a: 1 });
     expect((await rx.receiveMany(3)).map((m) => m.value)).toEqual([{ b: [1, 2] }, 'x'.repeat(60), null]);
-    await expect(tx.send('y'.repeat(80))).rejects.toThrow();
     // A length prefix beyond maxSize means the stream is not framed as expected: DecodeError, every time.
     new DataView(frame.buffer).setUint32(0, 1000, true);
     expect(libc.write(raw, frame, frame.length)).toBe(frame.length);
@@ -293,5 +333,68 @@ describe('fifo: channels', () => {
     while (got.length < 1000) got.push(...(await rx.receiveMany(1000)));
     await sending;
     expect(got.map((m) => m.value.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+});
+
+/**
+ * Issue 12, item 9: another user plants a symlink where a FIFO is expected. The directory belongs to
+ * uid 65534 and is not sticky, so fs.protected_symlinks (which only guards sticky world-writable
+ * directories) never stops the follow: the old open followed it on any machine.
+ */
+describe('fifo: symlinks planted by another user are not followed', () => {
+  const NOBODY = 65534;
+
+  /** A directory of uid 65534 holding its FIFO `theirs` and its symlink `planted` to it. */
+  function plantedLink(): { planted: string; theirs: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'tipc-planted-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    chownSync(dir, NOBODY, NOBODY);
+    chmodSync(dir, 0o755);
+    const theirs = join(dir, 'theirs');
+    const planted = join(dir, 'planted');
+    // The other user makes both, in a process of its own.
+    execFileSync('mkfifo', ['-m', '0666', theirs], { uid: NOBODY, gid: NOBODY });
+    execFileSync('ln', ['-s', theirs, planted], { uid: NOBODY, gid: NOBODY });
+    expect(lstatSync(planted).isSymbolicLink()).toBe(true);
+    expect(lstatSync(planted).uid).toBe(NOBODY);
+    return { planted, theirs };
+  }
+
+  it('a writer refuses the symlink; nothing reaches the FIFO it points at', async () => {
+    const { planted, theirs } = plantedLink();
+    // The other user's reader waits on its own FIFO (so that a followed open would succeed at once).
+    const reader = openSync(theirs, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    cleanup.add(() => closeSync(reader));
+    const error = await open(`fifo:${planted}`, recordCodec(), { access: 'send', timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/planted: a symbolic link \(FIFOs are opened without following one\)/);
+    const buffer = Buffer.alloc(64);
+    // No writer ever opened it: an empty FIFO without writers reads as end of file.
+    expect(readSync(reader, buffer)).toBe(0);
+  });
+
+  it('a reader refuses it too, and create: true does not make it usable', async () => {
+    const { planted } = plantedLink();
+    for (const options of [
+      { access: 'receive' },
+      { access: 'receive', create: true },
+      { access: 'send', create: true },
+    ]) {
+      await expect(
+        open(`fifo:${planted}`, recordCodec(), { ...(options as { access: 'send' }), timeoutMs: 500 }),
+      ).rejects.toThrow(/symbolic link/);
+    }
+  });
+
+  it('the target FIFO itself still opens', async () => {
+    const { theirs } = plantedLink();
+    const rx = await open(`fifo:${theirs}`, recordCodec(), { access: 'receive' });
+    cleanup.add(() => rx.close());
+    const tx = await open(`fifo:${theirs}`, recordCodec(), { access: 'send' });
+    cleanup.add(() => tx.close());
+    await tx.send(rec(1));
+    expect((await rx.receive({ timeoutMs: 5_000 })).value).toEqual(rec(1));
   });
 });

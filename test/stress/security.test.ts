@@ -4,23 +4,23 @@
  * SO_PEERCRED allow lists keep other users' messages out; names cannot escape their directory.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   bind,
   type Channel,
-  connect,
   IpcError,
   type Listener,
   listen,
   type OpenOptions,
   open,
   SystemError,
-  UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, uniqueName } from '../helpers.js';
+import { ringAttacks } from '../channels/ring-attacks.js';
+import { Cleanup, compileC, finished, forOtherUsers, repoRoot, runTag, sharedDir, uniqueName } from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
 import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
@@ -31,7 +31,8 @@ const table = await Promise.all(
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const intruder = compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]);
+// Run as another uid: from a copy outside the checkout, which may be private (mode 0700).
+const intruder = forOtherUsers(compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]));
 const objmode = compileC('objmode', [join(repoRoot, 'test', 'stress', 'c', 'objmode.c')]);
 const NOBODY = 65534;
 
@@ -46,6 +47,7 @@ afterAll(() => {
 /** Runs the intruder as uid/gid 65534 against an object; resolves with what it printed. */
 async function intrude(kind: string, name: string, send = false): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(intruder, send ? [kind, name, 'send'] : [kind, name], {
+    cwd: sharedDir(),
     uid: NOBODY,
     gid: NOBODY,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,31 +166,19 @@ describe.each(sockets)('security: $entry.name address claims', ({ entry, availab
 
 /**
  * Allow lists on abstract sockets (no file permissions stand in the way): the intruder (uid 65534)
- * connects and sends a record, the consumer admits uid 0 only, so nothing of the intruder's may
- * arrive, while an admitted producer's sample does.
+ * connects and sends a record, the consumer admits uid 0 only (explicitly, or by the abstract-name
+ * default), so nothing of the intruder's may arrive, while an admitted producer's sample does. On
+ * unix+dgram the check is per datagram (SCM_CREDENTIALS).
  */
 const allowing = table.filter(({ entry }) => entry.name.startsWith('unix+'));
 
-/**
- * Unconnected datagram sockets have no SO_PEERCRED, so `allow` cannot be enforced there: bind() and
- * connect() refuse it with UnsupportedError rather than accept a protection that does not exist.
- */
-const refusesAllow = new Set(['unix+dgram']);
-
-describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry, available }) => {
-  if (refusesAllow.has(entry.name)) {
-    it.skipIf(!available)('refuses the allow option with UnsupportedError (no peer credentials)', async () => {
-      const url = `${entry.name}:@${uniqueName('allow')}`;
-      await expect(bind(url, Sample, { allow: [0] })).rejects.toThrow(UnsupportedError);
-      await expect(connect(url, Sample, { allow: () => true })).rejects.toThrow(/carry no peer credentials/);
-      counted(entry.name);
-    });
-    return;
-  }
+describe.each(allowing)('security: $entry.name SO_PEERCRED / SCM_CREDENTIALS allow list', ({ entry, available }) => {
   const test = available ? it : it.skip;
   for (const [label, allow] of [
     ['uid list [0]', [0]],
     ['predicate uid === 0', (peer: { uid: number }) => peer.uid === 0],
+    // An abstract name has no file mode: by default only the owner's uid gets in (issue 12, item 8).
+    ['no allow: the abstract-name default', undefined],
   ] as const) {
     test(`refuses another uid (${label}) and admits an allowed one`, async () => {
       const url = `${entry.name}:@${uniqueName('allow')}`;
@@ -197,7 +187,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
       const errors: unknown[] = [];
       let pump: Promise<void>;
       if (entry.style === 'bind') {
-        const channel = await bind(url, Sample, { allow });
+        const channel = await bind(url, Sample, allow === undefined ? {} : { allow });
         consumer = channel;
         pump = (async () => {
           for (;;) {
@@ -210,7 +200,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
           }
         })();
       } else {
-        const listener = await listen(url, Sample, { allow });
+        const listener = await listen(url, Sample, allow === undefined ? {} : { allow });
         consumer = listener;
         pump = (async () => {
           for (;;) {
@@ -272,33 +262,107 @@ const badNames: readonly (readonly [string, string])[] = [
 /** Names the suite knows to be wrongly accepted (none since parseUrl refuses NUL characters). */
 const knownNameBugs = new Set<string>();
 
-/** Objects in /dev/shm and the suite's socket directory. */
+/**
+ * Where a refused name could still have made something: /dev/shm (and /dev, for a name resolved to
+ * its parent), the message queues, and the suite's socket directory. The queues are listed through
+ * an mqueue filesystem: /dev/mqueue when mounted, else one mounted for these tests in the run's own
+ * temporary directory.
+ */
+let queueDir = '/dev/mqueue';
+const places = () => ['/dev', '/dev/shm', queueDir, socketDir];
+
+/**
+ * Everything in those places, but objects of other test runs on the machine (they come and go while
+ * this runs; none of the refused names can turn into such a name, as none holds "tipc"). This run's
+ * own objects carry its tag and stay in the listing.
+ */
 function listing(): string[] {
-  return ['/dev/shm', socketDir].flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []));
+  return places()
+    .flatMap((dir) => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []))
+    .filter((path) => {
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      return !/^\.?(tipc|typed-ipc)[-.]/.test(name) || name.includes(runTag);
+    });
 }
 
 describe('security: names', () => {
+  let mounted: string | undefined;
+  beforeAll(() => {
+    if (readFileSync('/proc/self/mounts', 'utf8').includes(' /dev/mqueue mqueue ')) return;
+    mounted = join(tmpdir(), 'mqueue-view');
+    mkdirSync(mounted, { recursive: true });
+    execFileSync('mount', ['-t', 'mqueue', 'none', mounted]);
+    queueDir = mounted;
+  });
+  afterAll(() => {
+    if (mounted === undefined) return;
+    execFileSync('umount', [mounted]);
+    rmSync(mounted, { recursive: true, force: true });
+  });
+
+  // The control: what a good name makes does show in the listing, in every place it covers.
+  it('the listing sees what a good name makes (queue, shared memory, socket file)', async () => {
+    const before = new Set(listing());
+    const made: string[] = [];
+    for (const transport of ['mq', 'shm', 'unix+dgram']) {
+      const entry = transportNamed(transport);
+      const url = await entry.url('made');
+      cleanup.add(() => entry.remove(url));
+      const channel = await entry.consumer(url, Sample, { capacity: 1 });
+      cleanup.add(() => channel.close());
+      made.push(url.slice(url.lastIndexOf('/') + 1));
+    }
+    const names = listing()
+      .filter((f) => !before.has(f))
+      .map((f) => f.slice(f.lastIndexOf('/') + 1));
+    expect(names.sort()).toEqual(made.sort());
+  });
+
   for (const [transport, url] of badNames) {
     const entry = transportNamed(transport);
     const available = table.find((t) => t.entry === entry)?.available === true;
     const test = !available ? it.skip : knownNameBugs.has(url) ? it.fails : it;
     test(`${JSON.stringify(url.length > 60 ? `${url.slice(0, 40)}...(${url.length} chars)` : url)} is refused with a typed error, nothing made`, async () => {
       const before = new Set(listing());
+      // Should the name be wrongly accepted, what it made goes (removal first: it runs last).
+      cleanup.add(() => entry.remove(url));
       const made =
         entry.style === 'open' ? open(url, Sample, { create: true, capacity: 1 }) : entry.consumer(url, Sample);
       let error: unknown;
       try {
         const channel = await made;
         cleanup.add(() => channel.close());
-        cleanup.add(() => entry.remove(url));
       } catch (e) {
         error = e;
       }
       expect(error).toBeInstanceOf(IpcError);
       if (!url.endsWith('/..')) expect(error).toBeInstanceOf(ValidationError);
       // Nothing under another name either (a name cut short at a NUL, a path resolved elsewhere).
-      expect(listing().filter((f) => !before.has(f) && !/^(tipc|typed-ipc)-/.test(f))).toEqual([]);
+      expect(listing().filter((f) => !before.has(f))).toEqual([]);
       counted(transport);
     });
   }
+});
+
+/**
+ * The shared-memory ring's doorbells (scenarios in test/channels/ring-attacks.ts): uid 65534, who
+ * cannot open a 0600 ring, squats every doorbell name it can and floods them, and root's peers
+ * still get all 64 handles and are not woken once; granted a 0666 ring, the same uid is a full peer.
+ */
+describe('security: shm doorbells', () => {
+  const attacks = ringAttacks(cleanup);
+  afterAll(() => attacks.dispose());
+  const shm = table.find(({ entry }) => entry.name === 'shm');
+  it.skipIf(!shm?.available)('another uid cannot take the handles of a 0600 ring by squatting doorbells', async () => {
+    await attacks.squat();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('another uid flooding the doorbells wakes none of the sleeping peers', async () => {
+    await attacks.flood();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('granted a 0666 ring, another uid is a full peer (its ring wakes root)', async () => {
+    await attacks.granted(0o666);
+    counted('shm');
+  });
 });
