@@ -177,6 +177,26 @@ describe('schema fingerprint header', () => {
     expect(results.find((r) => !(r instanceof Error))).toMatchObject({ value: sample(7) });
   });
 
+  it("iterate({ decodeErrors: 'yield' }) hands the foreign message over as a DecodeError and goes on; destroy() ends it", async () => {
+    const s = await server();
+    const Other = struct('other', { a: u64, b: u64, c: f64 });
+    const rx = await channel(s.url('loop'), Sample);
+    const wrong = await channel(s.url('loop'), Other, { access: 'send' });
+    const right = await channel(s.url('loop'), Sample, { access: 'send' });
+    await right.send(sample(1));
+    await wrong.send({ a: 1n, b: 2n, c: 3 });
+    await right.send(sample(2));
+    const seen: unknown[] = [];
+    for await (const item of rx.iterate({ decodeErrors: 'yield' })) {
+      seen.push(item instanceof DecodeError ? 'decode-error' : item.value.channel);
+      if (seen.length === 3) rx.destroy();
+    }
+    expect(seen.filter((x) => x === 'decode-error')).toHaveLength(1);
+    expect(seen.filter((x) => typeof x === 'number').sort()).toEqual([1, 2]);
+    expect(rx.closed).toBe(true);
+    await expect(rx.receive()).rejects.toThrow(ChannelClosedError);
+  });
+
   it('with requireSchemaHeader, refuses a message without the header', async () => {
     const s = await server();
     const rx = await channel(s.url('bare'), Sample, { requireSchemaHeader: true });

@@ -38,7 +38,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../errors.js';
-import type { ReceiveOptions, SendOptions } from '../channel.js';
+import type { IterateOptions, Message, ReceiveOptions, SendOptions } from '../channel.js';
 import {
   NATS_SCHEMA_HEADER,
   type NatsAckOptions,
@@ -696,6 +696,36 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       await bounded(this.#nc.drain(), { timeoutMs: CLOSE_DRAIN_MS }, `close of ${this.url}`);
     } catch {
       await this.#nc.close().catch(() => {});
+    }
+  }
+
+  /** Abrupt end: waiting receives and sends fail at once, nothing published is drained. */
+  destroy(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rejectWaiters(error ?? new ChannelClosedError(`${this.url} was destroyed`));
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#consumer?.stop();
+    void this.#nc.close().catch(() => {});
+  }
+
+  iterate(options?: IterateOptions & { decodeErrors?: 'throw' }): AsyncIterableIterator<NatsMessage<T>>;
+  iterate(options: IterateOptions): AsyncIterableIterator<NatsMessage<T> | DecodeError>;
+  async *iterate(options: IterateOptions = {}): AsyncIterableIterator<Message<T> | DecodeError> {
+    // A schema mismatch is one message's DecodeError (it was taken and, on JetStream, terminated),
+    // so 'yield' can carry on with the next message; a closed channel ends the loop.
+    while (!this.#closed) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof ChannelClosedError) return;
+        if (error instanceof DecodeError && options.decodeErrors === 'yield') {
+          yield error;
+          continue;
+        }
+        throw error;
+      }
     }
   }
 
