@@ -20,7 +20,17 @@ import {
   ValidationError,
 } from '../../src/index.js';
 import { ringAttacks } from '../channels/ring-attacks.js';
-import { Cleanup, compileC, finished, forOtherUsers, repoRoot, runTag, sharedDir, uniqueName } from '../helpers.js';
+import {
+  Cleanup,
+  compileC,
+  finished,
+  forOtherUsers,
+  removeSharedDir,
+  repoRoot,
+  runTag,
+  sharedDir,
+  uniqueName,
+} from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
 import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
@@ -366,3 +376,6 @@ describe('security: shm doorbells', () => {
     counted('shm');
   });
 });
+
+// The copies another uid runs from live in sharedDir(); a killed worker would leave them behind.
+afterAll(removeSharedDir);
