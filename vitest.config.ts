@@ -7,8 +7,11 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/stress/**'],
     // Tests talk to real kernel objects and real child processes; keep them in separate processes.
     pool: 'forks',
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Run tag, private TMPDIR and the end-of-run leak check.
+    globalSetup: ['test/global-setup.ts'],
+    // Guards, not measures: on a loaded shared machine a child process may take tens of seconds to start.
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },

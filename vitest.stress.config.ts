@@ -5,14 +5,14 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/stress/**/*.test.ts'],
-    globalSetup: ['test/stress/global-setup.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/stress/global-setup.ts'],
     pool: 'forks',
     // Load and fault tests start many processes each; two files at once already fill two cores.
     maxWorkers: 1,
     execArgv: ['--expose-gc'],
     testTimeout: 1_800_000,
     hookTimeout: 120_000,
-    reporters: ['default', 'json'],
+    reporters: ['default', 'json', './test/stress/figures-reporter.ts'],
     outputFile: { json: '.vitest-stress-results.json' },
   },
 });

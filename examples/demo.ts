@@ -24,7 +24,10 @@ const rate = (perSecond: number): string => Math.round(perSecond).toLocaleString
 /** One transport of the demo: how the consumer opens its end, and which URL the producer uses. */
 interface Route {
   readonly label: string;
-  readonly url: string;
+  /** Where the producer goes (a TCP listener's port is known once it listens: set then). */
+  url: string;
+  /** Resolves once the consumer's end can take a producer (a listener listens). */
+  listening?: Promise<void>;
   /** Opens the consumer's end; resolves with a channel that receives the samples. */
   consume(): Promise<Channel<Sample>>;
   /** Removes what the consumer created. */
@@ -41,17 +44,25 @@ function named(label: string, url: string, options: { capacity?: number } = {}):
 }
 
 function listening(label: string, url: string): Route {
-  return {
+  let listened = (): void => undefined;
+  const route: Route = {
     label,
     url,
+    listening: new Promise<void>((resolve) => {
+      listened = resolve;
+    }),
     async consume() {
       const listener = await listen(url, Sample);
+      // Port 0: the kernel picks a free port, so no other program's port is ever taken.
+      route.url = listener.url;
+      listened();
       // One producer connects; its connection is the consumer's channel.
       const connection = await listener.accept();
       await listener.close();
       return connection;
     },
   };
+  return route;
 }
 
 const routes: Route[] = [
@@ -65,7 +76,7 @@ const routes: Route[] = [
   listening('UNIX seqpacket socket', `unix+seqpacket:${join(dir, 'seqpacket.sock')}`),
   listening('UNIX stream socket', `unix+stream:${join(dir, 'stream.sock')}`),
   named('FIFO', `fifo:${join(dir, 'fifo')}`),
-  listening('TCP (loopback)', `tcp://127.0.0.1:${40_000 + (process.pid % 20_000)}`),
+  listening('TCP (loopback)', 'tcp://127.0.0.1:0'),
 ];
 
 /** Receives `count` samples, checking that none is lost or out of order; returns the first few and the rate. */
@@ -112,6 +123,8 @@ async function run(route: Route, producer: (url: string) => ChildProcess): Promi
   } else if (route.url.startsWith('mq:') || route.url.startsWith('shm:') || route.url.startsWith('unix+dgram:')) {
     // Queues, rings and datagram sockets exist once opened or bound; wait for that before the producer starts.
     await consumer;
+  } else if (route.listening !== undefined) {
+    await Promise.race([route.listening, consumer]);
   }
   const child = producer(route.url);
   const done = exited(child);

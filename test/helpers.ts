@@ -11,11 +11,17 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(repoRoot, 'test', 'c', 'build');
 
+/**
+ * The run's tag, set by test/global-setup.ts for every test process and its children: names carry it,
+ * so the end-of-run leak check finds this run's objects among those of other runs on the machine.
+ */
+export const runTag = process.env.TIPC_RUN ?? 'r0';
+
 let counter = 0;
-/** A name no other test (or concurrent test file) uses: `tipc-<pid>-<n>-<tag>`. */
+/** A name no other test (or concurrent test file or run) uses: `tipc-<run>-<pid>-<n>-<tag>`. */
 export function uniqueName(tag = 't'): string {
   counter += 1;
-  return `tipc-${process.pid}-${counter}-${tag}`;
+  return `tipc-${runTag}-${process.pid}-${counter}-${tag}`;
 }
 
 /**
@@ -85,6 +91,34 @@ export function finished(
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * A loopback TCP or UDP port nobody holds right now, chosen by the kernel (bind to port 0). For a
+ * program that must be told its port up front (a child process); a socket made in the test itself
+ * binds port 0 instead and reads its address.
+ */
+export async function freePort(kind: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  if (kind === 'udp') {
+    const { createSocket } = await import('node:dgram');
+    const socket = createSocket('udp4');
+    return await new Promise((resolvePort, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        const { port } = socket.address();
+        socket.close(() => resolvePort(port));
+      });
+    });
+  }
+  const { createServer } = await import('node:net');
+  return await new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
     });
   });
 }

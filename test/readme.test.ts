@@ -5,11 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Sample } from '../schemas/sample.js';
-import { cHeader } from '../src/index.js';
-import { compileC, finished, repoRoot, spawnTs } from './helpers.js';
+import { cHeader, unlink } from '../src/index.js';
+import { Cleanup, compileC, finished, freePort, repoRoot, spawnTs, uniqueName } from './helpers.js';
 
 interface Block {
   readonly language: string;
@@ -32,11 +33,34 @@ const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 const typescript = blocks(readme).filter((b) => b.language === 'ts');
 const dir = join(repoRoot, '.readme-blocks');
 
-// Imports as a user writes them, pointed at this checkout.
+/**
+ * The names the examples use, made unique to this run (a user's example names one fixed object; a
+ * test run must not meet another run's): queue and ring names, paths under /tmp, the UDP port.
+ */
+const prefix = uniqueName('readme');
+const udpPort = await freePort('udp');
+
+// Imports as a user writes them, pointed at this checkout; names as above.
 function localise(code: string): string {
   return code
     .replaceAll("from 'typed-ipc'", "from '../src/index.js'")
-    .replaceAll("from './schemas/", "from '../schemas/");
+    .replaceAll("from './schemas/", "from '../schemas/")
+    .replace(/\b(mq|shm):\/readme-/g, `$1:/${prefix}-`)
+    .replace(/'\/tmp\//g, `'${tmpdir()}/${prefix}-`)
+    .replace(/:\/\/(127\.0\.0\.1|\[::1\]):47901\b/g, `://$1:${udpPort}`);
+}
+
+/** The objects a block names (after `localise`), each with how to remove it. */
+function objectsOf(code: string): (() => unknown)[] {
+  const removals: (() => unknown)[] = [];
+  for (const [url] of code.matchAll(/\b(?:mq|shm|fifo|unix\+dgram|unix\+seqpacket|unix\+stream):[^'"`\s]+/g)) {
+    if (url.startsWith('mq:') || url.startsWith('shm:')) removals.push(() => unlink(url).catch(() => undefined));
+    else removals.push(() => rmSync(url.slice(url.indexOf(':') + 1), { force: true }));
+  }
+  for (const [path] of code.matchAll(new RegExp(`'(${tmpdir()}/${prefix}-[^']+)'`, 'g'))) {
+    removals.push(() => rmSync(path.slice(1, -1), { force: true }));
+  }
+  return removals;
 }
 
 function fileOf(block: Block): string {
@@ -47,6 +71,8 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 for (const block of typescript) writeFileSync(fileOf(block), localise(block.code));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
 
 describe('README examples', () => {
   it('has TypeScript examples for the schemas and every transport', () => {
@@ -83,6 +109,8 @@ describe('README examples', () => {
   it.each(typescript.filter((b) => b.info !== 'check').map((b) => [b.line, b] as const))(
     'runs the block at line %i',
     async (_line, block) => {
+      // An example unlinks what it made at its end; one that fails halfway leaves it: removed here.
+      for (const remove of objectsOf(localise(block.code))) cleanup.add(remove);
       const { code, stderr } = await finished(spawnTs(fileOf(block)), 60_000);
       expect(stderr).toBe('');
       expect(code).toBe(0);

@@ -5,7 +5,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIPv4, isIPv6 } from 'node:net';
-import { ValidationError } from '../errors.js';
+import { SystemError, ValidationError } from '../errors.js';
 import { libc } from '../native/index.js';
 
 /** `sizeof(struct sockaddr_un)`: a two-byte family and 108 bytes of path. */
@@ -76,7 +76,22 @@ export function ipAddress(host: string, port: number): SockAddr {
 /** Resolves a host name (IP literals pass through) and builds its address. */
 export async function resolveIpAddress(host: string, port: number): Promise<SockAddr> {
   if (isIPv4(host) || isIPv6(host)) return ipAddress(host, port);
-  const { address } = await lookup(host);
+  let address: string;
+  try {
+    ({ address } = await lookup(host));
+  } catch (error) {
+    // node:dns fails with a plain Error; callers of the library catch the IpcError family.
+    const { code, errno } = error as { code?: string; errno?: number };
+    throw new SystemError({
+      code: code ?? 'EAI_FAIL',
+      errno: errno ?? 0,
+      syscall: 'getaddrinfo',
+      path: host,
+      description: 'the host name could not be resolved',
+      hint: 'check the host name, or give an IP address',
+      cause: error,
+    });
+  }
   return ipAddress(address, port);
 }
 

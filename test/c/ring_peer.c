@@ -22,6 +22,16 @@ _Static_assert(sizeof(struct sample) == 24, "sample layout");
 #define FINGERPRINT getenv("TIPC_FINGERPRINT")
 #define MAX_PRODUCERS 65536
 static int64_t last_seen[MAX_PRODUCERS];
+/* An until-stop consumer (count -1) also prints what it took as "r <producer> <first> <last>" runs of
+ * consecutive timestamps, so a test can tell that every message went to exactly one consumer. */
+static int64_t run_start[MAX_PRODUCERS];
+
+static void take(uint16_t producer, int64_t timestamp, int ranges) {
+  if (!ranges) return;
+  if (run_start[producer] >= 0 && timestamp == last_seen[producer] + 1) return;
+  if (run_start[producer] >= 0) printf("r %u %lld %lld\n", producer, (long long)run_start[producer], (long long)last_seen[producer]);
+  run_start[producer] = timestamp;
+}
 #define STOP 65535 /* with count -1, a consumer stops at the first message from this producer id */
 
 static double first_at; /* when the first message arrived (bench timing) */
@@ -62,7 +72,8 @@ static int produce(tipc_ring *r, int id, long long count, uint32_t batch) {
 static int consume(tipc_ring *r, long long count, uint32_t batch) {
   struct sample buf[4096];
   if (batch > 4096) batch = 4096;
-  for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = -1;
+  for (int i = 0; i < MAX_PRODUCERS; i++) last_seen[i] = run_start[i] = -1;
+  const int ranges = count < 0;
   long long got = 0;
   unsigned long long ids = 0, stamps = 0;
   int stopped = 0;
@@ -88,11 +99,15 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
                 (unsigned long long)s->timestamp, (long long)last_seen[s->channel]);
         return 4;
       }
+      take(s->channel, (int64_t)s->timestamp, ranges);
       last_seen[s->channel] = (int64_t)s->timestamp;
       ids += s->channel;
       stamps += s->timestamp;
     }
     got += rc - stopped;
+  }
+  for (int i = 0; ranges && i < MAX_PRODUCERS; i++) {
+    if (run_start[i] >= 0) printf("r %d %lld %lld\n", i, (long long)run_start[i], (long long)last_seen[i]);
   }
   printf("ok %lld %llu %llu\n", got, ids, stamps);
   return 0;

@@ -122,9 +122,28 @@ describe('shm ring: C and Node peers', () => {
     ];
     for (const child of producers) expect((await child.done).code).toBe(0);
     await tx.sendMany([sample(STOP, 0), sample(STOP, 1), sample(STOP, 2)]);
-    const totals = (await Promise.all(consumers.map((c) => c.done))).map((r) => parseOk(r.stdout));
+    const results = await Promise.all(consumers.map((c) => c.done));
+    for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const totals = results.map((r) => parseOk(r.stdout));
     const sum = totals.reduce(([a, b, c], [x, y, z]) => [a + x, b + y, c + z], [0, 0, 0n]);
     expect(sum).toEqual(expected([21, 22, 23], n));
+    // Exactly once: until-stop consumers also print what they took as `r <producer> <first> <last>`
+    // runs of timestamps; together they must cover 0..n-1 of every producer, nothing twice.
+    const times = new Map<number, Uint8Array>([21, 22, 23].map((id) => [id, new Uint8Array(n)]));
+    for (const r of results) {
+      for (const [, id, first, last] of r.stdout.matchAll(/^r (\d+) (\d+) (\d+)$/gm)) {
+        const taken = times.get(Number(id)) ?? new Uint8Array(0);
+        for (let t = Number(first); t <= Number(last); t++) taken[t] = (taken[t] ?? 0) + 1;
+      }
+    }
+    const tally = (taken: Uint8Array) => ({
+      once: taken.filter((k) => k === 1).length,
+      twice: taken.filter((k) => k > 1).length,
+      never: taken.filter((k) => k === 0).length,
+    });
+    expect(new Map([...times].map(([id, taken]) => [id, tally(taken)]))).toEqual(
+      new Map([21, 22, 23].map((id) => [id, { once: n, twice: 0, never: 0 }])),
+    );
   });
 
   it('a C program written against cHeader() output opens the ring by size and fingerprint', async () => {

@@ -28,6 +28,10 @@ if (mode === 'produce') {
   let ids = 0;
   let stamps = 0n;
   let stopped = false;
+  // Until stopped (count -1), what was taken is also printed as `r <producer> <first> <last>` runs (as the C peer does).
+  const ranges = count < 0;
+  const runs = new Map<number, bigint>();
+  const runEnds: string[] = [];
   while (!stopped && (count < 0 || got < count)) {
     // Until-stop mode takes one at a time: each stop message (producer 65535) is for one consumer.
     const want = count < 0 ? 1 : Math.min(batch, count - got);
@@ -44,13 +48,18 @@ if (mode === 'produce') {
       if (value.timestamp <= previous) {
         throw new Error(`out of order: producer ${value.channel} sent ${value.timestamp} after ${previous}`);
       }
+      if (ranges && !(runs.has(value.channel) && value.timestamp === previous + 1n)) {
+        if (runs.has(value.channel)) runEnds.push(`r ${value.channel} ${runs.get(value.channel)} ${previous}\n`);
+        runs.set(value.channel, value.timestamp);
+      }
       last.set(value.channel, value.timestamp);
       ids += value.channel;
       stamps += value.timestamp;
     }
     got += messages.length - (stopped ? 1 : 0);
   }
-  process.stdout.write(`ok ${got} ${ids} ${stamps}\n`);
+  for (const [producer, first] of runs) runEnds.push(`r ${producer} ${first} ${last.get(producer)}\n`);
+  process.stdout.write(`${runEnds.join('')}ok ${got} ${ids} ${stamps}\n`);
 } else if (mode === 'idle') {
   // A receive that never completes: with `unref`, it must not keep the process alive.
   if (rest[0] === 'unref') channel.unref();

@@ -1,4 +1,4 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -140,6 +140,8 @@ describe('unix+dgram', () => {
 
   it('refuses to replace a path that is not a socket', async () => {
     const path = socketPath('file');
+    // unlink() of a socket URL leaves a regular file alone (that is the point), so remove it directly.
+    cleanup.add(() => rmSync(path, { force: true }));
     writeFileSync(path, 'not a socket');
     await expect(bind(`unix+dgram:${path}`, Sample)).rejects.toMatchObject({ code: 'EADDRINUSE' });
     expect(statSync(path).isFile()).toBe(true);

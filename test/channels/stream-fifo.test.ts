@@ -74,7 +74,7 @@ describe('fifo: channels', () => {
     await expect(tx.send(rec(1), { priority: 1 })).rejects.toThrow(UnsupportedError);
     expect(() => tx.trySend(rec(1), { priority: 2 })).toThrow(/no priorities/);
     await expect(tx.receive()).rejects.toThrow(/access 'send'/);
-    await expect(open(`fifo:${tmpdir()}`, recordCodec(), { access: 'receive' })).rejects.toThrow();
+    await expect(open(`fifo:${tmpdir()}`, recordCodec(), { access: 'receive' })).rejects.toThrow(ValidationError);
     await expect(open(`fifo:/proc/self/status`, recordCodec(), { access: 'receive' })).rejects.toThrow(/not a FIFO/);
     await expect(
       open(`fifo:${join(tmpdir(), uniqueName('none'))}`, recordCodec(), { access: 'receive' }),
@@ -85,18 +85,26 @@ describe('fifo: channels', () => {
     const url = fifoUrl('wait');
     await open(url, recordCodec(), { create: true, access: 'receive' }).then((rx) => rx.close());
     await expect(open(url, recordCodec(), { access: 'send', timeoutMs: 60 })).rejects.toThrow(TimeoutError);
-    let ticks = 0;
-    const interval = setInterval(() => ticks++, 5);
-    cleanup.add(() => clearInterval(interval));
     let opened = false;
     const writer = open(url, recordCodec(), { access: 'send' }).then((tx) => {
       opened = true;
       cleanup.add(() => tx.close());
       return tx;
     });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // The loop keeps running while the writer waits: five timer turns come (a blocking open would
+    // stall them), and the open is still waiting for its reader after them.
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      const interval = setInterval(() => {
+        ticks += 1;
+        if (ticks === 5) {
+          clearInterval(interval);
+          resolve();
+        }
+      }, 5);
+      cleanup.add(() => clearInterval(interval));
+    });
     expect(opened).toBe(false);
-    expect(ticks).toBeGreaterThan(5);
     const rx = await open(url, recordCodec(), { access: 'receive' });
     cleanup.add(() => rx.close());
     const tx = await writer;
@@ -116,14 +124,19 @@ describe('fifo: channels', () => {
     await first.sendMany([rec(0), rec(1)]);
     await first.close();
     await second.send(rec(2));
+    const records = rx[Symbol.asyncIterator]();
     const seen: Rec[] = [];
-    const reading = (async () => {
-      for await (const { value } of rx) seen.push(value);
-    })();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    for (let i = 0; i < 3; i++) {
+      const next = await records.next();
+      if (next.done === true) break;
+      seen.push(next.value.value);
+    }
+    // The first writer's close ended nothing: all three records came, and with the second writer
+    // still open there is nothing to read and no end of stream (read() gives EAGAIN, not 0).
     expect(seen).toEqual([rec(0), rec(1), rec(2)]);
+    expect(rx.tryReceive()).toBeUndefined();
     await second.close();
-    await reading;
+    expect((await records.next()).done).toBe(true);
     expect(rx.closed).toBe(false);
     await expect(rx.receive()).rejects.toThrow(ChannelClosedError);
   });
@@ -247,10 +260,13 @@ describe('fifo: channels', () => {
     const tx = await open(url, codec, { access: 'send' });
     await tx.sendMany([{ b: [1, 2] }, 'x'.repeat(60)]);
     await tx.send(null);
+    // Too big for maxSize: refused by the open channel before anything is written.
+    const big = tx.send('y'.repeat(80));
+    await expect(big).rejects.toThrow(ValidationError);
+    await expect(big).rejects.toThrow(/at most 64 bytes/);
     await tx.close();
     expect((await rx.receive()).value).toEqual({ a: 1 });
     expect((await rx.receiveMany(3)).map((m) => m.value)).toEqual([{ b: [1, 2] }, 'x'.repeat(60), null]);
-    await expect(tx.send('y'.repeat(80))).rejects.toThrow();
     // A length prefix beyond maxSize means the stream is not framed as expected: DecodeError, every time.
     new DataView(frame.buffer).setUint32(0, 1000, true);
     expect(libc.write(raw, frame, frame.length)).toBe(frame.length);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, listen, open } from '../../src/channels/index.js';
 import type { StreamChannel } from '../../src/channels/stream.js';
-import { ChannelClosedError } from '../../src/errors.js';
+import { ChannelClosedError, SystemError } from '../../src/errors.js';
 import { libc } from '../../src/native/index.js';
 import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
 import { intact, type Rec, rec, recordCodec } from './stream-records.js';
@@ -158,6 +158,8 @@ describe('byte streams across processes (100 000 records, none lost)', () => {
 
 describe('connect() over TCP to an unknown host name', () => {
   it('fails with a system error, not a crash', async () => {
-    await expect(connect('tcp://no-such-host.invalid:1', recordCodec())).rejects.toThrow();
+    const failed = connect('tcp://no-such-host.invalid:1', recordCodec());
+    await expect(failed).rejects.toBeInstanceOf(SystemError);
+    await expect(failed).rejects.toMatchObject({ syscall: 'getaddrinfo', path: 'no-such-host.invalid' });
   });
 });

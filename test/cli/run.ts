@@ -8,7 +8,7 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs `typed-ipc ...args`; `input` is written to its standard input. */
+/** Runs `typed-ipc ...args`; `input` is written to its standard input. The timeout is a guard against a hang. */
 export async function runCli(
   args: readonly string[],
   options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
@@ -18,7 +18,7 @@ export async function runCli(
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (options.input !== undefined) child.stdin!.end(options.input);
-  const { code, stdout, stderr } = await finished(child, options.timeoutMs ?? 30_000);
+  const { code, stdout, stderr } = await finished(child, options.timeoutMs ?? 120_000);
   return { code, stdout, stderr };
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, compileC, finished, spawnTs, uniqueName } from '../helpers.js';
+import { Cleanup, compileC, finished, freePort, spawnTs, uniqueName } from '../helpers.js';
 import { oneLineError, runCli } from './run.js';
 
 const cleanup = new Cleanup();
@@ -37,8 +37,9 @@ function startTail(args: readonly string[]) {
   return finished(child, 60_000);
 }
 
+/** Polls for a condition (a file a child makes); the deadline is a guard for a child that never gets there. */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 120_000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -130,17 +131,17 @@ describe('mq: send, stat, tail, rm', () => {
 
 describe('tail and send over every transport', () => {
   const dir = (): string => tempDir();
-  const cases: [string, () => string][] = [
+  const cases: [string, () => string | Promise<string>][] = [
     ['unix+dgram', () => `unix+dgram:${join(dir(), 'd.sock')}`],
     ['unix+seqpacket', () => `unix+seqpacket:${join(dir(), 's.sock')}`],
     ['unix+stream', () => `unix+stream:${join(dir(), 't.sock')}`],
-    ['tcp', () => `tcp://127.0.0.1:${20_000 + (process.pid % 20_000)}`],
+    ['tcp', async () => `tcp://127.0.0.1:${await freePort()}`],
     ['fifo', () => `fifo:${join(dir(), 'pipe')}`],
     ['shm', () => `shm:/${uniqueName('ring')}`],
   ];
 
   it.each(cases)('%s: a tail in one process prints what send in another sends', async (scheme, makeUrl) => {
-    const url = makeUrl();
+    const url = await makeUrl();
     const named = scheme === 'fifo' || scheme === 'shm';
     if (named) cleanup.add(() => runCli(['rm', '-f', url]));
     const tail = startTail([
@@ -180,7 +181,7 @@ describe('tail and send over every transport', () => {
   });
 
   it('udp: prints datagrams with their sender', async () => {
-    const url = `udp://127.0.0.1:${21_000 + (process.pid % 20_000)}`;
+    const url = `udp://127.0.0.1:${await freePort('udp')}`;
     const tail = startTail([url, '--schema', sample, '--count', '1', '--timeout', '30000']);
     let done = false;
     void tail.then(() => {

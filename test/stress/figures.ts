@@ -24,6 +24,8 @@ export interface Figure {
   readonly inputs?: number;
   readonly lost?: number;
   readonly checks?: number;
+  /** The seed of fault rounds. */
+  readonly seed?: number;
   /** A one-line human description printed under the table. */
   readonly note?: string;
 }

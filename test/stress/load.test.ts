@@ -27,8 +27,8 @@ describe.each(table)('load: $entry.name', ({ entry, available }) => {
     : 'nothing duplicated, reordered or torn, losses counted';
   test(`${producers} producers x ${samples} samples into one consumer: ${promise}`, async () => {
     const url = await entry.url('load');
-    const consumer = await entry.consumer(url, Sample, { capacity: 10 });
     cleanup.add(() => entry.remove(url));
+    const consumer = await entry.consumer(url, Sample, { capacity: 10 });
     cleanup.add(() => consumer.close());
     const started = performance.now();
     const peers = Array.from({ length: producers }, (_, id) => startProducer(entry, url, id, samples));

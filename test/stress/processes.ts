@@ -16,6 +16,9 @@ export interface Peer {
 /** The peer bundled into one file by the global setup (tsx's start-up costs ~1 s of CPU per process). */
 export const peerBundle = join(repoRoot, 'test', 'stress', '.build', 'peer.mjs');
 
+/** The `typed-ipc` command bundled by the global setup, for `typed-ipc ls` between fault rounds. */
+export const cliBundle = join(repoRoot, 'test', 'stress', '.build', 'cli.mjs');
+
 /** Starts `peer.ts` with these arguments, from the bundle when there is one. */
 export function spawnPeer(args: readonly string[]): ChildProcess {
   if (!existsSync(peerBundle)) return spawnTs('test/stress/peer.ts', args);

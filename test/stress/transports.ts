@@ -4,7 +4,6 @@
  * transport is covered as soon as it lands and adding one is one entry here.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -21,7 +20,7 @@ import {
   UnsupportedError,
   unlink,
 } from '../../src/index.js';
-import { uniqueName } from '../helpers.js';
+import { freePort, uniqueName } from '../helpers.js';
 
 /** How the two ends meet: a named object both open, a bound datagram socket, or a listener. */
 export type Style = 'open' | 'bind' | 'listen';
@@ -39,12 +38,6 @@ export interface TransportEntry {
   readonly style: Style;
   /** Whether the transport carries every message (UDP may drop under load, by design of UDP). */
   readonly reliable: boolean;
-  /**
-   * Whether the kernel takes a whole fault round's samples without making a producer wait (UDP
-   * never waits; loopback TCP buffers megabytes): producers of such transports are paced in the
-   * killed-consumer rounds, so that they are still sending when the replacement consumer comes up.
-   */
-  readonly unbounded?: boolean;
   /** A fresh URL for one test. */
   url(tag: string): Promise<string>;
   /** The consumer end, in this process; `capacity` for transports that take one. */
@@ -60,18 +53,6 @@ export interface TransportEntry {
 /** Directory for socket files and FIFOs of this run. */
 export const socketDir = join(tmpdir(), 'tipc-stress');
 mkdirSync(socketDir, { recursive: true });
-
-/** A TCP/UDP port nobody listens on right now (the kernel picks it). */
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 const capacityOf = (options?: { capacity?: number }) => options?.capacity ?? 10;
 
@@ -240,8 +221,7 @@ const ip = (scheme: 'udp' | 'tcp'): TransportEntry => ({
   name: scheme,
   style: scheme === 'udp' ? 'bind' : 'listen',
   reliable: scheme === 'tcp',
-  unbounded: true,
-  url: async () => `${scheme}://127.0.0.1:${await freePort()}`,
+  url: async () => `${scheme}://127.0.0.1:${await freePort(scheme)}`,
   consumer: async (url, codec) =>
     scheme === 'udp' ? await bind(url, codec) : new ListenerConsumer(await listen(url, codec)),
   producer: (url, codec) => connect(url, codec),
