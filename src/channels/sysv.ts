@@ -5,9 +5,10 @@
  *
  * A System V queue has no file descriptor, so nothing can wait for it on the event loop. Waiting
  * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: on the next loop turns for a
- * spin window that adapts to the channel (0.05 to 2 ms), then on timers of 1, 2, 4, 8 ms up to
- * `pollMaxMs` (default 10). Timers cost no thread, an idle waiting channel costs about 100 system
- * calls a second, and a busy one stays in the fast phase; docs/sysv.md has the figures and reasons.
+ * spin window that adapts to the channel (0.05 to 2 ms; up to 50 ms while the peer process is runnable,
+ * on queues of < 256 messages), then on timers of 1, 2, 4, 8 ms up to `pollMaxMs` (default 10). Timers
+ * cost no thread, an idle waiting channel costs about 100 system calls a second, and a busy one stays
+ * in the fast phase; docs/sysv.md has the figures and reasons.
  */
 import { readFileSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
