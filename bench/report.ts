@@ -6,10 +6,10 @@
 import { cpus, loadavg, release } from 'node:os';
 
 /** What a baseline row measures: a C program, Node's child_process IPC, hand-written DataView code... */
-export type BaselineKind = 'c' | 'node-ipc' | 'dataview' | 'msgpackr' | 'koffi';
+export type BaselineKind = 'c' | 'node-ipc' | 'dataview' | 'msgpackr' | 'koffi' | 'nats-client';
 
 /** The baselines in the order the report's columns show them. */
-export const baselineKinds: readonly BaselineKind[] = ['c', 'node-ipc', 'dataview', 'msgpackr', 'koffi'];
+export const baselineKinds: readonly BaselineKind[] = ['c', 'node-ipc', 'dataview', 'msgpackr', 'koffi', 'nats-client'];
 
 /** The message sizes every transport is measured with (bytes): the sample, a medium and a page-sized message. */
 export const messageSizes: readonly number[] = [24, 256, 4096];
@@ -137,7 +137,7 @@ export function renderMarkdown(report: Report): string {
     '',
     'Ratios compare a row with the baseline of the same transport and message size measured in the same run:',
     "`c` is a C program doing the same system calls, `node-ipc` is Node's child_process IPC (`process.send`),",
-    '`dataview`, `msgpackr` and `koffi` are the codec baselines. Higher is better.',
+    '`dataview`, `msgpackr` and `koffi` are the codec baselines, `nats-client` is the NATS client itself. Higher is better.',
     '',
     '![msg/s per transport and message size](results.svg)',
     '',

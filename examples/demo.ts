@@ -32,12 +32,15 @@ interface Route {
   consume(): Promise<Channel<Sample>>;
   /** Removes what the consumer created. */
   cleanup?(): Promise<void>;
+  /** Whether the transport carries priorities (only queues do): the others' 0 would say nothing. */
+  readonly priorities?: boolean;
 }
 
 function named(label: string, url: string, options: { capacity?: number } = {}): Route {
   return {
     label,
     url,
+    priorities: url.startsWith('mq:'),
     consume: () => open(url, Sample, { create: true, access: 'receive', ...options }),
     cleanup: () => unlink(url),
   };
@@ -134,9 +137,8 @@ async function run(route: Route, producer: (url: string) => ChildProcess): Promi
     await done;
     console.log(`\n${route.label}  ${route.url}`);
     for (const { value, priority } of shown) {
-      console.log(
-        `  channel ${value.channel}  timestamp ${value.timestamp} ns  value ${value.value}  priority ${priority}`,
-      );
+      const withPriority = route.priorities === true ? `  priority ${priority}` : '';
+      console.log(`  channel ${value.channel}  timestamp ${value.timestamp} ns  value ${value.value}${withPriority}`);
     }
     console.log(`  ${COUNT} samples of ${Sample.size} bytes, none lost: ${rate(perSecond)} samples/s`);
     summary.push([route.label, rate(perSecond)]);

@@ -12,7 +12,9 @@
  *
  * A tipc_ring handle is used by one thread at a time; open one handle per thread.
  * Return values: 0 (or a count) on success, -errno on failure; -EAGAIN means "timed out / would
- * block". timeout_ms: 0 never waits, -1 waits forever.
+ * block"; -EIO means the segment was truncated under the handle (only tipc_ring_close is left to
+ * do). timeout_ms: 0 never waits, -1 waits forever. tipc_ring_last_error() says more about a failed
+ * open or create.
  */
 #ifndef TYPED_IPC_RING_H
 #define TYPED_IPC_RING_H
@@ -47,7 +49,7 @@ extern "C" {
 
 /* ---- Layout (docs/ring-protocol.md, "Memory layout"). All fields little-endian. ---------------- */
 #define TIPC_RING_MAGIC 0x474E495243504954ULL /* the bytes "TIPCRING" */
-#define TIPC_RING_VERSION 1u
+#define TIPC_RING_VERSION 2u /* 2: doorbells in a directory that follows the segment's mode */
 #define TIPC_RING_OFF_MAGIC 0
 #define TIPC_RING_OFF_VERSION 8
 #define TIPC_RING_OFF_MSG_SIZE 16
@@ -92,12 +94,21 @@ typedef struct tipc_ring {
   uint32_t seq_off;
   uint32_t data_off;
   uint32_t entry; /* this handle's registry entry */
-  int bell;       /* this handle's doorbell: an abstract UNIX datagram socket */
+  int bell;       /* this handle's doorbell: a UNIX datagram socket in the ring's doorbell directory */
+  int fd;         /* the segment, kept open to notice a truncation (fstat) */
+  int broken;     /* the segment shrank under the mapping: every call fails with -EIO, memory untouched */
   uint64_t ring_id;
   char name[256];
 } tipc_ring;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
+
+/* Why the last tipc_ring_open / tipc_ring_create of this thread failed, when the errno alone does
+ * not say (a damaged header names its field and value). */
+static __thread char tipc__why[256];
+
+/** A sentence on why the last failed open or create of this thread failed ("" if none recorded). */
+static inline const char *tipc_ring_last_error(void) { return tipc__why; }
 #define TIPC__A32(r, off) ((_Atomic uint32_t *)(void *)((r)->base + (off)))
 #define TIPC__A64(r, off) ((_Atomic uint64_t *)(void *)((r)->base + (off)))
 #define TIPC__ENTRY(r, e, field) (TIPC_RING_OFF_REGISTRY + (size_t)(e) * TIPC_RING_ENTRY_SIZE + (field))
@@ -147,13 +158,30 @@ static inline int tipc__alive(int pid, uint64_t start_time) {
   return now == 0 ? 1 : now == start_time;
 }
 
+/* ---- doorbells (docs/ring-protocol.md, "Doorbells") ----------------------------------------- */
+
+/* The directory of a ring's doorbell sockets: only who may write the segment may enter it. */
+static inline void tipc__bell_dir(char *buf, size_t len, uint64_t ring_id) {
+  snprintf(buf, len, "/dev/shm/.tipc-bells.%016llx", (unsigned long long)ring_id);
+}
+
+/* The directory's mode for a segment of `mode`: rwx for each class that may write the segment. */
+static inline mode_t tipc__bells_mode(mode_t mode) {
+  return (mode_t)(0700 | ((mode & 0020) ? 0070 : 0) | ((mode & 0002) ? 0007 : 0));
+}
+
 static inline void tipc__bell_address(struct sockaddr_un *addr, socklen_t *len, uint64_t ring_id, uint32_t e) {
+  char dir[64];
   memset(addr, 0, sizeof *addr);
   addr->sun_family = AF_UNIX;
-  int n = snprintf(addr->sun_path + 1, sizeof addr->sun_path - 1, "tipc-ring-%016llx-%u", (unsigned long long)ring_id,
-                   (unsigned)e);
-  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+  tipc__bell_dir(dir, sizeof dir, ring_id);
+  int n = snprintf(addr->sun_path, sizeof addr->sun_path, "%s/%u", dir, (unsigned)e);
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
+
+/* Removes the doorbell sockets of a ring (all, or those whose registry entry in `base` is not live)
+ * and then the directory, which fails harmlessly while a live handle's socket is left in it. */
+static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base);
 
 /* Rings every doorbell whose bit is set in the two-word mask at `off`, clearing the bits. */
 static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
@@ -297,7 +325,9 @@ static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t
     uint8_t *dst = (uint8_t *)out;
     uint32_t delivered = 0;
     for (uint32_t j = 0; j < k; j++) {
-      if (atomic_load_explicit(tipc__seq(r, h + j), memory_order_relaxed) & TIPC_RING_SEQ_SKIP) continue;
+      /* A skip is u32(p + 1) ^ SKIP: compare the whole word. Bit 31 alone says nothing, since it is
+       * also a bit of the position from 2^31 on. */
+      if (atomic_load_explicit(tipc__seq(r, h + j), memory_order_relaxed) != (uint32_t)(h + j + 1)) continue;
       memcpy(dst + (size_t)delivered * r->msg_size, tipc__slot(r, h + j), r->msg_size);
       delivered++;
     }
@@ -326,9 +356,20 @@ static inline int tipc__writable(tipc_ring *r) {
   return atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst) == (uint32_t)t;
 }
 
+/* Whether the segment still has the size it was mapped with. A segment truncated under the mapping
+ * (by anyone who can write /dev/shm/<name>) makes every access past the new end a SIGBUS: once this
+ * is seen, the handle is broken and nothing touches the mapping again (docs: "Trust model"). */
+static inline int tipc__intact(tipc_ring *r) {
+  struct stat st;
+  if (!r->broken && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)r->size) return 1;
+  r->broken = 1;
+  return 0;
+}
+
 /* Sleeps on the doorbell until woken, the deadline passes, or the recovery interval elapses.
- * `mask_off` selects the consumers' or the producers' sleeper mask. */
-static inline void tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
+ * `mask_off` selects the consumers' or the producers' sleeper mask. Returns -EIO (nothing touched)
+ * when the segment was found truncated on waking. */
+static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
                                int forever) {
   _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
   uint32_t bit = 1u << (r->entry % 32);
@@ -345,12 +386,16 @@ static inline void tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_
     }
     struct pollfd pfd = {.fd = r->bell, .events = POLLIN, .revents = 0};
     (void)poll(&pfd, 1, wait_ms);
+    /* Every wake-up and every timeout looks at the file's size before touching the mapping again. */
+    if (!tipc__intact(r)) return -EIO;
   }
   atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+  return 0;
 }
 
 /** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
 static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
+  if (r->broken) return -EIO;
   uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_send_many(r, msgs, n);
@@ -358,12 +403,13 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
     if (spin < 64) continue; /* brief bounded spinning before sleeping */
     if (tipc__recover_consumer(r)) continue;
-    tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0);
+    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0) != 0) return -EIO;
   }
 }
 
 /** Receives up to max messages into out, waiting for at least one; returns the count or -errno. */
 static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int timeout_ms) {
+  if (r->broken) return -EIO;
   uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_recv_many(r, out, max);
@@ -371,7 +417,7 @@ static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
     if (spin < 64) continue;
     if (tipc__recover_producer(r)) continue;
-    tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0);
+    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0) != 0) return -EIO;
   }
 }
 
@@ -403,10 +449,38 @@ static inline uint32_t tipc__data_offset(uint32_t slots) {
 }
 
 /* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
+/* Checks every layout field of a mapped header against the protocol, each other and the file size
+ * (docs/ring-protocol.md, "Opening"); 0, or -EBADMSG with the field and its value in tipc__why. */
+static inline int tipc__check_header(const uint8_t *base, size_t file_size) {
+#define TIPC__U32(off) (*(const uint32_t *)(const void *)(base + (off)))
+  uint32_t msg_size = TIPC__U32(TIPC_RING_OFF_MSG_SIZE), slots = TIPC__U32(TIPC_RING_OFF_SLOTS);
+  uint32_t capacity = TIPC__U32(TIPC_RING_OFF_CAPACITY), handles = TIPC__U32(TIPC_RING_OFF_MAX_HANDLES);
+  uint32_t seq_off = TIPC__U32(TIPC_RING_OFF_SEQ), data_off = TIPC__U32(TIPC_RING_OFF_DATA);
+#undef TIPC__U32
+  uint64_t total = *(const uint64_t *)(const void *)(base + TIPC_RING_OFF_TOTAL_SIZE);
+  const char *field = NULL;
+  unsigned long long value = 0;
+  if (msg_size < 1 || msg_size > TIPC_RING_MAX_MSG_SIZE) field = "msg_size", value = msg_size;
+  else if (slots < 2 || slots > TIPC_RING_MAX_CAPACITY || (slots & (slots - 1)) != 0) field = "slots", value = slots;
+  else if (capacity < 1 || capacity > slots) field = "capacity", value = capacity;
+  else if (handles != TIPC_RING_HANDLES) field = "max_handles", value = handles;
+  else if (seq_off != tipc__seq_offset()) field = "seq_offset", value = seq_off;
+  else if (data_off != tipc__data_offset(slots)) field = "data_offset", value = data_off;
+  else if (total != (uint64_t)data_off + (uint64_t)slots * msg_size) field = "total_size", value = total;
+  else if ((uint64_t)file_size != total) field = "file size", value = file_size;
+  if (field == NULL) return 0;
+  snprintf(tipc__why, sizeof tipc__why, "damaged ring header: %s is %llu (see docs/ring-protocol.md, \"Opening\")",
+           field, value);
+  return -EBADMSG;
+}
+
 static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t msg_size, const char *fingerprint) {
   struct stat st;
   if (fstat(fd, &st) != 0) return -errno;
-  if ((size_t)st.st_size < tipc__seq_offset()) return -EPROTO;
+  if ((size_t)st.st_size < tipc__seq_offset()) {
+    snprintf(tipc__why, sizeof tipc__why, "not a ring: %lld bytes, less than the header", (long long)st.st_size);
+    return -EPROTO;
+  }
   void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return -errno;
   r->base = (uint8_t *)base;
@@ -421,16 +495,23 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   r->ring_id = *(uint64_t *)(void *)(r->base + TIPC_RING_OFF_RING_ID);
   r->mask = r->slots - 1;
   int rc = 0;
-  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION)
+  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION) {
+    snprintf(tipc__why, sizeof tipc__why, "not a typed-ipc ring of version %u (magic %016llx, version %u)",
+             TIPC_RING_VERSION, (unsigned long long)magic, version);
     rc = -EPROTO;
-  else if (r->slots < 2 || (r->slots & r->mask) != 0 || r->capacity < 1 || r->capacity > r->slots ||
-           (uint64_t)r->data_off + (uint64_t)r->slots * r->msg_size > r->size)
-    rc = -EPROTO;
-  else if (r->msg_size != msg_size)
+  } else if ((rc = tipc__check_header(r->base, r->size)) != 0) {
+    /* the fields were copied above, but none is used: the handle is dropped */
+  } else if (r->msg_size != msg_size) {
+    snprintf(tipc__why, sizeof tipc__why, "the ring holds %u-byte messages, not %u", r->msg_size, msg_size);
     rc = -EINVAL;
+  }
   else if (fingerprint != NULL && fingerprint[0] != '\0') {
     const char *mine = (const char *)r->base + TIPC_RING_OFF_FINGERPRINT;
-    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) rc = -EINVAL;
+    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) {
+      snprintf(tipc__why, sizeof tipc__why, "the ring's message layout has fingerprint %.64s, not %.64s", mine,
+               fingerprint);
+      rc = -EINVAL;
+    }
   }
   if (rc != 0) {
     munmap(base, r->size);
@@ -442,9 +523,40 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
 }
 
 /* Takes a registry entry (free, or left by a dead process) and binds its doorbell. */
+/* Checks that the doorbell directory is the one the ring's creator made: a directory (not a link) of
+ * the segment's owner and group, granting nobody the segment does not grant. */
+static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
+  char dir[64];
+  struct stat st;
+  tipc__bell_dir(dir, sizeof dir, r->ring_id);
+  if (fstat(r->fd, seg) != 0) return -errno;
+  if (lstat(dir, &st) != 0) {
+    int rc = -errno;
+    snprintf(tipc__why, sizeof tipc__why, "the ring's doorbell directory %s is missing: unlink and recreate the ring",
+             dir);
+    return rc;
+  }
+  mode_t allowed = tipc__bells_mode(seg->st_mode & 0777);
+  if (!S_ISDIR(st.st_mode) || st.st_uid != seg->st_uid || st.st_gid != seg->st_gid || (st.st_mode & 0777 & ~allowed)) {
+    snprintf(tipc__why, sizeof tipc__why,
+             "%s is not the ring's own doorbell directory (uid %u gid %u mode %03o; expected a directory of %u:%u "
+             "within %03o): remove it, or chmod it like the segment",
+             dir, (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777), (unsigned)seg->st_uid,
+             (unsigned)seg->st_gid, (unsigned)allowed);
+    return -EPERM;
+  }
+  return 0;
+}
+
 static inline int tipc__register(tipc_ring *r) {
   int self = (int)getpid();
   uint64_t start = tipc__start_time(self);
+  struct stat seg;
+  int rc = tipc__check_bells(r, &seg);
+  if (rc != 0) {
+    r->bell = -1;
+    return rc;
+  }
   r->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (r->bell < 0) return -errno;
   for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
@@ -459,10 +571,23 @@ static inline int tipc__register(tipc_ring *r) {
     struct sockaddr_un addr;
     socklen_t len;
     tipc__bell_address(&addr, &len, r->ring_id, e);
-    if (bind(r->bell, (struct sockaddr *)&addr, len) != 0) {
-      /* A forked child of the dead owner may still hold the doorbell: leave the entry as it was. */
+    /* The entry is ours: a socket file its dead owner left goes (a forked child of that owner may
+     * still hold the socket; it is no handle and gets no more rings). */
+    (void)unlink(addr.sun_path);
+    int bound = bind(r->bell, (struct sockaddr *)&addr, len) == 0 ? 0 : -errno;
+    /* Peers of other uids that the segment grants must be able to ring it; the directory keeps out the rest. */
+    if (bound == 0 && chmod(addr.sun_path, tipc__bells_mode(seg.st_mode & 0777) & 0666) != 0) {
+      bound = -errno;
+      (void)unlink(addr.sun_path);
+    }
+    if (bound != 0) {
       atomic_store_explicit(pid, seen, memory_order_seq_cst);
-      continue;
+      if (bound == -EADDRINUSE) continue; /* another opener's socket appeared meanwhile */
+      snprintf(tipc__why, sizeof tipc__why, "cannot create the doorbell %s: %s (it is granted like the segment)",
+               addr.sun_path, strerror(-bound));
+      close(r->bell);
+      r->bell = -1;
+      return bound;
     }
     /* The dead owner's intents stay until cleared; the start time is written last (see docs). */
     atomic_store_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PROD_COUNT)), 0, memory_order_release);
@@ -487,6 +612,23 @@ static inline int tipc__unused(const uint8_t *base) {
   return 1;
 }
 
+static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base) {
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, ring_id);
+  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
+    if (base != NULL) {
+      const uint8_t *entry = base + TIPC_RING_OFF_REGISTRY + (size_t)e * TIPC_RING_ENTRY_SIZE;
+      int pid = (int)*(const uint32_t *)(const void *)(entry + TIPC_RING_E_PID);
+      if (pid != 0 && tipc__alive(pid, *(const uint64_t *)(const void *)(entry + TIPC_RING_E_START_TIME))) continue;
+    }
+    struct sockaddr_un addr;
+    socklen_t len;
+    tipc__bell_address(&addr, &len, ring_id, e);
+    (void)unlink(addr.sun_path);
+  }
+  (void)rmdir(dir);
+}
+
 static inline uint64_t tipc__random64(void) {
   uint64_t v = 0;
   int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -501,7 +643,7 @@ static inline uint64_t tipc__random64(void) {
 
 /* Builds a fully initialised segment under a temporary name in /dev/shm; returns its fd. */
 static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint32_t capacity, mode_t mode,
-                              const char *fingerprint) {
+                              const char *fingerprint, uint64_t *ring_id) {
   snprintf(tmp, tmp_len, "/dev/shm/.tipc-ring.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
   int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return -errno;
@@ -529,7 +671,8 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_CAPACITY) = capacity;
   *(int32_t *)(void *)(base + TIPC_RING_OFF_CREATOR_PID) = (int32_t)getpid();
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_MAX_HANDLES) = TIPC_RING_HANDLES;
-  *(uint64_t *)(void *)(base + TIPC_RING_OFF_RING_ID) = tipc__random64();
+  *ring_id = tipc__random64();
+  *(uint64_t *)(void *)(base + TIPC_RING_OFF_RING_ID) = *ring_id;
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_SEQ) = tipc__seq_offset();
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_DATA) = data_off;
   *(uint64_t *)(void *)(base + TIPC_RING_OFF_TOTAL_SIZE) = size;
@@ -537,6 +680,19 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
     memcpy(base + TIPC_RING_OFF_FINGERPRINT, fingerprint, strnlen(fingerprint, TIPC_RING_FINGERPRINT_MAX - 1));
   uint32_t *seq = (uint32_t *)(void *)(base + tipc__seq_offset());
   for (uint32_t i = 0; i < slots; i++) seq[i] = i;
+  /* The doorbell directory exists before the ring is visible under its name: owner-only first, then
+   * the exact mode (umask ignored). */
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, *ring_id);
+  /* setgid when the group is granted: sockets made in it get the ring's group, not their binder's. */
+  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode) | ((mode & 0020) ? 02000 : 0)) != 0) {
+    rc = -errno;
+    (void)rmdir(dir);
+    munmap(base, size);
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
   atomic_store_explicit((_Atomic uint64_t *)(void *)(base + TIPC_RING_OFF_MAGIC), TIPC_RING_MAGIC,
                         memory_order_release);
   munmap(base, size);
@@ -563,17 +719,21 @@ static inline void tipc__sweep_temporaries(void) {
 
 /** Opens an existing ring whose messages are msg_size bytes and whose fingerprint (if both sides
  * have one) equals `fingerprint`. -ENOENT: no such ring; -EINVAL: size or fingerprint differ;
- * -EPROTO: not a typed-ipc ring (or another protocol version); -EUSERS: 64 handles already open. */
+ * -EPROTO: not a typed-ipc ring (or another protocol version); -EBADMSG: a ring whose header fields
+ * disagree with each other or with the file's size (tipc_ring_last_error() names the field);
+ * -EUSERS: 64 handles already open. */
 static inline int tipc_ring_open_fp(tipc_ring **out, const char *name, uint32_t msg_size, const char *fingerprint) {
   if (!tipc__valid_name(name) || msg_size == 0) return -EINVAL;
+  tipc__why[0] = '\0';
   tipc_ring *r = (tipc_ring *)calloc(1, sizeof *r);
   if (r == NULL) return -ENOMEM;
   int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
   int rc = fd < 0 ? -errno : tipc__attach(r, fd, name, msg_size, fingerprint);
-  if (fd >= 0) close(fd);
+  r->fd = fd;
   if (rc == 0) rc = tipc__register(r);
   if (rc != 0) {
     if (r->base != NULL) munmap(r->base, r->size);
+    if (fd >= 0) close(fd);
     free(r);
     return rc;
   }
@@ -601,12 +761,14 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
     if (rc != -ENOENT && rc != -EINVAL && rc != -EPROTO) return rc;
     if (rc == -ENOENT) {
       if (attempt == 0) tipc__sweep_temporaries();
-      int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+      uint64_t id;
+      int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint, &id);
       if (fd < 0) return fd;
       /* link() publishes the finished segment atomically and fails if the name was taken. */
       int linked = link(tmp, path) == 0 ? 0 : -errno;
       unlink(tmp);
       close(fd);
+      if (linked != 0) tipc__remove_bells(id, NULL);
       if (linked != 0 && linked != -EEXIST) return linked;
       continue;
     }
@@ -621,15 +783,18 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
       void *m = mmap(NULL, (size_t)before.st_size, PROT_READ, MAP_SHARED, old, 0);
       if (m != MAP_FAILED) {
         int unused = (size_t)before.st_size >= tipc__seq_offset() && tipc__unused((const uint8_t *)m);
+        uint64_t old_id = unused ? *(const uint64_t *)(const void *)((const uint8_t *)m + TIPC_RING_OFF_RING_ID) : 0;
         munmap(m, (size_t)before.st_size);
         if (unused) {
-          int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint);
+          uint64_t id;
+          int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint, &id);
           if (fd < 0) {
             close(old);
             return fd;
           }
           replaced = rename(tmp, path) == 0 ? 0 : -errno;
           if (replaced != 0) unlink(tmp);
+          tipc__remove_bells(replaced == 0 ? old_id : id, NULL);
           close(fd);
         }
       }
@@ -656,6 +821,29 @@ static inline int tipc_ring_create(tipc_ring **out, const char *name, uint32_t m
 /** Releases the handle's registry entry, doorbell and mapping. */
 static inline void tipc_ring_close(tipc_ring *r) {
   if (r == NULL) return;
+  struct sockaddr_un addr;
+  socklen_t len;
+  char dir[64];
+  struct stat st;
+  tipc__bell_address(&addr, &len, r->ring_id, r->entry);
+  tipc__bell_dir(dir, sizeof dir, r->ring_id);
+  /* The doorbell file goes before the entry is freed (afterwards it may be the next owner's); the
+   * last handle of an unlinked ring removes the directory. */
+  (void)unlink(addr.sun_path);
+  /* Unlinked ring: dead handles' sockets go too (nobody takes their entries again), then the directory
+   * unless a live handle remains. A truncated registry cannot be read: only the directory is tried. */
+  int intact = tipc__intact(r);
+  if (fstat(r->fd, &st) == 0 && st.st_nlink == 0) {
+    if (intact) tipc__remove_bells(r->ring_id, r->base);
+    else (void)rmdir(dir);
+  }
+  if (!intact) { /* truncated: the registry entry is gone with the pages; touch nothing */
+    if (r->bell >= 0) close(r->bell);
+    munmap(r->base, r->size);
+    close(r->fd);
+    free(r);
+    return;
+  }
   uint32_t bit = 1u << (r->entry % 32);
   atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_CONSUMERS_WAITING + 4 * (r->entry / 32)), ~bit);
   atomic_fetch_and(TIPC__A32(r, TIPC_RING_OFF_PRODUCERS_WAITING + 4 * (r->entry / 32)), ~bit);
@@ -664,13 +852,24 @@ static inline void tipc_ring_close(tipc_ring *r) {
   atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PID)), 0);
   if (r->bell >= 0) close(r->bell);
   munmap(r->base, r->size);
+  close(r->fd);
   free(r);
 }
 
 /** Removes the ring's name; open handles keep working until closed. */
 static inline int tipc_ring_unlink(const char *name) {
   if (!tipc__valid_name(name)) return -EINVAL;
-  return shm_unlink(name) == 0 ? 0 : -errno;
+  /* The header is read (not mapped): the ring id names the doorbells; the registry says which are live. */
+  uint8_t header[TIPC_RING_OFF_REGISTRY + TIPC_RING_HANDLES * TIPC_RING_ENTRY_SIZE];
+  int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+  int ours = fd >= 0 && pread(fd, header, sizeof header, 0) == (ssize_t)sizeof header &&
+             *(uint64_t *)(void *)header == TIPC_RING_MAGIC &&
+             *(uint32_t *)(void *)(header + TIPC_RING_OFF_VERSION) == TIPC_RING_VERSION;
+  if (fd >= 0) close(fd);
+  if (shm_unlink(name) != 0) return -errno;
+  /* Sockets of live handles stay: they keep working until closed, and the last to close removes the directory. */
+  if (ours) tipc__remove_bells(*(uint64_t *)(void *)(header + TIPC_RING_OFF_RING_ID), header);
+  return 0;
 }
 
 #ifdef __cplusplus

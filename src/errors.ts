@@ -128,3 +128,17 @@ export class SystemError extends IpcError {
     this.hint = init.hint;
   }
 }
+
+/** The two ends of a connection use different schemas (their fingerprints differ); nothing was exchanged. */
+export class SchemaMismatchError extends IpcError {
+  /** This end's schema fingerprint. */
+  readonly local: string;
+  /** The peer's schema fingerprint, or undefined when the peer sent no typed-ipc identity. */
+  readonly remote: string | undefined;
+
+  constructor(message: string, local: string, remote: string | undefined) {
+    super('ERR_IPC_SCHEMA_MISMATCH', message);
+    this.local = local;
+    this.remote = remote;
+  }
+}

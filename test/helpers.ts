@@ -4,9 +4,22 @@
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(repoRoot, 'test', 'c', 'build');
@@ -57,6 +70,68 @@ export function compileC(
     stdio: 'pipe',
   });
   execFileSync('mv', [`${output}.tmp`, output]);
+  return output;
+}
+
+let shared: string | undefined;
+
+/**
+ * A directory every uid can enter and read (mode 0755, under the temporary directory), removed when
+ * this process exits. A checkout may be private (cloned into a 0700 home): a program run as another
+ * uid (65534) must start from here, with nothing it needs left behind in the checkout.
+ */
+export function sharedDir(): string {
+  if (shared === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'tipc-shared-'));
+    chmodSync(dir, 0o755);
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    shared = dir;
+  }
+  return shared;
+}
+
+/** A copy of the program `file` (e.g. from compileC) in sharedDir(), which another uid can run. */
+export function forOtherUsers(file: string): string {
+  const copy = join(sharedDir(), basename(file));
+  if (!existsSync(copy)) {
+    copyFileSync(file, `${copy}.tmp`);
+    chmodSync(`${copy}.tmp`, 0o755);
+    execFileSync('mv', [`${copy}.tmp`, copy]);
+  }
+  return copy;
+}
+
+/**
+ * The TypeScript program `script` bundled (esbuild) into one ES module in sharedDir(), with koffi (a
+ * native module, not bundled) copied into a node_modules beside it: another uid runs it with plain
+ * `node`, without tsx and without reading anything in the checkout.
+ */
+export function bundleForOtherUsers(script: string): string {
+  const dir = sharedDir();
+  const output = join(dir, `${basename(script).replace(/\.ts$/, '')}.mjs`);
+  if (existsSync(output)) return output;
+  const modules = join(dir, 'node_modules');
+  if (!existsSync(join(modules, 'koffi'))) {
+    // koffi finds its prebuilt binary in the platform package beside it (node_modules/@koromix/...).
+    const platform = join('@koromix', `koffi-${process.platform}-${process.arch}`);
+    for (const name of ['koffi', platform]) {
+      cpSync(join(repoRoot, 'node_modules', name), join(modules, name), { recursive: true });
+    }
+  }
+  buildSync({
+    entryPoints: [script],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: output,
+    external: ['koffi'],
+    logLevel: 'error',
+    // Bundled CommonJS dependencies call require(); an ES module has none of its own.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+  });
   return output;
 }
 

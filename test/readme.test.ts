@@ -44,6 +44,7 @@ const udpPort = await freePort('udp');
 function localise(code: string): string {
   return code
     .replaceAll("from 'typed-ipc'", "from '../src/index.js'")
+    .replaceAll("from 'typed-ipc/schemas'", "from '../schemas/index.js'")
     .replaceAll("from './schemas/", "from '../schemas/")
     .replace(/\b(mq|shm):\/readme-/g, `$1:/${prefix}-`)
     .replace(/'\/tmp\//g, `'${tmpdir()}/${prefix}-`)

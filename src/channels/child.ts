@@ -61,6 +61,14 @@ const opposite: Record<Direction, Direction> = { send: 'receive', receive: 'send
 /**
  * Spawns `command` with a typed channel on descriptor `options.fd` (3). The child's end is closed in
  * the parent once the child has it, so the parent sees the child's exit as EOF (on seqpacket).
+ *
+ * @example
+ * ```ts
+ * const { child, channel } = spawnWithChannel('./c-worker', [], Sample); // reads and writes fd 3
+ * await channel.send({ channel: 1, timestamp: 1n, value: 0.5 });
+ * ```
+ * @throws {@link ValidationError} for a descriptor outside [3, 1023].
+ * @throws {@link SystemError} when the socket pair cannot be made (e.g. `EMFILE`).
  */
 export function spawnWithChannel<T>(
   command: string,
@@ -111,6 +119,14 @@ export function spawnWithChannel<T>(
 /**
  * Spawns a Node script (`node ...execArgv script ...args`) with a typed channel; the child calls
  * `inheritedChannel(codec)`. Pass `execArgv: ['--import', 'tsx']` for a TypeScript script.
+ *
+ * @example
+ * ```ts
+ * const { child, channel } = spawnNodeWithChannel('./worker.js', [], Sample);
+ * for await (const { value } of channel) console.log(value); // ends when the child exits
+ * ```
+ * @throws {@link ValidationError} for a descriptor outside [3, 1023].
+ * @throws {@link SystemError} when the socket pair cannot be made (e.g. `EMFILE`).
  */
 export function spawnNodeWithChannel<T>(
   script: string,
@@ -123,9 +139,15 @@ export function spawnNodeWithChannel<T>(
 }
 
 /**
- * In a child spawned by `spawnWithChannel`: the channel on the inherited descriptor. Throws
- * SchemaError when the parent's codec has another layout (fingerprint), ValidationError when the
- * process was not spawned with a channel.
+ * In a child spawned by `spawnWithChannel`: the channel on the inherited descriptor.
+ *
+ * @example
+ * ```ts
+ * const channel = inheritedChannel(Sample);
+ * await channel.send({ channel: 1, timestamp: process.hrtime.bigint(), value: 42 });
+ * ```
+ * @throws {@link SchemaError} when the parent's codec has another layout (fingerprint).
+ * @throws {@link ValidationError} when the process was not spawned with a channel.
  */
 export function inheritedChannel<T>(codec: MessageCodec<T>, options: ChannelOptions = {}): Channel<T> {
   const fd = Number(process.env[CHILD_ENV.fd]);

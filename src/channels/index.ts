@@ -4,6 +4,7 @@
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import type { Channel, DatagramChannel, Listener } from './channel.js';
+import type { NatsChannel, NatsOptions } from './nats.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
 
@@ -26,6 +27,18 @@ export {
   spawnWithChannel,
 } from './child.js';
 export type { MqAccess, MqInfo } from './mq.js';
+export {
+  NATS_SCHEMA_HEADER,
+  type NatsAckOptions,
+  type NatsChannel,
+  NatsError,
+  type NatsInfo,
+  type NatsMessage,
+  type NatsOptions,
+  type NatsSendOptions,
+  type NatsStreamLimits,
+  type NatsTlsOptions,
+} from './nats.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
 export type {
@@ -40,13 +53,55 @@ export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
-/** Opens a named object (`mq:`, `shm:`, `fifo:`) as a channel. */
+/**
+ * Opens a named object (`mq:`, `shm:`, `fifo:`, `sysv:`) or a NATS subject (`nats://host:port/subject`)
+ * as a channel. Two processes that open one queue or ring should both pass `create: true` (the first
+ * creates it, the second opens it), or start the creating side first.
+ *
+ * @example
+ * ```ts
+ * const Sample = struct('sample', { channel: u16, timestamp: u64, value: f64 });
+ * await using tx = await open('mq:/samples', Sample, { create: true, capacity: 10 });
+ * await tx.send({ channel: 1, timestamp: 1n, value: 0.5 }, { priority: 3 });
+ * ```
+ * @throws {@link ValidationError} for a malformed URL or bad options (nothing is opened).
+ * @throws {@link SystemError} from the kernel, with errno and a hint: `ENOENT` (does not exist and no
+ *   `create`), `EACCES` (its mode does not grant this user), `EMFILE`/`ENOSPC` (queue limits).
+ * @throws {@link MessageSizeError} when the object carries messages of another size than the codec,
+ *   or the codec's size exceeds the transport's limit (e.g. `/proc/sys/fs/mqueue/msgsize_max`).
+ * @throws {@link SchemaError} when a ring was created for a codec with another fingerprint.
+ * @throws {@link UnsupportedError} for a scheme that cannot be opened (sockets: use connect, bind, listen).
+ */
+export async function open<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
   return fn(address, codec, options);
 }
 
-/** Connects to a socket address (`unix+*:`, `udp:`, `tcp:`). */
+/**
+ * Connects to a socket address (`unix+*:`, `udp:`, `tcp:`) or a NATS subject (same as `open`).
+ *
+ * @example
+ * ```ts
+ * await using client = await connect('unix+seqpacket:/tmp/control.sock', Sample);
+ * await client.send({ channel: 1, timestamp: 1n, value: 0.5 });
+ * ```
+ * @throws {@link ValidationError} for a malformed URL or bad options.
+ * @throws {@link SystemError} `ENOENT` or `ECONNREFUSED` when nobody listens or is bound there
+ *   (start that side first), `EACCES` when the socket file's mode does not grant this user.
+ * @throws {@link UnsupportedError} for a scheme without connect (`mq:`, `shm:`, `fifo:`: use open).
+ */
+export async function connect<T>(
+  url: `nats://${string}`,
+  codec: MessageCodec<T>,
+  options?: NatsOptions,
+): Promise<NatsChannel<T>>;
+export async function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>>;
 export async function connect<T>(
   url: string,
   codec: MessageCodec<T>,
@@ -56,7 +111,21 @@ export async function connect<T>(
   return fn(address, codec, options);
 }
 
-/** Binds a datagram socket (`unix+dgram:`, `udp:`) to receive from any sender. */
+/**
+ * Binds a datagram socket (`unix+dgram:`, `udp:`) to receive from any sender; every message carries
+ * `from`, which `sendTo` replies to. A stale socket file left by a dead process is replaced.
+ *
+ * @example
+ * ```ts
+ * await using server = await bind('unix+dgram:/tmp/samples.sock', Sample);
+ * const { value, from } = await server.receive({ timeoutMs: 1000 });
+ * await server.sendTo(from!, value);
+ * ```
+ * @throws {@link ValidationError} for a malformed URL or bad options.
+ * @throws {@link SystemError} `EADDRINUSE` when a live process holds the address, `EACCES` for a
+ *   directory this user cannot write.
+ * @throws {@link UnsupportedError} for a scheme that is not a datagram socket.
+ */
 export async function bind<T>(
   url: string,
   codec: MessageCodec<T>,
@@ -66,7 +135,21 @@ export async function bind<T>(
   return fn(address, codec, options);
 }
 
-/** Listens on a connection-oriented socket (`unix+seqpacket:`, `unix+stream:`, `tcp:`). */
+/**
+ * Listens on a connection-oriented socket (`unix+seqpacket:`, `unix+stream:`, `tcp:`); `allow` admits
+ * peers by uid (SO_PEERCRED).
+ *
+ * @example
+ * ```ts
+ * await using listener = await listen('unix+seqpacket:/tmp/control.sock', Sample, { allow: [process.getuid!()] });
+ * for await (const connection of listener) {
+ *   for await (const { value } of connection) console.log(connection.peer, value);
+ * }
+ * ```
+ * @throws {@link ValidationError} for a malformed URL or bad options.
+ * @throws {@link SystemError} `EADDRINUSE` when a live process listens there already.
+ * @throws {@link UnsupportedError} for a scheme without connections (`unix+dgram:`, `udp:`: use bind).
+ */
 export async function listen<T>(
   url: string,
   codec: MessageCodec<T>,
@@ -76,7 +159,17 @@ export async function listen<T>(
   return fn(address, codec, options);
 }
 
-/** Removes a named object (queue, segment, FIFO, socket file). */
+/**
+ * Removes a named object (queue, segment, FIFO, socket file). Processes that have it open keep using
+ * it; the name is free at once.
+ *
+ * @example
+ * ```ts
+ * await unlink('mq:/samples');
+ * ```
+ * @throws {@link ValidationError} for a malformed URL.
+ * @throws {@link SystemError} `ENOENT` when nothing has that name, `EACCES` when this user may not remove it.
+ */
 export async function unlink(url: string): Promise<void> {
   const [address, fn] = lookup(url, 'unlink');
   return fn(address);

@@ -4,7 +4,8 @@
  * cost more than the calls saved. So each array is allocated and wired once per channel: slot i's
  * msghdr points at iovec i, which points at message buffer i (and at address buffer i, for senders'
  * addresses). Messages are encoded straight into, and decoded from, that memory through one
- * ArrayBuffer view; per call only the lengths change.
+ * ArrayBuffer view; per call only the lengths change. A receiving batch may also give each slot a
+ * control buffer for the sender's SCM_CREDENTIALS (sockets with SO_PASSCRED).
  */
 import { libc } from '../native/index.js';
 
@@ -13,6 +14,8 @@ const MSG_NAME = 0;
 const MSG_NAMELEN = 8;
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
+const MSG_CONTROL = 32;
+const MSG_CONTROLLEN = 40;
 const MSG_FLAGS = 48;
 const MSG_LEN = 56; // mmsghdr.msg_len, after the msghdr
 const IOV_LEN = 8;
@@ -29,23 +32,32 @@ export class MmsgBatch {
   readonly addresses: Uint8Array | undefined;
   readonly #messageSize: number;
   readonly #addressSize: number;
+  /** Bytes of each slot's control buffer (0: none; CMSG_UCRED_SPACE for credentials). */
+  readonly #controlSize: number;
+  #controls: DataView | undefined;
   #pointer: bigint;
   #headers: DataView;
 
-  /** `addressSize` > 0 reserves a sender-address buffer per slot (for unconnected receivers). */
-  constructor(slots: number, messageSize: number, addressSize = 0) {
+  /**
+   * `addressSize` > 0 reserves a sender-address buffer per slot (for unconnected receivers);
+   * `credentials` a control buffer per slot for the sender's SCM_CREDENTIALS.
+   */
+  constructor(slots: number, messageSize: number, addressSize = 0, credentials = false) {
     this.slots = slots;
     this.stride = Math.ceil(messageSize / 8) * 8;
     this.#messageSize = messageSize;
     this.#addressSize = Math.ceil(addressSize / 8) * 8;
+    this.#controlSize = credentials ? libc.CMSG_UCRED_SPACE : 0;
     const headerBytes = slots * (libc.MMSGHDR_SIZE + libc.IOVEC_SIZE);
-    const total = headerBytes + slots * (this.#addressSize + this.stride);
+    const total = headerBytes + slots * (this.#addressSize + this.#controlSize + this.stride);
     this.#pointer = libc.allocNative(total);
     const memory = libc.viewNative(this.#pointer, total);
     this.#headers = new DataView(memory, 0, headerBytes);
     const addressStart = headerBytes;
-    const dataStart = addressStart + slots * this.#addressSize;
+    const controlStart = addressStart + slots * this.#addressSize;
+    const dataStart = controlStart + slots * this.#controlSize;
     this.addresses = addressSize > 0 ? new Uint8Array(memory, addressStart, slots * this.#addressSize) : undefined;
+    if (credentials) this.#controls = new DataView(memory, controlStart, slots * this.#controlSize);
     this.data = new Uint8Array(memory, dataStart, slots * this.stride);
     const base = this.#pointer;
     const iovStart = slots * libc.MMSGHDR_SIZE;
@@ -54,6 +66,9 @@ export class MmsgBatch {
       const iov = iovStart + i * libc.IOVEC_SIZE;
       if (addressSize > 0) {
         this.#headers.setBigUint64(header + MSG_NAME, base + BigInt(addressStart + i * this.#addressSize), true);
+      }
+      if (credentials) {
+        this.#headers.setBigUint64(header + MSG_CONTROL, base + BigInt(controlStart + i * this.#controlSize), true);
       }
       this.#headers.setBigUint64(header + MSG_IOV, base + BigInt(iov), true);
       this.#headers.setBigUint64(header + MSG_IOVLEN, 1n, true);
@@ -81,10 +96,42 @@ export class MmsgBatch {
     for (let i = 0; i < count; i++) this.setLength(i, this.#messageSize);
   }
 
-  /** Before recvmmsg: tells the kernel how much room each of the first `count` address buffers has. */
-  prepareAddresses(count: number): void {
-    for (let i = 0; i < count; i++)
-      this.#headers.setUint32(i * libc.MMSGHDR_SIZE + MSG_NAMELEN, this.#addressSize, true);
+  /** Before recvmmsg: tells the kernel how much room the first `count` address and control buffers have. */
+  prepareReceive(count: number): void {
+    const headers = this.#headers;
+    if (this.#addressSize > 0) {
+      for (let i = 0; i < count; i++) headers.setUint32(i * libc.MMSGHDR_SIZE + MSG_NAMELEN, this.#addressSize, true);
+    }
+    if (this.#controlSize > 0) {
+      const size = BigInt(this.#controlSize);
+      for (let i = 0; i < count; i++) headers.setBigUint64(i * libc.MMSGHDR_SIZE + MSG_CONTROLLEN, size, true);
+    }
+  }
+
+  /**
+   * After recvmmsg: the SCM_CREDENTIALS the kernel attached to slot `index` (pid, uid, gid), or
+   * undefined when the slot has none. On a socket with SO_PASSCRED the kernel attaches them to every
+   * message it delivers (net/core/scm.c, scm_recv), so a slot without them is no message at all: the
+   * end of a seqpacket connection, which recvmsg also reports as 0 bytes.
+   */
+  credentials(index: number): { pid: number; uid: number; gid: number } | undefined {
+    const controls = this.#controls;
+    if (controls === undefined) return undefined;
+    const length = Number(this.#headers.getBigUint64(index * libc.MMSGHDR_SIZE + MSG_CONTROLLEN, true));
+    if (length < libc.CMSGHDR_SIZE + libc.UCRED_SIZE) return undefined;
+    const at = index * this.#controlSize;
+    if (
+      controls.getInt32(at + 8, true) !== libc.SOL_SOCKET ||
+      controls.getInt32(at + 12, true) !== libc.SCM_CREDENTIALS
+    ) {
+      return undefined;
+    }
+    const data = at + libc.CMSGHDR_SIZE;
+    return {
+      pid: controls.getInt32(data, true),
+      uid: controls.getUint32(data + 4, true),
+      gid: controls.getUint32(data + 8, true),
+    };
   }
 
   /** After recvmmsg: the received length of slot `index` (the real length, with MSG_TRUNC). */

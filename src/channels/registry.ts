@@ -1,6 +1,7 @@
 /** The transports by scheme, and looking up the one a URL (or scheme) names for an operation. */
 import { UnsupportedError } from '../errors.js';
 import { transports as mqTransports } from './mq.js';
+import { transports as natsTransports } from './nats.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
 import { transports as streamTransports } from './stream.js';
@@ -10,6 +11,7 @@ import { type Address, parseUrl } from './url.js';
 
 const registry: Partial<Record<string, Transport>> = {
   ...mqTransports,
+  ...natsTransports,
   ...ringTransports,
   ...socketTransports,
   ...streamTransports,

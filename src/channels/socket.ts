@@ -34,7 +34,6 @@ import {
 import { check, errnoName, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
-  type ChannelOptions,
   type DatagramChannel,
   FdChannel,
   type Listener,
@@ -43,9 +42,21 @@ import {
   type ReceiveOptions,
   type SendOptions,
 } from './channel.js';
-import { SocketListener } from './listener.js';
+import { exchangeIdentity } from './identity.js';
+import { type ListenerInit, SocketListener } from './listener.js';
 import { MmsgBatch } from './mmsg.js';
-import { checkAllow, isAllowed, peerCredentials, refuseAllow } from './peercred.js';
+import {
+  type Allow,
+  checkListener,
+  describeAllow,
+  effectiveAllow,
+  isAllowed,
+  passCredentials,
+  peerCredentials,
+  refusalHint,
+  refuseAllow,
+  reportRefusal,
+} from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
@@ -72,6 +83,8 @@ const READ_AHEAD = 64;
 const CONNECT_RETRY_MS = 5_000;
 
 const SEND_FLAGS = libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL;
+/** The sender of a datagram that came without credentials (never expected: SO_PASSCRED is set before bind). */
+const UNKNOWN_SENDER: PeerCredentials = { pid: 0, uid: 0xffff_fffe, gid: 0xffff_fffe };
 const RECV_FLAGS = libc.MSG_DONTWAIT | libc.MSG_TRUNC;
 
 interface SocketInit {
@@ -85,7 +98,17 @@ interface SocketInit {
   readonly localUrl?: string | undefined;
   readonly bound?: BoundFile | undefined;
   readonly peer?: PeerCredentials | undefined;
-  readonly options: ChannelOptions;
+  readonly options: SocketOptions;
+  /**
+   * The socket has SO_PASSCRED: every received message carries its sender's SCM_CREDENTIALS (always
+   * on seqpacket, where it tells an empty record from the end of the connection; on unix+dgram when
+   * `allow` is enforced).
+   */
+  readonly credentials?: boolean;
+  /** Datagrams whose sender fails this are dropped and counted (unix+dgram). */
+  readonly allow?: Allow | undefined;
+  /** This end connected to a listener (its errors may point at the listener's `allow`). */
+  readonly connector?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -116,6 +139,14 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   #queue: (Message<T> | Error)[] = [];
   #head = 0;
   #eof = false;
+  readonly #credentials: boolean;
+  readonly #allow: Allow | undefined;
+  readonly #connector: boolean;
+  readonly #options: SocketOptions;
+  /** Datagrams dropped because their sender failed `allow`. */
+  #refused = 0;
+  /** Messages (and undecodable ones) received so far. */
+  #received = 0;
   /** The last sender address seen (unconnected sockets), and its URL. */
   readonly #lastSender = new Uint8Array(SOCKADDR_MAX);
   #lastSenderLength = -1;
@@ -135,6 +166,10 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.localUrl = init.localUrl;
     this.#bound = init.bound;
     this.peer = init.peer;
+    this.#credentials = init.credentials === true;
+    this.#allow = init.allow;
+    this.#connector = init.connector === true;
+    this.#options = init.options;
   }
 
   // --- sending -----------------------------------------------------------------------------------
@@ -165,7 +200,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       errno === errnos.ENOTCONN ||
       (errno === errnos.ECONNREFUSED && this.transport !== 'udp' && to === undefined);
     if (peerGone) {
-      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})`);
+      const hint = this.#connector && this.#received === 0 ? `; ${refusalHint(this.url)}` : '';
+      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})${hint}`);
     }
     to ??= this.#peerUrl ?? this.url;
     const hints: Partial<Record<string, string>> = {
@@ -182,17 +218,22 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     this.assertOpen();
     this.checkPriority(options.priority);
     const address = await this.#destination(to);
+    this.assertOpen();
     let bytes = this.encodeScratch(value);
-    const wait = this.waitOptions('sendTo', options);
-    for (let delay = 1; ; delay = Math.min(delay * 2, 32)) {
-      this.assertOpen();
-      if (libc.sendto(this.#fd, bytes, bytes.length, SEND_FLAGS, address.bytes, address.length) >= 0) return;
+    const attempt = (): boolean =>
+      libc.sendto(this.#fd, bytes, bytes.length, SEND_FLAGS, address.bytes, address.length) >= 0 ||
       this.#sendFailed('sendto', libc.errno(), bytes.length, to);
-      // Another send may reuse the scratch buffer while this one waits.
-      if (delay === 1) bytes = bytes.slice();
-      // Polling writable would not wait for the peer's queue on an unconnected socket: back off instead.
-      await backOff(delay, wait);
-    }
+    if (attempt()) return;
+    // Another send may reuse the scratch buffer while this one waits.
+    bytes = bytes.slice();
+    // Polling writable would not wait for the peer's queue on an unconnected socket: back off instead.
+    let delay = 1;
+    const pause = (wait: WaitOptions): Promise<void> => {
+      const ms = delay;
+      delay = Math.min(delay * 2, 32);
+      return backOff(ms, wait);
+    };
+    await this.retryUntilSent(attempt, this.waitOptions('sendTo', options), pause);
   }
 
   async #destination(to: string): Promise<SockAddr> {
@@ -236,23 +277,22 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       }
     } finally {
       this.#sendBatchBusy = false;
-      // Closed while this batch waited: closeResources left the memory to be freed here.
-      if (this.closed) batch.free();
+      // Destroyed while this batch waited: closeResources left the memory to be freed here.
+      if (this.destroyed) batch.free();
     }
   }
 
   async #sendBatchOut(batch: MmsgBatch, count: number, wait: WaitOptions): Promise<void> {
     let sent = 0;
-    while (sent < count) {
-      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
-      if (n > 0) {
-        sent += n;
-        continue;
+    const attempt = (): boolean => {
+      while (sent < count) {
+        const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
+        if (n > 0) sent += n;
+        else return this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
       }
-      this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
-      await this.waitWritable(wait);
-      this.assertOpen();
-    }
+      return true;
+    };
+    if (this.sendsWaiting || !attempt()) await this.retryUntilSent(attempt, wait);
   }
 
   // --- receiving ---------------------------------------------------------------------------------
@@ -285,7 +325,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   }
 
   #endOfStream(): ChannelClosedError {
-    return new ChannelClosedError(`${this.url}: the peer closed the connection`);
+    const hint = this.#connector && this.#received === 0 ? `; ${refusalHint(this.url)}` : '';
+    return new ChannelClosedError(`${this.url}: the peer closed the connection${hint}`);
   }
 
   /**
@@ -316,20 +357,30 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     const batch = this.#receiveBatch ?? this.#newReceiveBatch();
     const want = Math.min(max, batch.slots);
     const unconnected = !this.#connected;
-    if (unconnected) batch.prepareAddresses(want);
+    if (unconnected || this.#credentials) batch.prepareReceive(want);
     const n = libc.recvmmsg(this.#fd, batch.headerAddress(0), want, RECV_FLAGS, null);
     if (n < 0) return this.#receiveFailed(libc.errno());
     // Fixed-size (struct) codecs decode straight from native memory; a variable-size codec's
     // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
     const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
+    const seqpacket = this.transport === 'unix+seqpacket';
     for (let i = 0; i < n; i++) {
       const length = batch.receivedLength(i);
-      // A zero-length record on a seqpacket socket is its end: recvmmsg fills every slot after it the same way.
-      if (length === 0 && this.transport === 'unix+seqpacket') {
+      const sender = this.#credentials ? batch.credentials(i) : undefined;
+      // recv gives 0 both for an empty record and at the end of a seqpacket connection (af_unix.c,
+      // unix_dgram_recvmsg: "Signal EOF on disconnected non-blocking SEQPACKET socket" returns 0 with
+      // no message), and recvmmsg fills every slot after the end the same way. With SO_PASSCRED the
+      // kernel puts SCM_CREDENTIALS on every real message (scm_recv), so a 0 without them is the end.
+      if (seqpacket && length === 0 && sender === undefined) {
         this.#eof = true;
         break;
       }
       const from = unconnected ? this.#senderUrl(batch, i) : this.#peerUrl;
+      if (this.#allow !== undefined && !isAllowed(this.#allow, sender ?? UNKNOWN_SENDER)) {
+        this.#refuse(sender ?? UNKNOWN_SENDER, from);
+        continue;
+      }
+      this.#received += 1;
       try {
         const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
         this.#queue.push(this.#decode(data, i * batch.stride, length, truncated, from));
@@ -340,8 +391,15 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     return this.#queue.length > 0;
   }
 
+  /** Drops a datagram whose sender `allow` refuses: counted in info().refused, reported to onRefused. */
+  #refuse(sender: PeerCredentials, from: string | undefined): void {
+    this.#refused += 1;
+    reportRefusal(this.#options, from === undefined ? sender : { ...sender, from });
+  }
+
   #newReceiveBatch(): MmsgBatch {
-    const batch = new MmsgBatch(batchSlots(this.codec.size), this.codec.size, this.#connected ? 0 : SOCKADDR_MAX);
+    const address = this.#connected ? 0 : SOCKADDR_MAX;
+    const batch = new MmsgBatch(batchSlots(this.codec.size), this.codec.size, address, this.#credentials);
     this.#receiveBatch = batch;
     return batch;
   }
@@ -374,6 +432,12 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   #decode(bytes: Uint8Array, offset: number, length: number, truncated: boolean, from: string | undefined): Message<T> {
     const { size, fixedSize, name } = this.codec;
     const sender = from === undefined ? '' : ` from ${from}`;
+    if (length === 0 && this.transport === 'unix+seqpacket') {
+      throw new DecodeError(
+        '',
+        `${this.url}: discarded an empty record${sender}, expected ${fixedSize ? 'exactly' : 'at most'} ${size} bytes of ${name}; the sender uses another protocol (the connection goes on)`,
+      );
+    }
     if (truncated || length > size) {
       throw new DecodeError(
         '',
@@ -413,6 +477,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       localUrl: this.localUrl,
       peerUrl: this.#peerUrl,
       peer: this.peer,
+      ...(this.transport === 'unix+dgram' ? { admits: describeAllow(this.#allow), refused: this.#refused } : {}),
     };
     if (this.closed) return base;
     return {
@@ -514,16 +579,16 @@ class SeqpacketListener<T> extends SocketListener<T, SocketChannel<T>> {
   readonly localUrl: string;
   readonly #codec: MessageCodec<T>;
 
-  constructor(url: string, fd: number, codec: MessageCodec<T>, options: SocketOptions, bound: BoundFile | undefined) {
-    super(url, fd, options, bound);
-    this.localUrl = url;
+  constructor(init: ListenerInit, codec: MessageCodec<T>) {
+    super(init);
+    this.localUrl = init.url;
     this.#codec = codec;
   }
 
-  protected admit(fd: number): SocketChannel<T> | undefined {
-    const peer = peerCredentials(fd);
-    if (!isAllowed(this.options.allow, peer)) return undefined;
+  protected async admit(fd: number, peer: PeerCredentials | undefined): Promise<SocketChannel<T>> {
     ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, this.#codec);
+    if (this.options.identity === true) await exchangeIdentity(fd, this.#codec.fingerprint, this.url, true);
+    // SO_PASSCRED is inherited from the listener (af_unix.c, unix_sock_inherit_flags).
     return new SocketChannel(this.#codec, {
       scheme: 'unix+seqpacket',
       url: this.url,
@@ -532,6 +597,7 @@ class SeqpacketListener<T> extends SocketListener<T, SocketChannel<T>> {
       localUrl: this.url,
       peer,
       options: this.options,
+      credentials: true,
     });
   }
 }
@@ -557,30 +623,35 @@ async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Pr
 const seqpacket: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
-    checkAllow(options.allow);
+    effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
+      passCredentials(fd);
       await connectSeqpacket(fd, sockaddr, unix.url);
-      const peer = peerCredentials(fd);
-      if (!isAllowed(options.allow, peer)) {
-        throw systemError(
-          errnos.EACCES,
-          'connect',
-          unix.url,
-          `the listener (pid ${peer.pid}, uid ${peer.uid}, gid ${peer.gid}) is not admitted by the allow option`,
-        );
-      }
+      const peer = checkListener(fd, unix.url, options);
       ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, codec);
-      return new SocketChannel(codec, { scheme: 'unix+seqpacket', url: unix.url, fd, connected: true, peer, options });
+      if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, unix.url, true, options);
+      return new SocketChannel(codec, {
+        scheme: 'unix+seqpacket',
+        url: unix.url,
+        fd,
+        connected: true,
+        peer,
+        options,
+        credentials: true,
+        connector: true,
+      });
     });
   },
 
   async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
-    checkAllow(options.allow);
+    const allow = effectiveAllow(options, unix.abstract);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnError(fd, () => {
+      // Accepted connections inherit it: records sent before accept carry credentials too.
+      passCredentials(fd);
       const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
       try {
         check(libc.listen(fd, options.backlog ?? 128), 'listen', unix.url);
@@ -588,7 +659,8 @@ const seqpacket: Transport = {
         removeBoundFile(bound);
         throw error;
       }
-      return new SeqpacketListener(unix.url, fd, codec, options, bound);
+      const init = { url: unix.url, transport: 'unix+seqpacket', fd, options, bound, unix: true, allow };
+      return new SeqpacketListener(init, codec);
     });
   },
 
@@ -601,12 +673,15 @@ const seqpacket: Transport = {
 
 const unixDgram: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
-    refuseAllow('unix+dgram', options.allow);
     const unix = unixAddressOf(address, 'unix+dgram');
+    // A connected datagram socket receives only from its peer (af_unix.c, unix_may_send), so nothing
+    // is checked by default; `allow` checks each reply's sender all the same.
+    const allow = effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
+      if (allow !== undefined) passCredentials(fd);
       // Autobind to a unique abstract name, so that the receiver can reply to this socket's `from`.
       const autobind = unixAutobind();
       check(libc.bind(fd, autobind.bytes, autobind.length), 'bind');
@@ -622,16 +697,20 @@ const unixDgram: Transport = {
         peerUrl: unix.url,
         localUrl: socketName(fd, 'unix+dgram'),
         options,
+        credentials: allow !== undefined,
+        allow,
       });
     });
   },
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
-    refuseAllow('unix+dgram', options.allow);
     const unix = unixAddressOf(address, 'unix+dgram');
+    const allow = effectiveAllow(options, unix.abstract);
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
+      // Before bind: no datagram can arrive without its sender's credentials.
+      if (allow !== undefined) passCredentials(fd);
       const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode ?? 0o600);
       return new SocketChannel(codec, {
         scheme: 'unix+dgram',
@@ -641,6 +720,8 @@ const unixDgram: Transport = {
         localUrl: unix.url,
         bound,
         options,
+        credentials: allow !== undefined,
+        allow,
       });
     });
   },
@@ -735,7 +816,10 @@ function adoptSocket<T>(
   ensureMessageFits(fd, scheme, libc.AF_UNIX, codec);
   const url = `${scheme}:(fd ${fd})`;
   const peer = options.peer === false ? undefined : peerCredentials(fd);
-  return new SocketChannel(codec, { scheme, url, fd, connected: true, peer, options });
+  // Seqpacket: tells an empty record from the end of the connection (see #fill).
+  const credentials = scheme === 'unix+seqpacket';
+  if (credentials) passCredentials(fd);
+  return new SocketChannel(codec, { scheme, url, fd, connected: true, peer, options, credentials });
 }
 
 function pairable(scheme: 'unix+dgram' | 'unix+seqpacket'): Pick<Transport, 'pair' | 'adopt'> {

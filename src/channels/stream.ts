@@ -17,7 +17,7 @@
  * one call, because a koffi call costs ~250 ns and a syscall more: bytes per syscall is what wins.
  */
 
-import { fstatSync } from 'node:fs';
+import { type BigIntStats, fstatSync, lstatSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
@@ -39,8 +39,9 @@ import {
   type Message,
   type SendOptions,
 } from './channel.js';
-import { SocketListener } from './listener.js';
-import { checkAllow, isAllowed, peerCredentials } from './peercred.js';
+import { exchangeIdentity } from './identity.js';
+import { type ListenerInit, SocketListener } from './listener.js';
+import { checkListener, effectiveAllow, peerCredentials, refusalHint, refuseAllow } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
 import type {
   AdoptOptions,
@@ -94,6 +95,8 @@ export interface StreamInit extends ChannelOptions {
   /** Every write is whole records of at most PIPE_BUF bytes (several writers share the pipe). */
   readonly atomic?: boolean;
   readonly peer?: PeerCredentials;
+  /** This end connected to a listener (its errors may point at the listener's `allow`). */
+  readonly connector?: boolean;
 }
 
 /** A typed channel over a byte stream (pipe, FIFO, UNIX stream socket, TCP connection). */
@@ -119,6 +122,9 @@ export class StreamChannel<T> extends FdChannel<T> {
   #start = 0;
   #end = 0;
   #eof = false;
+  /** Whether any byte came in yet (a connection closed before any did may have been refused). */
+  #receivedAny = false;
+  readonly #connector: boolean;
   #broken: DecodeError | undefined;
   // Send queue: #queue[#head ...] in order.
   #queue: Pending[] = [];
@@ -136,6 +142,7 @@ export class StreamChannel<T> extends FdChannel<T> {
     this.#access = init.access;
     this.#fifoReader = init.fifoReader === true;
     this.#atomic = init.atomic === true;
+    this.#connector = init.connector === true;
     this.#fixed = codec.fixedSize;
     this.#frame = frameSize(codec);
     if (this.#atomic && this.#frame > libc.PIPE_BUF) throw sharedTooLarge(init.url, this.#frame);
@@ -285,7 +292,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       if (errno === errnos.EINTR) continue;
       if (errno === errnos.EPIPE || errno === errnos.ECONNRESET) {
         throw new ChannelClosedError(
-          `${this.url}: the receiving end is gone (${errnoName(errno)}); nothing more can be sent on this channel`,
+          `${this.url}: the receiving end is gone (${errnoName(errno)}); nothing more can be sent on this channel${this.#refusalHint()}`,
         );
       }
       throw systemError(errno, this.#kind === 'socket' ? 'send' : 'write', this.url);
@@ -304,6 +311,8 @@ export class StreamChannel<T> extends FdChannel<T> {
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const { signal, timeoutMs } = options;
+      // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
+      const accepted = this.acceptSend();
       let timer: NodeJS.Timeout | undefined;
       const withdraw = (error: unknown): void => {
         if (item.started) return; // committed: part of it is in the kernel, the rest must follow
@@ -311,7 +320,7 @@ export class StreamChannel<T> extends FdChannel<T> {
         if (index < 0) return;
         this.#queue.splice(index, 1);
         item.disarm();
-        reject(error);
+        item.reject(error);
         if (this.#queued === 0) this.#pumpCancel?.abort();
       };
       const onAbort = (): void => withdraw(new AbortError(`send on ${this.url}`, signal?.reason));
@@ -320,15 +329,21 @@ export class StreamChannel<T> extends FdChannel<T> {
         offset: 0,
         ends,
         started,
-        resolve,
-        reject,
+        resolve: () => {
+          accepted.settle();
+          resolve();
+        },
+        reject: (error) => {
+          accepted.settle();
+          reject(accepted.error(error));
+        },
         disarm: () => {
           if (timer !== undefined) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         },
       };
       if (!started) {
-        if (signal?.aborted) return reject(new AbortError(`send on ${this.url}`, signal.reason));
+        if (signal?.aborted) return item.reject(new AbortError(`send on ${this.url}`, signal.reason));
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => withdraw(new TimeoutError(`send on ${this.url}`, timeoutMs)), timeoutMs);
         }
@@ -418,7 +433,7 @@ export class StreamChannel<T> extends FdChannel<T> {
         } finally {
           this.#pumpCancel = undefined;
         }
-        if (this.closed) throw new ChannelClosedError(`${this.url} was closed before the record was sent`);
+        if (this.destroyed) throw new ChannelClosedError(`${this.url} was closed before the record was sent`);
         this.#flushQueue();
       }
     } catch (error) {
@@ -495,6 +510,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       const n = libc.read(this.#fd, room, room.length);
       if (n > 0) {
         this.#end += n;
+        this.#receivedAny = true;
         return true;
       }
       if (n === 0) {
@@ -524,7 +540,14 @@ export class StreamChannel<T> extends FdChannel<T> {
         `${this.url}: the stream ended ${left} bytes into a ${this.#frame}-byte record; the sender stopped mid-record`,
       );
     }
-    throw new ChannelClosedError(`${this.url}: the sending end closed (end of stream)`);
+    throw new ChannelClosedError(`${this.url}: the sending end closed (end of stream)${this.#refusalHint()}`);
+  }
+
+  /** On a UNIX connection this end made that ended before any byte came: the listener's `allow` may have refused it. */
+  #refusalHint(): string {
+    return this.#connector && !this.#receivedAny && this.transport === 'unix+stream'
+      ? `; ${refusalHint(this.url)}`
+      : '';
   }
 
   // --- lifecycle -------------------------------------------------------------------------------
@@ -550,19 +573,9 @@ export class StreamChannel<T> extends FdChannel<T> {
     if (error[0] !== 0) throw systemError(error[0]!, syscall, this.url);
   }
 
-  override async close(): Promise<void> {
-    if (this.closed) return;
-    // Last chance for records still queued (a trySend's committed tail): hand what fits to the kernel.
-    try {
-      if (this.#queued > 0) this.#flushQueue();
-    } catch {
-      // The peer is gone: nothing more can be sent anyway.
-    }
-    await super.close();
-    this.#failQueue(new ChannelClosedError(`${this.url} was closed before the record was wholly sent`));
-  }
-
   protected closeResources(): void {
+    // close() got here once the queue drained; destroy() (or close()'s timeout) fails what is left.
+    this.#failQueue(new ChannelClosedError(`${this.url} was closed before the record was wholly sent`));
     libc.close(this.#fd);
   }
 
@@ -653,11 +666,60 @@ async function createFifo(path: string, mode: number, exclusive: boolean): Promi
 async function openFifoWriter(path: string, url: string, options: OpenOptions): Promise<number> {
   const wait = waitFor(`open ${url} for writing (waiting for a reader)`, options);
   for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
-    const fd = libc.open(path, libc.O_WRONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0);
+    const fd = libc.open(path, libc.O_WRONLY | FIFO_OPEN_FLAGS, 0);
     if (fd >= 0) return fd;
     const errno = libc.errno();
-    if (errno !== errnos.ENXIO && errno !== errnos.EINTR) throw systemError(errno, 'open', path);
+    if (errno !== errnos.ENXIO && errno !== errnos.EINTR) throw fifoOpenError(errno, path);
     await sleepUntil(delay, wait, options.ref !== false);
+  }
+}
+
+/**
+ * Every FIFO open: non-blocking, close-on-exec, and O_NOFOLLOW. Whoever can write the FIFO's
+ * directory could otherwise swap the FIFO for a symlink to a FIFO of theirs, and read what this end
+ * writes or feed what it reads (fs.protected_symlinks only guards sticky world-writable directories,
+ * and is 0 on many machines). O_NOFOLLOW covers the last component; symlinks in the directories
+ * above are followed, as the path is the caller's.
+ */
+const FIFO_OPEN_FLAGS = libc.O_NONBLOCK | libc.O_CLOEXEC | libc.O_NOFOLLOW;
+
+function fifoOpenError(errno: number, path: string): Error {
+  const hint =
+    errnoName(errno) === 'ELOOP'
+      ? "the path is a symbolic link, and FIFOs are opened without following one (another user could point it at a FIFO of theirs); give the FIFO's own path"
+      : undefined;
+  return systemError(errno, 'open', path, hint);
+}
+
+/** What lstat sees at `path`, or undefined when nothing is there. */
+function lstatOf(path: string): BigIntStats | undefined {
+  return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+}
+
+/** Refuses, before opening it, a path that is not a FIFO (a regular file, a device, a symlink). */
+function checkIsFifo(path: string): void {
+  const stat = lstatOf(path);
+  if (stat === undefined || stat.isFIFO()) return; // missing: open() says ENOENT
+  const what = stat.isSymbolicLink() ? 'a symbolic link (FIFOs are opened without following one)' : 'not a FIFO';
+  throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: ${what}`);
+}
+
+/**
+ * After the open: the descriptor must be a FIFO, and the very one the path names now (same device
+ * and inode): a path swapped between the check and the open is refused, not used.
+ */
+function checkOpenedFifo(fd: number, path: string): void {
+  const opened = fstatSync(fd, { bigint: true });
+  const now = lstatOf(path);
+  if (!opened.isFIFO()) {
+    throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: not a FIFO`);
+  }
+  if (now === undefined || now.dev !== opened.dev || now.ino !== opened.ino) {
+    throw new ValidationError(
+      'url',
+      `the FIFO that was opened (device ${opened.dev}, inode ${opened.ino})`,
+      `${path} replaced while it was being opened; someone else changes that directory: use one only you can write`,
+    );
   }
 }
 
@@ -674,16 +736,18 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
   }
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
   if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  checkIsFifo(path);
   // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
   // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
-  const fd =
-    access === 'receive'
-      ? check(libc.open(path, libc.O_RDONLY | libc.O_NONBLOCK | libc.O_CLOEXEC, 0), 'open', path)
-      : await openFifoWriter(path, url, options);
+  let fd: number;
+  if (access === 'receive') {
+    fd = libc.open(path, libc.O_RDONLY | FIFO_OPEN_FLAGS, 0);
+    if (fd < 0) throw fifoOpenError(libc.errno(), path);
+  } else {
+    fd = await openFifoWriter(path, url, options);
+  }
   try {
-    if (!fstatSync(fd).isFIFO()) {
-      throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: not a FIFO`);
-    }
+    checkOpenedFifo(fd, path);
     return new StreamChannel(codec, {
       url,
       transport: 'fifo',
@@ -805,6 +869,7 @@ function socketChannel<T>(
   fd: number,
   options: ChannelOptions,
   peer?: PeerCredentials,
+  connector = false,
 ): StreamChannel<T> {
   return new StreamChannel(codec, {
     url,
@@ -812,22 +877,15 @@ function socketChannel<T>(
     fd,
     kind: 'socket',
     access: 'both',
+    connector,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
   });
 }
 
-function refused(url: string, peer: PeerCredentials): ValidationError {
-  return new ValidationError(
-    'peer',
-    'a peer allowed by the `allow` option',
-    `pid ${peer.pid} uid ${peer.uid} gid ${peer.gid}`,
-    { message: `${url}: peer pid ${peer.pid} (uid ${peer.uid}, gid ${peer.gid}) is not allowed by the allow option` },
-  );
-}
-
 async function connectStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>> {
-  checkAllow(options.allow);
+  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
+  else effectiveAllow(options, false);
   const endpoint = await resolveEndpoint(address);
   const unix = endpoint.family === libc.AF_UNIX;
   const wait = waitFor(`connect to ${address.url}`, options);
@@ -847,10 +905,10 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
       await sleepUntil(delay, wait, options.ref !== false);
     }
     if (!unix) setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+    const peer = unix ? checkListener(fd, address.url, options) : undefined;
+    if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, address.url, false, options);
     if (unix) {
-      const peer = peerCredentials(fd);
-      if (!isAllowed(options.allow, peer)) throw refused(address.url, peer);
-      return socketChannel(codec, address.url, address.scheme, fd, options, peer);
+      return socketChannel(codec, address.url, address.scheme, fd, options, peer, true);
     }
     return channel ?? socketChannel(codec, address.url, address.scheme, fd, options);
   } catch (error) {
@@ -863,34 +921,22 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
 /** A listening UNIX stream or TCP socket: each accepted connection is a StreamChannel. */
 export class StreamListener<T> extends SocketListener<T> {
   readonly #codec: MessageCodec<T>;
-  readonly #scheme: string;
 
-  constructor(
-    url: string,
-    scheme: string,
-    codec: MessageCodec<T>,
-    fd: number,
-    options: SocketOptions,
-    bound?: BoundFile,
-  ) {
-    super(url, fd, options, bound);
-    this.#scheme = scheme;
+  constructor(init: ListenerInit, codec: MessageCodec<T>) {
+    super(init);
     this.#codec = codec;
   }
 
-  protected admit(fd: number): Channel<T> | undefined {
-    if (this.#scheme === 'tcp') {
-      setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
-      return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options);
-    }
-    const peer = peerCredentials(fd);
-    if (!isAllowed(this.options.allow, peer)) return undefined;
-    return socketChannel(this.#codec, this.url, this.#scheme, fd, this.options, peer);
+  protected async admit(fd: number, peer: PeerCredentials | undefined): Promise<Channel<T>> {
+    if (this.transport === 'tcp') setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+    if (this.options.identity === true) await exchangeIdentity(fd, this.#codec.fingerprint, this.url, false);
+    return socketChannel(this.#codec, this.url, this.transport, fd, this.options, peer);
   }
 }
 
 async function listenStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
-  checkAllow(options.allow);
+  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
+  const allow = address.scheme === 'unix+stream' ? effectiveAllow(options, address.abstract) : undefined;
   const endpoint = await resolveEndpoint(address);
   const fd = streamSocket(endpoint.family);
   try {
@@ -915,7 +961,8 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
       check(libc.getsockname(fd, bound, length), 'getsockname');
       url = formatAddress('tcp', bound, length[0]!) ?? url;
     }
-    return new StreamListener(url, address.scheme, codec, fd, options, bound);
+    const unix = address.scheme === 'unix+stream';
+    return new StreamListener({ url, transport: address.scheme, fd, options, bound, unix, allow }, codec);
   } catch (error) {
     libc.close(fd);
     throw error;

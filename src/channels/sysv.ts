@@ -592,8 +592,8 @@ export interface SysvQueueEntry {
 }
 
 /** Every System V queue of this IPC namespace (from /proc/sysvipc/msg, which `ipcs -q` reads). */
-export function sysvQueues(): SysvQueueEntry[] {
-  return sysvmsg.listQueues().map((queue) => ({
+export function sysvQueues(procFile?: string): SysvQueueEntry[] {
+  return sysvmsg.listQueues(procFile).map((queue) => ({
     url: queue.key === libc.IPC_PRIVATE ? `sysv:id=${queue.id}` : `sysv:key=${sysvmsg.keyString(queue.key)}`,
     id: queue.id,
     key: queue.key,

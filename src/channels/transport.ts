@@ -50,12 +50,23 @@ export interface SocketOptions extends ChannelOptions, PeerWaitOptions {
   /** Permission bits of a socket file created by bind/listen; default 0o600. */
   readonly mode?: number;
   /**
-   * Only peers with these uids, or for which the function returns true, are accepted (SO_PEERCRED on
-   * unix+seqpacket and unix+stream; refused with UnsupportedError on datagram sockets, which have no peer).
+   * Only peers with these uids, or for which the function returns true, are admitted: SO_PEERCRED per
+   * connection on unix+seqpacket and unix+stream, SCM_CREDENTIALS per datagram on unix+dgram (refused
+   * datagrams are dropped and counted). Default: on an abstract (`@name`) address, only this process's
+   * effective uid; on a path, anyone the socket file's mode lets in. `'anyone'` admits every uid
+   * (an abstract name then has no protection at all). Refused with UnsupportedError on udp.
    */
-  readonly allow?: readonly number[] | ((peer: PeerCredentials) => boolean);
+  readonly allow?: readonly number[] | ((peer: PeerCredentials) => boolean) | 'anyone';
+  /** Called (on a later microtask) with the credentials of every peer or datagram `allow` refused. */
+  readonly onRefused?: (peer: PeerCredentials & { readonly from?: string | undefined }) => void;
   /** listen backlog. */
   readonly backlog?: number;
+  /**
+   * Exchange and check the codec's fingerprint when the connection is made (unix+seqpacket,
+   * unix+stream, tcp; see identity.ts): a peer with another schema fails connect/accept with
+   * SchemaMismatchError naming both fingerprints. Both ends must set it (C: typed_ipc_identity.h).
+   */
+  readonly identity?: boolean;
 }
 
 /** Which way the parent's end of a pair carries messages (the child's end goes the other way). */

@@ -2,12 +2,23 @@
  * Channel URLs: `mq:/name`, `shm:/name`, `fifo:/path`, `unix+dgram:/path`, `unix+seqpacket:/path`,
  * `unix+stream:/path` (`@name` in place of the leading `/` for the abstract namespace),
  * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets), System V queues as `sysv:key=0x1234`,
- * `sysv:/path?proj=N` (ftok), `sysv:id=N` or `sysv:private`.
+ * `sysv:/path?proj=N` (ftok), `sysv:id=N` or `sysv:private`, `nats://host:port/subject` (see nats/url.ts).
  */
 import { ValidationError } from '../errors.js';
+import { type NatsAddress, parseNatsUrl } from './nats/url.js';
 
 /** The schemes typed-ipc understands. */
-export type Scheme = 'mq' | 'shm' | 'fifo' | 'unix+dgram' | 'unix+seqpacket' | 'unix+stream' | 'udp' | 'tcp' | 'sysv';
+export type Scheme =
+  | 'mq'
+  | 'shm'
+  | 'fifo'
+  | 'unix+dgram'
+  | 'unix+seqpacket'
+  | 'unix+stream'
+  | 'udp'
+  | 'tcp'
+  | 'sysv'
+  | 'nats';
 
 /** Which System V queue a `sysv:` URL names: by key, by ftok path and project id, by id, or a new private one. */
 export type SysvTarget =
@@ -28,7 +39,8 @@ export type Address =
       readonly abstract: boolean;
     }
   | { readonly scheme: 'udp' | 'tcp'; readonly url: string; readonly host: string; readonly port: number }
-  | { readonly scheme: 'sysv'; readonly url: string; readonly target: SysvTarget };
+  | { readonly scheme: 'sysv'; readonly url: string; readonly target: SysvTarget }
+  | NatsAddress;
 
 const schemes: readonly Scheme[] = [
   'mq',
@@ -40,13 +52,22 @@ const schemes: readonly Scheme[] = [
   'udp',
   'tcp',
   'sysv',
+  'nats',
 ];
 
 function bad(url: string, expected: string): ValidationError {
   return new ValidationError('url', expected, JSON.stringify(url));
 }
 
-/** Parses a channel URL; throws ValidationError naming what was expected. */
+/**
+ * Parses a channel URL.
+ *
+ * @example
+ * ```ts
+ * parseUrl('unix+dgram:@samples'); // { scheme: 'unix+dgram', path: 'samples', abstract: true, ... }
+ * ```
+ * @throws {@link ValidationError} (path `url`) naming the schemes and the form expected.
+ */
 export function parseUrl(url: string): Address {
   if (typeof url !== 'string') throw bad(String(url), 'a channel URL string');
   const colon = url.indexOf(':');
@@ -54,6 +75,8 @@ export function parseUrl(url: string): Address {
   if (colon < 0 || !schemes.includes(scheme)) {
     throw bad(url, `a URL with one of the schemes ${schemes.map((s) => `${s}:`).join(' ')}`);
   }
+  // Before anything prints the URL: a nats:// URL may hold a password.
+  if (scheme === 'nats') return parseNatsUrl(url);
   // C strings end at the first NUL: `shm:/a\0b` would silently name /dev/shm/a.
   if (url.includes('\0')) throw bad(url, 'a name or path without NUL characters');
   const rest = url.slice(colon + 1);

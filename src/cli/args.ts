@@ -31,6 +31,8 @@ export interface Command {
   /** Full help text, printed by `--help`. */
   readonly help: string;
   readonly options: OptionSpec;
+  /** Why the command cannot run in this installation (it is then left out of `--help`), or undefined. */
+  unavailable?(): string | undefined;
   /** Runs the command; resolves with the exit code. Throws UsageError or runtime errors. */
   run(args: ParsedArgs): Promise<number>;
 }

@@ -28,7 +28,10 @@ export interface Received {
 
 /** Where `tail` reads from. */
 export interface Receiver {
-  /** Next message or decode error; undefined when the source has ended; throws TimeoutError after `timeoutMs`. */
+  /**
+   * Next message or decode error; undefined when the source has ended; throws TimeoutError after
+   * `timeoutMs` (0: when nothing is waiting now).
+   */
   next(timeoutMs?: number): Promise<Received | undefined>;
   /** Whether messages carry a sender (datagram sockets, accepted connections). */
   readonly hasSender: boolean;
@@ -58,13 +61,14 @@ export function endpointOptionsOf(args: ParsedArgs): EndpointOptions {
   return { create: args.values.create === true, ...(capacity === undefined ? {} : { capacity }) };
 }
 
-type Kind = 'named' | 'datagram' | 'connection';
+type Kind = 'named' | 'datagram' | 'connection' | 'subject';
 
 /** How a URL's scheme is reached. */
 export function endpointKind(url: string): Kind {
   const { scheme } = parseUrl(url);
   if (scheme === 'mq' || scheme === 'shm' || scheme === 'fifo' || scheme === 'sysv') return 'named';
   if (scheme === 'unix+dgram' || scheme === 'udp') return 'datagram';
+  if (scheme === 'nats') return 'subject';
   return 'connection';
 }
 
@@ -75,7 +79,9 @@ export function hasCode(error: unknown, code: string): error is Error {
 
 async function receiveOne(channel: Channel<unknown>, timeoutMs: number | undefined): Promise<Received | undefined> {
   try {
-    const message = await channel.receive(timeoutMs === undefined ? {} : { timeoutMs });
+    const message =
+      timeoutMs === 0 ? channel.tryReceive() : await channel.receive(timeoutMs === undefined ? {} : { timeoutMs });
+    if (message === undefined) throw new TimeoutError(`receive on ${channel.url}`, 0);
     return message.from === undefined ? { message } : { message, from: message.from };
   } catch (error) {
     if (hasCode(error, 'ERR_IPC_CLOSED')) return undefined;
@@ -195,6 +201,9 @@ export async function openReceiver(
       return new ChannelReceiver(await bind(url, codec), true);
     case 'connection':
       return new ListenerReceiver(await listen(url, codec));
+    case 'subject':
+      // A NATS subject is opened like a named object (--create creates a JetStream stream); from is the subject.
+      return new ChannelReceiver(await open(url, codec, { ...options, access: 'receive' }), true);
   }
 }
 
@@ -204,5 +213,8 @@ export async function openSender(
   codec: MessageCodec<unknown>,
   options: EndpointOptions = {},
 ): Promise<Channel<unknown>> {
-  return endpointKind(url) === 'named' ? open(url, codec, { ...options, access: 'send' }) : connect(url, codec);
+  const kind = endpointKind(url);
+  return kind === 'named' || kind === 'subject'
+    ? open(url, codec, { ...options, access: 'send' })
+    : connect(url, codec);
 }

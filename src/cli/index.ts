@@ -19,14 +19,15 @@ export const commands: readonly Command[] = [tail, send, ls, stat, rm, gen, benc
 export const exitCodes = { ok: 0, runtime: 1, usage: 2 } as const;
 
 function mainHelp(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
+  const listed = commands.filter((c) => c.unavailable?.() === undefined);
+  const width = Math.max(...listed.map((c) => c.name.length));
   return [
     'Usage: typed-ipc <command> [options]',
     '',
     'Typed, C-struct-layout messages over Linux IPC: message queues, shared-memory rings, sockets, FIFOs.',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...listed.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `typed-ipc <command> --help` for the options of one command.',
     'Exit codes: 0 success, 1 runtime error (a system call, a timeout, a mismatched object), 2 usage error.',
@@ -42,7 +43,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   if (name === '--version' || name === '-v') {
     const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    // By the package's own name: the same from src/ (a checkout) and dist/src/ (built or installed).
+    const pkg = createRequire(import.meta.url)('typed-ipc/package.json') as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return exitCodes.ok;
   }

@@ -1,10 +1,14 @@
 /**
  * Named IPC objects as the filesystem shows them: POSIX message queues under the mqueue mount
- * (/dev/mqueue), shared-memory objects under /dev/shm. `TYPED_IPC_MQUEUE_DIR` and `TYPED_IPC_SHM_DIR`
- * point elsewhere (e.g. an mqueue filesystem mounted in a private directory).
+ * (/dev/mqueue), shared-memory objects under /dev/shm, FIFOs and UNIX socket files in the directories
+ * named (the temporary directory by default). `TYPED_IPC_MQUEUE_DIR` and `TYPED_IPC_SHM_DIR` point
+ * elsewhere (e.g. an mqueue filesystem mounted in a private directory); `TYPED_IPC_DIRS` (colon-separated)
+ * names the directories searched for FIFOs and sockets; `TYPED_IPC_SYSV_LIST` replaces /proc/sysvipc/msg. `objectKinds` is the table `ls` walks: a new
+ * kind of object is one more entry there.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { sysvQueues } from '../channels/index.js';
 import { readRingHeader } from './ring-header.js';
 
@@ -41,11 +45,19 @@ function escapeMount(path: string): string {
   return path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
+/** Where FIFOs and socket files are looked for when `ls` is given no directory. */
+export function fileDirs(): string[] {
+  const named = process.env.TYPED_IPC_DIRS;
+  if (named === undefined || named.length === 0) return [tmpdir()];
+  return named.split(':').filter((dir) => dir.length > 0);
+}
+
 /** One object in a listing. */
 export interface ObjectEntry {
   readonly url: string;
-  readonly kind: 'mq' | 'shm' | 'sysv';
-  /** Bytes: for a queue, the bytes of the messages waiting in it (QSIZE); for a segment, its size. */
+  /** `mq`, `shm`, `fifo`, `socket`, ...: the `ObjectKind` that found it. */
+  readonly kind: string;
+  /** Bytes: for a queue, the bytes of the messages waiting in it (QSIZE); for a segment, its size; files: 0. */
   readonly size: number;
   /** Permission bits, e.g. 0o600. */
   readonly mode: number;
@@ -96,10 +108,10 @@ export function queuedBytes(path: string): number {
   return match === null ? 0 : Number(match[1]);
 }
 
-function entry(kind: 'mq' | 'shm', name: string, stats: Stats, size: number, note?: string): ObjectEntry {
+function entry(kind: string, url: string, stats: Stats, size: number, note?: string): ObjectEntry {
   return {
     ...(note === undefined ? {} : { note }),
-    url: `${kind}:/${name}`,
+    url,
     kind,
     size,
     mode: stats.mode & 0o777,
@@ -109,12 +121,16 @@ function entry(kind: 'mq' | 'shm', name: string, stats: Stats, size: number, not
   };
 }
 
-function listDir(dir: string, read: (name: string, path: string, stats: Stats) => ObjectEntry | undefined) {
+function listDir(
+  dir: string,
+  read: (name: string, path: string, stats: Stats) => ObjectEntry | undefined,
+  stat: (path: string) => Stats = statSync,
+) {
   const entries: ObjectEntry[] = [];
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     try {
-      const stats = statSync(path);
+      const stats = stat(path);
       const item = read(name, path, stats);
       if (item !== undefined) entries.push(item);
     } catch {
@@ -127,13 +143,13 @@ function listDir(dir: string, read: (name: string, path: string, stats: Stats) =
 /** Message queues under the mqueue mount. */
 export function listQueues(dir = mqueueDir()): ObjectEntry[] {
   return listDir(dir, (name, path, stats) =>
-    stats.isFile() ? entry('mq', name, stats, queuedBytes(path)) : undefined,
+    stats.isFile() ? entry('mq', `mq:/${name}`, stats, queuedBytes(path)) : undefined,
   );
 }
 
 /** System V message queues, as `ipcs -q` lists them (from /proc/sysvipc/msg). */
-export function listSysvQueues(): ObjectEntry[] {
-  return sysvQueues().map((queue) => ({
+export function listSysvQueues(procFile = process.env.TYPED_IPC_SYSV_LIST): ObjectEntry[] {
+  return sysvQueues(procFile).map((queue) => ({
     url: queue.url,
     kind: 'sysv',
     size: queue.bytes,
@@ -148,7 +164,7 @@ export function listSysvQueues(): ObjectEntry[] {
 /** Shared-memory objects under /dev/shm. */
 export function listSegments(dir = shmDir()): ObjectEntry[] {
   return listDir(dir, (name, path, stats) =>
-    stats.isFile() ? entry('shm', name, stats, stats.size, ringNote(path)) : undefined,
+    stats.isFile() ? entry('shm', `shm:/${name}`, stats, stats.size, ringNote(path)) : undefined,
   );
 }
 
@@ -163,3 +179,95 @@ function ringNote(path: string): string | undefined {
   const creator = header.creatorAlive ? 'running' : 'exited';
   return `ring: ${header.messageSize}-byte messages, ${header.pending}/${header.capacity} pending, creator pid ${header.creatorPid} (${creator})`;
 }
+
+/** A UNIX socket bound to a path in this network namespace, as /proc/net/unix lists it. */
+interface BoundSocket {
+  readonly type: 'stream' | 'dgram' | 'seqpacket';
+  readonly listening: boolean;
+}
+
+const socketTypes: Record<string, BoundSocket['type']> = { '0001': 'stream', '0002': 'dgram', '0005': 'seqpacket' };
+const SO_ACCEPTCON = 0x10000;
+
+// /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path" (the path last; @ for abstract names).
+// Read rather than probed with connect(): a probe would show up as a connection at a live listener.
+function boundSockets(): Map<string, BoundSocket> {
+  const bound = new Map<string, BoundSocket>();
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    return bound;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const path = fields.slice(7).join(' ');
+    const type = socketTypes[fields[4] ?? ''];
+    if (!path.startsWith('/') || type === undefined) continue;
+    const listening = (Number.parseInt(fields[3] ?? '0', 16) & SO_ACCEPTCON) !== 0;
+    if (!bound.get(path)?.listening) bound.set(path, { type, listening });
+  }
+  return bound;
+}
+
+/** FIFOs and UNIX socket files directly in `dir`; a socket file nothing is bound to is marked stale. */
+export function listFiles(dir: string, bound = boundSockets()): ObjectEntry[] {
+  const base = resolve(dir);
+  return listDir(
+    base,
+    (_name, path, stats) => {
+      if (stats.isFIFO()) return entry('fifo', `fifo:${path}`, stats, 0);
+      if (!stats.isSocket()) return undefined;
+      const socket = bound.get(path);
+      if (socket === undefined) {
+        return entry(
+          'socket',
+          `unix+*:${path}`,
+          stats,
+          0,
+          `stale: nothing is bound to it; typed-ipc rm unix+dgram:${path}`,
+        );
+      }
+      const note = socket.type === 'dgram' ? 'bound' : socket.listening ? 'listening' : 'connected';
+      return entry('socket', `unix+${socket.type}:${path}`, stats, 0, note);
+    },
+    lstatSync,
+  );
+}
+
+/** What `ls` hands every kind: the directories for file-based objects, and where warnings go. */
+export interface ListContext {
+  readonly dirs: readonly string[];
+  warn(message: string): void;
+}
+
+/** One kind of object `ls` lists. */
+export interface ObjectKind {
+  /** What the kind is, in the words of `ls --help`. */
+  readonly description: string;
+  list(context: ListContext): ObjectEntry[];
+}
+
+/** Every kind `ls` lists, in the order it lists them. */
+export const objectKinds: readonly ObjectKind[] = [
+  {
+    description: 'POSIX message queues (the mqueue filesystem)',
+    list(context) {
+      const dir = mqueueDir();
+      if (isMqueueMounted(dir)) return listQueues(dir);
+      context.warn(
+        `message queues not listed: no mqueue filesystem is mounted at ${dir}; mount it with: ${mountHint(dir)}`,
+      );
+      return [];
+    },
+  },
+  { description: 'shared-memory objects (/dev/shm), typed-ipc rings among them', list: () => listSegments() },
+  { description: 'System V message queues (as ipcs -q, from /proc/sysvipc/msg)', list: () => listSysvQueues() },
+  {
+    description: 'FIFOs and UNIX socket files in the directories named',
+    list(context) {
+      const bound = boundSockets();
+      return context.dirs.flatMap((dir) => listFiles(dir, bound));
+    },
+  },
+];

@@ -11,15 +11,19 @@ import { UsageError } from './args.js';
 
 const typeScriptExtensions = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
+/** `label: ` in front of a message, or nothing for an empty label (the argument speaks for itself). */
+function labelled(label: string, message: string): string {
+  return label.length === 0 ? message : `${label}: ${message}`;
+}
+
 /** Splits `module#export` (the export defaults to `default`). */
-export function parseSchemaSpec(spec: string): { module: string; exportName: string } {
+export function parseSchemaSpec(spec: string, label = '--schema'): { module: string; exportName: string } {
   const hash = spec.lastIndexOf('#');
   const module = hash < 0 ? spec : spec.slice(0, hash);
   const exportName = hash < 0 ? 'default' : spec.slice(hash + 1);
   if (module.length === 0 || exportName.length === 0) {
-    throw new UsageError(
-      `--schema expects <module>#<export> (e.g. ./schemas/sample.ts#Sample), got ${JSON.stringify(spec)}`,
-    );
+    const what = label.length === 0 ? 'expected' : `${label} expects`;
+    throw new UsageError(`${what} <module>#<export> (e.g. ./schemas/sample.ts#Sample), got ${JSON.stringify(spec)}`);
   }
   return { module, exportName };
 }
@@ -40,12 +44,12 @@ export function isCodec(value: unknown): value is MessageCodec<unknown> {
   );
 }
 
-/** Imports a module by path (relative to the working directory) or package name; `what` names it in errors. */
+/** Imports a module by path (relative to the working directory) or package name; `what` labels its errors. */
 export async function importModule(module: string, what = '--schema'): Promise<Record<string, unknown>> {
   const path = resolve(module);
   const isFile = existsSync(path);
   if (!isFile && (module.startsWith('.') || module.startsWith('/'))) {
-    throw new UsageError(`${what}: no such module ${JSON.stringify(module)} (looked for ${path})`);
+    throw new UsageError(labelled(what, `no such module ${JSON.stringify(module)} (looked for ${path})`));
   }
   const specifier = isFile ? pathToFileURL(path).href : module;
   try {
@@ -56,9 +60,9 @@ export async function importModule(module: string, what = '--schema'): Promise<R
       return importTypeScript(specifier, what);
     }
     if (code === 'ERR_MODULE_NOT_FOUND' && !isFile && (error as Error).message.includes(`'${module}'`)) {
-      throw new UsageError(`${what}: cannot find module ${JSON.stringify(module)} (not a file, not a package)`);
+      throw new UsageError(labelled(what, `cannot find module ${JSON.stringify(module)} (not a file, not a package)`));
     }
-    throw new UsageError(`${what}: loading ${module} failed: ${firstLine(error)}`);
+    throw new UsageError(labelled(what, `loading ${module} failed: ${firstLine(error)}`));
   }
 }
 
@@ -68,13 +72,16 @@ async function importTypeScript(specifier: string, what: string): Promise<Record
     ({ tsImport } = (await import('tsx/esm/api')) as { tsImport: typeof tsImport });
   } catch {
     throw new UsageError(
-      `${what}: ${specifier} is TypeScript and tsx is not installed; install it (npm i -D tsx) or use compiled JavaScript`,
+      labelled(
+        what,
+        `${specifier} is TypeScript and tsx is not installed; install it (npm i -D tsx) or use compiled JavaScript`,
+      ),
     );
   }
   try {
     return (await tsImport(specifier, import.meta.url)) as Record<string, unknown>;
   } catch (error) {
-    throw new UsageError(`${what}: loading ${specifier} failed: ${firstLine(error)}`);
+    throw new UsageError(labelled(what, `loading ${specifier} failed: ${firstLine(error)}`));
   }
 }
 
@@ -82,14 +89,14 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
-/** Loads the codec named by `module#export`. */
-export async function loadCodec(spec: string): Promise<MessageCodec<unknown>> {
-  const { module, exportName } = parseSchemaSpec(spec);
-  const exports = await importModule(module);
+/** Loads the codec named by `module#export`; `label` (the option it came from, '' for none) leads its errors. */
+export async function loadCodec(spec: string, label = '--schema'): Promise<MessageCodec<unknown>> {
+  const { module, exportName } = parseSchemaSpec(spec, label);
+  const exports = await importModule(module, label);
   const value = exports[exportName];
   if (isCodec(value)) return value;
   const codecs = Object.keys(exports).filter((name) => isCodec(exports[name]));
   const offered = codecs.length === 0 ? 'it exports no codec' : `its codecs: ${codecs.join(', ')}`;
   const what = value === undefined ? `has no export ${JSON.stringify(exportName)}` : `${exportName} is not a codec`;
-  throw new UsageError(`--schema: ${module} ${what} (a struct(...) type or msgpack codec); ${offered}`);
+  throw new UsageError(labelled(label, `${module} ${what} (a struct(...) type or msgpack codec); ${offered}`));
 }

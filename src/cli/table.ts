@@ -8,6 +8,8 @@ export interface Column {
   readonly header: string;
   readonly right?: boolean;
   readonly width?: number;
+  /** Cut this column's cells (with `…`) when the table would be wider than `renderTable`'s `maxWidth`. */
+  readonly shrink?: boolean;
 }
 
 function pad(text: string, width: number, right: boolean | undefined): string {
@@ -21,9 +23,25 @@ function line(cells: readonly string[], columns: readonly Column[], widths: read
     .trimEnd();
 }
 
-/** Renders rows under a header, every column as wide as its widest cell. */
-export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+/** Renders rows under a header, every column as wide as its widest cell (shrinkable ones cut to fit `maxWidth`). */
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly string[])[],
+  maxWidth = Number.POSITIVE_INFINITY,
+): string {
   const widths = columns.map((column, i) => Math.max(column.header.length, ...rows.map((row) => row[i]?.length ?? 0)));
+  let excess = widths.reduce((sum, w) => sum + w, 0) + 2 * (columns.length - 1) - maxWidth;
+  columns.forEach((column, i) => {
+    if (excess <= 0 || column.shrink !== true) return;
+    const cut = Math.min(excess, widths[i]! - column.header.length);
+    widths[i]! -= cut;
+    excess -= cut;
+  });
+  if (columns.some((c) => c.shrink === true)) {
+    rows = rows.map((row) =>
+      row.map((cell, i) => (cell.length > widths[i]! ? `${cell.slice(0, widths[i]! - 1)}…` : cell)),
+    );
+  }
   const header = line(
     columns.map((c) => c.header),
     columns,

@@ -4,7 +4,7 @@
  * compiler itself through `_Static_assert`s on every size, alignment and offset.
  */
 import { SchemaError } from '../errors.js';
-import { type EnumType, type FieldType, isCIdentifier, type StructShape } from './types.js';
+import { type CompositeShape, type EnumType, type FieldType, isCIdentifier } from './types.js';
 
 /** Options of `cHeader`. */
 export interface CHeaderOptions {
@@ -26,24 +26,25 @@ export const cInt: Readonly<Record<string, string>> = {
   i64: 'int64_t',
 };
 
-/** Structs reachable from `types`, nested ones first, each once; different structs may not share a name. */
-function collectStructs(types: readonly StructShape[]): StructShape[] {
-  const ordered: StructShape[] = [];
-  const byName = new Map<string, StructShape>();
+/** Structs and unions reachable from `types`, nested ones first, each once; different ones may not share a name. */
+function collectStructs(types: readonly CompositeShape[]): CompositeShape[] {
+  const ordered: CompositeShape[] = [];
+  const byName = new Map<string, CompositeShape>();
   const visit = (type: FieldType): void => {
     if (type.kind === 'array') visit(type.element);
     else if (type.kind === 'aligned') visit(type.inner);
-    else if (type.kind === 'struct') {
-      const known = byName.get(type.name);
+    else if (type.kind === 'struct' || type.kind === 'union') {
+      const tag = `${type.kind} ${type.name}`;
+      const known = byName.get(tag);
       if (known !== undefined) {
         if (known.fingerprint !== type.fingerprint) {
           throw new SchemaError(
-            `cHeader: two different structs are named ${type.name}; C needs one definition per name, rename one`,
+            `cHeader: two different ${type.kind}s are named ${type.name}; C needs one definition per name, rename one`,
           );
         }
         return;
       }
-      byName.set(type.name, type);
+      byName.set(tag, type);
       for (const field of type.fields) visit(field.type);
       ordered.push(type);
     }
@@ -53,7 +54,7 @@ function collectStructs(types: readonly StructShape[]): StructShape[] {
 }
 
 /** Names each enum type after the first field that uses it: `<struct>_<field>`. */
-function collectEnums(structs: readonly StructShape[]): Map<EnumType, string> {
+function collectEnums(structs: readonly CompositeShape[]): Map<EnumType, string> {
   const names = new Map<EnumType, string>();
   const visit = (type: FieldType, name: string): void => {
     if (type.kind === 'array') visit(type.element, name);
@@ -68,6 +69,24 @@ function enumType(type: FieldType): EnumType | undefined {
   if (type.kind === 'enum') return type;
   if (type.kind === 'array') return enumType(type.element);
   if (type.kind === 'aligned') return enumType(type.inner);
+  return undefined;
+}
+
+/**
+ * The comment after a member that says what C cannot: which enum an integer holds (and whether
+ * unknown values pass), and that a `uint8_t x[n]` is an array of numbers rather than bytes.
+ * `fromCHeader` reads these back, so a header round-trips to the same schemas.
+ */
+function fieldNote(type: FieldType, enums: ReadonlyMap<EnumType, string>): string | undefined {
+  const enumeration = enumType(type);
+  if (enumeration !== undefined) {
+    return `enum ${enums.get(enumeration)}${enumeration.allowUnknown ? ', allowUnknown' : ''}`;
+  }
+  let inner: FieldType = type.kind === 'aligned' ? type.inner : type;
+  while (inner.kind === 'array') {
+    if (inner.element.kind === 'int' && inner.element.name === 'u8') return 'u8 array';
+    inner = inner.element;
+  }
   return undefined;
 }
 
@@ -87,7 +106,11 @@ function declaration(type: FieldType, name: string): string {
     case 'enum':
       return `${cInt[type.base.name]} ${name}`;
     case 'struct':
-      return `struct ${type.name} ${name}`;
+    case 'union':
+      return `${type.kind} ${type.name} ${name}`;
+    case 'bits':
+      // A zero-width bitfield is unnamed in C.
+      return type.width === 0 ? `${cInt[type.base.name]} : 0` : `${cInt[type.base.name]} ${name} : ${type.width}`;
     case 'array':
       return declaration(type.element, `${name}[${type.length}]`);
     case 'aligned':
@@ -99,28 +122,47 @@ function declaration(type: FieldType, name: string): string {
 function userAligned(type: FieldType): boolean {
   if (type.kind === 'aligned') return true;
   if (type.kind === 'array') return userAligned(type.element);
-  if (type.kind === 'struct')
+  if (type.kind === 'struct' || type.kind === 'union')
     return type.alignOption !== undefined || type.fields.some((field) => userAligned(field.type));
   return false;
 }
 
 /** Whether `#pragma pack` lowers a member of user-aligned struct type, which GCC's -Wpacked-not-aligned reports. */
-function packLowersUserAlignment(struct: StructShape): boolean {
+function packLowersUserAlignment(struct: CompositeShape): boolean {
   return (
-    struct.pack !== undefined &&
+    (struct.pack !== undefined || struct.packed) &&
     struct.fields.some((field) => field.type.align > field.align && userAligned(field.type))
   );
+}
+
+/** Whether a union holds a struct or union of the other byte order, which GCC's -Wscalar-storage-order reports. */
+function unionMixesOrder(type: CompositeShape): boolean {
+  const differs = (field: FieldType): boolean => {
+    if (field.kind === 'array') return differs(field.element);
+    if (field.kind === 'aligned') return differs(field.inner);
+    return (field.kind === 'struct' || field.kind === 'union') && field.endian !== type.endian;
+  };
+  return type.kind === 'union' && type.fields.some((field) => differs(field.type));
 }
 
 /**
  * A C header declaring `types` (and every struct they nest) with their exact layout: compiles with
  * `cc -std=c11 -Wall -Werror`, asserts every size and offset, and defines each fingerprint.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('sample.h', cHeader([Sample], { guard: 'SAMPLE_H' }));
+ * ```
+ * @throws {@link SchemaError} when two different structs share a name, enum constants would clash,
+ *   or the guard is not a C identifier.
  */
-export function cHeader(types: StructShape | readonly StructShape[], options: CHeaderOptions = {}): string {
-  const roots = Array.isArray(types) ? (types as readonly StructShape[]) : [types as StructShape];
+export function cHeader(types: CompositeShape | readonly CompositeShape[], options: CHeaderOptions = {}): string {
+  const roots = Array.isArray(types) ? (types as readonly CompositeShape[]) : [types as CompositeShape];
   if (roots.length === 0) throw new SchemaError('cHeader: expected at least one struct type, got none');
   for (const root of roots) {
-    if (root?.kind !== 'struct') throw new SchemaError(`cHeader: expected struct types, got ${String(root)}`);
+    if (root?.kind !== 'struct' && root?.kind !== 'union') {
+      throw new SchemaError(`cHeader: expected struct or union types, got ${String(root)}`);
+    }
   }
   const guard = options.guard ?? `TYPED_IPC_${roots[0]!.name.toUpperCase()}_H`;
   if (!isCIdentifier(guard)) throw new SchemaError(`cHeader: guard ${JSON.stringify(guard)} is not a C identifier`);
@@ -156,32 +198,38 @@ export function cHeader(types: StructShape | readonly StructShape[], options: CH
 
   for (const struct of structs) {
     const upper = struct.name.toUpperCase();
+    const tag = `${struct.kind} ${struct.name}`;
     const attributes: string[] = [];
+    if (struct.packed) attributes.push('packed');
     if (struct.alignOption !== undefined) attributes.push(`aligned(${struct.alignOption})`);
     if (struct.endian === 'big') attributes.push('scalar_storage_order("big-endian")');
     const attribute = attributes.length === 0 ? '' : ` __attribute__((${attributes.join(', ')}))`;
-    const quiet = packLowersUserAlignment(struct);
-    if (quiet) {
-      // The schema asks for pack to cap member alignment below what they request; that is the point.
-      lines.push('#pragma GCC diagnostic push', '#pragma GCC diagnostic ignored "-Wpacked-not-aligned"');
-    }
+    const quietPack = packLowersUserAlignment(struct);
+    const quietOrder = unionMixesOrder(struct);
+    const quiet = quietPack || quietOrder;
+    if (quiet) lines.push('#pragma GCC diagnostic push');
+    // The schema asks for pack to cap member alignment below what they request; that is the point.
+    if (quietPack) lines.push('#pragma GCC diagnostic ignored "-Wpacked-not-aligned"');
+    // A union's members keep their own byte order: each reads the bytes its own way, as asked.
+    if (quietOrder) lines.push('#pragma GCC diagnostic ignored "-Wscalar-storage-order"');
     if (struct.pack !== undefined) lines.push(`#pragma pack(push, ${struct.pack})`);
-    lines.push(`struct${attribute} ${struct.name} {`);
+    lines.push(`${struct.kind}${attribute} ${struct.name} {`);
     for (const field of struct.fields) {
-      const enumeration = enumType(field.type);
-      const note = enumeration === undefined ? '' : ` /* enum ${enums.get(enumeration)} */`;
-      lines.push(`  ${declaration(field.type, field.name)};${note}`);
+      const note = fieldNote(field.type, enums);
+      lines.push(`  ${declaration(field.type, field.name)};${note === undefined ? '' : ` /* ${note} */`}`);
     }
     lines.push('};');
     if (struct.pack !== undefined) lines.push('#pragma pack(pop)');
     if (quiet) lines.push('#pragma GCC diagnostic pop');
     lines.push(
-      `_Static_assert(sizeof(struct ${struct.name}) == ${struct.size}, "typed-ipc: sizeof(struct ${struct.name})");`,
-      `_Static_assert(_Alignof(struct ${struct.name}) == ${struct.align}, "typed-ipc: _Alignof(struct ${struct.name})");`,
+      `_Static_assert(sizeof(${tag}) == ${struct.size}, "typed-ipc: sizeof(${tag})");`,
+      `_Static_assert(_Alignof(${tag}) == ${struct.align}, "typed-ipc: _Alignof(${tag})");`,
     );
     for (const field of struct.fields) {
+      // offsetof cannot name a bitfield; its bytes are covered by the size and the neighbours' offsets.
+      if (field.type.kind === 'bits') continue;
       lines.push(
-        `_Static_assert(offsetof(struct ${struct.name}, ${field.name}) == ${field.offset}, "typed-ipc: offsetof(struct ${struct.name}, ${field.name})");`,
+        `_Static_assert(offsetof(${tag}, ${field.name}) == ${field.offset}, "typed-ipc: offsetof(${tag}, ${field.name})");`,
       );
     }
     lines.push(

@@ -5,7 +5,7 @@
  */
 import type { CompiledCodec } from './codec.js';
 import { type CodecSource, emitStruct } from './emit.js';
-import type { StructShape } from './types.js';
+import type { CompositeShape } from './types.js';
 import { runtime } from './values.js';
 
 /** Evaluates a codec's source and returns its functions. */
@@ -17,7 +17,7 @@ export function instantiate<T>(built: CodecSource): CompiledCodec<T> {
   return { ...factory(runtime, built.args), source: built.source };
 }
 
-/** Generates, compiles and returns the codec functions of a struct. */
-export function compileStruct<T>(type: StructShape<T>): CompiledCodec<T> {
+/** Generates, compiles and returns the codec functions of a struct or union. */
+export function compileStruct<T>(type: CompositeShape<T>): CompiledCodec<T> {
   return instantiate<T>(emitStruct(type));
 }

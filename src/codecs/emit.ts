@@ -15,7 +15,7 @@ import { SchemaError } from '../errors.js';
 import { type Emit, kindOf, type Offset, type Path } from './kinds/index.js';
 import { int, pathExpr } from './kinds/kind.js';
 import { paddingRanges } from './layout.js';
-import type { FieldType, StructShape } from './types.js';
+import type { CompositeShape, FieldType } from './types.js';
 import { runtimeNames } from './values.js';
 
 /** The source of a struct's codec and the non-literal values it refers to (`args[i]` is `k<i>`). */
@@ -139,8 +139,9 @@ class Emitter implements Emit {
 }
 
 /** The zeroing stores of a struct's padding bytes. */
-function padding(type: StructShape, out: string[]): void {
-  const ranges = paddingRanges(type.size, type.fields);
+function padding(type: CompositeShape, out: string[]): void {
+  // A union zeroes its own bytes before writing the member (see kinds/union.ts).
+  const ranges = type.kind === 'union' ? [] : paddingRanges(type.size, type.fields);
   if (ranges.length > 16) {
     // Many gaps (arrays of padded structs): one fill before the writes is cheaper than a store per gap.
     out.push(`u.fill(0, o, o + ${int(type.size)});`);
@@ -158,8 +159,8 @@ function padding(type: StructShape, out: string[]): void {
   }
 }
 
-/** Builds the source of a struct's codec functions (`encode`, `encodeInto`, `decode`, `validate`, `lendingDecoder`). */
-export function emitStruct(type: StructShape): CodecSource {
+/** Builds the source of a struct's or union's codec functions (`encode`, `encodeInto`, `decode`, `validate`, `lendingDecoder`). */
+export function emitStruct(type: CompositeShape): CodecSource {
   const emitter = new Emitter();
   const self = emitter.ref(type);
   const size = int(type.size);

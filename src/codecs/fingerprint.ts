@@ -22,13 +22,18 @@ function describe(type: FieldType): unknown {
     case 'aligned':
       return ['aligned', describe(type.inner), type.alignment];
     case 'struct':
+    case 'union':
       // Nested structs contribute their own fingerprint, which covers their layout and byte order.
-      return ['struct', type.fingerprint];
+      return [type.kind, type.fingerprint];
+    case 'bits':
+      // The bit position within the first byte; the field's byte offset is in the field's entry.
+      return ['bits', type.base.name, type.width, type.shift];
   }
 }
 
-/** Computes a struct's fingerprint: 16 hex digits (64 bits) of SHA-256 over a canonical description. */
+/** Computes a struct's or union's fingerprint: 16 hex digits (64 bits) of SHA-256 over a canonical description. */
 export function fingerprintOf(
+  kind: 'struct' | 'union',
   name: string,
   size: number,
   align: number,
@@ -36,12 +41,19 @@ export function fingerprintOf(
   fields: readonly FieldLayout[],
 ): string {
   const canonical = JSON.stringify([
-    'typed-ipc/struct/v1',
+    `typed-ipc/${kind}/v1`,
     name,
     size,
     align,
     endian,
-    fields.map((field) => [field.name, describe(field.type), field.offset, field.size, field.align]),
+    // A zero-width bitfield is unnamed in C and holds no value: its name does not change the bytes.
+    fields.map((field) => [
+      field.type.kind === 'bits' && field.type.width === 0 ? '' : field.name,
+      describe(field.type),
+      field.offset,
+      field.size,
+      field.align,
+    ]),
   ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -1,10 +1,12 @@
 /** Codecs: schema types, C-ABI layout, generated encode/decode, validation, msgpack, C headers. */
 
 export { type CHeaderOptions, cHeader } from './c-header.js';
+export { type CSchemas, type FromCHeaderOptions, fromCHeader } from './c-import/index.js';
 export type { CodecValue, MessageCodec } from './codec.js';
 export type { StructOptions } from './layout.js';
 export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } from './msgpack.js';
 export {
+  CompositeType,
   type FieldsDecl,
   type LendingCodec,
   type LendingOptions,
@@ -18,11 +20,14 @@ export {
   type ArrayType,
   aligned,
   array,
+  type BitsType,
   type BoolType,
   type BytesType,
+  bits,
   bool,
   bytes,
   type CharType,
+  type CompositeShape,
   char,
   type ElementType,
   type EnumOptions,
@@ -40,9 +45,11 @@ export {
   i32,
   i64,
   typeName,
+  type UnionShape,
   u8,
   u16,
   u32,
   u64,
 } from './types.js';
+export { UnionType, type UnionTypeOptions, type UnionValue, union } from './union.js';
 export type { StandardSchemaV1 } from './validators.js';

@@ -7,7 +7,7 @@
 import type { CompiledCodec } from './codec.js';
 import { kindOf, type Walk } from './kinds/index.js';
 import { paddingRanges } from './layout.js';
-import type { StructShape } from './types.js';
+import type { CompositeShape } from './types.js';
 import { inputError, targetError } from './values.js';
 
 /** The walk over contained types that kind modules recurse through (`lending` for a lending decoder's reads). */
@@ -25,7 +25,7 @@ const walk = walker(false);
 const lendingWalk = walker(true);
 
 /** Refuses decode input that is not `size` bytes (without offset) or has no `size` bytes at `offset`. */
-function checkInput(type: StructShape, bytes: Uint8Array, offset: number | undefined): void {
+function checkInput(type: CompositeShape, bytes: Uint8Array, offset: number | undefined): void {
   if (offset === undefined) {
     if (!(bytes instanceof Uint8Array) || bytes.length !== type.size) throw inputError(type, bytes, offset);
   } else if (!(bytes instanceof Uint8Array) || !validOffset(offset) || offset + type.size > bytes.length) {
@@ -38,11 +38,12 @@ function validOffset(o: unknown): o is number {
 }
 
 /** Builds the interpreted codec functions of a struct (same contract as the generated ones). */
-export function interpretStruct<T>(type: StructShape<T>): CompiledCodec<T> {
+export function interpretStruct<T>(type: CompositeShape<T>): CompiledCodec<T> {
   const little = type.endian === 'little';
-  const padding = paddingRanges(type.size, type.fields);
+  // A union zeroes its own bytes before writing the member (see kinds/union.ts).
+  const padding = type.kind === 'union' ? [] : paddingRanges(type.size, type.fields);
   return {
-    source: `/* interpreted codec of struct ${type.name} */`,
+    source: `/* interpreted codec of ${type.kind} ${type.name} */`,
     validate(value: unknown): T {
       walk.check(type, value, type.name, []);
       return value as T;

@@ -3,13 +3,37 @@
  * multiple of its alignment (natural, raised by `_Alignas`, capped by `#pragma pack`), the struct
  * aligned to its largest field alignment (raised by `__attribute__((aligned))`) and its size rounded
  * up to that alignment.
+ *
+ * Bitfields follow GCC's x86-64 (System V) rules: a bitfield goes at the next free bit unless it
+ * would cross a boundary of its base type's alignment, then it starts at that boundary; a named
+ * bitfield aligns the struct like its base type; a zero-width one moves the next field to a
+ * boundary of its base type and aligns nothing. Under `#pragma pack` or `packed` there is no
+ * boundary rule (bits follow each other, across bytes), and the struct alignment a bitfield brings
+ * is capped by `#pragma pack` (and then `packed` does not lower it further) or by `packed` alone. Zero-width bitfields ignore both `packed` and `#pragma pack`.
  */
 import { SchemaError } from '../errors.js';
-import { assertFieldType, checkAlignment, type FieldLayout, type FieldType, isCIdentifier, MAX_SIZE } from './types.js';
+import {
+  assertFieldType,
+  type BitsType,
+  checkAlignment,
+  type FieldLayout,
+  type FieldType,
+  isCIdentifier,
+  MAX_SIZE,
+  placeBits,
+} from './types.js';
 
-/** Struct options: `pack` ≡ `#pragma pack(n)`, `align` ≡ `__attribute__((aligned(n)))`, `endian` = byte order. */
+/**
+ * Struct options: `pack` ≡ `#pragma pack(n)`, `packed` ≡ `__attribute__((packed))`, `align` ≡
+ * `__attribute__((aligned(n)))`, `endian` = byte order.
+ */
 export interface StructOptions {
   readonly pack?: 1 | 2 | 4 | 8 | 16;
+  /**
+   * `__attribute__((packed))`: every member at alignment 1, except members declared `aligned(...)`
+   * (`_Alignas`), which keep theirs (unlike `pack: 1`, which caps those too).
+   */
+  readonly packed?: boolean;
   readonly align?: number;
   readonly endian?: 'little' | 'big';
 }
@@ -53,9 +77,12 @@ export function checkOptions(
   name: string,
   options: StructOptions,
 ): Required<Pick<StructOptions, 'endian'>> & StructOptions {
-  const { pack, align, endian = 'little' } = options;
+  const { pack, align, endian = 'little', packed } = options;
   if (pack !== undefined && ![1, 2, 4, 8, 16].includes(pack)) {
     throw new SchemaError(`struct ${name}: option pack: expected 1, 2, 4, 8 or 16, got ${String(pack)}`);
+  }
+  if (packed !== undefined && typeof packed !== 'boolean') {
+    throw new SchemaError(`struct ${name}: option packed: expected true or false, got ${String(packed)}`);
   }
   if (align !== undefined) checkAlignment(`struct ${name}: option align`, align);
   if (endian !== 'little' && endian !== 'big') {
@@ -64,9 +91,26 @@ export function checkOptions(
   return { ...options, endian };
 }
 
-/** The alignment a field of this type gets in a struct (before pack). */
-function fieldAlign(type: FieldType): number {
-  return type.kind === 'aligned' ? Math.max(type.alignment, type.inner.align) : type.align;
+/** The alignment a member of this type gets (after `packed` and `#pragma pack`). */
+function memberAlign(type: FieldType, options: StructOptions): number {
+  let align: number;
+  if (type.kind === 'aligned') align = Math.max(type.alignment, type.inner.align);
+  else align = options.packed === true ? 1 : type.align;
+  // #pragma pack caps every member's alignment, _Alignas included (GCC applies maximum_field_alignment last).
+  if (options.pack !== undefined) align = Math.min(align, options.pack);
+  return align;
+}
+
+function checkEntries(what: string, entries: readonly (readonly [string, FieldType])[]): void {
+  if (entries.length === 0)
+    throw new SchemaError(`${what}: expected at least one field, got none (C has no empty ${what.split(' ')[0]}s)`);
+  const seen = new Set<string>();
+  for (const [fieldName, type] of entries) {
+    checkName(`${what}: field name`, fieldName);
+    if (seen.has(fieldName)) throw new SchemaError(`${what}: duplicate field ${fieldName}; field names must be unique`);
+    seen.add(fieldName);
+    assertFieldType(`${what}: field ${fieldName}`, type);
+  }
 }
 
 /** Lays out fields in declaration order. */
@@ -75,41 +119,97 @@ export function layoutStruct(
   entries: readonly (readonly [string, FieldType])[],
   options: StructOptions,
 ): Layout {
-  if (entries.length === 0)
-    throw new SchemaError(`struct ${name}: expected at least one field, got none (C has no empty structs)`);
-  const seen = new Set<string>();
+  checkEntries(`struct ${name}`, entries);
+  if (options.endian === 'big' && entries.some(([, type]) => type.kind === 'bits')) {
+    // GCC numbers bitfield bits from the other end under scalar_storage_order("big-endian").
+    throw new SchemaError(`struct ${name}: bitfields in a big-endian struct are not supported; use little-endian`);
+  }
   const fields: FieldLayout[] = [];
-  let offset = 0;
+  // The next free bit: bitfields allocate bits, every other member whole bytes.
+  let bit = 0;
   let structAlign = 1;
+  const capped = options.packed === true || options.pack !== undefined;
   for (const [fieldName, type] of entries) {
-    checkName(`struct ${name}: field name`, fieldName);
-    if (seen.has(fieldName))
-      throw new SchemaError(`struct ${name}: duplicate field ${fieldName}; field names must be unique`);
-    seen.add(fieldName);
-    assertFieldType(`struct ${name}: field ${fieldName}`, type);
-    let align = fieldAlign(type);
-    // #pragma pack caps every member's alignment, _Alignas included (GCC applies maximum_field_alignment last).
-    if (options.pack !== undefined) align = Math.min(align, options.pack);
-    offset = roundUp(offset, align);
+    if (type.kind === 'bits') {
+      const unit = type.base.align * 8;
+      if (type.width === 0) {
+        // GCC: "such bit-fields are not influenced by any packing due to #pragma pack or attribute packed".
+        const zeroAlign = type.base.align;
+        bit = roundUp(bit, zeroAlign * 8);
+        fields.push(Object.freeze({ name: fieldName, type, offset: bit / 8, size: 0, align: zeroAlign }));
+        continue;
+      }
+      if (!capped && (bit % unit) + type.width > type.base.size * 8) bit = roundUp(bit, unit);
+      // The struct alignment a named bitfield brings: #pragma pack caps it and then `packed` does not count.
+      const align =
+        options.pack !== undefined
+          ? Math.min(type.base.align, options.pack)
+          : options.packed === true
+            ? 1
+            : type.base.align;
+      const offset = Math.floor(bit / 8);
+      const shift = bit % 8;
+      const placed: BitsType = placeBits(type, shift);
+      fields.push(
+        Object.freeze({ name: fieldName, type: placed, offset, size: Math.ceil((shift + type.width) / 8), align }),
+      );
+      bit += type.width;
+      structAlign = Math.max(structAlign, align);
+      continue;
+    }
+    const align = memberAlign(type, options);
+    const offset = roundUp(Math.ceil(bit / 8), align);
     fields.push(Object.freeze({ name: fieldName, type, offset, size: type.size, align }));
-    offset += type.size;
+    bit = (offset + type.size) * 8;
     structAlign = Math.max(structAlign, align);
   }
   if (options.align !== undefined) structAlign = Math.max(structAlign, options.align);
-  const size = roundUp(offset, structAlign);
+  const size = roundUp(Math.ceil(bit / 8), structAlign);
   if (size > MAX_SIZE) throw new SchemaError(`struct ${name}: ${size} bytes exceeds the limit of ${MAX_SIZE}`);
   return { size, align: structAlign, fields: Object.freeze(fields) };
+}
+
+/** Lays out a union: every member at offset 0; size the largest member's, rounded up to the alignment. */
+export function layoutUnion(
+  name: string,
+  entries: readonly (readonly [string, FieldType])[],
+  options: StructOptions,
+): Layout {
+  checkEntries(`union ${name}`, entries);
+  const fields: FieldLayout[] = [];
+  let size = 0;
+  let unionAlign = 1;
+  for (const [fieldName, type] of entries) {
+    if (type.kind === 'bits' && type.width === 0) {
+      throw new SchemaError(`union ${name}: field ${fieldName}: a zero-width bitfield has no place in a union`);
+    }
+    const align = memberAlign(type, options);
+    const bytes = type.kind === 'bits' ? Math.ceil(type.width / 8) : type.size;
+    fields.push(Object.freeze({ name: fieldName, type, offset: 0, size: bytes, align }));
+    size = Math.max(size, bytes);
+    unionAlign = Math.max(unionAlign, align);
+  }
+  if (options.align !== undefined) unionAlign = Math.max(unionAlign, options.align);
+  size = roundUp(size, unionAlign);
+  if (size > MAX_SIZE) throw new SchemaError(`union ${name}: ${size} bytes exceeds the limit of ${MAX_SIZE}`);
+  return { size, align: unionAlign, fields: Object.freeze(fields) };
 }
 
 function roundUp(n: number, align: number): number {
   return Math.ceil(n / align) * align;
 }
 
-/** Byte ranges [start, end) of a struct not covered by any field (padding), nested structs and arrays included. */
+/**
+ * Byte ranges [start, end) of a struct that encodeInto zeroes before the fields' stores: padding
+ * (nested structs and arrays included) and the bytes of bitfields, whose stores OR bits in.
+ * A union's bytes are not listed: its own store zeroes them (which member is written varies).
+ */
 export function paddingRanges(size: number, fields: readonly FieldLayout[]): [number, number][] {
   const ranges: [number, number][] = [];
   let at = 0;
   for (const field of fields) {
+    // A bitfield does not cover its bytes: they are zeroed with the padding around them.
+    if (field.type.kind === 'bits') continue;
     if (field.offset > at) ranges.push([at, field.offset]);
     for (const [start, end] of innerPadding(field.type)) ranges.push([field.offset + start, field.offset + end]);
     at = field.offset + field.size;
@@ -140,9 +240,9 @@ function innerPadding(type: FieldType): [number, number][] {
 
 function merge(ranges: [number, number][]): [number, number][] {
   const out: [number, number][] = [];
-  for (const range of ranges) {
+  for (const range of [...ranges].sort((a, b) => a[0] - b[0])) {
     const last = out[out.length - 1];
-    if (last !== undefined && last[1] === range[0]) last[1] = range[1];
+    if (last !== undefined && last[1] >= range[0]) last[1] = Math.max(last[1], range[1]);
     else out.push([range[0], range[1]]);
   }
   return out;

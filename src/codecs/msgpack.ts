@@ -108,7 +108,17 @@ function packrOf(): Msgpackr.Packr {
   return packrInstance;
 }
 
-/** A variable-size MessagePack codec validated by `schema`, refusing encodings larger than `maxSize`. */
+/**
+ * A variable-size MessagePack codec validated by `schema`, refusing encodings larger than `maxSize`.
+ *
+ * @example
+ * ```ts
+ * const Note = msgpack(z.object({ text: z.string(), when: z.bigint() }), { maxSize: 256, name: 'note' });
+ * await using tx = await open('mq:/notes', Note, { create: true });
+ * ```
+ * @throws {@link SchemaError} for a schema that is neither zod nor TypeBox, or a `maxSize` outside [1, 2^31). Its `encode` throws
+ *   {@link ValidationError} or {@link MessageSizeError}, its `decode` {@link DecodeError}.
+ */
 export function msgpack<const S extends z.ZodType | TSchema>(
   schema: S,
   options: MsgpackOptions,

@@ -10,8 +10,8 @@ import type { CompiledCodec, MessageCodec } from './codec.js';
 import { compileStruct } from './compile.js';
 import { fingerprintOf } from './fingerprint.js';
 import { interpretStruct } from './interpret.js';
-import { checkName, checkOptions, layoutStruct, type StructOptions } from './layout.js';
-import type { FieldLayout, FieldType, Infer, StructShape } from './types.js';
+import { checkName, checkOptions, type Layout, layoutStruct, layoutUnion, type StructOptions } from './layout.js';
+import type { BitsType, CompositeShape, FieldLayout, FieldType, Infer, StructShape } from './types.js';
 import { type StandardSchemaV1, standardOf, typeboxOf, zodOf } from './validators.js';
 
 /** Options of `struct`: layout options plus how the codec is built. */
@@ -47,17 +47,20 @@ export type FieldsDecl = { readonly [name: string]: FieldType } | readonly (read
 
 type Simplify<T> = { -readonly [K in keyof T]: T[K] } & {};
 
-/** The value type of a struct with these fields. */
+/** A zero-width bitfield: layout only, no value. */
+type ZeroWidth = BitsType<undefined>;
+
+/** The value type of a struct with these fields (zero-width bitfields hold no value). */
 export type StructValue<F extends FieldsDecl> = F extends readonly (readonly [string, FieldType])[]
-  ? Simplify<{ [E in F[number] as E[0]]: Infer<E[1]> }>
-  : Simplify<{ [K in keyof F]: Infer<F[K]> }>;
+  ? Simplify<{ [E in F[number] as E[1] extends ZeroWidth ? never : E[0]]: Infer<E[1]> }>
+  : Simplify<{ [K in keyof F as F[K] extends ZeroWidth ? never : K]: Infer<F[K]> }>;
 
 /**
- * The codec methods of a struct type. Declared as methods (not function properties) so that a
- * `StructType<Specific>` is assignable to `StructType<unknown>`, as a schema should be; the class
+ * The codec methods of a struct or union type. Declared as methods (not function properties) so that
+ * a `StructType<Specific>` is assignable to `StructType<unknown>`, as a schema should be; the class
  * installs the generated functions as own properties, with no wrapper call in between.
  */
-export interface StructType<T> {
+export interface CompositeType<T> {
   /** Encodes a value (validated first) into a fresh, zero-padded Uint8Array of `size` bytes. */
   encode(value: T): Uint8Array;
   /** Encodes into `target` at `offset` (padding zeroed); returns `size`. Nothing is written on error. */
@@ -68,10 +71,11 @@ export interface StructType<T> {
   validate(value: unknown): T;
 }
 
-/** A struct type: schema, C layout and fixed-size codec in one. */
+/** What struct and union types share: schema, C layout and fixed-size codec in one. */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface only types the methods the constructor installs.
-export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>, StandardSchemaV1<T, T> {
-  readonly kind = 'struct';
+export abstract class CompositeType<T = unknown> implements MessageCodec<T>, StandardSchemaV1<T, T> {
+  /** `struct` or `union`. */
+  abstract readonly kind: 'struct' | 'union';
   /** Phantom: the value type that `Infer` reads. */
   declare readonly '~type'?: T;
   readonly name: string;
@@ -79,6 +83,8 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
   readonly align: number;
   readonly endian: 'little' | 'big';
   readonly pack: number | undefined;
+  /** The `packed` option (`__attribute__((packed))`). */
+  readonly packed: boolean;
   readonly alignOption: number | undefined;
   /** Fields in declaration order with their offsets, sizes and alignments. */
   readonly fields: readonly FieldLayout[];
@@ -92,20 +98,31 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
   #typebox: (TSchema & { static: T }) | undefined;
   #standard: StandardSchemaV1.Props<T, T> | undefined;
 
-  constructor(name: string, entries: readonly (readonly [string, FieldType])[], options: StructTypeOptions = {}) {
-    checkName('struct name', name);
+  protected constructor(
+    kind: 'struct' | 'union',
+    name: string,
+    entries: readonly (readonly [string, FieldType])[],
+    options: StructTypeOptions,
+    extra: Record<string, unknown> = {},
+  ) {
+    checkName(`${kind} name`, name);
     const normalised = checkOptions(name, options ?? {});
-    const layout = layoutStruct(name, entries, normalised);
+    const layout: Layout = (kind === 'union' ? layoutUnion : layoutStruct)(name, entries, normalised);
+    // The kind and extras must be in place before the codec is generated, which dispatches on them.
+    Object.defineProperty(this, 'kind', { value: kind, enumerable: true });
+    Object.assign(this, extra);
     this.name = name;
     this.size = layout.size;
     this.align = layout.align;
     this.endian = normalised.endian;
     this.pack = normalised.pack;
+    this.packed = normalised.packed === true;
     this.alignOption = normalised.align;
     this.fields = layout.fields;
-    this.fingerprint = fingerprintOf(name, layout.size, layout.align, normalised.endian, layout.fields);
+    this.fingerprint = fingerprintOf(kind, name, layout.size, layout.align, normalised.endian, layout.fields);
     this.#offsets = new Map(layout.fields.map((field) => [field.name, field.offset]));
-    const codec: CompiledCodec<T> = options?.interpreted === true ? interpretStruct(this) : compileStruct(this);
+    const shape = this as unknown as CompositeShape<T>;
+    const codec: CompiledCodec<T> = options?.interpreted === true ? interpretStruct(shape) : compileStruct(shape);
     this.encode = codec.encode;
     this.encodeInto = codec.encodeInto;
     this.decode = codec.decode;
@@ -144,13 +161,13 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
 
   /** A zod schema accepting exactly what `encode` accepts (built on first use). */
   get zod(): z.ZodType<T> {
-    this.#zod ??= zodOf(this) as z.ZodType<T>;
+    this.#zod ??= zodOf(this as unknown as CompositeShape) as z.ZodType<T>;
     return this.#zod;
   }
 
   /** A TypeBox schema accepting exactly what `encode` accepts (built on first use). */
   get typebox(): TSchema & { static: T } {
-    this.#typebox ??= typeboxOf(this) as TSchema & { static: T };
+    this.#typebox ??= typeboxOf(this as unknown as CompositeShape) as TSchema & { static: T };
     return this.#typebox;
   }
 
@@ -160,19 +177,40 @@ export class StructType<T = unknown> implements StructShape<T>, MessageCodec<T>,
     return this.#standard;
   }
 
-  /** Byte offset of a field. */
+  /** Byte offset of a field (for a bitfield: of the byte holding its first bit). */
   offsetOf(name: keyof T & string): number {
     const offset = this.#offsets.get(name);
     if (offset === undefined) {
       throw new SchemaError(
-        `struct ${this.name} has no field ${JSON.stringify(name)}; fields: ${[...this.#offsets.keys()].join(', ')}`,
+        `${this.kind} ${this.name} has no field ${JSON.stringify(name)}; fields: ${[...this.#offsets.keys()].join(', ')}`,
       );
     }
     return offset;
   }
 }
 
-/** Declares a struct with C layout: `struct('sample', { channel: u16, timestamp: u64, value: f64 })`. */
+/** A struct type: schema, C layout and fixed-size codec in one. */
+export class StructType<T = unknown> extends CompositeType<T> implements StructShape<T> {
+  declare readonly kind: 'struct';
+
+  constructor(name: string, entries: readonly (readonly [string, FieldType])[], options: StructTypeOptions = {}) {
+    super('struct', name, entries, options);
+  }
+}
+
+/**
+ * Declares a struct with C layout (GCC's on x86_64): schema, layout and fixed-size codec in one.
+ *
+ * @example
+ * ```ts
+ * const Sample = struct('sample', { channel: u16, timestamp: u64, value: f64 });
+ * type Sample = Infer<typeof Sample>; // { channel: number; timestamp: bigint; value: number }
+ * const bytes = Sample.encode({ channel: 1, timestamp: 2n, value: 0.5 }); // 24 bytes
+ * ```
+ * @throws {@link SchemaError} for a name or field that is not a C identifier, duplicate or no
+ *   fields, or bad `pack`/`align`/`endian` options. Its `encode`/`validate` throw
+ *   {@link ValidationError}, its `decode` {@link DecodeError}.
+ */
 export function struct<const F extends FieldsDecl>(
   name: string,
   fields: F,
@@ -181,7 +219,8 @@ export function struct<const F extends FieldsDecl>(
   return new StructType<StructValue<F>>(name, fieldEntries(name, fields), options);
 }
 
-function fieldEntries(name: string, fields: FieldsDecl): (readonly [string, FieldType])[] {
+/** The `[name, type]` entries of a field declaration (object or list). */
+export function fieldEntries(name: string, fields: FieldsDecl): (readonly [string, FieldType])[] {
   if (Array.isArray(fields)) {
     return fields.map((entry, i) => {
       if (!Array.isArray(entry) || entry.length !== 2) {

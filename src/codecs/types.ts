@@ -89,34 +89,85 @@ export interface AlignedType<I extends ElementType = ElementType> extends TypeBa
   readonly alignment: number;
 }
 
-/** The shape of a struct type as seen by the layout, codecs and generators (see `struct.ts`). */
-export interface StructShape<T = unknown> extends TypeBase<T> {
-  readonly kind: 'struct';
+/** What struct and union shapes share: a named, laid-out group of fields with its own byte order. */
+interface CompositeBase<T> extends TypeBase<T> {
   readonly name: string;
   readonly endian: 'little' | 'big';
   readonly pack: number | undefined;
+  /** The `packed` option (`__attribute__((packed))`). */
+  readonly packed: boolean;
   /** The `align` option, if any. */
   readonly alignOption: number | undefined;
   readonly fields: readonly FieldLayout[];
   readonly fingerprint: string;
 }
 
+/** The shape of a struct type as seen by the layout, codecs and generators (see `struct.ts`). */
+export interface StructShape<T = unknown> extends CompositeBase<T> {
+  readonly kind: 'struct';
+}
+
+/**
+ * The shape of a union type (see `union.ts`): every member at offset 0 (a bitfield member at bit
+ * 0), size and alignment those of the largest member. A value names exactly one member.
+ */
+export interface UnionShape<T = unknown> extends CompositeBase<T> {
+  readonly kind: 'union';
+  /** The one member `decode` reads, if the union was declared with `{ decode: name }`; else every member. */
+  readonly decodeMember: string | undefined;
+}
+
+/** A struct or a union: a type with named fields. */
+export type CompositeShape<T = unknown> = StructShape<T> | UnionShape<T>;
+
+/**
+ * C bitfield `base name : width`: an integer of `width` bits inside the storage of `base` (u8..u64,
+ * i8..i64; signed bases give signed fields). Values are numbers, or bigints for 64-bit bases. Width
+ * 0 is C's unnamed `base : 0`, which holds no value and moves the next bitfield to a fresh unit.
+ */
+export interface BitsType<T = number | bigint | undefined> extends TypeBase<T> {
+  readonly kind: 'bits';
+  readonly base: IntType;
+  readonly width: number;
+  readonly signed: boolean;
+  /** True for 64-bit bases, whose values are bigint. */
+  readonly big: boolean;
+  readonly min: T;
+  readonly max: T;
+  /**
+   * The field's first bit within the byte at its offset (0..7), set by the layout; the type the user
+   * declares has 0. A field's position is `offset * 8 + type.shift` bits, counted from the least
+   * significant bit of byte 0, as GCC counts on x86-64.
+   */
+  readonly shift: number;
+}
+
 /** A field of a laid-out struct. */
 export interface FieldLayout {
   readonly name: string;
   readonly type: FieldType;
-  /** Byte offset from the start of the struct. */
+  /** Byte offset from the start of the struct (for a bitfield: of the byte holding its first bit). */
   readonly offset: number;
+  /** Bytes the field spans (a bitfield: the bytes its bits touch; 0 for a zero-width bitfield). */
   readonly size: number;
   /** Alignment used for this field (after `_Alignas` and `pack`). */
   readonly align: number;
 }
 
 /** Types that may be array elements or wrapped by `aligned`. */
-export type ElementType = IntType | FloatType | BoolType | CharType | BytesType | ArrayType | EnumType | StructShape;
+export type ElementType =
+  | IntType
+  | FloatType
+  | BoolType
+  | CharType
+  | BytesType
+  | ArrayType
+  | EnumType
+  | StructShape
+  | UnionShape;
 
 /** Any field type. */
-export type FieldType = ElementType | AlignedType;
+export type FieldType = ElementType | AlignedType | BitsType<number | bigint | undefined>;
 
 /** The TypeScript value type of a schema type. */
 export type Infer<S> = S extends { readonly '~type'?: infer T } ? T : never;
@@ -185,13 +236,55 @@ export function checkAlignment(what: string, n: unknown): number {
 
 function checkType(what: string, type: unknown, allowAligned: boolean): asserts type is FieldType {
   const kind = (type as { kind?: unknown } | null)?.kind;
-  const known = ['int', 'float', 'bool', 'char', 'bytes', 'array', 'enum', 'struct', 'aligned'];
+  const known = ['int', 'float', 'bool', 'char', 'bytes', 'array', 'enum', 'struct', 'union', 'aligned', 'bits'];
   if (typeof type !== 'object' || type === null || typeof kind !== 'string' || !known.includes(kind)) {
     throw new SchemaError(`${what}: expected a field type (u8, f64, char(n), array(...), a struct, ...), got ${type}`);
   }
   if (kind === 'aligned' && !allowAligned) {
     throw new SchemaError(`${what}: aligned(...) applies to a struct field only, not to an array element`);
   }
+  if (kind === 'bits' && !allowAligned) {
+    throw new SchemaError(`${what}: bits(...) is a struct or union member only (C has no arrays of bitfields)`);
+  }
+}
+
+/**
+ * `bits(base, width)`: a C bitfield `base name : width` (GCC's x86-64 allocation; see `layout.ts`).
+ * `bits(u32, 0)` is C's `uint32_t : 0`: no value, the next bitfield starts a fresh u32 unit.
+ */
+export function bits<const B extends IntType, const W extends number>(
+  base: B,
+  width: W,
+): BitsType<W extends 0 ? undefined : B extends IntType<IntName, infer T> ? T : never> {
+  if (base?.kind !== 'int') {
+    throw new SchemaError(`bits(base, width): expected an integer base (u8..u64, i8..i64), got ${String(base)}`);
+  }
+  const limit = base.size * 8;
+  if (typeof width !== 'number' || !Number.isInteger(width) || width < 0 || width > limit) {
+    throw new SchemaError(
+      `bits(${base.name}, width): expected a width from 0 to ${limit} (the bits of ${base.name}), got ${String(width)}`,
+    );
+  }
+  const w = BigInt(width);
+  const min = base.signed && width > 0 ? -(1n << (w - 1n)) : 0n;
+  const max = width === 0 ? 0n : base.signed ? (1n << (w - 1n)) - 1n : (1n << w) - 1n;
+  return Object.freeze({
+    kind: 'bits',
+    base,
+    width,
+    signed: base.signed,
+    big: base.big,
+    min: base.big ? min : Number(min),
+    max: base.big ? max : Number(max),
+    size: base.size,
+    align: base.align,
+    shift: 0,
+  }) as never;
+}
+
+/** The same bitfield type placed at `shift` bits into its first byte (the layout's copy). */
+export function placeBits(type: BitsType, shift: number): BitsType {
+  return shift === type.shift ? type : Object.freeze({ ...type, shift });
 }
 
 /** `char x[n]`: a UTF-8 string of at most `n` bytes, NUL-padded. */
@@ -307,6 +400,10 @@ export function typeName(type: FieldType): string {
       return `enum ${type.base.name} {${[...type.values].map(([k, v]) => `${k}=${v}`).join(',')}}`;
     case 'struct':
       return `struct ${type.name}`;
+    case 'union':
+      return `union ${type.name}`;
+    case 'bits':
+      return `${type.base.name}:${type.width}`;
     case 'aligned':
       return `_Alignas(${type.alignment}) ${typeName(type.inner)}`;
   }

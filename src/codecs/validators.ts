@@ -9,7 +9,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type * as Zod from 'zod';
 import { ValidationError } from '../errors.js';
 import { load } from './lazy.js';
-import type { FieldType } from './types.js';
+import type { FieldLayout, FieldType } from './types.js';
 import { charFits, F32_OVERFLOW } from './values.js';
 
 const floatKind = 'TypedIpcFloat';
@@ -49,11 +49,18 @@ function f32Fits(value: number): boolean {
   return !(Math.abs(value) >= F32_OVERFLOW && Math.abs(value) !== Infinity);
 }
 
+/** The fields that hold a value: all but zero-width bitfields. */
+function valued(fields: readonly FieldLayout[]): readonly FieldLayout[] {
+  return fields.filter((field) => field.type.kind !== 'bits' || field.type.width > 0);
+}
+
 /** The zod schema of a field type. */
 export function zodOf(type: FieldType): Zod.ZodType {
   const z = zod();
   switch (type.kind) {
     case 'int':
+    case 'bits':
+      // A bitfield's range is that of its width; zero-width ones hold no value and are never asked.
       return type.big
         ? z
             .bigint()
@@ -86,7 +93,19 @@ export function zodOf(type: FieldType): Zod.ZodType {
       return type.allowUnknown ? z.union([names, z.number().int().min(type.base.min).max(type.base.max)]) : names;
     }
     case 'struct':
-      return z.object(Object.fromEntries(type.fields.map((field) => [field.name, zodOf(field.type)])));
+      return z.object(Object.fromEntries(valued(type.fields).map((field) => [field.name, zodOf(field.type)])));
+    case 'union': {
+      const names = type.fields.map((field) => field.name);
+      return z
+        .object(Object.fromEntries(type.fields.map((field) => [field.name, zodOf(field.type).optional()])))
+        .refine(
+          (value) => names.filter((name) => (value as Record<string, unknown>)[name] !== undefined).length === 1,
+          {
+            message: `expected exactly one of ${names.join(', ')}`,
+          },
+        );
+    }
+
     case 'aligned':
       return zodOf(type.inner);
   }
@@ -97,6 +116,7 @@ export function typeboxOf(type: FieldType): TSchema {
   const { Kind, Type } = typeboxModule();
   switch (type.kind) {
     case 'int':
+    case 'bits':
       return type.big
         ? Type.BigInt({ minimum: type.min as bigint, maximum: type.max as bigint })
         : Type.Integer({ minimum: type.min as number, maximum: type.max as number });
@@ -118,9 +138,25 @@ export function typeboxOf(type: FieldType): TSchema {
       return members.length === 1 ? members[0]! : Type.Union(members);
     }
     case 'struct':
-      return Type.Object(Object.fromEntries(type.fields.map((field) => [field.name, typeboxOf(field.type)])), {
+      return Type.Object(Object.fromEntries(valued(type.fields).map((field) => [field.name, typeboxOf(field.type)])), {
         title: type.name,
       });
+    case 'union':
+      // One object per member: that member required, every other one absent (or undefined).
+      return Type.Union(
+        type.fields.map((member) =>
+          Type.Object(
+            Object.fromEntries(
+              type.fields.map((field) => [
+                field.name,
+                field === member ? typeboxOf(field.type) : Type.Optional(Type.Undefined()),
+              ]),
+            ),
+          ),
+        ),
+        { title: type.name },
+      );
+
     case 'aligned':
       return typeboxOf(type.inner);
   }

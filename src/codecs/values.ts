@@ -4,7 +4,7 @@
  * UTF-8 handling of `char(n)`.
  */
 import { DecodeError, type IpcError, MessageSizeError, ValidationError } from '../errors.js';
-import type { FieldType, StructShape } from './types.js';
+import type { CompositeShape, FieldType, UnionShape } from './types.js';
 
 /** What a field accepts, e.g. `u16 (0..65535)`. */
 export function expectedText(type: FieldType): string {
@@ -23,6 +23,12 @@ export function expectedText(type: FieldType): string {
       return `an array of exactly ${type.length} elements`;
     case 'struct':
       return `struct ${type.name} (an object)`;
+    case 'union':
+      return `union ${type.name} (an object with exactly one of ${type.fields.map((f) => f.name).join(', ')})`;
+    case 'bits':
+      return type.big
+        ? `${type.base.name}:${type.width} bitfield bigint (${type.min}n..${type.max}n)`
+        : `${type.base.name}:${type.width} bitfield (${type.min}..${type.max})`;
     case 'enum': {
       const names = [...type.values.keys()].map((name) => JSON.stringify(name)).join(', ');
       return type.allowUnknown
@@ -158,7 +164,7 @@ export function badBool(path: string, value: number): DecodeError {
 }
 
 /** Refuses an encodeInto target that is not a Uint8Array with room for the message at `offset`. */
-export function targetError(type: StructShape, target: unknown, offset: unknown): IpcError {
+export function targetError(type: CompositeShape, target: unknown, offset: unknown): IpcError {
   if (!(target instanceof Uint8Array)) {
     return new ValidationError(`${type.name} target`, 'a Uint8Array', describeValue(target));
   }
@@ -173,7 +179,7 @@ export function targetError(type: StructShape, target: unknown, offset: unknown)
 }
 
 /** Refuses decode input of the wrong kind or size (exactly `size` bytes without offset, `size` bytes from offset). */
-export function inputError(type: StructShape, bytes: unknown, offset: unknown): DecodeError {
+export function inputError(type: CompositeShape, bytes: unknown, offset: unknown): DecodeError {
   if (!(bytes instanceof Uint8Array)) {
     return new DecodeError(type.name, `expected a Uint8Array of ${type.size} bytes, got ${describeValue(bytes)}`);
   }
@@ -232,6 +238,70 @@ export function copyBytes(source: Uint8Array, start: number, n: number): Uint8Ar
   return bytesSlab.subarray(at, at + n);
 }
 
+/** Stores a checked bitfield value at bit `shift` of byte `o` onwards (little-endian bit order, as GCC on x86-64). */
+export function writeBits(u: Uint8Array, o: number, shift: number, width: number, v: number | bigint): void {
+  if (typeof v === 'bigint') {
+    let x = BigInt.asUintN(width, v) << BigInt(shift);
+    for (let i = 0; x > 0n; i++) {
+      u[o + i]! |= Number(x & 255n);
+      x >>= 8n;
+    }
+    return;
+  }
+  // At most 32 + 7 bits: exact in a double, so plain arithmetic, no BigInt.
+  let x = (v < 0 ? v + 2 ** width : v) * 2 ** shift;
+  for (let i = 0; x > 0; i++) {
+    u[o + i]! |= x % 256;
+    x = Math.floor(x / 256);
+  }
+}
+
+/** Loads a bitfield value (number, or bigint when `big`), sign-extended when `signed`. */
+export function readBits(
+  u: Uint8Array,
+  o: number,
+  shift: number,
+  width: number,
+  signed: boolean,
+  big: boolean,
+): number | bigint {
+  const span = Math.ceil((shift + width) / 8);
+  if (big) {
+    let x = 0n;
+    for (let i = span - 1; i >= 0; i--) x = (x << 8n) | BigInt(u[o + i]!);
+    x = BigInt.asUintN(width, x >> BigInt(shift));
+    return signed ? BigInt.asIntN(width, x) : x;
+  }
+  let x = 0;
+  for (let i = span - 1; i >= 0; i--) x = x * 256 + u[o + i]!;
+  x = Math.floor(x / 2 ** shift) % 2 ** width;
+  return signed && x >= 2 ** (width - 1) ? x - 2 ** width : x;
+}
+
+/** Refuses a union value that does not name exactly one member. */
+export function unionCount(path: string, type: UnionShape, value: object): ValidationError {
+  const names = type.fields.map((field) => field.name);
+  const present = names.filter((name) => (value as Record<string, unknown>)[name] !== undefined);
+  const received =
+    present.length === 0
+      ? 'no member'
+      : `${present.length} members (${present.join(', ')}); a union holds one value: keep only the member you mean`;
+  return new ValidationError(path, `union ${type.name} with exactly one of ${names.join(', ')}`, received);
+}
+
+/** Refuses union bytes that no member can read. */
+export function unionUnreadable(path: string, type: UnionShape, first: unknown): DecodeError {
+  return new DecodeError(
+    path,
+    `expected bytes some member of union ${type.name} can read, got bytes none can (${(first as Error).message}); check the writer's schema`,
+  );
+}
+
+/** Whether an error is a DecodeError (a union's view that its bytes do not hold). */
+export function isDecodeError(error: unknown): boolean {
+  return error instanceof DecodeError;
+}
+
 /**
  * The helpers generated code calls: passed in as an argument, never pasted into source. This object
  * is the one list of them; the generated source destructures `runtimeNames`.
@@ -248,6 +318,11 @@ export const runtime = {
   readChar,
   targetError,
   inputError,
+  writeBits,
+  readBits,
+  unionCount,
+  unionUnreadable,
+  isDecodeError,
 };
 
 /** The names generated code knows the runtime helpers by. */

@@ -323,3 +323,12 @@ export const MSQ_LSPID = 96;
 export const MSQ_LRPID = 100;
 /** Bytes of `long mtype` in front of a System V message's text. */
 export const MTYPE_SIZE = 8;
+/** Ask for the sender's credentials (SCM_CREDENTIALS) with every received UNIX socket message. */
+export const SO_PASSCRED = 16;
+/** cmsg type of `struct ucred` on SOL_SOCKET. */
+export const SCM_CREDENTIALS = 2;
+/** recvmsg flag: the control buffer was too small (cmsgs dropped; passed fds were closed by the kernel). */
+export const MSG_CTRUNC = 0x8;
+/** `struct cmsghdr` (len, level, type) before the data, and CMSG_SPACE(sizeof(struct ucred)). */
+export const CMSGHDR_SIZE = 16;
+export const CMSG_UCRED_SPACE = 32;

@@ -222,10 +222,10 @@ export interface QueueEntry extends QueueStat {
 }
 
 /** Every System V queue of this IPC namespace, from /proc/sysvipc/msg (empty when it cannot be read). */
-export function listQueues(): QueueEntry[] {
+export function listQueues(procFile = SYSV_QUEUES_PROC): QueueEntry[] {
   let text: string;
   try {
-    text = readFileSync(SYSV_QUEUES_PROC, 'latin1');
+    text = readFileSync(procFile, 'latin1');
   } catch {
     return [];
   }

@@ -37,7 +37,8 @@ static void take(uint16_t producer, int64_t timestamp, int ranges) {
 static double first_at; /* when the first message arrived (bench timing) */
 
 static int die(const char *what, int rc) {
-  fprintf(stderr, "%s: %s\n", what, strerror(-rc));
+  const char *why = tipc_ring_last_error();
+  fprintf(stderr, "%s: %s%s%s\n", what, strerror(-rc), why[0] ? ": " : "", why);
   return 2;
 }
 

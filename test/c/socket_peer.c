@@ -16,10 +16,17 @@
  *                                      connects and sends as fast as it can); UDP drops what the receiver
  *                                      cannot take, so it prints "<delivered msg/s> <delivered> <lost>"
  *
+ *   socket_peer foreign       KIND ADDR LENGTHS  a foreign writer: connect (KIND seq, dgram or stream) or
+ *                                      open a FIFO for writing (KIND fifo, following symlinks as plain C
+ *                                      does) and send one record per comma-separated length: 24 is the
+ *                                      next good sample (counting good ones from 0), any other length
+ *                                      that many 0xEE bytes (0: an empty record)
+ *
  * ADDR is a path, or @name for the abstract namespace. Sample i is { i % 65536, i, i / 2.0 }.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -160,6 +167,39 @@ static int bench_pair(int type, long n, size_t size, int batch) {
   return 0;
 }
 
+/* foreign: a broken or hostile writer, good samples and garbage as `lengths` says. */
+static int foreign(const char *kind, const char *target, char *lengths) {
+  int is_socket = strcmp(kind, "fifo") != 0;
+  int fd;
+  if (is_socket) {
+    int type = strcmp(kind, "seq") == 0 ? SOCK_SEQPACKET : strcmp(kind, "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM;
+    struct sockaddr_un sa;
+    fd = socket(AF_UNIX, type, 0);
+    if (fd < 0) die("socket");
+    if (connect(fd, (struct sockaddr *)&sa, address(target, &sa)) < 0) die("connect");
+  } else {
+    fd = open(target, O_WRONLY);
+    if (fd < 0) die("open");
+  }
+  static unsigned char garbage[65536];
+  memset(garbage, 0xEE, sizeof garbage);
+  long good = 0;
+  for (char *item = strtok(lengths, ","); item != NULL; item = strtok(NULL, ",")) {
+    size_t length = (size_t)atol(item);
+    if (length > sizeof garbage) length = sizeof garbage;
+    struct sample s = make(good);
+    const void *bytes = garbage;
+    if (length == sizeof s) {
+      good++;
+      bytes = &s;
+    }
+    ssize_t n = is_socket ? send(fd, bytes, length, MSG_NOSIGNAL) : write(fd, bytes, length);
+    if (n != (ssize_t)length) die(is_socket ? "send" : "write");
+  }
+  close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: socket_peer MODE ARGS...\n");
@@ -169,6 +209,7 @@ int main(int argc, char **argv) {
   long n = argc > 3 ? atol(argv[3]) : 0;
   struct sockaddr_un sa;
 
+  if (strcmp(mode, "foreign") == 0 && argc == 5) return foreign(argv[2], argv[3], argv[4]);
   if (strcmp(mode, "dgram-send") == 0) {
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     if (fd < 0) die("socket");

@@ -1,15 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ringLayout } from '../../src/channels/ring.js';
 import { type Channel, cHeader, open, unlink } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
-import { Sample, sample } from './ring-fixtures.js';
+import { Cleanup, compileC, uniqueName } from '../helpers.js';
+import { expected, parseOk, ringPeers, Sample, sample, startRingAt } from './ring-fixtures.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const STOP = 65535;
-const peer = (): string => compileC('ring_peer', [`${repoRoot}/test/c/ring_peer.c`]);
-const env = { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint };
 
 function ringUrl(tag = 'interop'): string {
   const url = `shm:/${uniqueName(tag)}`;
@@ -23,24 +23,7 @@ async function openRing(url: string, options = {}): Promise<Channel<Sample>> {
   return channel;
 }
 
-/** A running peer; `done` is taken at spawn time so that an early exit is never missed. */
-interface Peer {
-  readonly child: ChildProcess;
-  readonly done: ReturnType<typeof finished>;
-}
-
-function track(child: ChildProcess): Peer {
-  cleanup.add(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-  return { child, done: finished(child) };
-}
-
-function cPeer(...args: string[]): Peer {
-  return track(spawn(peer(), args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
-}
-
-function nodePeer(...args: string[]): Peer {
-  return track(spawnTs('test/channels/ring-peer.ts', args));
-}
+const { track, cPeer, nodePeer } = ringPeers(cleanup);
 
 /** Checks every received message like the peers do: untorn, FIFO per producer; returns per-producer counts. */
 class Checker {
@@ -54,18 +37,6 @@ class Checker {
     this.last.set(value.channel, value.timestamp);
     this.counts.set(value.channel, (this.counts.get(value.channel) ?? 0) + 1);
   }
-}
-
-/** Sum over producers `ids` of what a consumer prints: count, sum of ids, sum of timestamps. */
-function expected(ids: readonly number[], perProducer: number): [number, number, bigint] {
-  const stamps = BigInt((perProducer * (perProducer - 1)) / 2) * BigInt(ids.length);
-  return [ids.length * perProducer, ids.reduce((a, b) => a + b, 0) * perProducer, stamps];
-}
-
-function parseOk(stdout: string): [number, number, bigint] {
-  const match = /^ok (\d+) (\d+) (\d+)$/m.exec(stdout);
-  if (!match) throw new Error(`consumer did not report: ${stdout}`);
-  return [Number(match[1]), Number(match[2]), BigInt(match[3]!)];
 }
 
 describe('shm ring: C and Node peers', () => {
@@ -235,5 +206,44 @@ describe('shm ring: C and Node peers', () => {
     expect(kills).toBe(24);
     expect(checker.counts.get(last)).toBe(5000);
     expect(checker.counts.size).toBe(25);
+  });
+});
+
+/** The tail of a ring no peer holds open, read from its file. */
+function tailOf(name: string): bigint {
+  return readFileSync(`/dev/shm${name}`).readBigUInt64LE(ringLayout.OFF_TAIL);
+}
+
+// Positions live in the segment and survive restarts: a long-lived ring passes these. 2^31 sets the
+// slot words' top bit, 2^32 wraps them, 2^53 is where a Number stops being exact, 2^63 the sign of an int64.
+const boundaries = [2n ** 31n, 2n ** 32n, 2n ** 53n, 2n ** 63n];
+const pairs = [
+  ['C', 'C'],
+  ['Node', 'C'],
+  ['C', 'Node'],
+  ['Node', 'Node'],
+] as const;
+
+describe.each(boundaries)('shm ring: positions across %s', (boundary) => {
+  it.each(pairs)('%s producer -> %s consumer: every message once, in order, a dead claim skipped', async (from, to) => {
+    const url = ringUrl('pos');
+    const name = url.slice(4);
+    await (await open(url, Sample, { create: true, capacity: 8 })).close();
+    const start = boundary - 5n;
+    startRingAt(name, start);
+    // A producer dies holding the first slot: consumers must turn it into a skip and never deliver it.
+    expect((await cPeer('claim-and-die', name).done).signal).toBe('SIGKILL');
+    const n = 36;
+    const consumer = to === 'C' ? cPeer('consume', name, String(n), '4') : nodePeer('consume', url, String(n), '4');
+    const producer =
+      from === 'C' ? cPeer('produce', name, '7', String(n), '3') : nodePeer('produce', url, '7', String(n), '3');
+    expect((await producer.done).code).toBe(0);
+    const result = await consumer.done;
+    expect(result.stderr).toBe('');
+    expect(parseOk(result.stdout)).toEqual(expected([7], n));
+    expect(tailOf(name)).toBe(start + 1n + BigInt(n));
+    const after = await openRing(url);
+    expect(after.info()).toMatchObject({ pending: 0, recovered: 1 });
+    expect(after.tryReceive()).toBeUndefined();
   });
 });

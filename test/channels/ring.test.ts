@@ -277,7 +277,7 @@ describe('shm ring: options and errors', () => {
     writeFileSync(file, '');
     await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring \(0 bytes/);
     writeFileSync(file, new Uint8Array(8192).fill(7));
-    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring of protocol version 1/);
+    await expect(open(url, Sample, { create: true })).rejects.toThrow(/is not a typed-ipc ring of protocol version 2/);
     expect(statSync(file).size).toBe(8192);
   });
 

@@ -17,7 +17,7 @@ import {
   spawnWithChannel,
 } from '../../src/channels/index.js';
 import { ChannelClosedError, SchemaError, TimeoutError } from '../../src/errors.js';
-import { Cleanup, compileC, finished, repoRoot, spawnTs, uniqueName } from '../helpers.js';
+import { Cleanup, compileC, finished, forOtherUsers, repoRoot, sharedDir, spawnTs, uniqueName } from '../helpers.js';
 import { Sample, type Sample as SampleValue } from './sample.js';
 
 const cleanup = new Cleanup();
@@ -236,8 +236,11 @@ describe('peer credentials of a child running as another user', () => {
     await expect(listener.accept({ timeoutMs: 200 })).rejects.toBeInstanceOf(TimeoutError);
     await expect(refused.receive({ timeoutMs: 5_000 })).rejects.toBeInstanceOf(ChannelClosedError);
 
-    const child = spawn(peer, ['seq-send', url.slice('unix+seqpacket:'.length), '5'], {
+    // From a copy another uid can reach: the checkout (test/c/build) may be private.
+    const peerForNobody = forOtherUsers(peer);
+    const child = spawn(peerForNobody, ['seq-send', url.slice('unix+seqpacket:'.length), '5'], {
       stdio: 'pipe',
+      cwd: sharedDir(),
       uid: nobody,
       gid: nobody,
     });
@@ -257,8 +260,9 @@ describe('peer credentials of a child running as another user', () => {
         },
       }),
     );
-    const second = spawn(peer, ['seq-send', `${url.slice('unix+seqpacket:'.length)}-2`, '100000'], {
+    const second = spawn(peerForNobody, ['seq-send', `${url.slice('unix+seqpacket:'.length)}-2`, '100000'], {
       stdio: 'pipe',
+      cwd: sharedDir(),
       uid: nobody,
       gid: nobody,
     });

@@ -1,4 +1,17 @@
-import { existsSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  constants as fsConstants,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -231,17 +244,28 @@ describe('fifo: channels', () => {
     expect(intact(value)).toBe(true);
   });
 
-  it('close() rejects sends still waiting with ChannelClosedError', async () => {
+  it('destroy() rejects sends still waiting with ChannelClosedError at once; close() times out on a reader that never reads', async () => {
     const url = fifoUrl('closewait');
     const [tx] = await pair(url);
     tinyPipe(tx);
     while (tx.trySend(rec(0))) {}
     const waiting = tx.send(rec(1));
     const batch = tx.sendMany([rec(2), rec(3)]);
-    await tx.close();
+    tx.destroy();
+    tx.destroy();
     await expect(waiting).rejects.toThrow(ChannelClosedError);
-    await expect(batch).rejects.toThrow(ChannelClosedError);
+    await expect(batch).rejects.toThrow(/send on .*accepted but not delivered: the channel was destroyed/);
     await expect(tx.send(rec(4))).rejects.toThrow(/is closed/);
+    await tx.close();
+
+    const [tx2] = await pair(fifoUrl('closetimeout'));
+    tinyPipe(tx2);
+    while (tx2.trySend(rec(0))) {}
+    const stuck = tx2.send(rec(1));
+    await expect(tx2.close({ timeoutMs: 50 })).rejects.toThrow(
+      /close of .* timed out after 50 ms: 1 accepted message was/,
+    );
+    await expect(stuck).rejects.toThrow(/close\(\) timed out after 50 ms/);
   });
 
   it('frames variable-size messages with a u32 little-endian length prefix', async () => {
@@ -309,5 +333,68 @@ describe('fifo: channels', () => {
     while (got.length < 1000) got.push(...(await rx.receiveMany(1000)));
     await sending;
     expect(got.map((m) => m.value.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+});
+
+/**
+ * Issue 12, item 9: another user plants a symlink where a FIFO is expected. The directory belongs to
+ * uid 65534 and is not sticky, so fs.protected_symlinks (which only guards sticky world-writable
+ * directories) never stops the follow: the old open followed it on any machine.
+ */
+describe('fifo: symlinks planted by another user are not followed', () => {
+  const NOBODY = 65534;
+
+  /** A directory of uid 65534 holding its FIFO `theirs` and its symlink `planted` to it. */
+  function plantedLink(): { planted: string; theirs: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'tipc-planted-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    chownSync(dir, NOBODY, NOBODY);
+    chmodSync(dir, 0o755);
+    const theirs = join(dir, 'theirs');
+    const planted = join(dir, 'planted');
+    // The other user makes both, in a process of its own.
+    execFileSync('mkfifo', ['-m', '0666', theirs], { uid: NOBODY, gid: NOBODY });
+    execFileSync('ln', ['-s', theirs, planted], { uid: NOBODY, gid: NOBODY });
+    expect(lstatSync(planted).isSymbolicLink()).toBe(true);
+    expect(lstatSync(planted).uid).toBe(NOBODY);
+    return { planted, theirs };
+  }
+
+  it('a writer refuses the symlink; nothing reaches the FIFO it points at', async () => {
+    const { planted, theirs } = plantedLink();
+    // The other user's reader waits on its own FIFO (so that a followed open would succeed at once).
+    const reader = openSync(theirs, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    cleanup.add(() => closeSync(reader));
+    const error = await open(`fifo:${planted}`, recordCodec(), { access: 'send', timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/planted: a symbolic link \(FIFOs are opened without following one\)/);
+    const buffer = Buffer.alloc(64);
+    // No writer ever opened it: an empty FIFO without writers reads as end of file.
+    expect(readSync(reader, buffer)).toBe(0);
+  });
+
+  it('a reader refuses it too, and create: true does not make it usable', async () => {
+    const { planted } = plantedLink();
+    for (const options of [
+      { access: 'receive' },
+      { access: 'receive', create: true },
+      { access: 'send', create: true },
+    ]) {
+      await expect(
+        open(`fifo:${planted}`, recordCodec(), { ...(options as { access: 'send' }), timeoutMs: 500 }),
+      ).rejects.toThrow(/symbolic link/);
+    }
+  });
+
+  it('the target FIFO itself still opens', async () => {
+    const { theirs } = plantedLink();
+    const rx = await open(`fifo:${theirs}`, recordCodec(), { access: 'receive' });
+    cleanup.add(() => rx.close());
+    const tx = await open(`fifo:${theirs}`, recordCodec(), { access: 'send' });
+    cleanup.add(() => tx.close());
+    await tx.send(rec(1));
+    expect((await rx.receive({ timeoutMs: 5_000 })).value).toEqual(rec(1));
   });
 });

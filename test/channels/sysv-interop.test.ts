@@ -4,7 +4,7 @@
  * the figures of util-linux `ipcs -q` against info().
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,7 @@ describe('sysv: C peers', () => {
 
   it('ftok keys match what C computes for the same file and project id', async () => {
     const path = join(tmpdir(), uniqueName('ftok'));
+    cleanup.add(() => rmSync(path, { force: true }));
     writeFileSync(path, '');
     const queue = await openQueue(`sysv:${path}?proj=A`, { create: true, exclusive: true });
     const { stdout } = await runPeer(['ftok', path, String('A'.charCodeAt(0))]);
@@ -152,6 +153,7 @@ describe('sysv: related Node processes', () => {
   it('a child process opens the private queue by its id and sends by type; the parent receives each type', async () => {
     const queue = await openQueue('sysv:private', { create: true, capacity: 8 });
     const script = join(tmpdir(), `${uniqueName('child')}.mts`);
+    cleanup.add(() => rmSync(script, { force: true }));
     writeFileSync(
       script,
       `import { open } from ${JSON.stringify(join(repoRoot, 'src', 'index.ts'))};

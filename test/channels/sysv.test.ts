@@ -4,7 +4,7 @@
  * waiting (timeout, abort, close, ref/unref) and removal under a waiter. Every queue a test creates is
  * removed after it, even when the test fails (the cleanup is registered before the queue exists).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -133,6 +133,7 @@ describe('sysv: open', () => {
 
   it('names queues by ftok of a file and project id, the same key C gets (checked against ipcs below)', async () => {
     const path = join(tmpdir(), uniqueName('ftok'));
+    cleanup.add(() => rmSync(path, { force: true }));
     writeFileSync(path, '');
     cleanup.add(() => unlink(`sysv:${path}?proj=7`));
     const queue = (await open(`sysv:${path}?proj=7`, Sample, { create: true, exclusive: true })) as SysvChannel<Sample>;
@@ -376,6 +377,7 @@ describe('sysv: waiting', () => {
 
   it('an unref()ed waiting channel lets the process exit; a ref()ed one keeps it alive until its timeout', async () => {
     const script = join(tmpdir(), `${uniqueName('unref')}.mts`);
+    cleanup.add(() => rmSync(script, { force: true }));
     const index = join(process.cwd(), 'src', 'index.ts');
     writeFileSync(
       script,

@@ -4,9 +4,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finished, repoRoot, uniqueName } from '../helpers.js';
+import { expectSendAndTail } from './run.js';
 
 const outDir = join(repoRoot, '.cli-build', String(process.pid));
-const main = join(outDir, 'cli', 'main.js');
+const main = join(outDir, 'src', 'cli', 'main.js');
 
 function runBuilt(args: readonly string[]) {
   return finished(spawn(process.execPath, [main, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -25,27 +26,7 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 describe('the built typed-ipc command', () => {
   it('runs without tsx in the process, loading a TypeScript schema through tsx on demand', async () => {
-    const url = `mq:/${uniqueName('built')}`;
-    try {
-      const sent = await runBuilt([
-        'send',
-        url,
-        '--create',
-        '--schema',
-        'schemas/sample.ts#Sample',
-        '--json',
-        '{"channel":5,"timestamp":"6","value":7}',
-      ]);
-      expect(sent).toMatchObject({ code: 0, stderr: '' });
-      const tail = await runBuilt(['tail', url, '--schema', 'schemas/sample.ts#Sample', '--count', '1']);
-      expect(tail).toMatchObject({
-        code: 0,
-        stderr: '',
-        stdout: '{"value":{"channel":5,"timestamp":"6","value":7},"priority":0}\n',
-      });
-    } finally {
-      await runBuilt(['rm', '-f', url]);
-    }
+    await expectSendAndTail(runBuilt, `mq:/${uniqueName('built')}`, 'schemas/sample.ts#Sample');
   });
 
   it('keeps the exit codes and the one-line errors', async () => {

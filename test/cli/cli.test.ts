@@ -132,7 +132,9 @@ describe('typed-ipc ls', () => {
     const shm = tempDir();
     writeFileSync(join(shm, 'segment'), Buffer.alloc(4096));
     execFileSync('chmod', ['640', join(shm, 'segment')]);
-    const run = await runCli(['ls'], { env: { TYPED_IPC_MQUEUE_DIR: notMounted, TYPED_IPC_SHM_DIR: shm } });
+    const run = await runCli(['ls'], {
+      env: { TYPED_IPC_MQUEUE_DIR: notMounted, TYPED_IPC_SHM_DIR: shm, TYPED_IPC_DIRS: tempDir() },
+    });
     expect(run.code).toBe(0);
     expect(oneLineError(run)).toBe(
       `typed-ipc ls: message queues not listed: no mqueue filesystem is mounted at ${notMounted}; mount it with: mkdir -p ${notMounted} && mount -t mqueue none ${notMounted}`,

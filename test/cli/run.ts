@@ -1,4 +1,5 @@
 /** Runs the real `typed-ipc` command (src/cli/main.ts through tsx) in a child process. */
+import { expect } from 'vitest';
 import { finished, spawnTs } from '../helpers.js';
 
 /** Exit code and output of one run. */
@@ -29,4 +30,25 @@ export function oneLineError(run: CliRun): string {
     throw new Error(`expected a one-line error, got:\n${run.stderr}`);
   }
   return lines[0]!;
+}
+
+/**
+ * Sends one sample to a new queue with `send --create` and reads it back with `tail --count 1`,
+ * through `run` (the command as built, installed or from source); removes the queue. Asserts both
+ * exit 0 without a word on stderr and that tail prints what was sent.
+ */
+export async function expectSendAndTail(
+  run: (args: readonly string[]) => Promise<CliRun>,
+  url: string,
+  schema: string,
+): Promise<void> {
+  const json = '{"channel":5,"timestamp":"6","value":7}';
+  try {
+    const sent = await run(['send', url, '--create', '--schema', schema, '--json', json]);
+    expect(sent).toMatchObject({ code: 0, stderr: '' });
+    const tail = await run(['tail', url, '--schema', schema, '--count', '1']);
+    expect(tail).toMatchObject({ code: 0, stderr: '', stdout: `{"value":${json},"priority":0}\n` });
+  } finally {
+    await run(['rm', '-f', url]);
+  }
 }

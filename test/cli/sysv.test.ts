@@ -98,6 +98,8 @@ describe('typed-ipc on sysv: queues', () => {
     );
     const missing = await runCli(['tail', queueKey(2), '--schema', schema, '--timeout', '50']);
     expect(missing.code).toBe(1);
-    expect(oneLineError(missing)).toMatch(/ENOENT.*no queue has this key: pass `create: true`/);
+    expect(oneLineError(missing)).toMatch(
+      /ENOENT.*no queue has this key: add --create, or start the side that creates it first/,
+    );
   });
 });

@@ -247,11 +247,13 @@ int main(void) {
   it('refuses a codec without a C layout and a missing language', async () => {
     const notStruct = await runCli(['gen', 'c', 'test/cli/schemas.ts#Note']);
     expect(notStruct.code).toBe(2);
-    expect(oneLineError(notStruct)).toMatch(/is .*, not a struct\(\.\.\.\) type: only structs have a C layout$/);
+    expect(oneLineError(notStruct)).toMatch(
+      /is .*, not a struct\(\.\.\.\) or union\(\.\.\.\) type: only those have a C layout$/,
+    );
     const noLanguage = await runCli(['gen', sample]);
     expect(noLanguage.code).toBe(2);
     expect(oneLineError(noLanguage)).toMatch(
-      /^typed-ipc gen: expected a language \(c\), got "test\/cli\/schemas\.ts#Sample"/,
+      /^typed-ipc gen: expected a language \(c or ts\), got "test\/cli\/schemas\.ts#Sample"/,
     );
   });
 });

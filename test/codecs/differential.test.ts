@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { NetworkHeader, Reading, Sample, SensorFrame } from '../../schemas/index.js';
 import { type StructType, struct } from '../../src/index.js';
-import { corrupt, Rng, randomStructs, randomValue } from './random-schemas.js';
+import { corrupt, outcome, Rng, randomStructs, randomValue } from './random-schemas.js';
 
 const fixtures = [Sample, SensorFrame, NetworkHeader, Reading] as StructType[];
 const random = randomStructs(0xd1ff, 200);
@@ -20,16 +20,6 @@ function twin(type: StructType): StructType {
     endian: type.endian,
     interpreted: true,
   });
-}
-
-/** Runs `fn` and returns its result or a comparable description of what it threw. */
-function outcome(fn: () => unknown): unknown {
-  try {
-    return { ok: fn() };
-  } catch (error) {
-    const e = error as Error & { code?: string; path?: string };
-    return { error: e.name, code: e.code, path: e.path, message: e.message };
-  }
 }
 
 describe('generated and interpreted codecs are identical', () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { NetworkHeader, Reading, Sample, SensorFrame } from '../../schemas/index.js';
 import type { StructType } from '../../src/index.js';
 import { compileC } from '../helpers.js';
-import { cPeerSource, expectedLayout } from './c-peer.js';
+import { cPeerSource, expectedLayout, readInput } from './c-peer.js';
 import { Rng, randomStructs, randomValue, tokens } from './random-schemas.js';
 
 const SEED = 0x7e57_1dc;
@@ -84,7 +84,7 @@ describe('layout and bytes equal GCC on x86_64', () => {
   it('C reads every field of values encoded by TypeScript', () => {
     const rng = new Rng(SEED + 1);
     const values = roots.map((type) => Array.from({ length: VALUES_PER_SCHEMA }, () => randomValue(rng, type)));
-    const input = Buffer.concat(roots.flatMap((type, i) => values[i]!.map((value) => type.encode(value))));
+    const input = readInput(roots, values);
     const lines = run(binary, ['read', String(VALUES_PER_SCHEMA)], input)
       .toString()
       .split('\n');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, unlink } from '../../src/channels/index.js';
 import { Sample } from '../channels/sample.js';
-import { Cleanup, finished, repoRoot, uniqueName } from '../helpers.js';
+import { bundleForOtherUsers, Cleanup, finished, repoRoot, sharedDir, uniqueName } from '../helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -21,10 +21,15 @@ interface Outcome {
   error?: { name: string; code: string; syscall: string; path: string; hint: string; message: string };
 }
 
-/** Runs the peer through `wrapper` (e.g. prlimit ...) and returns its JSON report. */
-async function runPeer(wrapper: readonly string[], args: readonly string[]): Promise<Outcome> {
-  const [command, ...rest] = [...wrapper, process.execPath, '--import', 'tsx', peer, ...args];
-  const child = spawn(command!, rest, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the peer through `wrapper` (e.g. prlimit ...) and returns its JSON report. As another user
+ * (`asOther`) it runs bundled, from a directory that user can read: the checkout may be private.
+ */
+async function runPeer(wrapper: readonly string[], args: readonly string[], asOther = false): Promise<Outcome> {
+  const program = asOther ? [bundleForOtherUsers(peer)] : ['--import', 'tsx', peer];
+  const [command, ...rest] = [...wrapper, process.execPath, ...program, ...args];
+  const cwd = asOther ? sharedDir() : repoRoot;
+  const child = spawn(command!, rest, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const { code, stdout, stderr } = await finished(child, 60_000);
   expect(code, stderr).toBe(0);
   return JSON.parse(stdout) as Outcome;
@@ -77,10 +82,10 @@ describe('mq_open failures', () => {
     await (await open(url, Sample, { create: true })).close();
     await (await open(shared, Sample, { create: true, mode: 0o606 })).close();
     const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    const denied = await runPeer(nobody, ['open', url, '0', '24', 'send']);
+    const denied = await runPeer(nobody, ['open', url, '0', '24', 'send'], true);
     expect(denied.error).toMatchObject({ code: 'EACCES', syscall: 'mq_open', path: url.slice(3) });
     expect(denied.error!.hint).toContain('does not grant write (send) to this user');
-    const allowed = await runPeer(nobody, ['open', shared, '0', '24', 'both']);
+    const allowed = await runPeer(nobody, ['open', shared, '0', '24', 'both'], true);
     expect(allowed).toEqual({ opened: 1 });
   });
 });

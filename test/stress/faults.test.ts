@@ -7,7 +7,9 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ringLayout } from '../../src/channels/ring.js';
+import { ringAttacks } from '../channels/ring-attacks.js';
 import { Rng } from '../codecs/random-schemas.js';
 import { Cleanup, finished, repoRoot, spawnTs } from '../helpers.js';
 import { record } from './figures.js';
@@ -278,4 +280,29 @@ describe.each(table)('faults: $entry.name', ({ entry, available }) => {
       });
     }
   }
+});
+
+/**
+ * The shared-memory ring's segment truncated under live peers (scenario in
+ * test/channels/ring-attacks.ts): C and Node consumers asleep on an empty ring and producers asleep
+ * on a full one end with an error, never by SIGBUS; to nothing, and to a size that keeps the header.
+ */
+describe('faults: shm segment truncated under live peers', () => {
+  const attacks = ringAttacks(cleanup);
+  const shm = table.find(({ entry }) => entry.name === 'shm');
+  const truncations = [0, ringLayout.SEQ_OFFSET + 64];
+  let survived = 0;
+  afterAll(() => {
+    attacks.dispose();
+    if (survived === 0) return;
+    const note = `segment truncated under 2 sleeping consumers and 2 sleeping producers (C, Node): ${survived}/${truncations.length} rounds ended with errors, none by a signal`;
+    record({ section: 'faults', transport: 'shm', survived, rounds: truncations.length, lost: 0, note });
+  });
+  it.skipIf(!shm?.available).each(truncations)(
+    'to %i bytes: every peer fails with an error, none by SIGBUS',
+    async (size) => {
+      await attacks.truncate(size);
+      survived++;
+    },
+  );
 });

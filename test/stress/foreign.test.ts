@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DecodeError } from '../../src/index.js';
+import { type Channel, DecodeError, listen } from '../../src/index.js';
 import { Cleanup, compileC, finished, repoRoot } from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample, SequenceChecker } from './sample.js';
@@ -132,3 +132,70 @@ describe.each(table)('foreign writer: $entry.name', ({ entry, available }) => {
     expect(tallied.decodeErrors).toBe(4);
   });
 });
+
+/**
+ * Issue 12, item 4: a consumer loop that must outlive a foreign writer's garbage. One
+ * `iterate({ decodeErrors: 'yield' })` loop takes every garbage message as a DecodeError item and
+ * carries on (for a listener: until the foreign connection ends; otherwise until the good samples of
+ * a well-behaved producer arrived), without the loop ever being re-entered.
+ */
+const loopable = new Set(['mq', 'shm', 'unix+dgram', 'unix+seqpacket', 'unix+stream', 'tcp']);
+
+describe.each(table.filter(({ entry }) => loopable.has(entry.name)))(
+  'foreign writer, one loop: $entry.name',
+  ({ entry, available }) => {
+    it.skipIf(!available)(
+      "iterate({ decodeErrors: 'yield' }) consumes past every garbage message",
+      async () => {
+        const count = sizes.garbage;
+        const url = await entry.url('yield');
+        cleanup.add(() => entry.remove(url));
+        let channel: Channel<Sample> | undefined;
+        let accepting: Promise<Channel<Sample>> | undefined;
+        if (entry.style === 'listen') {
+          const listener = await listen(url, Sample);
+          cleanup.add(() => listener.close());
+          accepting = listener.accept({ timeoutMs: 30_000 });
+        } else {
+          channel = (await entry.consumer(url, Sample, { capacity: 10 })) as Channel<Sample>;
+          cleanup.add(() => channel?.close());
+        }
+        const [kind, where] = target(entry, url);
+        const child = spawn(foreign, [kind, where, String(count), String(Sample.size), String(count + 7)], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        cleanup.add(() => child.kill('SIGKILL'));
+        let errors = 0;
+        const good: number[] = [];
+        const valid = entry.style === 'listen' ? 0 : 20;
+        const loop = (async () => {
+          channel ??= await accepting;
+          cleanup.add(() => channel?.close());
+          for await (const item of channel!.iterate({ decodeErrors: 'yield' })) {
+            if (item instanceof DecodeError) errors += 1;
+            else good.push(item.value.seq);
+            if (valid > 0 && good.length === valid) break;
+          }
+        })();
+        const writer = await finished(child, 120_000);
+        expect(writer.code).toBe(0);
+        const sent = Number(/sent (\d+)/.exec(writer.stdout)?.[1] ?? -1);
+        if (valid > 0) {
+          const producer = await entry.producer(url, Sample);
+          cleanup.add(() => producer.close());
+          for (let seq = 0; seq < valid; seq++) await producer.send(makeSample(0, seq));
+        }
+        await loop;
+        record({
+          section: 'input',
+          transport: entry.name,
+          inputs: sent,
+          note: `one yield loop: ${errors}/${sent} garbage messages as DecodeError items, then ${good.length} good samples`,
+        });
+        expect(errors).toBe(sent);
+        expect(good).toEqual(Array.from({ length: valid }, (_, i) => i));
+      },
+      180_000,
+    );
+  },
+);

@@ -11,17 +11,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   bind,
   type Channel,
-  connect,
   IpcError,
   type Listener,
   listen,
   type OpenOptions,
   open,
   SystemError,
-  UnsupportedError,
   ValidationError,
 } from '../../src/index.js';
-import { Cleanup, compileC, finished, repoRoot, runTag, uniqueName } from '../helpers.js';
+import { ringAttacks } from '../channels/ring-attacks.js';
+import { Cleanup, compileC, finished, forOtherUsers, repoRoot, runTag, sharedDir, uniqueName } from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
 import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
@@ -32,7 +31,8 @@ const table = await Promise.all(
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const intruder = compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]);
+// Run as another uid: from a copy outside the checkout, which may be private (mode 0700).
+const intruder = forOtherUsers(compileC('intruder', [join(repoRoot, 'test', 'stress', 'c', 'intruder.c')]));
 const objmode = compileC('objmode', [join(repoRoot, 'test', 'stress', 'c', 'objmode.c')]);
 const NOBODY = 65534;
 
@@ -47,6 +47,7 @@ afterAll(() => {
 /** Runs the intruder as uid/gid 65534 against an object; resolves with what it printed. */
 async function intrude(kind: string, name: string, send = false): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(intruder, send ? [kind, name, 'send'] : [kind, name], {
+    cwd: sharedDir(),
     uid: NOBODY,
     gid: NOBODY,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,31 +168,19 @@ describe.each(sockets)('security: $entry.name address claims', ({ entry, availab
 
 /**
  * Allow lists on abstract sockets (no file permissions stand in the way): the intruder (uid 65534)
- * connects and sends a record, the consumer admits uid 0 only, so nothing of the intruder's may
- * arrive, while an admitted producer's sample does.
+ * connects and sends a record, the consumer admits uid 0 only (explicitly, or by the abstract-name
+ * default), so nothing of the intruder's may arrive, while an admitted producer's sample does. On
+ * unix+dgram the check is per datagram (SCM_CREDENTIALS).
  */
 const allowing = table.filter(({ entry }) => entry.name.startsWith('unix+'));
 
-/**
- * Unconnected datagram sockets have no SO_PEERCRED, so `allow` cannot be enforced there: bind() and
- * connect() refuse it with UnsupportedError rather than accept a protection that does not exist.
- */
-const refusesAllow = new Set(['unix+dgram']);
-
-describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry, available }) => {
-  if (refusesAllow.has(entry.name)) {
-    it.skipIf(!available)('refuses the allow option with UnsupportedError (no peer credentials)', async () => {
-      const url = `${entry.name}:@${uniqueName('allow')}`;
-      await expect(bind(url, Sample, { allow: [0] })).rejects.toThrow(UnsupportedError);
-      await expect(connect(url, Sample, { allow: () => true })).rejects.toThrow(/carry no peer credentials/);
-      counted(entry.name);
-    });
-    return;
-  }
+describe.each(allowing)('security: $entry.name SO_PEERCRED / SCM_CREDENTIALS allow list', ({ entry, available }) => {
   const test = available ? it : it.skip;
   for (const [label, allow] of [
     ['uid list [0]', [0]],
     ['predicate uid === 0', (peer: { uid: number }) => peer.uid === 0],
+    // An abstract name has no file mode: by default only the owner's uid gets in (issue 12, item 8).
+    ['no allow: the abstract-name default', undefined],
   ] as const) {
     test(`refuses another uid (${label}) and admits an allowed one`, async () => {
       const url = `${entry.name}:@${uniqueName('allow')}`;
@@ -200,7 +189,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
       const errors: unknown[] = [];
       let pump: Promise<void>;
       if (entry.style === 'bind') {
-        const channel = await bind(url, Sample, { allow });
+        const channel = await bind(url, Sample, allow === undefined ? {} : { allow });
         consumer = channel;
         pump = (async () => {
           for (;;) {
@@ -213,7 +202,7 @@ describe.each(allowing)('security: $entry.name SO_PEERCRED allow list', ({ entry
           }
         })();
       } else {
-        const listener = await listen(url, Sample, { allow });
+        const listener = await listen(url, Sample, allow === undefined ? {} : { allow });
         consumer = listener;
         pump = (async () => {
           for (;;) {
@@ -355,4 +344,27 @@ describe('security: names', () => {
       counted(transport);
     });
   }
+});
+
+/**
+ * The shared-memory ring's doorbells (scenarios in test/channels/ring-attacks.ts): uid 65534, who
+ * cannot open a 0600 ring, squats every doorbell name it can and floods them, and root's peers
+ * still get all 64 handles and are not woken once; granted a 0666 ring, the same uid is a full peer.
+ */
+describe('security: shm doorbells', () => {
+  const attacks = ringAttacks(cleanup);
+  afterAll(() => attacks.dispose());
+  const shm = table.find(({ entry }) => entry.name === 'shm');
+  it.skipIf(!shm?.available)('another uid cannot take the handles of a 0600 ring by squatting doorbells', async () => {
+    await attacks.squat();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('another uid flooding the doorbells wakes none of the sleeping peers', async () => {
+    await attacks.flood();
+    counted('shm');
+  });
+  it.skipIf(!shm?.available)('granted a 0666 ring, another uid is a full peer (its ring wakes root)', async () => {
+    await attacks.granted(0o666);
+    counted('shm');
+  });
 });

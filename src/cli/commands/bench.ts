@@ -1,18 +1,19 @@
 /** `typed-ipc bench`: the benchmark suite of the repository (bench/), with a progress bar on stderr. */
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { type Command, UsageError } from '../args.js';
 import { writeLine } from '../output.js';
 import { importModule } from '../schema.js';
-import { renderTable } from '../table.js';
+import { type Column, renderTable } from '../table.js';
 
 const help = `Usage: typed-ipc bench [--only <name>]... [--quick] [--write] [--json]
 
 Runs the benchmark suite (every bench/*.bench.ts module of a typed-ipc checkout, one after the other)
 with a progress bar on stderr, then prints msg/s per transport and message size with the ratios
 against the baselines measured in the same run (C programs, Node's child_process IPC).
-The suite lives in the repository, not in the published package: run it from a checkout.
+The suite lives in the repository, not in the published package: run it from a checkout
+(it compiles its C baselines with cc and runs its TypeScript peers with tsx).
 
 Options:
   --only <name>   only modules whose file name contains <name> (repeatable), e.g. --only mq
@@ -38,7 +39,7 @@ interface SuiteReport {
     variant: string;
     msgPerSec: number;
     baseline?: string;
-    ratios: Record<string, number>;
+    ratios: Partial<Record<string, number>>;
   }[];
   readonly failures: readonly { module: string; error: string }[];
 }
@@ -50,14 +51,21 @@ interface ReportModule {
   formatRatio(ratio: number | undefined): string;
 }
 
-// src/cli/commands and dist/cli/commands are both three levels below the repository root.
-const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench');
+// Found by the package's own name: src/cli (a checkout) and dist/src/cli (built) sit at different depths.
+const benchDir = join(dirname(createRequire(import.meta.url).resolve('typed-ipc/package.json')), 'bench');
+
+/** Why `bench` cannot run here (an installed package ships no suite), or undefined in a checkout. */
+export function benchUnavailable(): string | undefined {
+  if (existsSync(join(benchDir, 'suite.ts'))) return undefined;
+  return 'the benchmark suite is not part of the installed package; clone the repository and run npm ci && npm run bench';
+}
 
 /** The `bench` command. */
 export const bench: Command = {
   name: 'bench',
   summary: 'run the benchmark suite (msg/s and ratios against C and Node baselines), with a progress bar',
   help,
+  unavailable: benchUnavailable,
   options: {
     only: { type: 'string', multiple: true },
     quick: { type: 'boolean' },
@@ -66,9 +74,8 @@ export const bench: Command = {
   },
   async run(args) {
     if (args.positionals.length > 0) throw new UsageError(`takes no arguments, got ${args.positionals.join(' ')}`);
-    if (!existsSync(join(benchDir, 'suite.ts'))) {
-      throw new UsageError(`no benchmark suite at ${benchDir}; run typed-ipc bench from a checkout of the repository`);
-    }
+    const unavailable = benchUnavailable();
+    if (unavailable !== undefined) throw new UsageError(unavailable);
     const suite = (await importModule(join(benchDir, 'suite.ts'), 'bench')) as unknown as Suite;
     const report = (await importModule(join(benchDir, 'report.ts'), 'bench')) as unknown as ReportModule;
     const only = args.values.only;
@@ -93,23 +100,7 @@ export const bench: Command = {
     if (args.values.json === true) {
       writeLine(JSON.stringify(result.results));
     } else {
-      const rows = result.results.map((r) => [
-        r.transport,
-        String(r.messageBytes),
-        r.baseline === undefined ? r.variant : `${r.variant} (baseline ${r.baseline})`,
-        report.formatRate(r.msgPerSec),
-        Object.entries(r.ratios)
-          .map(([kind, ratio]) => `${report.formatRatio(ratio)} vs ${kind}`)
-          .join(', '),
-      ]);
-      const columns = [
-        { header: 'TRANSPORT' },
-        { header: 'BYTES', right: true },
-        { header: 'VARIANT' },
-        { header: 'MSG/S', right: true },
-        { header: 'RATIOS' },
-      ];
-      writeLine(renderTable(columns, rows));
+      writeLine(benchTable(result.results, report, process.stdout.columns ?? 120));
     }
     if (args.values.write === true) {
       writeFileSync(join(benchDir, 'results.md'), report.renderMarkdown(result));
@@ -121,6 +112,29 @@ export const bench: Command = {
     return result.failures.length > 0 ? 1 : 0;
   },
 };
+
+/**
+ * The rated results as a table no wider than `width` (120 when not a terminal): one ratio column per
+ * baseline kind present, a baseline row marked `base` in its own column, long variant names cut.
+ */
+export function benchTable(results: SuiteReport['results'], report: ReportModule, width: number): string {
+  const kinds = [...new Set(results.flatMap((r) => [...Object.keys(r.ratios), ...(r.baseline ? [r.baseline] : [])]))];
+  const rows = results.map((r) => [
+    r.transport,
+    String(r.messageBytes),
+    r.variant,
+    report.formatRate(r.msgPerSec),
+    ...kinds.map((kind) => (r.baseline === kind ? 'base' : report.formatRatio(r.ratios[kind]))),
+  ]);
+  const columns: Column[] = [
+    { header: 'TRANSPORT' },
+    { header: 'BYTES', right: true },
+    { header: 'VARIANT', shrink: true },
+    { header: 'MSG/S', right: true },
+    ...kinds.map((kind) => ({ header: `VS ${kind.toUpperCase()}`, right: true })),
+  ];
+  return renderTable(columns, rows, Math.min(width, 120));
+}
 
 /** A progress bar redrawn in place on a terminal; one line per module otherwise (logs, CI). */
 class ProgressBar {

@@ -1,54 +1,137 @@
-/** `typed-ipc gen c <module>#<export>...`: the C header for struct schemas. */
-import { writeFileSync } from 'node:fs';
-import type { StructShape } from '../../codecs/types.js';
-import { cHeader } from '../../index.js';
-import { type Command, stringOption, UsageError } from '../args.js';
+/**
+ * `typed-ipc gen c <module>#<export>...`: the C header for struct schemas.
+ * `typed-ipc gen ts <header.h>`: TypeScript schemas for the structs of a C header.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { CompositeShape } from '../../codecs/types.js';
+import { cHeader, fromCHeader } from '../../index.js';
+import { type Command, type ParsedArgs, stringOption, UsageError } from '../args.js';
 import { structFields } from '../json.js';
 import { loadCodec } from '../schema.js';
 
 const help = `Usage: typed-ipc gen c <module>#<export>... [-o <file>] [--guard <NAME>]
+       typed-ipc gen ts <header.h> [--struct <name>]... [-I <dir>]... [-D <NAME>=<value>]... [--cpp] [-o <file>]
 
-Prints the C header for one or more struct(...) schemas: the structs (and the nested structs and
-enums they use), with _Static_assert on every size and offset and each type's fingerprint, so that
-a C program built with \`cc -std=c11 -Wall -Werror\` reads and writes the very same bytes.
+gen c prints the C header for one or more struct(...) or union(...) schemas: the types (and the
+nested types and enums they use), with _Static_assert on every size and offset and each type's
+fingerprint, so that a C program built with \`cc -std=c11 -Wall -Werror\` reads and writes the very
+same bytes.
+
+gen ts reads the struct, union and enum declarations of a C header (with tree-sitter's C grammar:
+no compiler needed) and prints the schemas as TypeScript. Without --cpp, object-like #define
+constants, #if/#ifdef and #include "..." of the project's own headers (found beside the header and
+in -I directories) are followed; --cpp runs the system's preprocessor (cc -E) first, which system
+headers need. What a schema cannot carry (pointers, flexible arrays, function pointers) is refused
+with file:line:column.
 
 Options:
-  -o, --output <file>   write the header to <file> instead of standard output
-  --guard <NAME>        include-guard macro (default TYPED_IPC_<FIRST STRUCT NAME>_H)
-  -h, --help            this help
+  -o, --output <file>    write to <file> instead of standard output
+  --guard <NAME>         gen c: include-guard macro (default TYPED_IPC_<FIRST STRUCT NAME>_H)
+  --struct <name>        gen ts: only this struct, union or typedef (repeatable; default: all of the file)
+  -I, --include <dir>    gen ts: add a directory to the #include search (repeatable)
+  -D, --define <N=V>     gen ts: define a macro (repeatable)
+  --cpp                  gen ts: preprocess with cc -E first
+  --from <module>        gen ts: the module the schema API is imported from (default typed-ipc)
+  -h, --help             this help
 
-Example:
-  typed-ipc gen c ./schemas/sample.ts#Sample -o sample.h`;
+Examples:
+  typed-ipc gen c ./schemas/sample.ts#Sample -o sample.h
+  typed-ipc gen ts /usr/include/netinet/ip.h --cpp --struct iphdr -o iphdr.ts`;
 
-/** The `gen` command (one generator so far: `c`). */
-export const gen: Command = {
-  name: 'gen',
-  summary: 'generate the C header of struct schemas (gen c <module>#<export>...)',
-  help,
-  options: { output: { type: 'string', short: 'o' }, guard: { type: 'string' } },
-  async run(args) {
-    const [language, ...specs] = args.positionals;
-    if (language !== 'c') {
-      const got = language === undefined ? 'none' : JSON.stringify(language);
-      throw new UsageError(`expected a language (c), got ${got}; see typed-ipc gen --help`);
+function strings(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+}
+
+function defines(args: ParsedArgs): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const text of strings(args, 'define')) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s.exec(text);
+    if (match === null) throw new UsageError(`-D expects NAME or NAME=value, got ${JSON.stringify(text)}`);
+    out[match[1]!] = match[2] ?? '1';
+  }
+  return out;
+}
+
+function write(args: ParsedArgs, text: string): void {
+  const output = stringOption(args, 'output');
+  if (output === undefined) process.stdout.write(text);
+  else writeFileSync(output, text);
+}
+
+async function genC(args: ParsedArgs, specs: readonly string[]): Promise<number> {
+  if (specs.length === 0) throw new UsageError('expected gen c <module>#<export>...; see typed-ipc gen --help');
+  const types: CompositeShape[] = [];
+  for (const spec of specs) {
+    const codec = await loadCodec(spec, ''); // a positional argument: no --schema to name
+    const kind = (codec as { kind?: unknown }).kind;
+    if (structFields(codec) === undefined || (kind !== 'struct' && kind !== 'union')) {
+      throw new UsageError(
+        `${spec} is ${codec.name}, not a struct(...) or union(...) type: only those have a C layout`,
+      );
     }
-    if (specs.length === 0) throw new UsageError('expected gen c <module>#<export>...; see typed-ipc gen --help');
-    const types: StructShape[] = [];
-    for (const spec of specs) {
-      const codec = await loadCodec(spec);
-      if (structFields(codec) === undefined || (codec as { kind?: unknown }).kind !== 'struct') {
-        throw new UsageError(`${spec} is ${codec.name}, not a struct(...) type: only structs have a C layout`);
-      }
-      types.push(codec as unknown as StructShape);
-    }
-    const guard = stringOption(args, 'guard');
-    const header = cHeader(types, {
+    types.push(codec as unknown as CompositeShape);
+  }
+  const guard = stringOption(args, 'guard');
+  write(
+    args,
+    cHeader(types, {
       comment: `Generated by typed-ipc gen c ${specs.join(' ')}`,
       ...(guard === undefined ? {} : { guard }),
-    });
-    const output = stringOption(args, 'output');
-    if (output === undefined) process.stdout.write(header);
-    else writeFileSync(output, header);
-    return 0;
+    }),
+  );
+  return 0;
+}
+
+async function genTs(args: ParsedArgs, files: readonly string[]): Promise<number> {
+  if (files.length !== 1) {
+    throw new UsageError(`expected gen ts <header.h> (one header), got ${files.length}; see typed-ipc gen --help`);
+  }
+  const file = files[0]!;
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const structs = strings(args, 'struct');
+  const schemas = await fromCHeader(source, {
+    file,
+    includePaths: strings(args, 'include'),
+    defines: defines(args),
+    cpp: args.values.cpp === true,
+    ...(structs.length === 0 ? {} : { structs }),
+  });
+  if (Object.keys(schemas).length === 0) {
+    throw new UsageError(`${file} defines no struct or union (with --cpp, those of included headers need --struct)`);
+  }
+  const { schemaSource } = await import('../../codecs/c-import/typescript.js');
+  const from = stringOption(args, 'from');
+  const argv = process.argv.slice(2).join(' ');
+  write(args, schemaSource(schemas, { comment: `typed-ipc ${argv}`, ...(from === undefined ? {} : { from }) }));
+  return 0;
+}
+
+/** The `gen` command: `c` (C header of schemas) and `ts` (schemas of a C header). */
+export const gen: Command = {
+  name: 'gen',
+  summary: 'generate C headers from schemas (gen c) or schemas from C headers (gen ts)',
+  help,
+  options: {
+    output: { type: 'string', short: 'o' },
+    guard: { type: 'string' },
+    struct: { type: 'string', multiple: true },
+    include: { type: 'string', short: 'I', multiple: true },
+    define: { type: 'string', short: 'D', multiple: true },
+    cpp: { type: 'boolean' },
+    from: { type: 'string' },
+  },
+  async run(args) {
+    const [language, ...rest] = args.positionals;
+    if (language === 'c') return genC(args, rest);
+    if (language === 'ts') return genTs(args, rest);
+    const got = language === undefined ? 'none' : JSON.stringify(language);
+    throw new UsageError(`expected a language (c or ts), got ${got}; see typed-ipc gen --help`);
   },
 };

@@ -1,26 +1,22 @@
-/** `typed-ipc ls`: message queues and shared-memory objects with size, mode and owner. */
+/** `typed-ipc ls [<dir>...]`: message queues, shared-memory objects, FIFOs and socket files with size, mode and owner. */
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { type Command, UsageError } from '../args.js';
-import {
-  isMqueueMounted,
-  listQueues,
-  listSegments,
-  listSysvQueues,
-  modeString,
-  mountHint,
-  mqueueDir,
-  type ObjectEntry,
-  shmDir,
-} from '../objects.js';
+import { fileDirs, modeString, mountHint, type ObjectEntry, objectKinds } from '../objects.js';
 import { writeLine } from '../output.js';
 import { renderTable } from '../table.js';
 
-const help = `Usage: typed-ipc ls [--json]
+const help = `Usage: typed-ipc ls [<dir>...] [--json]
 
-Lists POSIX message queues (from the mqueue filesystem, /dev/mqueue) and shared-memory objects
-(/dev/shm) with size, mode, owner and last modification, then System V message queues (as ipcs -q,
-from /proc/sysvipc/msg). For a queue, SIZE is the bytes of the messages waiting in it (the kernel's
-QSIZE, or ipcs' used-bytes); for a shared-memory object, the size of the segment.
-Use \`typed-ipc stat <url>\` for a queue's capacity and message size or a ring's fill.
+Lists POSIX message queues (from the mqueue filesystem, /dev/mqueue), shared-memory objects
+(/dev/shm), System V message queues (as ipcs -q, from /proc/sysvipc/msg), and the FIFOs and UNIX
+socket files directly inside each <dir> (default: the directories in $TYPED_IPC_DIRS,
+colon-separated, else the temporary directory ${tmpdir()}), with size, mode, owner and last
+modification. For a queue, SIZE is the bytes of the messages waiting in it (the kernel's QSIZE, or
+ipcs' used-bytes); for a shared-memory object, the size of the segment. A socket file is shown with
+the kind of socket bound to it (from /proc/net/unix); one that nothing is bound to any more (its
+process died) is marked stale: typed-ipc rm removes it. Use \`typed-ipc stat <url>\` for a queue's
+capacity and message size or a ring's fill.
 
 When the mqueue filesystem is not mounted, queues cannot be listed (they still work); mount it with
   ${mountHint('/dev/mqueue')}
@@ -32,26 +28,28 @@ Options:
 /** The `ls` command. */
 export const ls: Command = {
   name: 'ls',
-  summary: 'list message queues and shared-memory objects (size, mode, owner)',
+  summary: 'list queues (POSIX and System V), shared-memory objects, FIFOs and socket files',
   help,
   options: { json: { type: 'boolean' } },
   async run(args) {
-    if (args.positionals.length > 0) {
-      throw new UsageError(`takes no arguments, got ${args.positionals.join(' ')}`);
+    const dirs = args.positionals.length > 0 ? [...args.positionals] : fileDirs();
+    for (const dir of dirs) {
+      if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new UsageError(
+          `${JSON.stringify(dir)} is not a directory; ls takes directories to look for FIFOs and sockets in`,
+        );
+      }
     }
-    const queuesDir = mqueueDir();
-    const mounted = isMqueueMounted(queuesDir);
-    if (!mounted) {
-      process.stderr.write(
-        `typed-ipc ls: message queues not listed: no mqueue filesystem is mounted at ${queuesDir}; mount it with: ${mountHint(queuesDir)}\n`,
-      );
-    }
-    const entries = [...(mounted ? listQueues(queuesDir) : []), ...listSegments(shmDir()), ...listSysvQueues()];
-    if (args.values.json === true) {
+    const context = { dirs, warn: (message: string) => process.stderr.write(`typed-ipc ls: ${message}\n`) };
+    const entries = objectKinds.flatMap((kind) => kind.list(context));
+    if (entries.length === 0) {
+      const empty = `no message queues, shared-memory objects, System V queues, FIFOs or socket files (looked in ${dirs.join(', ')})`;
+      // NDJSON stays empty for a program reading it; a person still learns that nothing was found.
+      if (args.values.json === true) process.stderr.write(`typed-ipc ls: ${empty}\n`);
+      else writeLine(empty);
+    } else if (args.values.json === true) {
       for (const e of entries)
         writeLine(JSON.stringify({ ...e, mode: `0${e.mode.toString(8)}`, modified: e.modified.toISOString() }));
-    } else if (entries.length === 0) {
-      if (process.stdout.isTTY) writeLine('no message queues or shared-memory objects');
     } else {
       writeLine(
         renderTable(

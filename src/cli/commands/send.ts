@@ -1,14 +1,16 @@
 /** `typed-ipc send <url> --schema <module>#<export> --json '{...}'`: sends messages from the command line. */
 import { parseUrl } from '../../index.js';
 import { type Command, integerOption, positionals, requiredOption, stringOption, UsageError } from '../args.js';
-import { endpointOptionSpec, endpointOptionsOf, openSender } from '../endpoint.js';
+import { endpointOptionSpec, endpointOptionsOf, hasCode, openSender } from '../endpoint.js';
 import { fromJson } from '../json.js';
+import { errorLine } from '../output.js';
 import { loadCodec } from '../schema.js';
 
 const help = `Usage: typed-ipc send <url> --schema <module>#<export> --json '<value>' [options]
 
 Validates the JSON value against the schema, encodes it and sends it to <url>: mq:, shm: and fifo:
-objects are opened for sending, socket URLs are connected to.
+objects are opened for sending, socket URLs are connected to, nats:// URLs publish (with
+?stream=S, to JetStream: each send waits for the stream's ack).
 
 JSON spellings: 64-bit integers as JSON strings ("18446744073709551615") or as numbers up to 2^53;
 bytes(n) fields as hex strings or arrays of byte values; "NaN", "Infinity", "-Infinity" for floats;
@@ -20,12 +22,14 @@ Options:
   --json <value|->             the message as JSON, or - for NDJSON on standard input
   --priority <n>               message priority (mq: 0 .. sysconf(_SC_MQ_PRIO_MAX)-1; others: 0)
   --repeat <n>                 send the value n times (default 1)
-  --timeout <ms>               fail (exit 1) when the channel stays full for this long
+  --timeout <ms>               fail (exit 1) when the channel stays full for this long, saying how
+                               many messages were sent before
   --create                     create a queue, ring or FIFO that does not exist yet
   --capacity <n>               capacity of a created queue or ring
   -h, --help                   this help
 
-Nothing is sent when the value does not fit the schema (exit 2).`;
+Nothing is sent when the value does not fit the schema or the transport refuses the priority
+(shm:, sockets and FIFOs carry none) (exit 2).`;
 
 /** The `send` command. */
 export const send: Command = {
@@ -54,6 +58,8 @@ export const send: Command = {
       throw new UsageError('--json - read no values from standard input');
     }
     const channel = await openSender(url!, codec, endpointOptionsOf(args));
+    const total = repeat * messages.length;
+    let sent = 0;
     try {
       for (let i = 0; i < repeat; i += 1) {
         for (const { value, priority: p } of messages) {
@@ -61,14 +67,29 @@ export const send: Command = {
             ...(p === undefined ? {} : { priority: p }),
             ...(timeoutMs === undefined ? {} : { timeoutMs }),
           });
+          sent += 1;
         }
       }
+    } catch (error) {
+      throw sendFailure(error, sent, total);
     } finally {
       await channel.close();
     }
     return 0;
   },
 };
+
+/**
+ * What a failed send reports: a priority the transport refuses, before anything was sent, is a
+ * mistake on the command line (exit 2); after some messages went out, how many did is said first.
+ */
+function sendFailure(error: unknown, sent: number, total: number): unknown {
+  const refused = hasCode(error, 'ERR_IPC_UNSUPPORTED') || hasCode(error, 'ERR_IPC_VALIDATION');
+  const priority = refused && /priorit/.test(error.message);
+  if (priority && sent === 0) return new UsageError(`--priority: ${errorLine(error)}`);
+  if (total <= 1) return error;
+  return new Error(`sent ${sent} of ${total} messages, then: ${errorLine(error)}`, { cause: error });
+}
 
 async function stdinMessages(
   codec: Parameters<typeof fromJson>[1],

@@ -1,14 +1,13 @@
 /** `typed-ipc stat <url>`: attributes of a named object: capacity, message size, pending messages, fill. */
 import { existsSync, lstatSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 import type { MessageCodec } from '../../codecs/codec.js';
 import { open, parseUrl } from '../../index.js';
 import { type Command, positionals, stringOption, UsageError } from '../args.js';
-import { hasCode } from '../endpoint.js';
-import { groupName, isMqueueMounted, modeString, mqueueDir, queuedBytes, shmDir, userName } from '../objects.js';
+import { groupName, modeString, queuedBytes, userName } from '../objects.js';
 import { writeLine } from '../output.js';
+import { namedObjectPath, rawCodecFor } from '../probe.js';
 import { rawCodec } from '../raw.js';
-import { processAlive, readRingHeader } from '../ring-header.js';
+import { processAlive } from '../ring-header.js';
 import { loadCodec } from '../schema.js';
 import { renderTable } from '../table.js';
 
@@ -17,7 +16,8 @@ const help = `Usage: typed-ipc stat <url> [--schema <module>#<export>] [--json]
 Shows what the kernel knows about a named object without consuming anything:
   mq:/name      capacity (mq_maxmsg), message size (mq_msgsize), pending messages (mq_curmsgs),
                 mode and owner (when the mqueue filesystem is mounted)
-  shm:/name     the ring's figures (slot size, capacity, pending messages: its fill) and the segment
+  shm:/name     the ring's figures (slot size, capacity, pending messages: its fill; slots of dead
+                producers recovered, messages of dead consumers abandoned) and the segment
   fifo:, unix+*:/path
                 the file: type, mode, owner
   sysv:...      System V queue (IPC_STAT, as ipcs -q -i): id, key, capacity in bytes (msg_qbytes),
@@ -29,6 +29,10 @@ Options:
   -h, --help                   this help`;
 
 type Figures = Record<string, string | number | boolean>;
+
+// Figures of the handle stat itself opened for a moment (its access, its slot in the ring's handle
+// table), and the queue name the URL already shows: nothing a user learns about the object from them.
+const handleFigures = new Set(['access', 'handle', 'name', 'bytes']);
 
 /** The `stat` command. */
 export const stat: Command = {
@@ -44,15 +48,18 @@ export const stat: Command = {
     let figures: Figures;
     switch (address.scheme) {
       case 'mq':
-      case 'shm':
-        figures = {
-          ...(await channelFigures(url!, codec)),
-          ...fileFigures(namedObjectPath(address.scheme, address.name)),
-        };
+      case 'shm': {
+        const path = namedObjectPath(address.scheme, address.name);
+        figures = { ...(await channelFigures(url!, codec)), ...fileFigures(path, false) };
+        if (address.scheme === 'mq' && path !== undefined && existsSync(path)) figures.queuedBytes = queuedBytes(path);
+        if (address.scheme === 'shm' && path !== undefined && existsSync(path)) {
+          figures.segmentBytes = lstatSync(path).size;
+        }
         if (typeof figures.creatorPid === 'number') figures.creatorRunning = processAlive(figures.creatorPid);
         break;
+      }
       case 'fifo':
-        figures = { url: url!, ...fileFigures(existingPath(url!, address.path)) };
+        figures = { url: url!, ...fileFigures(existingPath(url!, address.path), true) };
         break;
       case 'sysv':
         figures = sysvFigures(await channelFigures(url!, codec), codec !== undefined);
@@ -61,7 +68,7 @@ export const stat: Command = {
       case 'unix+seqpacket':
       case 'unix+stream':
         if (address.abstract) throw new UsageError(`${url} is in the abstract namespace: it has no file to stat`);
-        figures = { url: url!, ...fileFigures(existingPath(url!, address.path)) };
+        figures = { url: url!, ...fileFigures(existingPath(url!, address.path), true) };
         break;
       default:
         throw new UsageError(
@@ -93,19 +100,16 @@ function sysvFigures(figures: Figures, withSchema: boolean): Figures {
   };
 }
 
-function namedObjectPath(scheme: 'mq' | 'shm', name: string): string | undefined {
-  if (scheme === 'shm') return join(shmDir(), name.slice(1));
-  const dir = mqueueDir();
-  return isMqueueMounted(dir) ? join(dir, name.slice(1)) : undefined;
-}
-
 /** Opens the object for receiving (which consumes nothing) and reads its `info()`. */
 async function channelFigures(url: string, codec: MessageCodec<unknown> | undefined): Promise<Figures> {
-  const channel = await openProbing(url, codec);
+  // A System V queue declares no message size: its IPC_STAT figures need none, so any codec opens it.
+  const probe = async () => (parseUrl(url).scheme === 'sysv' ? rawCodec(1, undefined, false) : rawCodecFor(url));
+  const channel = await open(url, codec ?? (await probe()), { access: 'receive' });
   try {
-    const info = channel.info();
     const figures: Figures = {};
-    for (const [key, value] of Object.entries(info)) {
+    for (const [key, value] of Object.entries(channel.info())) {
+      // A System V queue's `bytes` is what waits in it (msg_cbytes), not the ring's segment size.
+      if (handleFigures.has(key) && !(key === 'bytes' && parseUrl(url).scheme === 'sysv')) continue;
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') figures[key] = value;
       else if (typeof value === 'bigint') figures[key] = value.toString();
       else if (value instanceof Date) figures[key] = value.toISOString();
@@ -117,44 +121,22 @@ async function channelFigures(url: string, codec: MessageCodec<unknown> | undefi
   }
 }
 
-// Without a schema, the object's message size is not known before opening it. A ring's header says it
-// (and its fingerprint). For a queue, opening with a 1-byte raw codec either fits, or fails with a
-// MessageSizeError that carries the queue's own size (its `limit`), and the second open uses that.
-async function openProbing(url: string, codec: MessageCodec<unknown> | undefined) {
-  if (codec !== undefined) return open(url, codec, { access: 'receive' });
-  const address = parseUrl(url);
-  if (address.scheme === 'shm') {
-    const path = namedObjectPath('shm', address.name)!;
-    if (!existsSync(path)) throw new Error(`${url}: no shared-memory object ${path}`);
-    const header = readRingHeader(path);
-    if (header === undefined) throw new Error(`${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`);
-    return open(url, rawCodec(header.messageSize, header.fingerprint), { access: 'receive' });
-  }
-  try {
-    return await open(url, rawCodec(1), { access: 'receive' });
-  } catch (error) {
-    if (!hasCode(error, 'ERR_IPC_MESSAGE_SIZE')) throw error;
-    const size = (error as unknown as { limit: number }).limit;
-    return open(url, rawCodec(size), { access: 'receive' });
-  }
-}
-
 function existingPath(url: string, path: string): string {
   if (!existsSync(path)) throw new Error(`${url}: no such file ${path}`);
   return path;
 }
 
-function fileFigures(path: string | undefined): Figures {
+// The file's type only where it tells something (a FIFO or a socket at a path); for a queue or a
+// segment it is always a regular file, and a queue file's size is the length of its status text.
+function fileFigures(path: string | undefined, withType: boolean): Figures {
   if (path === undefined || !existsSync(path)) return {};
   const stats = lstatSync(path);
   return {
     path,
-    type: fileType(stats),
-    bytes: stats.size,
+    ...(withType ? { type: fileType(stats) } : {}),
     mode: `${modeString(stats.mode & 0o777)} (0${(stats.mode & 0o777).toString(8)})`,
     owner: `${userName(stats.uid)}:${groupName(stats.gid)}`,
     modified: stats.mtime.toISOString(),
-    ...(path.startsWith(mqueueDir()) ? { queuedBytes: queuedBytes(path) } : {}),
   };
 }
 

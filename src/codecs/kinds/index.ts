@@ -6,6 +6,7 @@
 import type { FieldType } from '../types.js';
 import { aligned } from './aligned.js';
 import { array } from './array.js';
+import { bits } from './bits.js';
 import { bool } from './bool.js';
 import { bytes } from './bytes.js';
 import { char } from './char.js';
@@ -14,6 +15,7 @@ import { floats } from './floats.js';
 import { integers } from './integers.js';
 import type { Kind } from './kind.js';
 import { struct } from './struct.js';
+import { union } from './union.js';
 
 export type { Emit, Kind, Offset, Path, Snapshot, Walk } from './kind.js';
 
@@ -27,7 +29,9 @@ const kinds: { readonly [K in FieldType['kind']]: Kind<Extract<FieldType, { kind
   enum: enumeration,
   array,
   struct,
+  union,
   aligned,
+  bits,
 };
 
 /** The kind module of a type. */

@@ -1,13 +1,18 @@
 /** Struct kind (a nested struct, or the message itself): an object of fields at their offsets, in its own byte order. */
-import type { StructShape } from '../types.js';
+import type { FieldLayout, StructShape } from '../types.js';
 import { invalid } from '../values.js';
 import { type Kind, key, prop, shifted } from './kind.js';
+
+/** The fields that hold a value: all but zero-width bitfields. */
+function valued(type: StructShape): readonly FieldLayout[] {
+  return type.fields.filter((field) => field.type.kind !== 'bits' || field.type.width > 0);
+}
 
 /** The struct kind. */
 export const struct: Kind<StructShape> = {
   emitCheck(e, type, x, path, out) {
     out.push(`if (typeof ${x} !== 'object' || ${x} === null) ${e.fail(type, x, path)}`);
-    for (const field of type.fields) {
+    for (const field of valued(type)) {
       // Each field is read once, into a local the checks and the write both use.
       const f = e.local('x');
       out.push(`const ${f} = ${x}${prop(field.name)};`);
@@ -20,7 +25,7 @@ export const struct: Kind<StructShape> = {
   },
   emitRead(e, type, offset, _little, path, out) {
     const little = type.endian === 'little';
-    const props = type.fields.map((field) => {
+    const props = valued(type).map((field) => {
       const value = e.read(field.type, shifted(offset, field.offset), little, [...path, `.${field.name}`], out);
       return `${key(field.name)}: ${value}`;
     });
@@ -28,7 +33,7 @@ export const struct: Kind<StructShape> = {
   },
   check(w, type, x, path, snap) {
     if (typeof x !== 'object' || x === null) throw invalid(path, type, x);
-    for (const field of type.fields) {
+    for (const field of valued(type)) {
       w.check(field.type, (x as Record<string, unknown>)[field.name], `${path}.${field.name}`, snap);
     }
   },
@@ -37,7 +42,7 @@ export const struct: Kind<StructShape> = {
   },
   read(w, type, dv, u, o, _little, path) {
     const value: Record<string, unknown> = {};
-    for (const field of type.fields) {
+    for (const field of valued(type)) {
       value[field.name] = w.read(
         field.type,
         dv,

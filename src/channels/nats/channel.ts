@@ -1,0 +1,872 @@
+/**
+ * The nats:// channel itself, loaded lazily by `../nats.ts` (this is the only module that imports the
+ * NATS client). Received messages wait in a local FIFO that `receive` takes from; each is decoded
+ * (and its schema header checked) when it is taken, so one bad message is one DecodeError.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  credsAuthenticator,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  nanos,
+  headers as natsHeaders,
+  nkeyAuthenticator,
+  type Subscription,
+} from '@nats-io/transport-node';
+import type { MessageCodec } from '../../codecs/codec.js';
+import {
+  AbortError,
+  ChannelClosedError,
+  DecodeError,
+  MessageSizeError,
+  TimeoutError,
+  UnsupportedError,
+  ValidationError,
+} from '../../errors.js';
+import type { ReceiveOptions, SendOptions } from '../channel.js';
+import {
+  NATS_SCHEMA_HEADER,
+  type NatsAckOptions,
+  type NatsChannel,
+  NatsError,
+  type NatsInfo,
+  type NatsMessage,
+  type NatsOptions,
+  type NatsSendOptions,
+} from '../nats.js';
+import { checkName, checkSubject, hasWildcard, type NatsAddress } from './url.js';
+
+const settled: Promise<void> = Promise.resolve();
+
+/**
+ * Core publishes go into the client's write buffer, which never refuses one. To give `send` the
+ * backpressure the contract promises, every FLUSH_BYTES the channel asks the server for a PONG and
+ * waits for the previous one: at most two windows are ever unconfirmed, and a slow or gone server
+ * makes `send` wait instead of the buffer growing without bound.
+ */
+const FLUSH_BYTES = 256 * 1024;
+/** Size of the slabs encoded messages are carved from. */
+const SLAB_BYTES = 64 * 1024;
+/** JetStream publishes `sendMany` keeps in flight at once (each waits for its ack). */
+const JS_WINDOW = 256;
+/** How long `close()` lets the client drain (deliver what was published) before closing hard. */
+const CLOSE_DRAIN_MS = 5000;
+
+type Waiter<T> = {
+  resolve(message: NatsMessage<T>): void;
+  reject(error: unknown): void;
+};
+
+/** Text with every secret of the options replaced by `***` (for messages built from the client's errors). */
+function scrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
+  const list = secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return (text) => list.reduce((out, secret) => out.split(secret).join('***'), text);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Races `promise` against `options`' timeout and signal; the operation is named in the errors. */
+function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: string): Promise<R> {
+  const { timeoutMs, signal } = options;
+  if (timeoutMs === undefined && signal === undefined) return promise;
+  if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
+  return new Promise<R>((resolve, reject) => {
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => finish(new TimeoutError(operation, timeoutMs)), timeoutMs);
+    const onAbort = () => finish(new AbortError(operation, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function finish(error: unknown, value?: R): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve(value as R);
+      else reject(error);
+    }
+    promise.then(
+      (value) => finish(undefined, value),
+      (error) => finish(error ?? new Error('failed')),
+    );
+  });
+}
+
+class NatsChannelImpl<T> implements NatsChannel<T> {
+  readonly url: string;
+  readonly codec: MessageCodec<T>;
+  readonly #nc: NatsConnection;
+  readonly #subject: string;
+  readonly #mode: 'core' | 'jetstream';
+  readonly #options: NatsOptions;
+  readonly #stream: string | undefined;
+  readonly #durable: string | undefined;
+  readonly #queueGroup: string | undefined;
+  readonly #canSend: boolean;
+  readonly #wildcard: boolean;
+  /** Encoded messages are carved from this slab (see #encode). */
+  #slab = new Uint8Array(0);
+  #slabUsed = 0;
+  readonly #canReceive: boolean;
+  readonly #maxPending: number;
+  readonly #scrub: (text: string) => string;
+  /** One options object for every publish: the header never changes, so it is built once. */
+  readonly #publishOptions: { headers: MsgHdrs };
+  /** The header block every message of this schema carries, as bytes (see #fingerprintOf). */
+  readonly #headerBlock: Uint8Array;
+  readonly #js: JetStreamClient | undefined;
+  #sub: Subscription | undefined;
+  #consumer: ConsumerMessages | undefined;
+  readonly #queue: (Msg | JsMsg)[] = [];
+  #head = 0;
+  readonly #waiters: Waiter<T>[] = [];
+  #closed = false;
+  #failure: unknown;
+  #dropped = 0;
+  #slowConsumerEvents = 0;
+  /** In a run of drops (one slow-consumer event per run). */
+  #overflowing = false;
+  #reconnects = 0;
+  #unflushed = 0;
+  #batch: Uint8Array[] = [];
+  #batchScheduled = false;
+  #flushing: Promise<void> | undefined;
+  #flushDone = true;
+
+  constructor(
+    address: NatsAddress,
+    codec: MessageCodec<T>,
+    nc: NatsConnection,
+    options: NatsOptions,
+    settings: { stream?: string | undefined; durable?: string | undefined; queue?: string | undefined },
+    scrub: (text: string) => string,
+  ) {
+    this.url = address.url;
+    this.codec = codec;
+    this.#nc = nc;
+    this.#subject = address.subject;
+    this.#options = options;
+    this.#stream = settings.stream;
+    this.#durable = settings.durable;
+    this.#queueGroup = settings.queue;
+    this.#mode = settings.stream === undefined ? 'core' : 'jetstream';
+    const access = options.access ?? 'both';
+    this.#canSend = access !== 'receive';
+    this.#wildcard = hasWildcard(address.subject);
+    this.#canReceive = access !== 'send';
+    this.#maxPending = options.maxPending ?? 65536;
+    this.#scrub = scrub;
+    const hdrs = natsHeaders();
+    hdrs.set(NATS_SCHEMA_HEADER, codec.fingerprint);
+    this.#publishOptions = { headers: hdrs };
+    // What the client writes for these headers (MsgHdrs.toString()), as bytes.
+    this.#headerBlock = new TextEncoder().encode(hdrs.toString());
+    this.#js = this.#mode === 'jetstream' ? jetstream(nc) : undefined;
+    void this.#watchStatus();
+    void nc.closed().then((error) => this.#connectionClosed(error ?? undefined));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === 'reconnect') this.#reconnects += 1;
+      else if (status.type === 'slowConsumer') this.#slowConsumerEvents += 1;
+      else if (status.type === 'error' && /slow consumer/i.test(errorText(status.error))) this.#slowConsumerEvents += 1;
+    }
+  }
+
+  #connectionClosed(error: Error | undefined): void {
+    if (this.#closed) return;
+    const reason = error === undefined ? 'the connection was closed' : this.#scrub(errorText(error));
+    this.#failure = new NatsError(
+      'ERR_IPC_NATS_CONNECTION_LOST',
+      this.url,
+      `${this.url}: lost the connection to NATS and could not reconnect (${reason}); open the channel again once a server is reachable`,
+      { cause: error },
+    );
+    this.#rejectWaiters(this.#failure);
+  }
+
+  /** Subscribes (core) or starts consuming from the durable consumer (JetStream); resolves once active. */
+  async start(): Promise<void> {
+    if (!this.#canReceive) return;
+    if (this.#mode === 'core') {
+      this.#sub = this.#nc.subscribe(this.#subject, {
+        ...(this.#queueGroup === undefined ? {} : { queue: this.#queueGroup }),
+        callback: (error, msg) => (error === null ? this.#push(msg) : this.#fail(error)),
+      });
+      // The SUB reaches the server before open resolves: a publish made after it is received.
+      await this.#nc.flush();
+      return;
+    }
+    const stream = this.#stream as string;
+    const durable = this.#durable;
+    if (durable === undefined) return;
+    const js = this.#js as JetStreamClient;
+    await this.#ensureConsumer(stream, durable);
+    const consumer = await js.consumers.get(stream, durable);
+    const maxAckPending = this.#options.maxAckPending ?? 1000;
+    this.#consumer = await consumer.consume({
+      max_messages: Math.min(maxAckPending, 512),
+      callback: (msg) => this.#push(msg),
+    });
+  }
+
+  async #ensureConsumer(stream: string, durable: string): Promise<void> {
+    const jsm = await jetstreamManager(this.#nc);
+    try {
+      await jsm.consumers.info(stream, durable);
+      return;
+    } catch (error) {
+      if (!/consumer not found/i.test(errorText(error))) throw error;
+    }
+    await jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.#subject,
+      ack_wait: nanos(this.#options.ackWaitMs ?? 30_000),
+      max_ack_pending: this.#options.maxAckPending ?? 1000,
+    });
+  }
+
+  #fail(error: unknown): void {
+    this.#failure = this.#mapError(error, 'receive');
+    this.#rejectWaiters(this.#failure);
+  }
+
+  #push(msg: Msg | JsMsg): void {
+    if (this.#closed) return;
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      try {
+        waiter.resolve(this.#decode(msg));
+      } catch (error) {
+        waiter.reject(error);
+      }
+      return;
+    }
+    // JetStream needs no limit here: the server stops at max_ack_pending unacknowledged messages.
+    if (this.#mode === 'core' && this.#queue.length - this.#head >= this.#maxPending) {
+      // nats.js buffers without bound; like the C and Go clients' pending limits, this drops the newest.
+      if (!this.#overflowing) this.#slowConsumerEvents += 1;
+      this.#overflowing = true;
+      this.#dropped += 1;
+      return;
+    }
+    this.#overflowing = false;
+    this.#queue.push(msg);
+  }
+
+  #take(): Msg | JsMsg | undefined {
+    if (this.#head >= this.#queue.length) return undefined;
+    const msg = this.#queue[this.#head] as Msg | JsMsg;
+    this.#queue[this.#head] = undefined as never;
+    this.#head += 1;
+    // Compact once the consumed prefix dominates, so taking stays O(1) amortised.
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return msg;
+  }
+
+  /**
+   * The schema header's value, or '' without one. Fast path: the client parses headers into a Map on
+   * first access, which costs more than the rest of a receive; a message whose raw header block is
+   * byte for byte the one this channel's schema writes (every typed-ipc publisher's) is accepted
+   * without parsing. The raw fields are nats.js internals (the version is pinned); when they are not
+   * there, or the block differs (other headers, another writer), the parsed headers decide.
+   */
+  #fingerprintOf(msg: Msg | JsMsg): string {
+    const core = ((msg as { msg?: Msg }).msg ?? msg) as { _msg?: { hdr?: number }; _rdata?: Uint8Array };
+    const expected = this.#headerBlock;
+    const raw = core._rdata;
+    if (core._msg?.hdr === expected.length && raw !== undefined && raw.length >= expected.length) {
+      let same = true;
+      for (let i = 0; i < expected.length; i++) {
+        if (raw[i] !== expected[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.codec.fingerprint;
+    }
+    return msg.headers?.get(NATS_SCHEMA_HEADER) ?? '';
+  }
+
+  #decode(msg: Msg | JsMsg): NatsMessage<T> {
+    const js = this.#mode === 'jetstream' ? (msg as JsMsg) : undefined;
+    const fingerprint = this.#fingerprintOf(msg);
+    if (fingerprint !== this.codec.fingerprint && (fingerprint !== '' || this.#options.requireSchemaHeader === true)) {
+      // A message this channel can never read is not redelivered forever. (No reason text: servers
+      // before 2.10 ignore a `+TERM` that carries one.)
+      js?.term();
+      const got =
+        fingerprint === '' ? `no ${NATS_SCHEMA_HEADER} header` : `schema fingerprint ${JSON.stringify(fingerprint)}`;
+      throw new DecodeError(
+        '',
+        `${this.url}: a message on ${msg.subject} has ${got}, but this channel reads ${this.codec.name} (fingerprint ${JSON.stringify(this.codec.fingerprint)}); publish it with the same schema, or read it with the schema of that fingerprint`,
+      );
+    }
+    let value: T;
+    try {
+      value = this.codec.decode(msg.data);
+    } catch (error) {
+      js?.term();
+      throw error;
+    }
+    // Without wildcards every message comes on the channel's own subject: no need to decode it each time.
+    const from = this.#wildcard ? msg.subject : this.#subject;
+    if (js === undefined) return { value, priority: 0, from };
+    return {
+      value,
+      priority: 0,
+      from,
+      sequence: js.seq,
+      deliveries: js.info.deliveryCount,
+      ack: (options: NatsAckOptions = {}) => this.#ack(js, options),
+      nak: (delayMs?: number) => js.nak(delayMs),
+      term: (reason?: string) => js.term(reason),
+    };
+  }
+
+  async #ack(msg: JsMsg, options: NatsAckOptions): Promise<void> {
+    if (options.confirm === false) {
+      msg.ack();
+      return;
+    }
+    const timeout = options.timeoutMs ?? this.#options.ackTimeoutMs ?? 5000;
+    let ok: boolean;
+    try {
+      ok = await msg.ackAck({ timeout });
+    } catch (error) {
+      throw this.#mapError(error, 'ack', timeout);
+    }
+    if (!ok) {
+      throw new NatsError(
+        'ERR_IPC_NATS_JETSTREAM',
+        this.url,
+        `${this.url}: the server did not confirm the ack of stream sequence ${msg.seq} (it was acked already, or the consumer is gone); it may be delivered again`,
+      );
+    }
+  }
+
+  #rejectWaiters(error: unknown): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  #checkSend(priority: number | undefined): void {
+    this.#assertOpen();
+    if (!this.#canSend) throw new UnsupportedError(`${this.url} was opened with access: 'receive'; it cannot send`);
+    if (priority !== undefined && priority !== 0) {
+      throw new UnsupportedError(`nats channels carry no priorities: priority must be 0 (got ${String(priority)})`);
+    }
+    if (this.#wildcard) checkSubject(this.#subject, false, 'subject to publish to');
+  }
+
+  #encode(value: T): Uint8Array {
+    // The client keeps a reference to each payload until it is written out, so no buffer is reused:
+    // messages are carved one after the other from a 64 KiB slab (one allocation per slab, not per message),
+    // and a full slab is left to the messages that point into it.
+    const size = this.codec.size;
+    if (this.#slabUsed + size > this.#slab.length) {
+      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, size));
+      this.#slabUsed = 0;
+    }
+    const start = this.#slabUsed;
+    const length = this.codec.encodeInto(value, this.#slab, start);
+    this.#slabUsed = start + length;
+    const bytes = this.#slab.subarray(start, start + length);
+    const limit = this.#nc.info?.max_payload;
+    const headerBytes = 16 + NATS_SCHEMA_HEADER.length + this.codec.fingerprint.length;
+    if (limit !== undefined && bytes.length + headerBytes > limit) {
+      throw new MessageSizeError(
+        bytes.length,
+        limit,
+        `${this.codec.name} message of ${bytes.length} bytes (+${headerBytes} header bytes) exceeds the server's max_payload (${limit} bytes, set in nats-server's configuration); raise max_payload or use a smaller schema`,
+      );
+    }
+    return bytes;
+  }
+
+  #mapError(error: unknown, operation: string, timeoutMs?: number): unknown {
+    if (error instanceof ChannelClosedError || error instanceof NatsError) return error;
+    if (error instanceof TimeoutError || error instanceof AbortError) return error;
+    const text = this.#scrub(errorText(error));
+    const name = error instanceof Error ? error.name : '';
+    if (/timeout/i.test(name) || /timeout/i.test(text)) {
+      return new TimeoutError(`${operation} on ${this.url}`, timeoutMs ?? this.#options.ackTimeoutMs ?? 5000);
+    }
+    if (/permission/i.test(text)) {
+      return new NatsError(
+        'ERR_IPC_NATS_PERMISSION',
+        this.url,
+        `${operation} on ${this.url}: ${text}; grant this user the subject in the server's authorization`,
+        { cause: error },
+      );
+    }
+    if (/no responders|503|jetstream is not enabled/i.test(text) && this.#mode === 'jetstream') {
+      return new NatsError(
+        'ERR_IPC_NATS_JETSTREAM',
+        this.url,
+        `${operation} on ${this.url}: no JetStream stream stores subject ${this.#subject} (or JetStream is off); create stream ${String(this.#stream)} (open with create: true) or enable JetStream on the server`,
+        { cause: error },
+      );
+    }
+    if (/closed|draining/i.test(name) || /connection closed|draining/i.test(text)) {
+      return this.#closed
+        ? new ChannelClosedError(`${this.url} is closed`)
+        : new NatsError(
+            'ERR_IPC_NATS_CONNECTION_LOST',
+            this.url,
+            `${operation} on ${this.url}: the connection is closed (${text}); open the channel again`,
+            { cause: error },
+          );
+    }
+    return new NatsError('ERR_IPC_NATS', this.url, `${operation} on ${this.url}: ${text}`, { cause: error });
+  }
+
+  /**
+   * Queues a core publish for the next event-loop turn. The client writes to its socket in a microtask
+   * after the first publish into an empty buffer, so a caller awaiting every send would otherwise cost
+   * one write(2) per message (a quarter of the client's rate); batching the turn's sends gives one write.
+   */
+  #publishCore(bytes: Uint8Array): void {
+    if (this.#nc.isClosed()) throw this.#mapError(new Error('connection closed'), 'send');
+    this.#batch.push(bytes);
+    this.#unflushed += bytes.length;
+    if (!this.#batchScheduled) {
+      this.#batchScheduled = true;
+      setImmediate(this.#publishBatch);
+    }
+  }
+
+  readonly #publishBatch = (): void => {
+    this.#batchScheduled = false;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    try {
+      for (const bytes of batch) this.#nc.publish(this.#subject, bytes, this.#publishOptions);
+    } catch (error) {
+      // Only a connection closed under us gets here (sizes were checked at send); later sends throw it.
+      this.#failure ??= this.#mapError(error, 'send');
+    }
+  };
+
+  /** Starts a flush once a window is full; waits for the previous one (see FLUSH_BYTES). */
+  #flowControl(options: SendOptions): Promise<void> {
+    if (this.#unflushed < FLUSH_BYTES) return settled;
+    this.#unflushed = 0;
+    // The PING of the flush must follow the window's messages.
+    this.#publishBatch();
+    const previous = this.#flushing;
+    const flushing = this.#nc.flush();
+    this.#flushing = flushing;
+    this.#flushDone = false;
+    flushing.then(
+      () => {
+        if (this.#flushing === flushing) this.#flushDone = true;
+      },
+      () => {},
+    );
+    if (previous === undefined) return settled;
+    return bounded(previous, options, `send on ${this.url}`).catch((error) => {
+      throw this.#mapError(error, 'send', options.timeoutMs);
+    });
+  }
+
+  #publishJs(bytes: Uint8Array, options: NatsSendOptions): Promise<void> {
+    const timeout = options.timeoutMs ?? this.#options.ackTimeoutMs ?? 5000;
+    const js = this.#js as JetStreamClient;
+    const published = js.publish(this.#subject, bytes, {
+      headers: this.#publishOptions.headers,
+      timeout,
+      ...(options.msgId === undefined ? {} : { msgID: options.msgId }),
+    });
+    return bounded(
+      published,
+      options.signal === undefined ? {} : { signal: options.signal },
+      `send on ${this.url}`,
+    ).then(
+      () => undefined,
+      (error) => {
+        throw this.#mapError(error, 'send', timeout);
+      },
+    );
+  }
+
+  send(value: T, options: NatsSendOptions = {}): Promise<void> {
+    try {
+      this.#checkSend(options.priority);
+      const bytes = this.#encode(value);
+      if (this.#mode === 'jetstream') return this.#publishJs(bytes, options);
+      this.#publishCore(bytes);
+      return this.#flowControl(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  trySend(value: T, options: Pick<SendOptions, 'priority'> = {}): boolean {
+    this.#checkSend(options.priority);
+    if (this.#mode === 'jetstream') {
+      throw new UnsupportedError(
+        `${this.url}: a JetStream publish is confirmed only by the server's ack, which trySend cannot wait for; use send()`,
+      );
+    }
+    const bytes = this.#encode(value);
+    // Full when a whole window is unconfirmed and the flush before it has not come back.
+    if (this.#unflushed >= FLUSH_BYTES && !this.#flushDone) return false;
+    this.#publishCore(bytes);
+    void this.#flowControl({}).catch(() => {});
+    return true;
+  }
+
+  async sendMany(values: readonly T[], options: NatsSendOptions = {}): Promise<void> {
+    this.#checkSend(options.priority);
+    // Validate everything first: a bad value anywhere sends nothing.
+    const encoded = values.map((value) => this.#encode(value));
+    if (this.#mode === 'core') {
+      for (const bytes of encoded) {
+        this.#publishCore(bytes);
+        await this.#flowControl(options);
+      }
+      return;
+    }
+    const { msgId: _ignored, ...perMessage } = options;
+    for (let i = 0; i < encoded.length; i += JS_WINDOW) {
+      await Promise.all(encoded.slice(i, i + JS_WINDOW).map((bytes) => this.#publishJs(bytes, perMessage)));
+    }
+  }
+
+  #checkReceive(): void {
+    this.#assertOpen();
+    if (!this.#canReceive) throw new UnsupportedError(`${this.url} was opened with access: 'send'; it cannot receive`);
+    if (this.#mode === 'jetstream' && this.#durable === undefined) {
+      throw new UnsupportedError(
+        `${this.url}: receiving from JetStream needs a durable consumer; add durable=NAME to the URL or the durable option`,
+      );
+    }
+  }
+
+  tryReceive(): NatsMessage<T> | undefined {
+    this.#checkReceive();
+    const msg = this.#take();
+    return msg === undefined ? undefined : this.#decode(msg);
+  }
+
+  receive(options: ReceiveOptions = {}): Promise<NatsMessage<T>> {
+    try {
+      const message = this.tryReceive();
+      if (message !== undefined) return Promise.resolve(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const operation = `receive on ${this.url}`;
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
+    return new Promise<NatsMessage<T>>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter<T> = {
+        resolve: (message) => {
+          done();
+          resolve(message);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const leave = (error: unknown) => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        waiter.reject(error);
+      };
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => leave(new TimeoutError(operation, timeoutMs)), timeoutMs);
+      const onAbort = () => leave(new AbortError(operation, signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async receiveMany(max: number, options: ReceiveOptions = {}): Promise<NatsMessage<T>[]> {
+    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
+    const batch = [await this.receive(options)];
+    while (batch.length < max) {
+      // A bad message stays for the next call: the ones taken so far are delivered first.
+      const head = this.#queue[this.#head];
+      if (head === undefined) break;
+      try {
+        this.#decode(head);
+      } catch {
+        break;
+      }
+      const next = this.tryReceive();
+      if (next === undefined) break;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<NatsMessage<T>, undefined> {
+    return {
+      next: () => {
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        let ready: NatsMessage<T> | undefined;
+        try {
+          ready = this.tryReceive();
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        // A waiting message costs one settled promise, not a receive() promise and a then() on it.
+        if (ready !== undefined) return Promise.resolve({ value: ready, done: false });
+        return this.receive().then(
+          (value) => ({ value, done: false }),
+          (error: unknown) => {
+            if (error instanceof ChannelClosedError) return { value: undefined, done: true };
+            throw error;
+          },
+        );
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  info(): NatsInfo {
+    const server = this.#nc.isClosed() ? undefined : this.#nc.getServer();
+    return {
+      url: this.url,
+      transport: 'nats',
+      mode: this.#mode,
+      subject: this.#subject,
+      server: server === '' ? undefined : server,
+      messageSize: this.codec.size,
+      ...(this.#stream === undefined ? {} : { stream: this.#stream }),
+      ...(this.#durable === undefined ? {} : { durable: this.#durable }),
+      ...(this.#queueGroup === undefined ? {} : { queue: this.#queueGroup }),
+      pending: this.#queue.length - this.#head,
+      dropped: this.#dropped,
+      slowConsumerEvents: this.#slowConsumerEvents,
+      reconnects: this.#reconnects,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rejectWaiters(new ChannelClosedError(`${this.url} was closed`));
+    // Messages taken but never received are not acked: JetStream delivers them again to the next consumer.
+    this.#queue.length = 0;
+    this.#head = 0;
+    try {
+      this.#publishBatch();
+      this.#consumer?.stop();
+      this.#sub?.unsubscribe();
+      if (this.#nc.isClosed()) return;
+      // drain delivers what send accepted, then closes; bounded so a gone server cannot hold close() up.
+      await bounded(this.#nc.drain(), { timeoutMs: CLOSE_DRAIN_MS }, `close of ${this.url}`);
+    } catch {
+      await this.#nc.close().catch(() => {});
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    throw new UnsupportedError(
+      `${this.url}: a nats:// channel keeps the process alive until close() (the client's socket cannot be unref'd)`,
+    );
+  }
+}
+
+function streamConfig(name: string, subject: string, options: NatsOptions): Partial<StreamConfig> & { name: string } {
+  // OpenOptions' capacity (the CLI's --capacity) is the created stream's message limit unless limits say more.
+  const limits = { ...(options.capacity === undefined ? {} : { maxMsgs: options.capacity }), ...options.limits };
+  const config: Partial<StreamConfig> & { name: string } = {
+    name,
+    subjects: [...(limits.subjects ?? [subject])],
+    storage: limits.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    discard: limits.discard === 'old' ? DiscardPolicy.Old : DiscardPolicy.New,
+    num_replicas: limits.replicas ?? 1,
+  };
+  if (limits.maxMsgs !== undefined) config.max_msgs = limits.maxMsgs;
+  if (limits.maxBytes !== undefined) config.max_bytes = limits.maxBytes;
+  if (limits.maxAgeMs !== undefined) config.max_age = nanos(limits.maxAgeMs);
+  if (limits.maxMsgSize !== undefined) config.max_msg_size = limits.maxMsgSize;
+  return config;
+}
+
+async function ensureStream(nc: NatsConnection, name: string, subject: string, options: NatsOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(name);
+    return;
+  } catch (error) {
+    if (!/stream not found/i.test(errorText(error))) throw error;
+  }
+  await jsm.streams.add(streamConfig(name, subject, options));
+}
+
+async function connectOptions(address: NatsAddress, options: NatsOptions): Promise<NodeConnectionOptions> {
+  const credentials = address.credentials;
+  const user = credentials !== undefined && 'user' in credentials ? credentials.user : options.user;
+  const pass = credentials !== undefined && 'pass' in credentials ? credentials.pass : options.pass;
+  const token = credentials !== undefined && 'token' in credentials ? credentials.token : options.token;
+  const encoder = new TextEncoder();
+  const authenticators = [];
+  if (options.nkeySeed !== undefined) authenticators.push(nkeyAuthenticator(encoder.encode(options.nkeySeed)));
+  if (options.creds !== undefined || options.credsFile !== undefined) {
+    const text = options.creds ?? (await readFile(options.credsFile as string, 'utf8'));
+    authenticators.push(credsAuthenticator(encoder.encode(text)));
+  }
+  const tls = options.tls === true ? {} : options.tls === false || options.tls === undefined ? undefined : options.tls;
+  for (const server of options.servers ?? []) {
+    if (typeof server !== 'string' || !/^[^\s/@,]+$/.test(server)) {
+      throw new ValidationError('servers', 'host:port strings without credentials', JSON.stringify(server));
+    }
+  }
+  return {
+    servers: [...address.servers, ...(options.servers ?? [])],
+    // A channel does not receive what it sent itself, as with a socket.
+    noEcho: true,
+    timeout: options.timeoutMs ?? 10_000,
+    maxReconnectAttempts: options.maxReconnectAttempts ?? 10,
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 2000,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(user === undefined ? {} : { user }),
+    ...(pass === undefined ? {} : { pass }),
+    ...(token === undefined ? {} : { token }),
+    ...(authenticators.length === 0 ? {} : { authenticator: authenticators }),
+    ...(tls === undefined ? {} : { tls: { ...tls } }),
+  };
+}
+
+function connectError(
+  address: NatsAddress,
+  error: unknown,
+  scrub: (text: string) => string,
+  timeoutMs: number,
+): unknown {
+  const text = scrub(errorText(error));
+  const name = error instanceof Error ? error.name : '';
+  if (/authoriz|authentic|auth/i.test(`${name} ${text}`)) {
+    return new NatsError(
+      'ERR_IPC_NATS_AUTH',
+      address.url,
+      `connect to ${address.url}: the server refused the credentials (${text}); check the user, password, token, nkey or creds`,
+      { cause: error },
+    );
+  }
+  if (/timeout/i.test(`${name} ${text}`)) return new TimeoutError(`connect to ${address.url}`, timeoutMs);
+  return new NatsError(
+    'ERR_IPC_NATS_CONNECT',
+    address.url,
+    `connect to ${address.url}: cannot reach a NATS server at ${address.servers.join(', ')} (${text}); is nats-server running and listening there?`,
+    { cause: error },
+  );
+}
+
+/** Connects, checks the options, creates the stream if asked and starts receiving; the channel is ready. */
+export async function openNatsChannel<T>(
+  address: NatsAddress,
+  codec: MessageCodec<T>,
+  options: NatsOptions,
+): Promise<NatsChannel<T>> {
+  const stream = address.stream ?? options.stream;
+  const durable = address.durable ?? options.durable;
+  const queue = address.queue ?? options.queue;
+  if (stream !== undefined) checkName('stream', stream);
+  if (durable !== undefined) checkName('durable', durable);
+  if (queue !== undefined) checkName('queue', queue);
+  if (durable !== undefined && stream === undefined) {
+    throw new ValidationError('durable', 'a durable consumer together with stream=NAME', `durable ${durable}`);
+  }
+  if (queue !== undefined && stream !== undefined) {
+    throw new UnsupportedError(
+      `${address.url}: queue groups are core NATS; with JetStream, channels sharing one durable consumer share its messages`,
+    );
+  }
+  if (options.ref === false) {
+    throw new UnsupportedError(
+      `${address.url}: a nats:// channel keeps the process alive until close(); ref: false is not available`,
+    );
+  }
+  const credentials = address.credentials;
+  const scrub = scrubber([
+    options.pass,
+    options.token,
+    options.nkeySeed,
+    options.creds,
+    credentials !== undefined && 'pass' in credentials ? credentials.pass : undefined,
+    credentials !== undefined && 'token' in credentials ? credentials.token : undefined,
+  ]);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let nc: NatsConnection;
+  try {
+    const connecting = connect(await connectOptions(address, options));
+    // The client's own timeout (timeoutMs) ends a connect; an abort does not, so a late connection is closed.
+    connecting.then(
+      (late) => (options.signal?.aborted ? late.close() : undefined),
+      () => {},
+    );
+    nc = await bounded(
+      connecting,
+      options.signal === undefined ? {} : { signal: options.signal },
+      `connect to ${address.url}`,
+    );
+  } catch (error) {
+    if (error instanceof ValidationError || error instanceof AbortError || error instanceof TimeoutError) throw error;
+    throw connectError(address, error, scrub, timeoutMs);
+  }
+  try {
+    if (stream !== undefined && options.create === true) await ensureStream(nc, stream, address.subject, options);
+    const channel = new NatsChannelImpl(address, codec, nc, options, { stream, durable, queue }, scrub);
+    await bounded(channel.start(), { timeoutMs }, `subscribe on ${address.url}`);
+    return channel;
+  } catch (error) {
+    await nc.close().catch(() => {});
+    if (error instanceof TimeoutError || error instanceof NatsError) throw error;
+    const text = scrub(errorText(error));
+    throw new NatsError(
+      /permission/i.test(text) ? 'ERR_IPC_NATS_PERMISSION' : 'ERR_IPC_NATS_JETSTREAM',
+      address.url,
+      `open ${address.url}: ${text}${stream === undefined ? '' : `; check that JetStream is enabled and stream ${stream} exists (or open with create: true)`}`,
+      { cause: error },
+    );
+  }
+}

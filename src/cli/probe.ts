@@ -1,0 +1,52 @@
+/**
+ * Opening an object without its schema (`stat`, `tail --raw`): the message size comes from the object
+ * itself. A ring's header says it (and its fingerprint); a queue says it when opened with the wrong
+ * size. Other transports carry no size: the user gives it (`--size`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MessageCodec } from '../codecs/codec.js';
+import { open, parseUrl } from '../index.js';
+import { UsageError } from './args.js';
+import { hasCode } from './endpoint.js';
+import { isMqueueMounted, mqueueDir, shmDir } from './objects.js';
+import { rawCodec } from './raw.js';
+import { readRingHeader } from './ring-header.js';
+
+/** The file behind a queue (when the mqueue filesystem is mounted) or a ring's segment. */
+export function namedObjectPath(scheme: 'mq' | 'shm', name: string): string | undefined {
+  if (scheme === 'shm') return join(shmDir(), name.slice(1));
+  const dir = mqueueDir();
+  return isMqueueMounted(dir) ? join(dir, name.slice(1)) : undefined;
+}
+
+/**
+ * A raw codec for the messages of `url`: `size` bytes when given (fixed-size records, or datagrams
+ * of at most `size` bytes); else the size the object declares (queues and rings).
+ */
+export async function rawCodecFor(url: string, size?: number): Promise<MessageCodec<Uint8Array>> {
+  const address = parseUrl(url);
+  const datagrams = address.scheme === 'unix+dgram' || address.scheme === 'udp';
+  if (size !== undefined) return rawCodec(size, undefined, !datagrams);
+  if (address.scheme === 'shm') {
+    const path = namedObjectPath('shm', address.name)!;
+    if (!existsSync(path)) throw new Error(`${url}: no shared-memory object ${path}`);
+    const header = readRingHeader(path);
+    if (header === undefined) throw new Error(`${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`);
+    return rawCodec(header.messageSize, header.fingerprint);
+  }
+  if (address.scheme === 'mq') {
+    // Opening with a 1-byte codec either fits, or fails with a MessageSizeError that carries the
+    // queue's own mq_msgsize (its `limit`). Messages may be shorter (variable-size writers).
+    try {
+      await (await open(url, rawCodec(1, undefined, false), { access: 'receive' })).close();
+      return rawCodec(1, undefined, false);
+    } catch (error) {
+      if (!hasCode(error, 'ERR_IPC_MESSAGE_SIZE')) throw error;
+      return rawCodec((error as unknown as { limit: number }).limit, undefined, false);
+    }
+  }
+  throw new UsageError(
+    `${url} does not say how long its messages are: give --size <bytes> (the sizeof of the C struct the writer sends)`,
+  );
+}
