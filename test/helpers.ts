@@ -84,10 +84,19 @@ export function sharedDir(): string {
   if (shared === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'tipc-shared-'));
     chmodSync(dir, 0o755);
+    // A backstop only: vitest's fork workers may be ended without an 'exit' event, so test files that
+    // use sharedDir() also call removeSharedDir() in afterAll (the suite's leak check holds them to it).
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     shared = dir;
   }
   return shared;
+}
+
+/** Removes sharedDir() and what was copied into it (call in afterAll of a file that used it). */
+export function removeSharedDir(): void {
+  if (shared === undefined) return;
+  rmSync(shared, { recursive: true, force: true });
+  shared = undefined;
 }
 
 /** A copy of the program `file` (e.g. from compileC) in sharedDir(), which another uid can run. */

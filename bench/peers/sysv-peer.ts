@@ -7,6 +7,7 @@
  *   offset 8, which is also what process.hrtime reads) and prints `<median-ns> <p99-ns> <cpu-ns>`.
  */
 import { open } from '../../src/index.js';
+import { libc } from '../../src/native/index.js';
 import { benchMessage, benchSchema } from './mq-schemas.js';
 
 const [mode = '', url = '', countArg = '0', sizeArg = '24'] = process.argv.slice(2);
@@ -16,6 +17,33 @@ const cpuNs = (since: NodeJS.CpuUsage): number => {
   const { user, system } = process.cpuUsage(since);
   return (user + system) * 1000;
 };
+
+if (mode === 'raw-send' || mode === 'raw-recv') {
+  // The ceiling for any Node code making these system calls: blocking msgsnd/msgrcv through koffi on
+  // the main thread, as the C loop does, with no event loop, codec or channel around them. No library
+  // may block the event loop like this; the row shows what the kernel and one koffi call per message
+  // allow, so that the gap between it and typed-ipc is typed-ipc's own cost (and its wait's).
+  const id = Number(url.replace(/^sysv:id=/, ''));
+  const buffer = new Uint8Array(libc.MTYPE_SIZE + size);
+  const view = new DataView(buffer.buffer);
+  view.setUint32(0, 1, true);
+  view.setUint16(libc.MTYPE_SIZE, 1, true);
+  const cpu = process.cpuUsage();
+  let start = 0n;
+  for (let i = 0; i < count; i++) {
+    if (mode === 'raw-send') {
+      view.setBigUint64(libc.MTYPE_SIZE + 8, BigInt(i), true);
+      if (libc.msgsnd(id, buffer, size, 0) !== 0) throw new Error(`msgsnd: errno ${libc.errno()}`);
+    } else {
+      if (libc.msgrcv(id, buffer, size, 0, 0) !== size) throw new Error(`msgrcv: errno ${libc.errno()}`);
+      if (i === 0) start = process.hrtime.bigint();
+      const sequence = view.getBigUint64(libc.MTYPE_SIZE + 8, true);
+      if (sequence !== BigInt(i)) throw new Error(`message ${i} carries sequence number ${sequence}`);
+    }
+  }
+  process.stdout.write(`${mode === 'raw-recv' ? process.hrtime.bigint() - start : 0n} ${cpuNs(cpu)}\n`);
+  process.exit(0);
+}
 
 const channel = await open(url, benchSchema(size), { access: mode === 'send' ? 'send' : 'receive' });
 const cpu = process.cpuUsage();

@@ -5,10 +5,12 @@
  *
  * A System V queue has no file descriptor, so nothing can wait for it on the event loop. Waiting
  * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: on the next loop turns for a
- * spin window that adapts to the channel (0.05 to 2 ms), then on timers of 1, 2, 4, 8 ms up to
- * `pollMaxMs` (default 10). Timers cost no thread, an idle waiting channel costs about 100 system
- * calls a second, and a busy one stays in the fast phase; docs/sysv.md has the figures and reasons.
+ * spin window that adapts to the channel (0.05 to 2 ms; up to 50 ms while the peer process is runnable,
+ * on queues of < 256 messages), then on timers of 1, 2, 4, 8 ms up to `pollMaxMs` (default 10). Timers
+ * cost no thread, an idle waiting channel costs about 100 system calls a second, and a busy one stays
+ * in the fast phase; docs/sysv.md has the figures and reasons.
  */
+import { readFileSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
 import {
   AbortError,
@@ -73,6 +75,17 @@ const MTYPE = libc.MTYPE_SIZE;
 const SPIN_MIN_MS = 0.05;
 const SPIN_START_MS = 0.5;
 const SPIN_MAX_MS = 2;
+/**
+ * How long one wait keeps spinning past its window while the process at the other end (msg_lspid or
+ * msg_lrpid) is runnable: a descheduled peer on a loaded machine is about to move, a sleeping one is not.
+ */
+const ACTIVE_SPIN_MAX_MS = 50;
+/**
+ * Queues that hold this many messages or more do not spin on for a runnable peer: a 1 ms timer lets
+ * the peer fill (or drain) them meanwhile and the next try moves a batch, which measured faster on a
+ * loaded machine than spinning, which takes CPU from the peer (docs/sysv.md).
+ */
+const ACTIVE_SPIN_BELOW_MESSAGES = 256;
 const DEFAULT_POLL_MAX_MS = 10;
 
 const accessBits: Record<NonNullable<OpenOptions['access']>, number> = { send: 0o200, receive: 0o400, both: 0o600 };
@@ -87,7 +100,12 @@ interface Progress {
   readonly options: WaitOptions;
   readonly started: number;
   sleeps: number;
+  /** Spin on loop turns until then: the peer was runnable when the spin window ran out. */
+  spinUntil: number;
 }
+
+/** Which end a wait waits for: a receive for a sender (msg_lspid), a send for a receiver (msg_lrpid). */
+type Peer = 'sender' | 'receiver';
 
 /**
  * The pauses between tries of waiting sends and receives. Each operation (one WaitOptions object,
@@ -101,6 +119,7 @@ interface Progress {
  */
 class RetryPacer {
   readonly #maxMs: number;
+  readonly #peerRunnable: (peer: Peer) => boolean;
   readonly #pauses = new Set<Pause>();
   readonly #progress = new WeakMap<WaitOptions, Progress>();
   #spinMs = SPIN_START_MS;
@@ -109,12 +128,13 @@ class RetryPacer {
   #ref = true;
   #closedWith: unknown;
 
-  constructor(maxMs: number) {
+  constructor(maxMs: number, peerRunnable: (peer: Peer) => boolean) {
     this.#maxMs = maxMs;
+    this.#peerRunnable = peerRunnable;
   }
 
   /** Resolves when the caller should try again; rejects on timeout, abort or close. */
-  pause(options: WaitOptions): Promise<void> {
+  pause(options: WaitOptions, peer: Peer): Promise<void> {
     this.#resumed = undefined;
     if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
     const { signal, deadline = Number.POSITIVE_INFINITY } = options;
@@ -125,11 +145,18 @@ class RetryPacer {
     if (remaining <= 0) return Promise.reject(new TimeoutError(operation, options.timeoutMs ?? 0));
     let progress = this.#progress.get(options);
     if (progress === undefined) {
-      progress = { options, started: now, sleeps: 0 };
+      progress = { options, started: now, sleeps: 0, spinUntil: now + this.#spinMs };
       this.#progress.set(options, progress);
     }
     // An unref'ed channel must not hold the loop: immediates cannot be unref'ed, so it sleeps at once.
-    const spin = this.#ref && now - progress.started < this.#spinMs;
+    let spin = this.#ref && now < progress.spinUntil;
+    // The window ran out: spin on (one more window, then ask again) while the other end is runnable,
+    // i.e. on its way to the queue, rather than both ends sleeping on timers in turn. One IPC_STAT and
+    // one /proc read per window; a peer that sleeps (idle, or on its own timers) gets the back-off.
+    if (this.#ref && !spin && progress.sleeps === 0 && now - progress.started < ACTIVE_SPIN_MAX_MS) {
+      spin = this.#peerRunnable(peer);
+      if (spin) progress.spinUntil = now + SPIN_MAX_MS;
+    }
     const delay = spin ? 0 : Math.ceil(Math.min(this.#maxMs, 2 ** progress.sleeps, remaining));
     if (!spin) progress.sleeps += 1;
     const resumed = progress;
@@ -279,7 +306,7 @@ class SysvChannel<T> extends FdChannel<T> {
     super(url, codec, -1, { ref });
     this.id = id;
     this.#options = options;
-    this.#pacer = new RetryPacer(options.pollMaxMs);
+    this.#pacer = new RetryPacer(options.pollMaxMs, (peer) => this.#peerRunnable(peer));
     if (!ref) this.#pacer.unref();
     this.#tx = new Uint8Array(MTYPE + codec.size);
     this.#txType = new Uint32Array(this.#tx.buffer, 0, 2);
@@ -390,11 +417,33 @@ class SysvChannel<T> extends FdChannel<T> {
   }
 
   protected override waitReadable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options);
+    return this.#pacer.pause(options, 'sender');
   }
 
   protected override waitWritable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options);
+    return this.#pacer.pause(options, 'receiver');
+  }
+
+  /**
+   * Whether the process that last sent (or received) on the queue is runnable now (state R in
+   * /proc/PID/stat): running or waiting for a CPU, so about to reach the queue. False when unknown:
+   * no such process yet, this process itself, a pid of another namespace, no read permission. Also
+   * false for queues of ACTIVE_SPIN_BELOW_MESSAGES messages or more, where sleeping is the faster wait.
+   */
+  #peerRunnable(peer: Peer): boolean {
+    if (libc.msgctl(this.id, libc.IPC_STAT, this.#stat) !== 0) return false;
+    const view = new DataView(this.#stat.buffer, this.#stat.byteOffset, this.#stat.byteLength);
+    if (Number(view.getBigUint64(libc.MSQ_QBYTES, true)) >= ACTIVE_SPIN_BELOW_MESSAGES * this.codec.size) return false;
+    const pid = view.getInt32(peer === 'sender' ? libc.MSQ_LSPID : libc.MSQ_LRPID, true);
+    if (pid <= 0 || pid === process.pid) return false;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      return false;
+    }
+    // The state follows the command name, which is in parentheses and may itself hold ") ".
+    return stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52;
   }
 
   // FdChannel's ref()/unref() reach only its descriptor watch; the pacer's timers need them too.

@@ -94,7 +94,28 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
     120_000,
   );
 
-  it.skipIf(!available || !entry.reliable)(
+  // A transport without backpressure (UDP: a datagram nobody reads is dropped by the kernel) never
+  // holds a send back, so there is nothing for destroy() or close({ timeoutMs }) to fail: that is
+  // its declared behaviour, tested here in place of the two tests below.
+  if (!entry.reliable) {
+    it.skipIf(!available)(
+      'never holds a send pending: a silent peer takes every send, close() has nothing to wait for',
+      async () => {
+        const url = await entry.url('never-full');
+        cleanup.add(() => entry.remove(url));
+        const producer = await silentPeer(url);
+        cleanup.add(() => producer.destroy());
+        expect(fill(producer)).toBe(200_000);
+        await producer.send(makeSample(2, 1), { timeoutMs: 1000 });
+        await producer.close({ timeoutMs: 100 });
+        expect(producer.closed).toBe(true);
+      },
+      60_000,
+    );
+    return;
+  }
+
+  it.skipIf(!available)(
     'destroy() fails pending sends at once, each naming its send; both are idempotent',
     async () => {
       const producer = await fullProducer('destroy');
@@ -121,7 +142,7 @@ describe.each(table)('$entry.name: close and destroy', ({ entry, available }) =>
     60_000,
   );
 
-  it.skipIf(!available || !entry.reliable)(
+  it.skipIf(!available)(
     'close({ timeoutMs }) gives up on a peer that never reads: close rejects with TimeoutError, the sends name themselves',
     async () => {
       const producer = await fullProducer('closeto');

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   bind,
   type Channel,
@@ -17,7 +17,17 @@ import {
   spawnWithChannel,
 } from '../../src/channels/index.js';
 import { ChannelClosedError, SchemaError, TimeoutError } from '../../src/errors.js';
-import { Cleanup, compileC, finished, forOtherUsers, repoRoot, sharedDir, spawnTs, uniqueName } from '../helpers.js';
+import {
+  Cleanup,
+  compileC,
+  finished,
+  forOtherUsers,
+  removeSharedDir,
+  repoRoot,
+  sharedDir,
+  spawnTs,
+  uniqueName,
+} from '../helpers.js';
 import { Sample, type Sample as SampleValue } from './sample.js';
 
 const cleanup = new Cleanup();
@@ -288,3 +298,6 @@ describe('ref and unref', () => {
     expect((await heldDone).signal).toBe('SIGTERM');
   });
 });
+
+// The copies another uid runs from live in sharedDir(); a killed worker would leave them behind.
+afterAll(removeSharedDir);

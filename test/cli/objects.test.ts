@@ -266,11 +266,13 @@ describe('typed-ipc bench table', () => {
     );
     const lines = benchTable(results, report, 200).split('\n');
     expect(lines[0]).toMatch(
-      /^TRANSPORT +BYTES +VARIANT +MSG\/S +VS C +VS NODE-IPC +VS DATAVIEW +VS MSGPACKR +VS KOFFI$/,
+      /^TRANSPORT +BYTES +VARIANT +MSG\/S +VS C +VS NODE-IPC +VS DATAVIEW +VS MSGPACKR +VS KOFFI +VS NATS-CLIENT$/,
     );
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(120);
     expect(lines.some((line) => line.includes('…'))).toBe(true);
-    expect(lines.find((line) => line.includes('17,996,299'))).toMatch(/ 9\.00x +9\.00x +9\.00x +9\.00x +9\.00x$/);
+    expect(lines.find((line) => line.includes('17,996,299'))).toMatch(
+      / 9\.00x +9\.00x +9\.00x +9\.00x +9\.00x +9\.00x$/,
+    );
     expect(lines.find((line) => line.includes('c reference'))).toMatch(/ base +1\.00x/);
   });
 });

@@ -6,10 +6,18 @@
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { open, unlink } from '../../src/channels/index.js';
 import { Sample } from '../channels/sample.js';
-import { bundleForOtherUsers, Cleanup, finished, repoRoot, sharedDir, uniqueName } from '../helpers.js';
+import {
+  bundleForOtherUsers,
+  Cleanup,
+  finished,
+  removeSharedDir,
+  repoRoot,
+  sharedDir,
+  uniqueName,
+} from '../helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -89,3 +97,6 @@ describe('mq_open failures', () => {
     expect(allowed).toEqual({ opened: 1 });
   });
 });
+
+// The copies another uid runs from live in sharedDir(); a killed worker would leave them behind.
+afterAll(removeSharedDir);

@@ -25,6 +25,7 @@ const foreign = compileC('foreign', [join(repoRoot, 'test', 'stress', 'c', 'fore
 function target(entry: TransportEntry, url: string): [string, string] {
   const rest = url.slice(url.indexOf(':') + 1);
   if (entry.name === 'udp' || entry.name === 'tcp') return [entry.name, rest.replace(/^\/\//, '')];
+  if (entry.name === 'sysv') return ['sysv', rest.slice('key='.length)];
   return [entry.name.replace('+', '-'), rest];
 }
 

@@ -20,7 +20,17 @@ import {
   ValidationError,
 } from '../../src/index.js';
 import { ringAttacks } from '../channels/ring-attacks.js';
-import { Cleanup, compileC, finished, forOtherUsers, repoRoot, runTag, sharedDir, uniqueName } from '../helpers.js';
+import {
+  Cleanup,
+  compileC,
+  finished,
+  forOtherUsers,
+  removeSharedDir,
+  repoRoot,
+  runTag,
+  sharedDir,
+  uniqueName,
+} from '../helpers.js';
 import { record } from './figures.js';
 import { makeSample, Sample } from './sample.js';
 import { allTransports, isAvailable, socketDir, type TransportEntry, transportNamed } from './transports.js';
@@ -62,6 +72,8 @@ function modeOf(entry: TransportEntry, url: string): number {
     const r = spawnSyncText(objmode, [url.slice('mq:'.length)]);
     return Number.parseInt(r, 8);
   }
+  // A System V queue has no file: its mode is msg_perm.mode from IPC_STAT.
+  if (entry.name === 'sysv') return Number.parseInt(spawnSyncText(objmode, ['sysv', url.slice('sysv:key='.length)]), 8);
   const file = entry.file(url);
   if (file === undefined) throw new Error(`${entry.name} has no file`);
   return statSync(file).mode & 0o7777;
@@ -76,7 +88,7 @@ function target(entry: TransportEntry, url: string): [string, string] {
   const rest = url.slice(url.indexOf(':') + 1);
   const kind =
     entry.name === 'mq' || entry.name === 'shm' || entry.name === 'fifo' ? entry.name : entry.name.replace('+', '-');
-  return [kind, rest];
+  return entry.name === 'sysv' ? ['sysv', rest.slice('key='.length)] : [kind, rest];
 }
 
 /** Makes the consumer end with a given mode (for the positive control: a granted object). */
@@ -366,3 +378,6 @@ describe('security: shm doorbells', () => {
     counted('shm');
   });
 });
+
+// The copies another uid runs from live in sharedDir(); a killed worker would leave them behind.
+afterAll(removeSharedDir);

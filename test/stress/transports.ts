@@ -202,6 +202,9 @@ const named = (scheme: 'mq' | 'shm'): TransportEntry => ({
   remove: quietUnlink,
 });
 
+/** A fresh System V key: 31 random bits (0 would be IPC_PRIVATE), one per test like uniqueName. */
+const sysvKey = (): string => `0x${(1 + Math.floor(Math.random() * 0x7fff_fffe)).toString(16)}`;
+
 const unixSocket = (scheme: 'unix+dgram' | 'unix+seqpacket' | 'unix+stream', style: Style): TransportEntry => ({
   name: scheme,
   style,
@@ -260,6 +263,18 @@ export const allTransports: readonly TransportEntry[] = [
   unixSocket('unix+stream', 'listen'),
   ip('udp'),
   ip('tcp'),
+  {
+    // No file: modes are read with IPC_STAT (security.test.ts), the queue is removed with IPC_RMID.
+    name: 'sysv',
+    style: 'open',
+    reliable: true,
+    url: async () => `sysv:key=${sysvKey()}`,
+    consumer: (url, codec, options) =>
+      open(url, codec, { create: true, capacity: capacityOf(options), access: 'receive' }),
+    producer: (url, codec) => open(url, codec, { access: 'send' }),
+    file: () => undefined,
+    remove: quietUnlink,
+  },
 ];
 
 /** Looks an entry up by name (child processes get the name on their command line). */

@@ -3,8 +3,8 @@
  * calls (no typed-ipc code), as a buggy or hostile peer would.
  *
  *   foreign <kind> <target> <count> <msgsize> <seed> [partial]
- *     kind: mq | shm | fifo | unix-dgram | unix-seqpacket | unix-stream | udp | tcp
- *     target: /name, /path, @abstract, or host:port (udp, tcp: 127.0.0.1 only)
+ *     kind: mq | shm | fifo | unix-dgram | unix-seqpacket | unix-stream | udp | tcp | sysv
+ *     target: /name, /path, @abstract, host:port (udp, tcp: 127.0.0.1 only), or a key (sysv)
  *
  * Every message it sends is undecodable: a wrong size (datagram kinds) or `msgsize` random bytes whose
  * first byte is not 0xa5 (the stress sample's magic). Prints "sent <n> refused <m>", where refused
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -92,6 +93,20 @@ int main(int argc, char **argv) {
       if (mq_send(q, (const char *)buf, n, next() % 4) == 0) sent++;
       else if (errno == EMSGSIZE) refused++;
       else return fail("mq_send");
+    }
+  } else if (strcmp(kind, "sysv") == 0) {
+    int id = msgget((key_t)strtoul(target, NULL, 0), 0200);
+    if (id < 0) return fail("msgget");
+    /* long mtype, then the text; the same sizes as for mq, types 1..4. */
+    static unsigned char msg[sizeof(long) + sizeof buf];
+    for (int i = 0; i < count; i++) {
+      size_t n = i % 4 == 0 ? msgsize : i % 17 == 0 ? msgsize + 1 + next() % 64 : next() % msgsize;
+      long type = 1 + (long)(next() % 4);
+      memcpy(msg, &type, sizeof type);
+      garbage(msg + sizeof(long), n);
+      if (msgsnd(id, msg, n, 0) == 0) sent++;
+      else if (errno == EINVAL) refused++; /* larger than msgmax */
+      else return fail("msgsnd");
     }
   } else if (strcmp(kind, "shm") == 0) {
     tipc_ring *wrong = NULL;

@@ -3,7 +3,7 @@
  * and gid dropped by the test (spawn with uid/gid 65534).
  *
  *   intruder mq /name | shm /name | fifo /path | unix-stream /path | unix-seqpacket /path |
- *            unix-dgram /path (a leading @ = abstract) [send]
+ *            unix-dgram /path (a leading @ = abstract) | sysv KEY [send]
  *
  * Prints "denied <ERRNO>" and exits 0 when the kernel refused, "granted" and exits 1 when it let the
  * process in. With `send`, a socket that connected also sends one 64-byte record of 0xa5 bytes and
@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -74,6 +76,10 @@ int main(int argc, char **argv) {
     int fd = open(name, O_WRONLY | O_NONBLOCK);
     if (fd < 0 && errno == ENXIO) fd = open(name, O_RDONLY | O_NONBLOCK);
     if (fd < 0) return denied("open");
+  } else if (strcmp(kind, "sysv") == 0) {
+    /* msgget checks the permissions it is asked for: 0 would be let in whatever the mode. */
+    key_t key = (key_t)strtoul(name, NULL, 0);
+    if (msgget(key, 0200) < 0 && msgget(key, 0400) < 0) return denied("msgget");
   } else if (strcmp(kind, "unix-stream") == 0) {
     return unix_socket(SOCK_STREAM, name, send_record);
   } else if (strcmp(kind, "unix-seqpacket") == 0) {
