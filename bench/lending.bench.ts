@@ -7,8 +7,7 @@
  * same system calls; they differ only in decoding. Ratios are medians of per-round ratios.
  */
 import { bind, type Channel, connect, open, unlink } from '../src/channels/index.js';
-import type { MessageCodec } from '../src/codecs/codec.js';
-import { bytes, type StructType, struct, u32 } from '../src/codecs/index.js';
+import { bytes, type MessageCodec, type StructType, struct, u32 } from '../src/codecs/index.js';
 import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 

@@ -15,7 +15,7 @@ import { bind, type Channel, spawnNodeWithChannel } from '../src/channels/index.
 import type { MessageCodec } from '../src/codecs/index.js';
 import { bytes, f64, struct, u16, u64 } from '../src/codecs/index.js';
 import { TimeoutError } from '../src/errors.js';
-import { libc } from '../src/native/index.js';
+import { libc } from '../src/internal.js';
 import { compileC, finished, spawnTs } from '../test/helpers.js';
 import type { BenchResult } from './report.js';
 import type { BenchContext } from './suite.js';

@@ -13,7 +13,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Channel, listen, open, spawnNodeWithChannel } from '../src/channels/index.js';
-import { libc } from '../src/native/index.js';
+import { libc } from '../src/internal.js';
 import { type Rec, recordCodec } from '../test/channels/stream-records.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
 import type { BenchResult } from './report.js';

@@ -11,7 +11,7 @@
  * timestamp carries the sequence number, which the receiver checks.
  */
 import { open } from '../../src/index.js';
-import { libc } from '../../src/native/index.js';
+import { libc } from '../../src/internal.js';
 import { benchMessage, benchSchema } from './mq-schemas.js';
 
 const [mode = '', url = '', countArg = '0', sizeArg = '24', batchArg = '0'] = process.argv.slice(2);

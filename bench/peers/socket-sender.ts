@@ -7,7 +7,7 @@
  * With a fifth argument (`udp://127.0.0.1:PORT`), it connects there instead of using the inherited channel.
  */
 import { connect, inheritedChannel } from '../../src/channels/index.js';
-import { libc } from '../../src/native/index.js';
+import { libc } from '../../src/internal.js';
 import { benchCodec, benchMessage } from '../socket.bench.js';
 
 const [mode, n = '0', size = '24', b = '256', url] = process.argv.slice(2);

@@ -7,7 +7,7 @@
  *   offset 8, which is also what process.hrtime reads) and prints `<median-ns> <p99-ns> <cpu-ns>`.
  */
 import { open } from '../../src/index.js';
-import { libc } from '../../src/native/index.js';
+import { libc } from '../../src/internal.js';
 import { benchMessage, benchSchema } from './mq-schemas.js';
 
 const [mode = '', url = '', countArg = '0', sizeArg = '24'] = process.argv.slice(2);

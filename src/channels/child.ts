@@ -1,7 +1,7 @@
 /**
  * A typed channel to a child process on an inherited descriptor. The parent makes a connected pair
- * with a transport's `pair` (a socketpair for `unix+seqpacket` and `unix+dgram`; stream.ts can add
- * pipes and `unix+stream` by implementing `pair` and `adopt` in its own `transports` record), keeps
+ * with a transport's `pair` (a socketpair for `unix+seqpacket`, `unix+dgram` and `unix+stream`, a pipe
+ * for `pipe`; each module lists its own in a `transports` record), keeps
  * one end as a Channel, and passes the other to the child as descriptor `fd` (3 by default). The
  * child finds it through the environment:
  *

@@ -169,9 +169,7 @@ async function openChannel<T>(
   const { create, exclusive, mode, access } = checkOptions(options);
   const flags = accessFlags[access] | libc.O_NONBLOCK;
   const shape = { capacity: create ? capacityOf(options) : 0, messageSize: codec.size };
-  const { mqd } = create
-    ? mqueue.createQueue(name, flags, mode, shape, exclusive)
-    : { mqd: mqueue.openQueue(name, flags, 0) };
+  const mqd = create ? mqueue.createQueue(name, flags, mode, shape, exclusive) : mqueue.openQueue(name, flags, 0);
   try {
     const attributes = mqueue.queueAttributes(mqd, name);
     if (attributes.messageSize !== codec.size) {

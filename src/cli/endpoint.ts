@@ -3,7 +3,7 @@
  * datagram sockets are bound to receive and connected to send, connection-oriented sockets listen to
  * receive (every accepted connection feeds the same stream of messages) and connect to send.
  */
-import type { MessageCodec } from '../codecs/codec.js';
+import type { MessageCodec } from '../codecs/index.js';
 import {
   bind,
   type Channel,

@@ -4,8 +4,7 @@
  * `bytes(n)` fields become lowercase hex strings; NaN and ±Infinity become the strings `"NaN"`,
  * `"Infinity"`, `"-Infinity"`. In: the same spellings are accepted, guided by the struct's field types.
  */
-import type { MessageCodec } from '../codecs/codec.js';
-import type { FieldLayout, FieldType } from '../codecs/index.js';
+import type { FieldLayout, FieldType, MessageCodec } from '../codecs/index.js';
 import { UsageError } from './args.js';
 
 /** How bigint values are written. */

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MessageCodec } from '../codecs/codec.js';
+import type { MessageCodec } from '../codecs/index.js';
 import { open, parseUrl } from '../index.js';
 import { UsageError } from './args.js';
 import { hasCode } from './endpoint.js';

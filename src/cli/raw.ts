@@ -1,5 +1,5 @@
 /** A codec of raw bytes, for looking at objects without knowing their schema. */
-import type { MessageCodec } from '../codecs/codec.js';
+import type { MessageCodec } from '../codecs/index.js';
 import { DecodeError, ValidationError } from '../errors.js';
 
 /**

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { MessageCodec } from '../codecs/codec.js';
+import type { MessageCodec } from '../codecs/index.js';
 import { UsageError } from './args.js';
 
 const typeScriptExtensions = new Set(['.ts', '.mts', '.cts', '.tsx']);

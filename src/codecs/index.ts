@@ -44,6 +44,7 @@ export {
   i16,
   i32,
   i64,
+  type StructShape,
   typeName,
   type UnionShape,
   u8,

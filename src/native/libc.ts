@@ -5,6 +5,8 @@
  * is made. None of these calls is ever made `.async`: they are all non-blocking (descriptors are
  * opened O_NONBLOCK) and waiting happens on the Node event loop (see `poll.ts`).
  */
+// First: refuse another architecture before koffi loads (see arch.ts).
+import './arch.js';
 import koffi from 'koffi';
 
 const lib = koffi.load('libc.so.6');
@@ -18,13 +20,6 @@ export const read: (fd: number, buf: Bytes, count: number) => number = lib.func(
 );
 export const write: (fd: number, buf: Bytes, count: number) => number = lib.func(
   'intptr_t write(int fd, const void *buf, size_t count)',
-);
-/** `readv`/`writev` take a native `struct iovec[]` address (bigint) built by the caller. */
-export const readv: (fd: number, iov: bigint, iovcnt: number) => number = lib.func(
-  'intptr_t readv(int fd, void *iov, int iovcnt)',
-);
-export const writev: (fd: number, iov: bigint, iovcnt: number) => number = lib.func(
-  'intptr_t writev(int fd, void *iov, int iovcnt)',
 );
 export const open: (path: string, flags: number, mode: number) => number = lib.func(
   'int open(const char *path, int flags, uint32_t mode)',
@@ -44,13 +39,9 @@ export const fchmod: (fd: number, mode: number) => number = lib.func('int fchmod
 export const chmod: (path: string, mode: number) => number = lib.func('int chmod(const char *path, uint32_t mode)');
 /** Fills `stat` (STAT_SIZE bytes, `struct stat` of x86_64) for a descriptor; see ST_MODE_OFFSET. */
 export const fstat: (fd: number, stat: Bytes) => number = lib.func('int fstat(int fd, void *stat)');
-export const eventfd: (initval: number, flags: number) => number = lib.func(
-  'int eventfd(unsigned int initval, int flags)',
-);
 
 // --- process -----------------------------------------------------------------------------------
 export const sysconf: (name: number) => number = lib.func('long sysconf(int name)');
-export const getpid: () => number = lib.func('int getpid()');
 export const geteuid: () => number = lib.func('uint32_t geteuid()');
 export const getegid: () => number = lib.func('uint32_t getegid()');
 export const kill: (pid: number, sig: number) => number = lib.func('int kill(int pid, int sig)');
@@ -141,10 +132,7 @@ export const recvfrom: (
   addr: Bytes | null,
   addrLen: Uint32Array | null,
 ) => number = lib.func('intptr_t recvfrom(int fd, void *buf, size_t len, int flags, void *addr, uint32_t *addrLen)');
-/** `sendmsg`/`recvmsg`/`sendmmsg`/`recvmmsg` take native addresses (bigint) of headers built by the caller. */
-export const sendmsg: (fd: number, msg: bigint, flags: number) => number = lib.func(
-  'intptr_t sendmsg(int fd, void *msg, int flags)',
-);
+/** `recvmsg`/`sendmmsg`/`recvmmsg` take native addresses (bigint) of headers built by the caller. */
 export const recvmsg: (fd: number, msg: bigint, flags: number) => number = lib.func(
   'intptr_t recvmsg(int fd, void *msg, int flags)',
 );
@@ -168,7 +156,7 @@ export const getpeername: (fd: number, addr: Bytes, len: Uint32Array) => number 
 );
 
 // --- pipes, FIFOs and stream sockets ----------------------------------------------------------
-/** `struct pollfd[]` as an Int16Array view: [fd (two halves), events, revents] per entry; see `pollNow`. */
+/** `poll(2)`: called only through `pollNow`, with one `struct pollfd` as an Int32Array (see there). */
 const pollFn: (fds: Int32Array, nfds: number, timeout: number) => number = lib.func(
   'int poll(void *fds, unsigned long nfds, int timeout)',
 );
@@ -194,10 +182,6 @@ export const free: (ptr: bigint) => void = lib.func('void free(void *ptr)');
 export function viewNative(ptr: bigint, length: number): ArrayBuffer {
   return koffi.view(ptr, length);
 }
-/** The native address of a typed array's storage. Valid only while the array is alive and not moved. */
-export function addressOf(bytes: Uint8Array): bigint {
-  return (koffi.address(bytes) as bigint) + 0n;
-}
 
 /** errno after the last failed call, read straight away (before any other libc call). */
 export function errno(): number {
@@ -213,19 +197,14 @@ export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
-export const O_NOCTTY = 0o400;
-export const O_TRUNC = 0o1000;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
-export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
 export const F_SETPIPE_SZ = 1031;
 export const F_GETPIPE_SZ = 1032;
-export const EFD_NONBLOCK = 0o4000;
-export const EFD_CLOEXEC = 0o2000000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
@@ -249,8 +228,6 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_PEERCRED = 17;
 export const SO_TYPE = 3;
-export const IPPROTO_IPV6 = 41;
-export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 export const MSG_NOSIGNAL = 0x4000;
@@ -260,13 +237,9 @@ export const MMSGHDR_SIZE = 64;
 export const IOVEC_SIZE = 16;
 /** `struct ucred` (SO_PEERCRED): pid, uid, gid as 32-bit integers. */
 export const UCRED_SIZE = 12;
-export const SHUT_WR = 1;
-export const SHUT_RDWR = 2;
 export const IPPROTO_TCP = 6;
 export const TCP_NODELAY = 1;
 export const POLLIN = 0x1;
-export const POLLOUT = 0x4;
-export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const _SC_MQ_PRIO_MAX = 28;
 export const RLIMIT_NOFILE = 7;

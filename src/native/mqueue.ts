@@ -78,34 +78,23 @@ function openError(errno: number, name: string, oflag: number, shape: QueueShape
   return systemError(errno, 'mq_open', name, openHint(errnoName(errno), oflag, shape));
 }
 
-/** How `createQueue` went: the descriptor, and whether this call created the queue. */
-export interface OpenedQueue {
-  readonly mqd: number;
-  readonly created: boolean;
-}
-
 /**
  * Opens the queue, creating it with `shape` and exactly `mode` when it does not exist (`exclusive`:
- * fail with EEXIST when it does). `access` is O_RDONLY, O_WRONLY or O_RDWR, plus any other flags.
+ * fail with EEXIST when it does); returns the descriptor. `access` is O_RDONLY, O_WRONLY or O_RDWR, plus
+ * any other flags.
  */
-export function createQueue(
-  name: string,
-  access: number,
-  mode: number,
-  shape: QueueShape,
-  exclusive: boolean,
-): OpenedQueue {
+export function createQueue(name: string, access: number, mode: number, shape: QueueShape, exclusive: boolean): number {
   const create = access | libc.O_CREAT | libc.O_EXCL;
-  if (exclusive) return { mqd: chmodCreated(openQueue(name, create, mode, shape), name, mode), created: true };
+  if (exclusive) return chmodCreated(openQueue(name, create, mode, shape), name, mode);
   // O_EXCL first, so that we know whether this call created the queue (and owes it its mode); the
   // loop covers a queue unlinked between the two calls.
   for (;;) {
     const created = libc.mqOpen(name, create, mode, shapeAttr(shape));
-    if (created >= 0) return { mqd: chmodCreated(created, name, mode), created: true };
+    if (created >= 0) return chmodCreated(created, name, mode);
     let errno = libc.errno();
     if (errno !== EEXIST) throw openError(errno, name, create, shape);
     const opened = libc.mqOpen(name, access, 0);
-    if (opened >= 0) return { mqd: opened, created: false };
+    if (opened >= 0) return opened;
     errno = libc.errno();
     if (errno !== ENOENT) throw openError(errno, name, access, undefined);
   }

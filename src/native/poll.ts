@@ -23,6 +23,8 @@
  *   a started koffi poll handle whose descriptor is ready then calls into JS, which aborts the
  *   process ("FATAL ERROR: napi_throw"). Every open handle is therefore stopped on process 'exit'.
  */
+// First: refuse another architecture before koffi loads (see arch.ts).
+import './arch.js';
 import koffi, { type node } from 'koffi';
 import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
 import { systemError } from './errors.js';

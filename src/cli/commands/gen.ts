@@ -3,7 +3,7 @@
  * `typed-ipc gen ts <header.h>`: TypeScript schemas for the structs of a C header.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { CompositeShape } from '../../codecs/types.js';
+import type { CompositeShape } from '../../codecs/index.js';
 import { cHeader, fromCHeader } from '../../index.js';
 import { type Command, type ParsedArgs, stringOption, UsageError } from '../args.js';
 import { structFields } from '../json.js';

@@ -1,6 +1,6 @@
 /** `typed-ipc stat <url>`: attributes of a named object: capacity, message size, pending messages, fill. */
 import { existsSync, lstatSync, type Stats } from 'node:fs';
-import type { MessageCodec } from '../../codecs/codec.js';
+import type { MessageCodec } from '../../codecs/index.js';
 import { open, parseUrl } from '../../index.js';
 import { type Command, positionals, stringOption, UsageError } from '../args.js';
 import { groupName, modeString, queuedBytes, userName } from '../objects.js';

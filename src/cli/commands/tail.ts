@@ -1,6 +1,5 @@
 /** `typed-ipc tail <url> --schema <module>#<export>`: prints decoded messages as they arrive. */
-import type { MessageCodec } from '../../codecs/codec.js';
-import type { FieldType } from '../../codecs/index.js';
+import type { FieldType, MessageCodec } from '../../codecs/index.js';
 import { parseUrl } from '../../index.js';
 import {
   type Command,
