@@ -22,15 +22,7 @@
  */
 
 import type { MessageCodec } from '../codecs/codec.js';
-import {
-  AbortError,
-  ChannelClosedError,
-  DecodeError,
-  MessageSizeError,
-  TimeoutError,
-  UnsupportedError,
-  ValidationError,
-} from '../errors.js';
+import { ChannelClosedError, DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnoName, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
@@ -61,6 +53,7 @@ import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddre
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
 import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import { type Address, parseUrl } from './url.js';
+import { peerWait, sleepUntil } from './wait.js';
 
 /** The schemes this module serves. */
 export type SocketScheme = 'unix+dgram' | 'unix+seqpacket' | 'udp';
@@ -80,7 +73,6 @@ function batchSlots(messageSize: number): number {
  */
 const READ_AHEAD = 64;
 /** How long `connect` retries while a seqpacket listener's backlog is full. */
-const CONNECT_RETRY_MS = 5_000;
 
 const SEND_FLAGS = libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL;
 /** The sender of a datagram that came without credentials (never expected: SO_PASSCRED is set before bind). */
@@ -109,18 +101,6 @@ interface SocketInit {
   readonly allow?: Allow | undefined;
   /** This end connected to a listener (its errors may point at the listener's `allow`). */
   readonly connector?: boolean;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits `ms` unless the wait's deadline or signal ends it first. */
-async function backOff(ms: number, wait: WaitOptions): Promise<void> {
-  const deadline = wait.deadline ?? Number.POSITIVE_INFINITY;
-  if (wait.signal?.aborted) throw new AbortError(wait.operation ?? 'wait', wait.signal.reason);
-  const remaining = deadline - performance.now();
-  if (remaining <= 0) throw new TimeoutError(wait.operation ?? 'wait', wait.timeoutMs ?? 0);
-  await sleep(Math.min(ms, remaining));
-  if (wait.signal?.aborted) throw new AbortError(wait.operation ?? 'wait', wait.signal.reason);
 }
 
 /** One socket as a Channel: connected (seqpacket, connected datagram) or bound (datagram receiver). */
@@ -231,7 +211,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     const pause = (wait: WaitOptions): Promise<void> => {
       const ms = delay;
       delay = Math.min(delay * 2, 32);
-      return backOff(ms, wait);
+      return sleepUntil(ms, wait);
     };
     await this.retryUntilSent(attempt, this.waitOptions('sendTo', options), pause);
   }
@@ -602,21 +582,23 @@ class SeqpacketListener<T> extends SocketListener<T, SocketChannel<T>> {
   }
 }
 
-/** Connects a seqpacket socket, retrying while the listener's backlog is full (EAGAIN). */
-async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string): Promise<void> {
+/**
+ * Connects a seqpacket socket, retrying while the listener's backlog is full (EAGAIN) until the
+ * caller's `timeoutMs` or `signal` ends the wait (default: wait, like unix+stream's connect).
+ */
+async function connectSeqpacket(fd: number, sockaddr: SockAddr, url: string, options: SocketOptions): Promise<void> {
   const hints = {
     ENOENT: `no socket file at ${url}: start the listening side first`,
     ECONNREFUSED: `nobody listens at ${url}: start the listening side first`,
-    EAGAIN: `the listener at ${url} accepted nobody for ${CONNECT_RETRY_MS} ms (its backlog stayed full)`,
   };
-  const deadline = performance.now() + CONNECT_RETRY_MS;
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+  const wait = peerWait(`connect to ${url} (the listener's backlog is full)`, options);
+  for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
     if (libc.connect(fd, sockaddr.bytes, sockaddr.length) === 0) return;
     const errno = libc.errno();
-    if (errno !== errnos.EAGAIN || performance.now() > deadline) {
+    if (errno !== errnos.EAGAIN && errno !== errnos.EINTR) {
       throw systemError(errno, 'connect', url, hints[errnoName(errno) as keyof typeof hints]);
     }
-    await sleep(delay);
+    await sleepUntil(delay, wait, options.ref !== false);
   }
 }
 
@@ -628,7 +610,7 @@ const seqpacket: Transport = {
     const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       passCredentials(fd);
-      await connectSeqpacket(fd, sockaddr, unix.url);
+      await connectSeqpacket(fd, sockaddr, unix.url, options);
       const peer = checkListener(fd, unix.url, options);
       ensureMessageFits(fd, 'unix+seqpacket', libc.AF_UNIX, codec);
       if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, unix.url, true, options);

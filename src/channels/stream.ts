@@ -55,6 +55,7 @@ import type {
 } from './transport.js';
 import { type BoundFile, bindUnix, checkMode, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import type { Address } from './url.js';
+import { peerWait, sleepUntil } from './wait.js';
 
 /** Bytes of the length prefix that variable-size codecs get on a stream (u32, little-endian). */
 export const LENGTH_PREFIX_BYTES = 4;
@@ -564,7 +565,7 @@ export class StreamChannel<T> extends FdChannel<T> {
 
   /** Completes a non-blocking connect: waits for writability, then reads SO_ERROR. */
   async finishConnect(options: PeerWaitOptions, syscall = 'connect'): Promise<void> {
-    await this.waitWritable(waitFor(`connect to ${this.url}`, options));
+    await this.waitWritable(peerWait(`connect to ${this.url}`, options));
     const error = new Int32Array(1);
     check(
       libc.getsockopt(this.#fd, libc.SOL_SOCKET, libc.SO_ERROR, new Uint8Array(error.buffer), new Uint32Array([4])),
@@ -609,43 +610,6 @@ function sharedTooLarge(url: string, frame: number): MessageSizeError {
   );
 }
 
-function waitFor(
-  operation: string,
-  options: PeerWaitOptions,
-): {
-  deadline: number;
-  timeoutMs: number | undefined;
-  signal: AbortSignal | undefined;
-  operation: string;
-} {
-  const { timeoutMs, signal } = options;
-  const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-  return { deadline, timeoutMs, signal, operation };
-}
-
-/** Sleeps `ms` unless the deadline or the signal comes first (then throws TimeoutError/AbortError). */
-function sleepUntil(ms: number, wait: ReturnType<typeof waitFor>, ref: boolean): Promise<void> {
-  const { signal } = wait;
-  if (signal?.aborted) return Promise.reject(new AbortError(wait.operation, signal.reason));
-  const remaining = wait.deadline - performance.now();
-  if (remaining <= 0) return Promise.reject(new TimeoutError(wait.operation, wait.timeoutMs ?? 0));
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortError(wait.operation, signal?.reason));
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.min(ms, Math.ceil(remaining)),
-    );
-    if (!ref) timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 // --- FIFOs -----------------------------------------------------------------------------------------
 
 /** Creates the FIFO at `path` with exactly `mode` (mkfifo applies the umask, so chmod follows). */
@@ -664,7 +628,7 @@ async function createFifo(path: string, mode: number, exclusive: boolean): Promi
  * to 64 ms): no thread is parked and the event loop stays free.
  */
 async function openFifoWriter(path: string, url: string, options: OpenOptions): Promise<number> {
-  const wait = waitFor(`open ${url} for writing (waiting for a reader)`, options);
+  const wait = peerWait(`open ${url} for writing (waiting for a reader)`, options);
   for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
     const fd = libc.open(path, libc.O_WRONLY | FIFO_OPEN_FLAGS, 0);
     if (fd >= 0) return fd;
@@ -888,7 +852,7 @@ async function connectStream<T>(address: Address, codec: MessageCodec<T>, option
   else effectiveAllow(options, false);
   const endpoint = await resolveEndpoint(address);
   const unix = endpoint.family === libc.AF_UNIX;
-  const wait = waitFor(`connect to ${address.url}`, options);
+  const wait = peerWait(`connect to ${address.url}`, options);
   const fd = streamSocket(endpoint.family);
   let channel: StreamChannel<T> | undefined;
   try {

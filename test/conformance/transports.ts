@@ -200,7 +200,7 @@ function connectedRow(name: 'unix+seqpacket' | 'unix+stream' | 'tcp'): Row {
       return tracked(defer, connect(listener.url, Rec, options));
     },
     peerGone: { error: 'ChannelClosedError', why: 'EPIPE: the connection is over' },
-    knownBugs: name === 'unix+seqpacket' ? ['connect ignores timeoutMs and signal (fixed 5 s retry)'] : [],
+    knownBugs: [],
     infoAfterClose: 'works',
   };
 }
