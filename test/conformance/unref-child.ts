@@ -29,5 +29,11 @@ process.on('beforeExit', () => {
   if (drained) return;
   drained = true;
   console.log('drained');
-  void cleanup.run();
+  // The unref'd channels hold nothing alive, so the removal of what this child created needs a handle
+  // of its own until it is done (else the process exits first and leaves the objects behind);
+  // destroy() ends the waiting receive and send at once, so closing does not wait for room.
+  const keep = setInterval(() => undefined, 1000);
+  tx.destroy();
+  rx.destroy();
+  void cleanup.run().finally(() => clearInterval(keep));
 });

@@ -129,10 +129,13 @@ describe.each(table)('resources: $entry.name', ({ entry, available }) => {
       const url = await entry.url('control');
       cleanup.add(() => entry.remove(url));
       const kept: number[][] = [];
-      // An array of n small integers takes 8n bytes of elements plus its header, so n = bound / 8 keeps
-      // a little more than `bound` bytes per cycle.
+      // An array of n non-integer numbers is stored unboxed, 8n bytes of elements plus its header (small
+      // integers would take only 4 bytes each under pointer compression), so n = bound / 8 keeps a little
+      // more than `bound` bytes per cycle.
       const words = Math.ceil(bound / 8);
-      const { perCycle, points } = await heapTrend(entry, url, cycles, (i) => kept.push(new Array(words).fill(i)));
+      const { perCycle, points } = await heapTrend(entry, url, cycles, (i) =>
+        kept.push(new Array(words).fill(i + 0.5)),
+      );
       expect(kept).toHaveLength(cycles);
       expect(perCycle, JSON.stringify(points)).toBeGreaterThan(bound);
     },
