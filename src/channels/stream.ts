@@ -20,15 +20,7 @@
 import { type BigIntStats, fstatSync, lstatSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { MessageCodec } from '../codecs/codec.js';
-import {
-  AbortError,
-  ChannelClosedError,
-  DecodeError,
-  MessageSizeError,
-  TimeoutError,
-  UnsupportedError,
-  ValidationError,
-} from '../errors.js';
+import { ChannelClosedError, DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnoName, errnos, libc, systemError } from '../native/index.js';
 import {
   type Channel,
@@ -37,7 +29,9 @@ import {
   FdChannel,
   type Listener,
   type Message,
-  type SendOptions,
+  type Outgoing,
+  type Received,
+  recordEnd,
 } from './channel.js';
 import { exchangeIdentity } from './identity.js';
 import { type ListenerInit, SocketListener } from './listener.js';
@@ -61,27 +55,8 @@ import { peerWait, sleepUntil } from './wait.js';
 export const LENGTH_PREFIX_BYTES = 4;
 /** Receive buffer per channel: one read() takes up to this many bytes (many records per syscall). */
 const RECEIVE_BUFFER = 128 * 1024;
-/** Queued records are gathered into writes of up to this many bytes. */
-const COALESCE = 64 * 1024;
-/** A batch buffer larger than this is dropped after use rather than kept for the next sendMany. */
-const MAX_KEPT_BATCH = 1024 * 1024;
-const settled = Promise.resolve();
 
 type Access = Direction;
-
-/** A record (or batch of records) not yet wholly in the kernel. */
-interface Pending {
-  readonly bytes: Uint8Array;
-  offset: number;
-  /** Record ends inside `bytes` (variable-size records on a shared FIFO: writes end on one of them). */
-  readonly ends: readonly number[] | undefined;
-  /** Whether some of its bytes are in the kernel already (it can no longer be withdrawn). */
-  started: boolean;
-  resolve(): void;
-  reject(error: unknown): void;
-  /** Disarms its timeout and abort listener. */
-  disarm(): void;
-}
 
 /** How a StreamChannel is set up (internal; the entry points below fill it in). */
 export interface StreamInit extends ChannelOptions {
@@ -109,15 +84,11 @@ export class StreamChannel<T> extends FdChannel<T> {
   readonly fd: number;
   readonly #fd: number;
   readonly #kind: 'pipe' | 'socket';
-  readonly #access: Access;
   readonly #fifoReader: boolean;
   readonly #atomic: boolean;
   /** Bytes of one record on the stream (fixed) or of the largest one (variable: prefix + maxSize). */
   readonly #frame: number;
   readonly #fixed: boolean;
-  readonly #scratch: Uint8Array;
-  #batch: Uint8Array = new Uint8Array(0);
-  #gatherBuffer: Uint8Array | undefined;
   // Receive buffer: bytes [#start, #end) are received and not yet decoded.
   readonly #buffer: Uint8Array;
   #start = 0;
@@ -127,11 +98,6 @@ export class StreamChannel<T> extends FdChannel<T> {
   #receivedAny = false;
   readonly #connector: boolean;
   #broken: DecodeError | undefined;
-  // Send queue: #queue[#head ...] in order.
-  #queue: Pending[] = [];
-  #head = 0;
-  #pumping = false;
-  #pumpCancel: AbortController | undefined;
 
   constructor(codec: MessageCodec<T>, init: StreamInit) {
     super(init.url, codec, init.fd, init);
@@ -140,142 +106,57 @@ export class StreamChannel<T> extends FdChannel<T> {
     this.fd = init.fd;
     this.#fd = init.fd;
     this.#kind = init.kind;
-    this.#access = init.access;
     this.#fifoReader = init.fifoReader === true;
     this.#atomic = init.atomic === true;
     this.#connector = init.connector === true;
     this.#fixed = codec.fixedSize;
     this.#frame = frameSize(codec);
     if (this.#atomic && this.#frame > libc.PIPE_BUF) throw sharedTooLarge(init.url, this.#frame);
-    this.#scratch = new Uint8Array(this.#frame);
     const capacity = Math.max(RECEIVE_BUFFER, 2 * this.#frame);
     this.#buffer = new Uint8Array(init.access === 'send' ? 0 : capacity);
   }
 
-  // --- sending ---------------------------------------------------------------------------------
+  // --- sending (the base queues what the kernel does not take; see FdChannel) -------------------
 
-  override trySend(value: T, options: Pick<SendOptions, 'priority'> = {}): boolean {
-    this.#assertCan('send');
-    this.checkPriority(options.priority);
-    const bytes = this.#encodeOne(value);
-    if (this.#queued > 0 && !this.#flushQueue()) return false;
-    const ends = this.#endsOfOne(bytes);
-    const written = this.#writeFrom(bytes, 0, ends);
-    if (written === bytes.length) return true;
-    if (written === 0) return false;
-    // The kernel took part of the record: it is committed, and its tail goes out before anything else.
-    this.#enqueue(bytes.slice(written), undefined, true, {}).catch(() => {});
-    return true;
+  protected override get recordBytes(): number {
+    return this.#frame;
   }
 
-  // Not an async function: when the kernel takes the record at once (the common case) this returns a
-  // settled promise without the cost of an async frame.
-  override send(value: T, options: SendOptions = {}): Promise<void> {
-    let bytes: Uint8Array;
-    let written = 0;
-    try {
-      this.#assertCan('send');
-      this.checkPriority(options.priority);
-      bytes = this.#encodeOne(value);
-      if (this.#queued === 0) {
-        written = this.#writeFrom(bytes, 0, this.#endsOfOne(bytes));
-        if (written === bytes.length) return settled;
-      }
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // The scratch buffer is reused by the next send: the queue keeps its own copy.
-    return this.#enqueue(bytes.slice(written), this.#endsOfOne(bytes), written > 0, options);
+  /** A fixed-size record as it is; a variable-size one after its u32 little-endian length. */
+  protected override encodeRecord(value: T, into: Uint8Array, at: number): number {
+    if (this.#fixed) return this.codec.encodeInto(value, into, at);
+    const length = this.codec.encodeInto(value, into, at + LENGTH_PREFIX_BYTES);
+    new DataView(into.buffer, into.byteOffset).setUint32(at, length, true);
+    return LENGTH_PREFIX_BYTES + length;
   }
 
-  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.#assertCan('send');
-    this.checkPriority(options.priority);
-    if (values.length === 0) return;
-    // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing.
-    const { bytes, ends } = this.#encodeMany(values);
-    let written = 0;
-    try {
-      if (this.#queued === 0) {
-        written = this.#writeFrom(bytes, 0, ends);
-        if (written === bytes.length) return;
-      }
-      const rest = bytes.slice(written);
-      const restEnds = ends?.filter((end) => end > written).map((end) => end - written);
-      return this.#enqueue(rest, restEnds, written > 0, options);
-    } finally {
-      // The batch buffer is reused by the next sendMany, but a huge one is not kept for the channel's life.
-      if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = new Uint8Array(0);
-    }
-  }
-
-  #encodeOne(value: T): Uint8Array {
-    if (this.#fixed) return this.#scratch.subarray(0, this.codec.encodeInto(value, this.#scratch, 0));
-    const length = this.codec.encodeInto(value, this.#scratch, LENGTH_PREFIX_BYTES);
-    new DataView(this.#scratch.buffer).setUint32(0, length, true);
-    return this.#scratch.subarray(0, LENGTH_PREFIX_BYTES + length);
-  }
-
-  #endsOfOne(bytes: Uint8Array): number[] | undefined {
-    return this.#atomic && !this.#fixed ? [bytes.length] : undefined;
-  }
-
-  /** Encodes a batch into the reusable batch buffer; `ends` only where writes must end on records. */
-  #encodeMany(values: readonly T[]): { bytes: Uint8Array; ends: number[] | undefined } {
-    if (this.#fixed) {
-      const size = this.#frame;
-      const bytes = this.#batchBuffer(values.length * size);
-      for (let i = 0; i < values.length; i++) this.codec.encodeInto(values[i] as T, bytes, i * size);
-      return { bytes: bytes.subarray(0, values.length * size), ends: undefined };
-    }
-    const ends: number[] = [];
-    let offset = 0;
-    let bytes = this.#batchBuffer(Math.min(values.length, 64) * this.#frame);
-    for (const value of values) {
-      if (offset + this.#frame > bytes.length) bytes = this.#batchBuffer(offset + this.#frame, offset);
-      const length = this.codec.encodeInto(value, bytes, offset + LENGTH_PREFIX_BYTES);
-      new DataView(bytes.buffer, bytes.byteOffset).setUint32(offset, length, true);
-      offset += LENGTH_PREFIX_BYTES + length;
-      ends.push(offset);
-    }
-    return { bytes: bytes.subarray(0, offset), ends: this.#atomic ? ends : undefined };
-  }
-
-  /** The batch buffer with room for `size` bytes, keeping its first `keep` bytes when it grows. */
-  #batchBuffer(size: number, keep = 0): Uint8Array {
-    if (this.#batch.length < size) {
-      const grown = new Uint8Array(Math.max(size, this.#batch.length * 2));
-      grown.set(this.#batch.subarray(0, keep));
-      this.#batch = grown;
-    }
-    return this.#batch;
-  }
-
-  /** How many of the bytes from `offset` one write may take: all, or whole records within PIPE_BUF. */
-  #take(bytes: Uint8Array, offset: number, ends: readonly number[] | undefined, room: number): number {
-    const remaining = bytes.length - offset;
-    if (!this.#atomic) return Math.min(remaining, room);
-    const limit = Math.min(room, libc.PIPE_BUF);
-    if (ends === undefined) return Math.floor(Math.min(remaining, limit) / this.#frame) * this.#frame;
-    let take = 0;
-    for (const end of ends) {
-      if (end <= offset) continue;
-      if (end - offset > limit) break;
-      take = end - offset;
-    }
-    return take;
-  }
-
-  /** Writes as much of `bytes` from `offset` as the kernel takes now; returns the bytes written. */
-  #writeFrom(bytes: Uint8Array, offset: number, ends: readonly number[] | undefined): number {
-    let done = offset;
+  /**
+   * Writes as many bytes of `out` as the kernel takes now (a record may be taken in part: the base
+   * then keeps the rest first in line); returns how many records are now wholly written.
+   */
+  protected writeRecords(out: Outgoing): number {
+    const bytes = out.bytes;
+    let done = out.offset;
+    let record = out.sent;
     while (done < bytes.length) {
-      const take = this.#take(bytes, done, ends, Number.POSITIVE_INFINITY);
+      let take = bytes.length - done;
+      if (this.#atomic) {
+        // Several writers share the pipe: each write is whole records within PIPE_BUF (atomic).
+        take = 0;
+        for (let r = record; r < out.count; r++) {
+          const end = recordEnd(out, r);
+          if (end - done > libc.PIPE_BUF) break;
+          take = end - done;
+        }
+        if (take === 0) break;
+      }
       const n = this.#writeSome(bytes.subarray(done, done + take));
       done += n;
+      while (record < out.count && recordEnd(out, record) <= done) record++;
       if (n < take) break;
     }
-    return done - offset;
+    out.offset = done;
+    return record - out.sent;
   }
 
   /** One non-blocking write; 0 when the kernel has no room. EPIPE/ECONNRESET → ChannelClosedError. */
@@ -300,174 +181,29 @@ export class StreamChannel<T> extends FdChannel<T> {
     }
   }
 
-  get #queued(): number {
-    return this.#queue.length - this.#head;
-  }
-
-  #enqueue(
-    bytes: Uint8Array,
-    ends: readonly number[] | undefined,
-    started: boolean,
-    options: SendOptions,
-  ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const { signal, timeoutMs } = options;
-      // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
-      const accepted = this.acceptSend();
-      let timer: NodeJS.Timeout | undefined;
-      const withdraw = (error: unknown): void => {
-        if (item.started) return; // committed: part of it is in the kernel, the rest must follow
-        const index = this.#queue.indexOf(item, this.#head);
-        if (index < 0) return;
-        this.#queue.splice(index, 1);
-        item.disarm();
-        item.reject(error);
-        if (this.#queued === 0) this.#pumpCancel?.abort();
-      };
-      const onAbort = (): void => withdraw(new AbortError(`send on ${this.url}`, signal?.reason));
-      const item: Pending = {
-        bytes,
-        offset: 0,
-        ends,
-        started,
-        resolve: () => {
-          accepted.settle();
-          resolve();
-        },
-        reject: (error) => {
-          accepted.settle();
-          reject(accepted.error(error));
-        },
-        disarm: () => {
-          if (timer !== undefined) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      if (!started) {
-        if (signal?.aborted) return item.reject(new AbortError(`send on ${this.url}`, signal.reason));
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => withdraw(new TimeoutError(`send on ${this.url}`, timeoutMs)), timeoutMs);
-        }
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }
-      this.#queue.push(item);
-      this.#startPump();
-    });
-  }
-
-  /** Writes queued bytes until the queue is empty (true) or the kernel is full (false). */
-  #flushQueue(): boolean {
-    while (this.#queued > 0) {
-      const first = this.#queue[this.#head]!;
-      const remaining = first.bytes.length - first.offset;
-      if (this.#queued === 1 || remaining >= COALESCE) {
-        const n = this.#writeFrom(first.bytes, first.offset, first.ends);
-        this.#consume(n);
-        if (n < remaining) return false;
-        continue;
-      }
-      const chunk = this.#gather();
-      const n = chunk.length === 0 ? 0 : this.#writeSome(chunk);
-      this.#consume(n);
-      if (n < chunk.length || n === 0) return false;
-    }
-    return true;
-  }
-
-  /** Copies the heads of several queued records into one buffer, for one write. */
-  #gather(): Uint8Array {
-    this.#gatherBuffer ??= new Uint8Array(COALESCE);
-    const target = this.#gatherBuffer;
-    // On a shared FIFO the whole write must stay within PIPE_BUF to be atomic, not just each record.
-    const limit = this.#atomic ? libc.PIPE_BUF : COALESCE;
-    let length = 0;
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const item = this.#queue[i]!;
-      const take = this.#take(item.bytes, item.offset, item.ends, limit - length);
-      target.set(item.bytes.subarray(item.offset, item.offset + take), length);
-      length += take;
-      if (take < item.bytes.length - item.offset) break;
-    }
-    return target.subarray(0, length);
-  }
-
-  /** Marks `n` written bytes off the head of the queue, resolving every record now wholly written. */
-  #consume(n: number): void {
-    while (n > 0) {
-      const item = this.#queue[this.#head]!;
-      const take = Math.min(n, item.bytes.length - item.offset);
-      item.offset += take;
-      item.started = true;
-      n -= take;
-      if (item.offset < item.bytes.length) break;
-      this.#queue[this.#head] = undefined as unknown as Pending;
-      this.#head += 1;
-      item.disarm();
-      item.resolve();
-    }
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      // A queue that never drains (steady concurrent sends) drops its written head now and then.
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-  }
-
-  #startPump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    void this.#pump();
-  }
-
-  /** Waits for room and flushes, until the queue is empty; a failure fails every queued record. */
-  async #pump(): Promise<void> {
-    try {
-      while (this.#queued > 0) {
-        const cancel = new AbortController();
-        this.#pumpCancel = cancel;
-        try {
-          await this.waitWritable({ signal: cancel.signal });
-        } catch (error) {
-          if (!(error instanceof AbortError)) throw error;
-        } finally {
-          this.#pumpCancel = undefined;
-        }
-        if (this.destroyed) throw new ChannelClosedError(`${this.url} was closed before the record was sent`);
-        this.#flushQueue();
-      }
-    } catch (error) {
-      this.#failQueue(error);
-    } finally {
-      this.#pumping = false;
-    }
-  }
-
-  #failQueue(error: unknown): void {
-    const items = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
-    for (const item of items) {
-      item.disarm();
-      item.reject(error);
-    }
-  }
-
-  protected writeMessage(): boolean {
-    // Unused: send, trySend and sendMany are overridden (a stream record may be taken in part).
-    throw new UnsupportedError('StreamChannel writes through its own send queue');
-  }
-
   // --- receiving -------------------------------------------------------------------------------
 
-  protected readMessage(): Message<T> | undefined {
-    if (this.#access === 'send') this.#assertCan('receive');
-    for (;;) {
-      const message = this.#decodeBuffered();
-      if (message !== undefined) return message;
-      if (this.#eof) return this.#atEnd();
-      if (!this.#fill()) return undefined;
+  protected readRecords(max: number, into: Received<T>[]): void {
+    let n = 0;
+    while (n < max) {
+      let message: Message<T> | undefined;
+      try {
+        message = this.#decodeBuffered();
+      } catch (error) {
+        // A record that failed to decode was consumed: its error takes its place, the next one follows.
+        // A lost framing (#broken) cannot go on: it ends the read, and every later one.
+        if (error === this.#broken) throw error;
+        into.push(error as Error);
+        n++;
+        continue;
+      }
+      if (message !== undefined) {
+        into.push(message);
+        n++;
+        continue;
+      }
+      if (this.#eof) this.#atEnd();
+      if (!this.#fill()) return;
     }
   }
 
@@ -553,19 +289,9 @@ export class StreamChannel<T> extends FdChannel<T> {
 
   // --- lifecycle -------------------------------------------------------------------------------
 
-  #assertCan(direction: 'send' | 'receive'): void {
-    this.assertOpen();
-    if (this.#access !== 'both' && this.#access !== direction) {
-      throw new UnsupportedError(
-        `${this.url} was opened with access '${this.#access}': it cannot ${direction}; ` +
-          `open another end with access: '${direction}'`,
-      );
-    }
-  }
-
   /** Completes a non-blocking connect: waits for writability, then reads SO_ERROR. */
   async finishConnect(options: PeerWaitOptions, syscall = 'connect'): Promise<void> {
-    await this.waitWritable(peerWait(`connect to ${this.url}`, options));
+    await this.waitFor('writable', peerWait(`connect to ${this.url}`, options));
     const error = new Int32Array(1);
     check(
       libc.getsockopt(this.#fd, libc.SOL_SOCKET, libc.SO_ERROR, new Uint8Array(error.buffer), new Uint32Array([4])),
@@ -575,8 +301,6 @@ export class StreamChannel<T> extends FdChannel<T> {
   }
 
   protected closeResources(): void {
-    // close() got here once the queue drained; destroy() (or close()'s timeout) fails what is left.
-    this.#failQueue(new ChannelClosedError(`${this.url} was closed before the record was wholly sent`));
     libc.close(this.#fd);
   }
 
@@ -587,7 +311,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       messageSize: this.codec.size,
       framing: this.#fixed ? `fixed ${this.#frame}-byte records` : 'u32 little-endian length prefix + message',
       ...(this.#fixed ? { pending: Math.floor((this.#end - this.#start) / this.#frame) } : {}),
-      queuedRecords: this.#queued,
+      queuedRecords: this.queuedSends,
       shared: this.#atomic,
       ...(this.#kind === 'pipe' && !this.closed ? { pipeSize: libc.fcntl(this.#fd, libc.F_GETPIPE_SZ) } : {}),
       ...(this.peer === undefined ? {} : { peer: this.peer }),
