@@ -23,7 +23,7 @@
 
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
-import { check, errnoName, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
+import { check, errnoName, errnos, libc, sockets, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
   type DatagramChannel,
@@ -53,7 +53,7 @@ import {
 } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
-import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
+import { type BoundFile, bindUnix, listenBound, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import { type Address, parseUrl } from './url.js';
 import { peerWait, sleepUntil } from './wait.js';
 
@@ -410,24 +410,13 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     if (this.closed) return base;
     return {
       ...base,
-      sendBufferBytes: getIntOption(this.#fd, libc.SO_SNDBUF),
-      receiveBufferBytes: getIntOption(this.#fd, libc.SO_RCVBUF),
+      sendBufferBytes: sockets.getIntOption(this.#fd, libc.SO_SNDBUF),
+      receiveBufferBytes: sockets.getIntOption(this.#fd, libc.SO_RCVBUF),
     };
   }
 }
 
 // --- helpers shared by the operations --------------------------------------------------------------
-
-function getIntOption(fd: number, name: number): number {
-  const value = new Int32Array(1);
-  const length = new Uint32Array([4]);
-  check(libc.getsockopt(fd, libc.SOL_SOCKET, name, new Uint8Array(value.buffer), length), 'getsockopt');
-  return value[0] ?? 0;
-}
-
-function openSocket(domain: number, type: number, url: string): number {
-  return check(libc.socket(domain, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket', url);
-}
 
 /** Closes `fd` when `body` throws, so a failed connect/bind leaks nothing. */
 function closingOnError<R>(fd: number, body: () => R): R {
@@ -464,10 +453,10 @@ function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, cod
       );
     }
   }
-  if (size <= getIntOption(fd, libc.SO_SNDBUF) - 32) return;
-  const wanted = new Int32Array([size + 64]);
-  libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, new Uint8Array(wanted.buffer), 4);
-  const sndbuf = getIntOption(fd, libc.SO_SNDBUF);
+  if (size <= sockets.getIntOption(fd, libc.SO_SNDBUF) - 32) return;
+  // Unchecked: the kernel caps it at wmem_max, which the next line reads back.
+  sockets.setIntOption(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, size + 64, false);
+  const sndbuf = sockets.getIntOption(fd, libc.SO_SNDBUF);
   if (size <= sndbuf - 32) return;
   throw new MessageSizeError(
     size,
@@ -555,7 +544,7 @@ const seqpacket: Transport = {
     const unix = unixAddressOf(address, 'unix+seqpacket');
     effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       passCredentials(fd);
       await connectSeqpacket(fd, sockaddr, unix.url, options);
@@ -578,17 +567,12 @@ const seqpacket: Transport = {
   async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
     const allow = effectiveAllow(options, unix.abstract);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnError(fd, () => {
       // Accepted connections inherit it: records sent before accept carry credentials too.
       passCredentials(fd);
       const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
-      try {
-        check(libc.listen(fd, options.backlog ?? 128), 'listen', unix.url);
-      } catch (error) {
-        removeBoundFile(bound);
-        throw error;
-      }
+      listenBound(fd, options.backlog, unix.url, bound);
       const init = { url: unix.url, transport: 'unix+seqpacket', fd, options, bound, unix: true, allow };
       return new SeqpacketListener(init, codec);
     });
@@ -608,7 +592,7 @@ const unixDgram: Transport = {
     // is checked by default; `allow` checks each reply's sender all the same.
     const allow = effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
       if (allow !== undefined) passCredentials(fd);
@@ -636,7 +620,7 @@ const unixDgram: Transport = {
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
     const unix = unixAddressOf(address, 'unix+dgram');
     const allow = effectiveAllow(options, unix.abstract);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
       // Before bind: no datagram can arrive without its sender's credentials.
@@ -668,7 +652,7 @@ const udp: Transport = {
     refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
-    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
       check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', address.url);
@@ -688,7 +672,7 @@ const udp: Transport = {
     refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
-    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
       check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.url, {
@@ -711,11 +695,7 @@ const udp: Transport = {
 
 /** Creates a connected pair of UNIX sockets of `scheme`'s type: [parent's end (non-blocking), child's end]. */
 function socketPair(scheme: 'unix+dgram' | 'unix+seqpacket'): [number, number] {
-  const fds = new Int32Array(2);
-  check(libc.socketpair(libc.AF_UNIX, socketTypeOf(scheme) | libc.SOCK_CLOEXEC, 0, fds), 'socketpair');
-  const [parent = -1, child = -1] = fds;
-  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  return [parent, child];
+  return sockets.socketPair(socketTypeOf(scheme));
 }
 
 /**
@@ -728,21 +708,8 @@ function adoptSocket<T>(
   codec: MessageCodec<T>,
   options: AdoptOptions,
 ): SocketChannel<T> {
-  const type = new Int32Array(1);
-  const length = new Uint32Array([4]);
-  check(
-    libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_TYPE, new Uint8Array(type.buffer), length),
-    'getsockopt',
-    `fd ${fd}`,
-    {
-      ENOTSOCK: `descriptor ${fd} is not a socket: the parent did not pass a ${scheme} socketpair end there`,
-    },
-  );
-  if (type[0] !== socketTypeOf(scheme)) {
-    throw new ValidationError(`fd ${fd}`, `a ${scheme} socket (SO_TYPE ${socketTypeOf(scheme)})`, `SO_TYPE ${type[0]}`);
-  }
-  check(libc.fcntl(fd, libc.F_SETFL, libc.fcntl(fd, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl');
+  const notSocket = `descriptor ${fd} is not a socket: the parent did not pass a ${scheme} socketpair end there`;
+  sockets.adoptSocket(fd, socketTypeOf(scheme), `a ${scheme} socket`, notSocket);
   ensureMessageFits(fd, scheme, libc.AF_UNIX, codec);
   const url = `${scheme}:(fd ${fd})`;
   const peer = options.peer === false ? undefined : peerCredentials(fd);

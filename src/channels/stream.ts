@@ -1,6 +1,7 @@
 /**
- * Byte-stream transports: FIFOs (`fifo:`), pipes and socket pairs to child processes, UNIX stream
- * sockets (`unix+stream:`) and TCP (`tcp:`).
+ * A typed channel over a byte stream (FIFO, pipe, UNIX stream socket, TCP connection), and adopting
+ * an inherited pipe end or stream socket. The FIFO and pipe transports are in fifo.ts, the stream
+ * socket ones (`unix+stream:`, `tcp:`) in stream-socket.ts.
  *
  * Framing. A stream has no message boundaries, so the channel makes them:
  * - a fixed-size codec (a C struct) puts each record on the stream as exactly `codec.size` bytes,
@@ -10,46 +11,31 @@
  * Partial reads are reassembled in a receive buffer; a record never comes out torn or shifted.
  *
  * Sends. A record is never half-sent from the caller's point of view: when the kernel takes only
- * part of it, the rest is queued and written (before any later record) as soon as there is room, and
- * `send` resolves once the whole record is in the kernel. A record whose first byte is in the kernel
- * is committed: `timeoutMs`/`signal` can withdraw a queued record only before that. Queued records are
- * coalesced into one write, and `sendMany` encodes a whole batch into one buffer and writes it with
- * one call, because a koffi call costs ~250 ns and a syscall more: bytes per syscall is what wins.
+ * part of it, the base's send queue keeps the rest first in line and writes it as soon as there is
+ * room, and `send` resolves once the whole record is in the kernel. A record whose first byte is in
+ * the kernel is committed: `timeoutMs`/`signal` can withdraw a queued record only before that. Queued
+ * records are coalesced into one write, and `sendMany` writes a whole batch with one call, because a
+ * koffi call costs ~250 ns and a syscall more: bytes per syscall is what wins.
  */
 
-import { type BigIntStats, fstatSync, lstatSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
-import { ChannelClosedError, DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
-import { check, errnoName, errnos, libc, systemError } from '../native/index.js';
+import { ChannelClosedError, DecodeError, MessageSizeError, ValidationError } from '../errors.js';
+import { errnoName, errnos, libc, sockets, systemError } from '../native/index.js';
 import {
-  type Channel,
   type ChannelInfo,
   type ChannelOptions,
   FdChannel,
-  type Listener,
   type Message,
   type Outgoing,
   type Received,
   recordEnd,
 } from './channel.js';
-import { exchangeIdentity } from './identity.js';
-import { type ListenerInit, SocketListener } from './listener.js';
-import { checkListener, effectiveAllow, peerCredentials, refusalHint, refuseAllow } from './peercred.js';
-import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress } from './sockaddr.js';
-import type {
-  AdoptOptions,
-  Direction,
-  OpenOptions,
-  PairOptions,
-  PeerCredentials,
-  PeerWaitOptions,
-  SocketOptions,
-  Transport,
-} from './transport.js';
-import { type BoundFile, bindUnix, checkMode, removeBoundFile, unlinkSocketFile } from './unixbind.js';
-import type { Address } from './url.js';
-import { peerWait, sleepUntil } from './wait.js';
+import { peerCredentials, refusalHint } from './peercred.js';
+import type { AdoptOptions, Direction, PeerCredentials, PeerWaitOptions } from './transport.js';
+import { peerWait } from './wait.js';
+
+export type { StreamListener } from './stream-socket.js';
 
 /** Bytes of the length prefix that variable-size codecs get on a stream (u32, little-endian). */
 export const LENGTH_PREFIX_BYTES = 4;
@@ -292,12 +278,8 @@ export class StreamChannel<T> extends FdChannel<T> {
   /** Completes a non-blocking connect: waits for writability, then reads SO_ERROR. */
   async finishConnect(options: PeerWaitOptions, syscall = 'connect'): Promise<void> {
     await this.waitFor('writable', peerWait(`connect to ${this.url}`, options));
-    const error = new Int32Array(1);
-    check(
-      libc.getsockopt(this.#fd, libc.SOL_SOCKET, libc.SO_ERROR, new Uint8Array(error.buffer), new Uint32Array([4])),
-      'getsockopt',
-    );
-    if (error[0] !== 0) throw systemError(error[0]!, syscall, this.url);
+    const error = sockets.pendingError(this.#fd);
+    if (error !== 0) throw systemError(error, syscall, this.url);
   }
 
   protected closeResources(): void {
@@ -320,11 +302,12 @@ export class StreamChannel<T> extends FdChannel<T> {
 }
 
 /** Bytes one record takes on the stream: `size` (fixed), or prefix + maxSize (variable). */
-function frameSize(codec: MessageCodec<unknown>): number {
+export function frameSize(codec: MessageCodec<unknown>): number {
   return codec.fixedSize ? codec.size : LENGTH_PREFIX_BYTES + codec.size;
 }
 
-function sharedTooLarge(url: string, frame: number): MessageSizeError {
+/** The refusal of records too large for several writers to share a pipe. */
+export function sharedTooLarge(url: string, frame: number): MessageSizeError {
   return new MessageSizeError(
     frame,
     libc.PIPE_BUF,
@@ -332,134 +315,6 @@ function sharedTooLarge(url: string, frame: number): MessageSizeError {
       `PIPE_BUF (${libc.PIPE_BUF} bytes), larger ones can interleave with other writers' records; use a ` +
       'smaller schema, or give each writer its own FIFO and open it without `shared`',
   );
-}
-
-// --- FIFOs -----------------------------------------------------------------------------------------
-
-/** Creates the FIFO at `path` with exactly `mode` (mkfifo applies the umask, so chmod follows). */
-async function createFifo(path: string, mode: number, exclusive: boolean): Promise<void> {
-  if (libc.mkfifo(path, mode) === 0) {
-    await chmod(path, mode);
-    return;
-  }
-  const errno = libc.errno();
-  if (errno !== errnos.EEXIST || exclusive) throw systemError(errno, 'mkfifo', path);
-}
-
-/**
- * Opens a FIFO's write end. Without a reader, a non-blocking open fails with ENXIO; the kernel offers
- * no event for "a reader opened", so this retries on a timer with exponential backoff (1 ms doubling
- * to 64 ms): no thread is parked and the event loop stays free.
- */
-async function openFifoWriter(path: string, url: string, options: OpenOptions): Promise<number> {
-  const wait = peerWait(`open ${url} for writing (waiting for a reader)`, options);
-  for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
-    const fd = libc.open(path, libc.O_WRONLY | FIFO_OPEN_FLAGS, 0);
-    if (fd >= 0) return fd;
-    const errno = libc.errno();
-    if (errno !== errnos.ENXIO && errno !== errnos.EINTR) throw fifoOpenError(errno, path);
-    await sleepUntil(delay, wait, options.ref !== false);
-  }
-}
-
-/**
- * Every FIFO open: non-blocking, close-on-exec, and O_NOFOLLOW. Whoever can write the FIFO's
- * directory could otherwise swap the FIFO for a symlink to a FIFO of theirs, and read what this end
- * writes or feed what it reads (fs.protected_symlinks only guards sticky world-writable directories,
- * and is 0 on many machines). O_NOFOLLOW covers the last component; symlinks in the directories
- * above are followed, as the path is the caller's.
- */
-const FIFO_OPEN_FLAGS = libc.O_NONBLOCK | libc.O_CLOEXEC | libc.O_NOFOLLOW;
-
-function fifoOpenError(errno: number, path: string): Error {
-  const hint =
-    errnoName(errno) === 'ELOOP'
-      ? "the path is a symbolic link, and FIFOs are opened without following one (another user could point it at a FIFO of theirs); give the FIFO's own path"
-      : undefined;
-  return systemError(errno, 'open', path, hint);
-}
-
-/** What lstat sees at `path`, or undefined when nothing is there. */
-function lstatOf(path: string): BigIntStats | undefined {
-  return lstatSync(path, { bigint: true, throwIfNoEntry: false });
-}
-
-/** Refuses, before opening it, a path that is not a FIFO (a regular file, a device, a symlink). */
-function checkIsFifo(path: string): void {
-  const stat = lstatOf(path);
-  if (stat === undefined || stat.isFIFO()) return; // missing: open() says ENOENT
-  const what = stat.isSymbolicLink() ? 'a symbolic link (FIFOs are opened without following one)' : 'not a FIFO';
-  throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: ${what}`);
-}
-
-/**
- * After the open: the descriptor must be a FIFO, and the very one the path names now (same device
- * and inode): a path swapped between the check and the open is refused, not used.
- */
-function checkOpenedFifo(fd: number, path: string): void {
-  const opened = fstatSync(fd, { bigint: true });
-  const now = lstatOf(path);
-  if (!opened.isFIFO()) {
-    throw new ValidationError('url', 'the path of a FIFO (made by mkfifo or `create: true`)', `${path}: not a FIFO`);
-  }
-  if (now === undefined || now.dev !== opened.dev || now.ino !== opened.ino) {
-    throw new ValidationError(
-      'url',
-      `the FIFO that was opened (device ${opened.dev}, inode ${opened.ino})`,
-      `${path} replaced while it was being opened; someone else changes that directory: use one only you can write`,
-    );
-  }
-}
-
-async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<Channel<T>> {
-  if (address.scheme !== 'fifo') throw new UnsupportedError(`${address.url}: not a fifo: URL`);
-  const { path, url } = address;
-  const access = options.access;
-  if (access !== 'send' && access !== 'receive') {
-    throw new ValidationError(
-      'access',
-      "'send' or 'receive' (a FIFO is one-way: open one end to send and another to receive)",
-      String(access),
-    );
-  }
-  if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
-  if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
-  checkIsFifo(path);
-  // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
-  // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).
-  let fd: number;
-  if (access === 'receive') {
-    fd = libc.open(path, libc.O_RDONLY | FIFO_OPEN_FLAGS, 0);
-    if (fd < 0) throw fifoOpenError(libc.errno(), path);
-  } else {
-    fd = await openFifoWriter(path, url, options);
-  }
-  try {
-    checkOpenedFifo(fd, path);
-    return new StreamChannel(codec, {
-      url,
-      transport: 'fifo',
-      fd,
-      kind: 'pipe',
-      access,
-      fifoReader: access === 'receive',
-      atomic: options.shared === true,
-      ...(options.ref === undefined ? {} : { ref: options.ref }),
-    });
-  } catch (error) {
-    libc.close(fd);
-    throw error;
-  }
-}
-
-async function unlinkFifo(address: Address): Promise<void> {
-  if (address.scheme !== 'fifo') throw new UnsupportedError(`${address.url}: not a fifo: URL`);
-  check(libc.unlink(address.path), 'unlink', address.path);
-}
-
-async function unlinkStreamSocket(address: Address): Promise<void> {
-  if (address.scheme !== 'unix+stream') throw new UnsupportedError(`${address.url}: not a unix+stream: URL`);
-  unlinkSocketFile(address);
 }
 
 // --- inherited descriptors and child processes -----------------------------------------------------
@@ -477,22 +332,17 @@ export function adoptStream<T>(
   const stat = fstatSync(fd);
   const kind = stat.isSocket() ? 'socket' : 'pipe';
   const url = options.url ?? `${kind === 'socket' ? 'unix+stream' : 'pipe'}:(fd ${fd})`;
-  if (kind === 'socket') {
-    const type = new Int32Array(1);
-    check(
-      libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_TYPE, new Uint8Array(type.buffer), new Uint32Array([4])),
-      'getsockopt',
-    );
-    if (type[0] !== libc.SOCK_STREAM) {
-      throw new ValidationError(`fd ${fd}`, `a stream socket (SO_TYPE ${libc.SOCK_STREAM})`, `SO_TYPE ${type[0]}`);
-    }
-  } else if (!stat.isFIFO()) {
+  if (kind !== 'socket' && !stat.isFIFO()) {
     throw new ValidationError(`fd ${fd}`, 'a pipe, FIFO or stream socket descriptor', 'another kind of file');
   }
   const access = options.direction ?? 'both';
   if (kind === 'pipe' && access === 'both') throw oneWay(`fd ${fd}`);
-  check(libc.fcntl(fd, libc.F_SETFL, libc.fcntl(fd, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl', url);
-  check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl', url);
+  if (kind === 'socket') {
+    sockets.adoptSocket(fd, libc.SOCK_STREAM, 'a stream socket');
+  } else {
+    sockets.setNonBlocking(fd, url);
+    sockets.setCloseOnExec(fd, url);
+  }
   const peer = kind === 'socket' && options.peer !== false ? peerCredentials(fd) : undefined;
   return new StreamChannel(codec, {
     url,
@@ -505,169 +355,11 @@ export function adoptStream<T>(
   });
 }
 
-function oneWay(what: string): ValidationError {
+/** The refusal of a two-way pipe. */
+export function oneWay(what: string): ValidationError {
   return new ValidationError(
     'direction',
     "'send' or 'receive' (a pipe is one-way; use unix+stream for both directions)",
     `'both' for ${what}`,
   );
 }
-
-/** A pipe for a child: [parent's end (non-blocking), child's end (blocking)], by the parent's direction. */
-function pipePair(options: PairOptions): [number, number] {
-  const direction = options.direction ?? 'both';
-  if (direction === 'both') throw oneWay('a pipe pair');
-  const fds = new Int32Array(2);
-  check(libc.pipe2(fds, libc.O_CLOEXEC), 'pipe2');
-  const [readEnd = -1, writeEnd = -1] = fds;
-  const [parent, child] = direction === 'receive' ? [readEnd, writeEnd] : [writeEnd, readEnd];
-  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  return [parent, child];
-}
-
-/** A UNIX stream socketpair for a child: [parent's end (non-blocking), child's end (blocking)]. */
-function streamPair(): [number, number] {
-  const fds = new Int32Array(2);
-  check(libc.socketpair(libc.AF_UNIX, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0, fds), 'socketpair');
-  const [parent = -1, child = -1] = fds;
-  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  return [parent, child];
-}
-
-// --- stream sockets --------------------------------------------------------------------------------
-
-async function resolveEndpoint(address: Address): Promise<SockAddr> {
-  if (address.scheme === 'unix+stream') return unixAddress(address.path, address.abstract, address.url);
-  if (address.scheme !== 'tcp') throw new UnsupportedError(`${address.url}: not a stream socket URL`);
-  return resolveIpAddress(address.host, address.port);
-}
-
-function streamSocket(domain: number): number {
-  return check(libc.socket(domain, libc.SOCK_STREAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket');
-}
-
-function setIntOption(fd: number, level: number, name: number, value: number): void {
-  check(libc.setsockopt(fd, level, name, new Uint8Array(new Int32Array([value]).buffer), 4), 'setsockopt');
-}
-
-function socketChannel<T>(
-  codec: MessageCodec<T>,
-  url: string,
-  transport: string,
-  fd: number,
-  options: ChannelOptions,
-  peer?: PeerCredentials,
-  connector = false,
-): StreamChannel<T> {
-  return new StreamChannel(codec, {
-    url,
-    transport,
-    fd,
-    kind: 'socket',
-    access: 'both',
-    connector,
-    ...(peer === undefined ? {} : { peer }),
-    ...(options.ref === undefined ? {} : { ref: options.ref }),
-  });
-}
-
-async function connectStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Channel<T>> {
-  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
-  else effectiveAllow(options, false);
-  const endpoint = await resolveEndpoint(address);
-  const unix = endpoint.family === libc.AF_UNIX;
-  const wait = peerWait(`connect to ${address.url}`, options);
-  const fd = streamSocket(endpoint.family);
-  let channel: StreamChannel<T> | undefined;
-  try {
-    for (let delay = 1; ; delay = Math.min(delay * 2, 64)) {
-      if (libc.connect(fd, endpoint.bytes, endpoint.length) === 0) break;
-      const errno = libc.errno();
-      if (errno === errnos.EINPROGRESS && !unix) {
-        channel = socketChannel(codec, address.url, address.scheme, fd, options);
-        await channel.finishConnect(options);
-        break;
-      }
-      // A UNIX listener with a full backlog answers EAGAIN to a non-blocking connect: try again later.
-      if (errno !== errnos.EAGAIN && errno !== errnos.EINTR) throw systemError(errno, 'connect', address.url);
-      await sleepUntil(delay, wait, options.ref !== false);
-    }
-    if (!unix) setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
-    const peer = unix ? checkListener(fd, address.url, options) : undefined;
-    if (options.identity === true) await exchangeIdentity(fd, codec.fingerprint, address.url, false, options);
-    if (unix) {
-      return socketChannel(codec, address.url, address.scheme, fd, options, peer, true);
-    }
-    return channel ?? socketChannel(codec, address.url, address.scheme, fd, options);
-  } catch (error) {
-    if (channel === undefined) libc.close(fd);
-    else await channel.close();
-    throw error;
-  }
-}
-
-/** A listening UNIX stream or TCP socket: each accepted connection is a StreamChannel. */
-export class StreamListener<T> extends SocketListener<T> {
-  readonly #codec: MessageCodec<T>;
-
-  constructor(init: ListenerInit, codec: MessageCodec<T>) {
-    super(init);
-    this.#codec = codec;
-  }
-
-  protected async admit(fd: number, peer: PeerCredentials | undefined): Promise<Channel<T>> {
-    if (this.transport === 'tcp') setIntOption(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
-    if (this.options.identity === true) await exchangeIdentity(fd, this.#codec.fingerprint, this.url, false);
-    return socketChannel(this.#codec, this.url, this.transport, fd, this.options, peer);
-  }
-}
-
-async function listenStream<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
-  if (address.scheme === 'tcp') refuseAllow('tcp', options.allow);
-  const allow = address.scheme === 'unix+stream' ? effectiveAllow(options, address.abstract) : undefined;
-  const endpoint = await resolveEndpoint(address);
-  const fd = streamSocket(endpoint.family);
-  try {
-    let bound: BoundFile | undefined;
-    if (address.scheme === 'unix+stream') {
-      bound = bindUnix(fd, address, libc.SOCK_STREAM, options.mode ?? 0o600);
-    } else {
-      setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
-      check(libc.bind(fd, endpoint.bytes, endpoint.length), 'bind', address.url);
-    }
-    try {
-      check(libc.listen(fd, options.backlog ?? 128), 'listen', address.url);
-    } catch (error) {
-      removeBoundFile(bound);
-      throw error;
-    }
-    let url = address.url;
-    if (address.scheme === 'tcp') {
-      // Port 0 asks the kernel for a free port: the listener's URL names the one it got.
-      const bound = new Uint8Array(SOCKADDR_MAX);
-      const length = new Uint32Array([bound.length]);
-      check(libc.getsockname(fd, bound, length), 'getsockname');
-      url = formatAddress('tcp', bound, length[0]!) ?? url;
-    }
-    const unix = address.scheme === 'unix+stream';
-    return new StreamListener({ url, transport: address.scheme, fd, options, bound, unix, allow }, codec);
-  } catch (error) {
-    libc.close(fd);
-    throw error;
-  }
-}
-
-/** The byte-stream transports, by URL scheme. */
-export const transports: Partial<Record<string, Transport>> = {
-  fifo: { open: openFifo, unlink: unlinkFifo },
-  /** Anonymous pipes, for child processes only (`spawnWithChannel(..., { transport: 'pipe', direction })`). */
-  pipe: { pair: pipePair, adopt: adoptStream },
-  'unix+stream': {
-    connect: connectStream,
-    listen: listenStream,
-    unlink: unlinkStreamSocket,
-    pair: streamPair,
-    adopt: adoptStream,
-  },
-  tcp: { connect: connectStream, listen: listenStream },
-};
