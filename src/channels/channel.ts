@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
+import { checkTimeout } from './options.js';
 
 const settled: Promise<void> = Promise.resolve();
 
@@ -530,6 +531,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     let one: Outgoing;
     try {
       this.#assertCan('send');
+      checkTimeout(options.timeoutMs);
       const priority = this.checkPriority(options.priority);
       one = this.#single(this.encodeScratch(value), priority);
       if (this.queuedSends === 0 && this.#writeNow(one)) return settled;
@@ -543,6 +545,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     let out: Outgoing;
     try {
       this.#assertCan('send');
+      checkTimeout(options.timeoutMs);
       const priority = this.checkPriority(options.priority);
       if (values.length === 0) return settled;
       // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing.
@@ -833,6 +836,7 @@ export abstract class FdChannel<T> implements Channel<T> {
   receive(options: ReceiveOptions = {}): Promise<Message<T>> {
     try {
       this.#assertCan('receive');
+      checkTimeout(options.timeoutMs);
       const message = this.#next();
       if (message !== undefined) return Promise.resolve(message);
     } catch (error) {
@@ -854,6 +858,7 @@ export abstract class FdChannel<T> implements Channel<T> {
   async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
     if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
     this.#assertCan('receive');
+    checkTimeout(options.timeoutMs);
     let wait: WaitOptions | undefined;
     for (;;) {
       const batch = this.#take(max);
@@ -914,10 +919,11 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   close(options: CloseOptions = {}): Promise<void> {
     if (this.#closing === undefined) {
-      const timeoutMs = options.timeoutMs ?? CLOSE_TIMEOUT_MS;
-      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-        const expected = 'milliseconds >= 0 (Infinity waits as long as it takes)';
-        return Promise.reject(new ValidationError('timeoutMs', expected, String(timeoutMs)));
+      let timeoutMs: number;
+      try {
+        timeoutMs = checkTimeout(options.timeoutMs) ?? CLOSE_TIMEOUT_MS;
+      } catch (error) {
+        return Promise.reject(error);
       }
       this.#closing = this.#close(timeoutMs);
     }
