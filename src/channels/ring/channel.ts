@@ -6,9 +6,9 @@
  */
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
-import { ChannelClosedError, TimeoutError, ValidationError } from '../../errors.js';
+import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
-import { type ChannelInfo, FdChannel, type Message, type ReceiveOptions, type SendOptions } from '../channel.js';
+import { type ChannelInfo, FdChannel, type Outgoing, type Received } from '../channel.js';
 import { Doorbell, removeBellDirectory } from './doorbell.js';
 import { ringLayout } from './layout.js';
 import { alive } from './liveness.js';
@@ -44,8 +44,11 @@ const {
   CONSUMER_RECHECK_MS,
 } = ringLayout;
 
-/** Largest encode buffer a channel keeps between sendMany calls (bytes). */
-const BATCH_KEPT = 1 << 20;
+/** Messages up to this many bytes are copied into a slot word by word (see #copyIn). */
+const SMALL_MESSAGE = 64;
+/** BigUint64 indexes of the tail and the head. */
+const TAIL_64 = OFF_TAIL >> 3;
+const HEAD_64 = OFF_HEAD >> 3;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
 const TAIL_LO = OFF_TAIL >> 2;
@@ -54,11 +57,6 @@ const HEAD_LO = OFF_HEAD >> 2;
 const HEAD_HI = HEAD_LO + 1;
 /** Words of a sleeper mask (one bit per handle). */
 const MASK_WORDS = HANDLES / 32;
-
-/** A claimed message that failed to decode, waiting for its turn to be thrown. */
-class Undecodable {
-  constructor(readonly error: unknown) {}
-}
 
 /** A channel on a shared-memory ring. */
 export class RingChannel<T> extends FdChannel<T> {
@@ -77,9 +75,11 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #entryBase: number; // int32 index of this handle's registry entry
   readonly #bell: Doorbell;
   readonly #ringId: bigint;
-  #batch = new Uint8Array(0);
-  /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
-  readonly #stash: (Message<T> | Undecodable)[] = [];
+  /** Int32 words of a message small enough to be copied word by word (0: copied with set()). */
+  readonly #smallWords: number;
+  /** The send buffer last copied word by word, and its Int32Array view (the base reuses one buffer). */
+  #wordSource: Uint8Array | undefined;
+  #wordView: Int32Array = new Int32Array(0);
   /** Pending waits of this channel for a message ([0]) and for room ([1]). */
   readonly #sleepers = [0, 0];
   #nextRecovery = 0;
@@ -118,6 +118,9 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#bell = bell;
     this.#entry = entry;
     this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+    this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
+    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
+    this.useWaits({ readable: (wait) => this.#waitReadable(wait), writable: (wait) => this.#waitWritable(wait) });
   }
 
   // --- producing -------------------------------------------------------------------------------
@@ -132,7 +135,7 @@ export class RingChannel<T> extends FdChannel<T> {
     const intent = this.#entryBase + (E_PROD_POS >> 2);
     let claimed = false;
     for (;;) {
-      const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
+      const tail = Atomics.load(this.#i64, TAIL_64);
       // Positions are 64-bit; slot words and intents need the two halves, read as int32 words after
       // the atomic load (no BigInt arithmetic per batch). Halves of a later tail than `tail` make the
       // CAS below fail (tail only grows), so a claim is only ever made with the halves of `tail`.
@@ -155,13 +158,10 @@ export class RingChannel<T> extends FdChannel<T> {
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
-      if (Atomics.compareExchange(this.#i64, OFF_TAIL >> 3, tail, tail + BigInt(k)) !== tail) continue;
-      const size = this.#size;
+      // 1n is a literal: the usual single message allocates no BigInt for the new tail's addend.
+      if (Atomics.compareExchange(this.#i64, TAIL_64, tail, tail + (k === 1 ? 1n : BigInt(k))) !== tail) continue;
       const index = lo & mask;
-      const run = Math.min(k, this.#slots - index);
-      const start = first * size;
-      this.#u8.set(source.subarray(start, start + run * size), this.#data + index * size);
-      if (run < k) this.#u8.set(source.subarray(start + run * size, start + k * size), this.#data);
+      this.#copyIn(source, first, index, k);
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
       // One seq_cst store publishes the whole batch.
       Atomics.store(i32, seq + index, (lo + 1) | 0);
@@ -170,41 +170,54 @@ export class RingChannel<T> extends FdChannel<T> {
     }
   }
 
-  protected writeMessage(bytes: Uint8Array): boolean {
-    return this.#push(bytes, 0, 1) === 1;
+  /** Copies `k` messages of `source` from message `first` on into the slots from `index` on (wrapping). */
+  #copyIn(source: Uint8Array, first: number, index: number, k: number): void {
+    const size = this.#size;
+    const u8 = this.#u8;
+    const at = this.#data + index * size;
+    if (k === 1 && first === 0 && source.length === size) {
+      // One message (send()): no subarray to allocate; a small one is copied a word at a time, which
+      // beats TypedArray.set's call for a few dozen bytes.
+      const words = this.#smallWords;
+      if (words > 0 && (source.byteOffset & 3) === 0) {
+        if (source !== this.#wordSource) {
+          this.#wordSource = source;
+          this.#wordView = new Int32Array(source.buffer, source.byteOffset, words);
+        }
+        const from = this.#wordView;
+        const i32 = this.#i32;
+        const to = at >> 2;
+        for (let w = 0; w < words; w++) i32[to + w] = from[w]!;
+      } else {
+        u8.set(source, at);
+      }
+      return;
+    }
+    const start = first * size;
+    const run = Math.min(k, this.#slots - index);
+    u8.set(source.subarray(start, start + run * size), at);
+    if (run < k) u8.set(source.subarray(start + run * size, start + k * size), this.#data);
   }
 
-  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    this.checkPriority(options.priority);
-    const size = this.#size;
-    const total = values.length * size;
-    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer (up to
-    // 1 MiB is kept); it is copied when this call has to wait, as another sendMany could reuse it.
-    if (this.#batch.length < total && total <= BATCH_KEPT) this.#batch = new Uint8Array(total);
-    let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
-    const { codec } = this;
-    for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
-    let sent = this.sendsWaiting ? 0 : this.#push(buffer, 0, values.length);
-    if (sent === values.length) return;
-    if (buffer === this.#batch) buffer = buffer.slice(0, total);
-    const rest = (): boolean => {
-      sent += this.#push(buffer, sent, values.length - sent);
-      return sent === values.length;
-    };
-    await this.retryUntilSent(rest, this.waitOptions('send', options));
+  protected writeRecords(out: Outgoing): number {
+    // Every record is #size bytes (fixed-size codecs only), so record i is at i * #size.
+    return this.#push(out.bytes, out.sent, out.count - out.sent);
   }
 
   // --- consuming -------------------------------------------------------------------------------
-  /** Claims up to `max` published slots at the head, decodes them and releases them. */
-  #pop(max: number, out: Message<T>[]): Message<T>[] {
+  /**
+   * Claims up to `max` published slots at the head, decodes them into `into` (a record that fails to
+   * decode as its DecodeError, in its place: it is consumed either way) and releases them. Appends
+   * nothing when the ring is empty.
+   */
+  protected readRecords(max: number, into: Received<T>[]): void {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
     const intent = this.#entryBase + (E_CONS_POS >> 2);
     let claimed = false;
     for (;;) {
-      const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
+      const head = Atomics.load(this.#i64, HEAD_64);
       // As in #push: the halves of a later head only lead to a failing CAS.
       const lo = i32[HEAD_LO]! >>> 0;
       const hi = i32[HEAD_HI]!;
@@ -221,70 +234,43 @@ export class RingChannel<T> extends FdChannel<T> {
       }
       if (k === 0) {
         if (claimed) Atomics.store(i32, intent + 2, 0);
-        return out;
+        return;
       }
       i32[intent] = lo | 0;
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
-      if (Atomics.compareExchange(this.#i64, OFF_HEAD >> 3, head, head + BigInt(k)) !== head) continue;
-      const { codec } = this;
-      const size = this.#size;
-      const data = this.#data;
-      const u8 = this.#u8;
+      if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
+      const before = into.length;
+      this.#decodeOut(lo, k, into);
       const slots = this.#slots;
-      const stash = this.#stash;
-      for (let j = 0; j < k; j++) {
-        const index = (lo + j) & mask;
-        if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
-        try {
-          const message = { value: codec.decode(u8, data + index * size), priority: 0 };
-          if (stash.length === 0) out.push(message);
-          else stash.push(message);
-        } catch (error) {
-          // Consumed either way: the failure is thrown after the messages before it, and before those after it.
-          stash.push(new Undecodable(error));
-        }
-      }
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
+      // One seq_cst store releases the whole batch.
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
       this.#ringBells(OFF_PRODUCERS_WAITING);
-      if (out.length > 0 || stash.length > 0) return out;
+      if (into.length > before) return;
+      // Every slot of the batch was a skip: look again.
     }
   }
 
-  /** Up to `max` messages: stashed ones first (throwing a stashed decode failure in its turn), then the ring's. */
-  #take(max: number): Message<T>[] {
-    const stash = this.#stash;
-    if (stash.length === 0) {
-      const out = this.#pop(max, []);
-      if (out.length > 0 || stash.length === 0) return out;
-    }
-    const first = stash[0];
-    if (first instanceof Undecodable) {
-      stash.shift();
-      throw first.error;
-    }
-    let n = 0;
-    while (n < max && n < stash.length && !(stash[n] instanceof Undecodable)) n++;
-    return stash.splice(0, n) as Message<T>[];
-  }
-
-  protected readMessage(): Message<T> | undefined {
-    return this.#take(1)[0];
-  }
-
-  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    this.assertOpen();
-    const batch = this.#take(max);
-    if (batch.length > 0) return batch;
-    const wait = this.waitOptions('receive', options);
-    for (;;) {
-      await this.waitReadable(wait);
-      this.assertOpen();
-      const next = this.#take(max);
-      if (next.length > 0) return next;
+  /** Decodes the claimed messages of positions lo .. lo + k - 1 (skips deliver nothing) into `into`. */
+  #decodeOut(lo: number, k: number, into: Received<T>[]): void {
+    const { codec } = this;
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const size = this.#size;
+    const data = this.#data;
+    const u8 = this.#u8;
+    for (let j = 0; j < k; j++) {
+      const index = (lo + j) & mask;
+      if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
+      try {
+        // Decoded in place, from the mapped slot: no copy of the message before the codec reads it.
+        into.push({ value: codec.decode(u8, data + index * size), priority: 0 });
+      } catch (error) {
+        into.push(error instanceof Error ? error : new DecodeError('', String(error)));
+      }
     }
   }
 
@@ -369,7 +355,7 @@ export class RingChannel<T> extends FdChannel<T> {
     return 'recovered';
   }
 
-  protected override waitReadable(options: WaitOptions): Promise<void> {
+  #waitReadable(options: WaitOptions): Promise<void> {
     return this.#sleep(
       OFF_CONSUMERS_WAITING,
       () => this.#readable(),
@@ -379,7 +365,7 @@ export class RingChannel<T> extends FdChannel<T> {
     );
   }
 
-  protected override waitWritable(options: WaitOptions): Promise<void> {
+  #waitWritable(options: WaitOptions): Promise<void> {
     const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
     return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, PRODUCER_RECHECK_MS, options);
   }
