@@ -5,10 +5,12 @@
  *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
- *   bench <name> <count> <batch> [size]     forks a producer; the consumer prints "rate <msgs/s>" (first to last message);
+ *   bench <name> <count> <batch> [size]     forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
+ *                                           and "cpu <consumer seconds> <producer seconds>";
  *                                           size > 24: messages are a sample followed by size - 24 filler bytes
  */
 #include "typed_ipc_ring.h"
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 struct sample {
@@ -164,6 +166,14 @@ static int bench_sized(const char *name, long long count, uint32_t batch, size_t
   tipc_ring_close(r);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 2;
   printf("rate %.0f\n", (double)(count - 1) / elapsed);
+  /* CPU seconds of the consumer (this process) and the producer (the reaped child), for per-CPU rates. */
+  struct rusage self, children;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+#define TIPC__SECONDS(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec / 1e6)
+  printf("cpu %.6f %.6f\n", TIPC__SECONDS(self.ru_utime) + TIPC__SECONDS(self.ru_stime),
+         TIPC__SECONDS(children.ru_utime) + TIPC__SECONDS(children.ru_stime));
+#undef TIPC__SECONDS
   return 0;
 }
 
