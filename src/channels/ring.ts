@@ -13,7 +13,8 @@ import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
 
 export { RingChannel } from './ring/channel.js';
-export { ringLayout } from './ring/layout.js';
+/** The segment layout's numbers (offsets, field tables, protocol constants): for tools and tests, not package API. */
+export * as ringLayout from './ring/layout.js';
 export { type RingHeader, readRingHeader } from './ring/segment.js';
 
 function checkScheme(address: Address): asserts address is ShmAddress {

@@ -80,23 +80,15 @@ function cStructFields(struct: string): string[] {
 describe('shm ring layout: include/typed_ipc_ring.h against src/channels/ring/layout.ts', () => {
   const figures = cFigures();
 
-  it.each(ringLayout.headerFields.map((f) => ['tipc_ring_header', f] as const))(
-    '%s.%o: same offset and size in C',
-    (struct, field) => {
-      expect(figures.get(`${struct}.${field.name}.offset`)).toBe(String(field.offset));
-      expect(figures.get(`${struct}.${field.name}.macro`)).toBe(String(field.offset));
-      expect(figures.get(`${struct}.${field.name}.size`)).toBe(String(fieldSize(field.type)));
-    },
-  );
-
-  it.each(ringLayout.entryFields.map((f) => ['tipc_ring_entry', f] as const))(
-    '%s.%o: same offset and size in C',
-    (struct, field) => {
-      expect(figures.get(`${struct}.${field.name}.offset`)).toBe(String(field.offset));
-      expect(figures.get(`${struct}.${field.name}.macro`)).toBe(String(field.offset));
-      expect(figures.get(`${struct}.${field.name}.size`)).toBe(String(fieldSize(field.type)));
-    },
-  );
+  const fields = [
+    ...ringLayout.headerFields.map((f) => ['tipc_ring_header', f] as const),
+    ...ringLayout.entryFields.map((f) => ['tipc_ring_entry', f] as const),
+  ];
+  it.each(fields)('%s.%o: same offset and size in C', (struct, field) => {
+    expect(figures.get(`${struct}.${field.name}.offset`)).toBe(String(field.offset));
+    expect(figures.get(`${struct}.${field.name}.macro`)).toBe(String(field.offset));
+    expect(figures.get(`${struct}.${field.name}.size`)).toBe(String(fieldSize(field.type)));
+  });
 
   it('the C structs have exactly the descriptor’s fields, in its order, and fit their places', () => {
     expect(cStructFields('tipc_ring_header')).toEqual(ringLayout.headerFields.map((f) => f.name));

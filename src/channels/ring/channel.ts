@@ -10,57 +10,31 @@ import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
 import { type ChannelInfo, FdChannel, type Outgoing, type Received } from '../channel.js';
 import { Doorbell, removeBellDirectory } from './doorbell.js';
-import { ringLayout } from './layout.js';
+import * as L from './layout.js';
 import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
-
-const {
-  OFF_MSG_SIZE,
-  OFF_SLOTS,
-  OFF_CREATOR_PID,
-  OFF_RING_ID,
-  OFF_SEQ,
-  OFF_DATA,
-  OFF_CAPACITY,
-  OFF_TAIL,
-  OFF_HEAD,
-  OFF_CONSUMERS_WAITING,
-  OFF_PRODUCERS_WAITING,
-  OFF_RECOVERED,
-  OFF_ABANDONED,
-  OFF_REGISTRY,
-  HANDLES,
-  ENTRY_SIZE,
-  E_PID,
-  E_START_TIME,
-  E_PROD_POS,
-  E_PROD_COUNT,
-  E_CONS_POS,
-  E_CONS_COUNT,
-  SKIP,
-  SPIN,
-  RECOVERY_MS,
-  PRODUCER_RECHECK_MS,
-  CONSUMER_RECHECK_MS,
-} = ringLayout;
 
 /** Messages up to this many bytes are copied into a slot word by word (see #copyIn). */
 const SMALL_MESSAGE = 64;
 /** BigUint64 indexes of the tail and the head. */
-const TAIL_64 = OFF_TAIL >> 3;
-const HEAD_64 = OFF_HEAD >> 3;
+const TAIL_64 = L.OFF_TAIL >> 3;
+const HEAD_64 = L.OFF_HEAD >> 3;
 /** Int32 indexes of the sleeper masks' first words. */
-const CONSUMERS_WAITING = OFF_CONSUMERS_WAITING >> 2;
-const PRODUCERS_WAITING = OFF_PRODUCERS_WAITING >> 2;
+const CONSUMERS_WAITING = L.OFF_CONSUMERS_WAITING >> 2;
+const PRODUCERS_WAITING = L.OFF_PRODUCERS_WAITING >> 2;
 const TWO_32 = 2 ** 32;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
-const TAIL_LO = OFF_TAIL >> 2;
+const TAIL_LO = L.OFF_TAIL >> 2;
 const TAIL_HI = TAIL_LO + 1;
-const HEAD_LO = OFF_HEAD >> 2;
+const HEAD_LO = L.OFF_HEAD >> 2;
 const HEAD_HI = HEAD_LO + 1;
 /** Words of a sleeper mask (one bit per handle). */
-const MASK_WORDS = HANDLES / 32;
+const MASK_WORDS = L.HANDLES / 32;
+/** Module constants for the hot paths (a namespace member is a property load). */
+const SKIP = L.SKIP;
+const PROD_INTENT = L.E_PROD_POS >> 2;
+const CONS_INTENT = L.E_CONS_POS >> 2;
 
 /** A channel on a shared-memory ring. */
 export class RingChannel<T> extends FdChannel<T> {
@@ -91,7 +65,7 @@ export class RingChannel<T> extends FdChannel<T> {
   #truncated = false;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
-    const ringId = segment.view.getBigUint64(OFF_RING_ID, true);
+    const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
     let bell: Doorbell;
     let entry: number;
     try {
@@ -112,16 +86,16 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#u8 = segment.u8;
     this.#i32 = segment.i32;
     this.#i64 = segment.i64;
-    this.#size = segment.u32(OFF_MSG_SIZE);
-    this.#slots = segment.u32(OFF_SLOTS);
-    this.#capacity = segment.u32(OFF_CAPACITY);
+    this.#size = segment.u32(L.OFF_MSG_SIZE);
+    this.#slots = segment.u32(L.OFF_SLOTS);
+    this.#capacity = segment.u32(L.OFF_CAPACITY);
     this.#mask = this.#slots - 1;
-    this.#seq = segment.u32(OFF_SEQ) >> 2;
-    this.#data = segment.u32(OFF_DATA);
+    this.#seq = segment.u32(L.OFF_SEQ) >> 2;
+    this.#data = segment.u32(L.OFF_DATA);
     this.#ringId = ringId;
     this.#bell = bell;
     this.#entry = entry;
-    this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+    this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
     this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
     this.useWaits({ readable: (wait) => this.#waitReadable(wait), writable: (wait) => this.#waitWritable(wait) });
@@ -147,7 +121,7 @@ export class RingChannel<T> extends FdChannel<T> {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const intent = this.#entryBase + (E_PROD_POS >> 2);
+    const intent = this.#entryBase + PROD_INTENT;
     let claimed = false;
     for (;;) {
       // Positions are 64-bit; slot words and intents need its two halves.
@@ -183,7 +157,7 @@ export class RingChannel<T> extends FdChannel<T> {
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
       // One seq_cst store publishes the whole batch.
       Atomics.store(i32, seq + index, (lo + 1) | 0);
-      if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(OFF_CONSUMERS_WAITING);
+      if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(L.OFF_CONSUMERS_WAITING);
       return k;
     }
   }
@@ -253,7 +227,7 @@ export class RingChannel<T> extends FdChannel<T> {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const intent = this.#entryBase + (E_CONS_POS >> 2);
+    const intent = this.#entryBase + CONS_INTENT;
     let claimed = false;
     for (;;) {
       // A full 64-bit CAS here, not #claimTail's 32-bit one: a consumer that claimed positions it did
@@ -289,7 +263,7 @@ export class RingChannel<T> extends FdChannel<T> {
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
       // One seq_cst store releases the whole batch.
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
-      if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(OFF_PRODUCERS_WAITING);
+      if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(L.OFF_PRODUCERS_WAITING);
       if (into.length > before) return;
       // Every slot of the batch was a skip: look again.
     }
@@ -346,14 +320,14 @@ export class RingChannel<T> extends FdChannel<T> {
 
   /** Whether `alive` holds for a registry entry whose intent (at `field`) covers `position`. */
   #liveIntentCovers(field: number, position: bigint): boolean {
-    for (let e = 0; e < HANDLES; e++) {
-      const base = OFF_REGISTRY + e * ENTRY_SIZE;
-      const pid = Atomics.load(this.#i32, (base + E_PID) >> 2);
+    for (let e = 0; e < L.HANDLES; e++) {
+      const base = L.OFF_REGISTRY + e * L.ENTRY_SIZE;
+      const pid = Atomics.load(this.#i32, (base + L.E_PID) >> 2);
       if (pid === 0) continue;
       const count = Atomics.load(this.#i32, (base + field + 8) >> 2);
       const start = Atomics.load(this.#i64, (base + field) >> 3);
       if (count === 0 || position < start || position - start >= BigInt(count)) continue;
-      if (alive(pid, Number(Atomics.load(this.#i64, (base + E_START_TIME) >> 3)))) return true;
+      if (alive(pid, Number(Atomics.load(this.#i64, (base + L.E_START_TIME) >> 3)))) return true;
     }
     return false;
   }
@@ -363,23 +337,23 @@ export class RingChannel<T> extends FdChannel<T> {
    * owner was dead and the slot became a skip, 'stuck' while its owner lives, 'idle' otherwise.
    */
   #recoverProducer(): 'recovered' | 'stuck' | 'idle' {
-    const position = Atomics.load(this.#i64, OFF_HEAD >> 3);
+    const position = Atomics.load(this.#i64, L.OFF_HEAD >> 3);
     const head = Number(position & LOW_32);
     const index = this.#seq + (head & this.#mask);
     if (Atomics.load(this.#i32, index) !== (head | 0)) return 'idle';
-    if (Atomics.load(this.#i64, OFF_TAIL >> 3) <= position) return 'idle';
+    if (Atomics.load(this.#i64, L.OFF_TAIL >> 3) <= position) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
-    this.#nextRecovery = performance.now() + RECOVERY_MS;
-    if (this.#liveIntentCovers(E_PROD_POS, position)) return 'stuck';
+    this.#nextRecovery = performance.now() + L.RECOVERY_MS;
+    if (this.#liveIntentCovers(L.E_PROD_POS, position)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, head | 0, (head + 1) ^ SKIP) !== (head | 0)) return 'recovered';
-    Atomics.add(this.#i64, OFF_RECOVERED >> 3, 1n);
-    this.#ringBells(OFF_CONSUMERS_WAITING);
+    Atomics.add(this.#i64, L.OFF_RECOVERED >> 3, 1n);
+    this.#ringBells(L.OFF_CONSUMERS_WAITING);
     return 'recovered';
   }
 
   /** The tail slot still holds a message claimed by a consumer that has not released it. */
   #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
-    const position = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    const position = Atomics.load(this.#i64, L.OFF_TAIL >> 3);
     if (position < BigInt(this.#slots)) return 'idle';
     const held = position - BigInt(this.#slots);
     const tail = Number(position & LOW_32);
@@ -387,29 +361,29 @@ export class RingChannel<T> extends FdChannel<T> {
     const index = this.#seq + (tail & this.#mask);
     const s = Atomics.load(this.#i32, index);
     if (s !== ((previous + 1) | 0) && s !== ((previous + 1) ^ SKIP)) return 'idle';
-    if (Atomics.load(this.#i64, OFF_HEAD >> 3) <= held) return 'idle';
+    if (Atomics.load(this.#i64, L.OFF_HEAD >> 3) <= held) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
-    this.#nextRecovery = performance.now() + RECOVERY_MS;
-    if (this.#liveIntentCovers(E_CONS_POS, held)) return 'stuck';
+    this.#nextRecovery = performance.now() + L.RECOVERY_MS;
+    if (this.#liveIntentCovers(L.E_CONS_POS, held)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, s, tail | 0) !== s) return 'recovered';
-    Atomics.add(this.#i64, OFF_ABANDONED >> 3, 1n);
-    this.#ringBells(OFF_PRODUCERS_WAITING);
+    Atomics.add(this.#i64, L.OFF_ABANDONED >> 3, 1n);
+    this.#ringBells(L.OFF_PRODUCERS_WAITING);
     return 'recovered';
   }
 
   #waitReadable(options: WaitOptions): Promise<void> {
     return this.#sleep(
-      OFF_CONSUMERS_WAITING,
+      L.OFF_CONSUMERS_WAITING,
       () => this.#readable(),
       () => this.#recoverProducer(),
-      CONSUMER_RECHECK_MS,
+      L.CONSUMER_RECHECK_MS,
       options,
     );
   }
 
   #waitWritable(options: WaitOptions): Promise<void> {
     const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
-    return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, PRODUCER_RECHECK_MS, options);
+    return this.#sleep(L.OFF_PRODUCERS_WAITING, () => this.#writable(), recover, L.PRODUCER_RECHECK_MS, options);
   }
 
   /**
@@ -423,12 +397,12 @@ export class RingChannel<T> extends FdChannel<T> {
     idleRecheck: number,
     options: WaitOptions,
   ): Promise<void> {
-    for (let i = 0; i < SPIN; i++) if (ready()) return;
+    for (let i = 0; i < L.SPIN; i++) if (ready()) return;
     const state = recover();
     if (state === 'recovered') return;
     const word = (mask >> 2) + (this.#entry >> 5);
     const bit = 1 << (this.#entry & 31);
-    const side = mask === OFF_CONSUMERS_WAITING ? 0 : 1;
+    const side = mask === L.OFF_CONSUMERS_WAITING ? 0 : 1;
     // Drain stale rings so the wait below ends only for a new one, but only when no other wait of
     // this channel is pending: a ring meant for it may not have reached its poll callback yet.
     if (!this.watch.waiting) {
@@ -440,7 +414,7 @@ export class RingChannel<T> extends FdChannel<T> {
       // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
       // look at the ring again, both seq_cst, so one of us sees the other.
       if (ready()) return;
-      const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
+      const recheck = state === 'stuck' ? L.RECOVERY_MS : idleRecheck;
       const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
       const internal = recheck > 0 && performance.now() + recheck < deadline;
       try {
@@ -486,8 +460,8 @@ export class RingChannel<T> extends FdChannel<T> {
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
     // Unlinked ring: the sockets of dead handles go too (nobody will take their entries again), and
     // the directory with them unless a live handle remains. A truncated registry cannot be read.
-    if (this.#truncated) removeBellDirectory(this.#ringId, HANDLES, () => true);
-    else removeBellDirectory(this.#ringId, HANDLES, (e) => handleLive(this.#segment, e));
+    if (this.#truncated) removeBellDirectory(this.#ringId, L.HANDLES, () => true);
+    else removeBellDirectory(this.#ringId, L.HANDLES, (e) => handleLive(this.#segment, e));
   }
 
   protected closeResources(): void {
@@ -502,11 +476,11 @@ export class RingChannel<T> extends FdChannel<T> {
     const bit = 1 << (this.#entry & 31);
     // The doorbell file goes before the entry is freed: afterwards it may be the next owner's.
     this.#removeBell();
-    Atomics.and(i32, (OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
-    Atomics.and(i32, (OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
-    Atomics.store(i32, this.#entryBase + (E_PROD_COUNT >> 2), 0);
-    Atomics.store(i32, this.#entryBase + (E_CONS_COUNT >> 2), 0);
-    Atomics.store(i32, this.#entryBase + (E_PID >> 2), 0);
+    Atomics.and(i32, (L.OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.and(i32, (L.OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.store(i32, this.#entryBase + (L.E_PROD_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (L.E_CONS_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (L.E_PID >> 2), 0);
     this.#bell.close();
     this.#segment.unmap();
   }
@@ -514,8 +488,8 @@ export class RingChannel<T> extends FdChannel<T> {
   info(): ChannelInfo {
     this.assertOpen();
     const segment = this.#segment;
-    const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
-    const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    const head = Atomics.load(this.#i64, L.OFF_HEAD >> 3);
+    const tail = Atomics.load(this.#i64, L.OFF_TAIL >> 3);
     return {
       url: this.url,
       transport: this.transport,
@@ -523,10 +497,10 @@ export class RingChannel<T> extends FdChannel<T> {
       capacity: this.#capacity,
       pending: Number(tail > head ? tail - head : 0n),
       fingerprint: ringFingerprint(segment),
-      creatorPid: segment.view.getInt32(OFF_CREATOR_PID, true),
+      creatorPid: segment.view.getInt32(L.OFF_CREATOR_PID, true),
       handle: this.#entry,
-      recovered: Number(Atomics.load(this.#i64, OFF_RECOVERED >> 3)),
-      abandoned: Number(Atomics.load(this.#i64, OFF_ABANDONED >> 3)),
+      recovered: Number(Atomics.load(this.#i64, L.OFF_RECOVERED >> 3)),
+      abandoned: Number(Atomics.load(this.#i64, L.OFF_ABANDONED >> 3)),
       slots: this.#slots,
       bytes: segment.length,
     };

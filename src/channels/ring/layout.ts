@@ -25,61 +25,94 @@ export function fieldSize(type: FieldType): number {
 
 const field = (name: string, offset: number, type: FieldType): LayoutField => ({ name, offset, type });
 
-const MAGIC = 0x474e495243504954n; // the bytes "TIPCRING"
+/** The magic number at offset 0: the bytes "TIPCRING". */
+export const MAGIC = 0x474e495243504954n;
 // Version 2: doorbells moved from abstract names (anyone could bind or flood them) to a directory
 // whose access follows the segment's mode. Version 1 peers would never wake version 2 ones.
-const VERSION = 2;
-const OFF_MAGIC = 0;
-const OFF_VERSION = 8;
-const OFF_MSG_SIZE = 16;
-const OFF_SLOTS = 20;
-const OFF_CREATOR_PID = 24;
-const OFF_MAX_HANDLES = 28;
-const OFF_RING_ID = 32;
-const OFF_SEQ = 40;
-const OFF_DATA = 44;
-const OFF_TOTAL_SIZE = 48;
-const OFF_CAPACITY = 56;
-const OFF_FINGERPRINT = 64;
-const FINGERPRINT_MAX = 64;
-const OFF_TAIL = 128;
-const OFF_HEAD = 192;
-const OFF_CONSUMERS_WAITING = 256;
-const OFF_PRODUCERS_WAITING = 264;
-const OFF_RECOVERED = 320;
-const OFF_ABANDONED = 328;
-const OFF_REGISTRY = 512;
-const HANDLES = 64;
-const ENTRY_SIZE = 64;
-const E_PID = 0;
-const E_START_TIME = 8;
-const E_PROD_POS = 16;
-const E_PROD_COUNT = 24;
-const E_CONS_POS = 32;
-const E_CONS_COUNT = 40;
-const SEQ_OFFSET = OFF_REGISTRY + HANDLES * ENTRY_SIZE;
+/** Protocol version of the segment. */
+export const VERSION = 2;
+/** Byte offset of `magic` (u64). */
+export const OFF_MAGIC = 0;
+/** Byte offset of `version` (u32). */
+export const OFF_VERSION = 8;
+/** Byte offset of `msg_size` (u32). */
+export const OFF_MSG_SIZE = 16;
+/** Byte offset of `slots` (u32, a power of two). */
+export const OFF_SLOTS = 20;
+/** Byte offset of `creator_pid` (i32). */
+export const OFF_CREATOR_PID = 24;
+/** Byte offset of `max_handles` (u32). */
+export const OFF_MAX_HANDLES = 28;
+/** Byte offset of `ring_id` (u64, names the doorbell directory). */
+export const OFF_RING_ID = 32;
+/** Byte offset of `seq_offset` (u32). */
+export const OFF_SEQ = 40;
+/** Byte offset of `data_offset` (u32). */
+export const OFF_DATA = 44;
+/** Byte offset of `total_size` (u64). */
+export const OFF_TOTAL_SIZE = 48;
+/** Byte offset of `capacity` (u32). */
+export const OFF_CAPACITY = 56;
+/** Byte offset of `fingerprint` (char[64]). */
+export const OFF_FINGERPRINT = 64;
+/** Bytes of the fingerprint field. */
+export const FINGERPRINT_MAX = 64;
+/** Byte offset of `tail` (u64, own cache line). */
+export const OFF_TAIL = 128;
+/** Byte offset of `head` (u64, own cache line). */
+export const OFF_HEAD = 192;
+/** Byte offset of the consumers' sleeper mask (u32[2]). */
+export const OFF_CONSUMERS_WAITING = 256;
+/** Byte offset of the producers' sleeper mask (u32[2]). */
+export const OFF_PRODUCERS_WAITING = 264;
+/** Byte offset of `recovered` (u64 statistics). */
+export const OFF_RECOVERED = 320;
+/** Byte offset of `abandoned` (u64 statistics). */
+export const OFF_ABANDONED = 328;
+/** Byte offset of the registry of handles. */
+export const OFF_REGISTRY = 512;
+/** Entries of the registry (handles per ring). */
+export const HANDLES = 64;
+/** Bytes per registry entry. */
+export const ENTRY_SIZE = 64;
+/** Offset of `pid` (u32) in an entry. */
+export const E_PID = 0;
+/** Offset of `start_time` (u64) in an entry. */
+export const E_START_TIME = 8;
+/** Offset of `prod_pos` (u64) in an entry. */
+export const E_PROD_POS = 16;
+/** Offset of `prod_count` (u32) in an entry. */
+export const E_PROD_COUNT = 24;
+/** Offset of `cons_pos` (u64) in an entry. */
+export const E_CONS_POS = 32;
+/** Offset of `cons_count` (u32) in an entry. */
+export const E_CONS_COUNT = 40;
+/** Byte offset of the slot words (`seq_offset`): right after the registry. */
+export const SEQ_OFFSET = OFF_REGISTRY + HANDLES * ENTRY_SIZE;
 /** Bit that turns a published slot word into a skip (docs, "Slot states"). */
-const SKIP = 0x80000000 | 0;
-const MAX_CAPACITY = 1 << 24;
-const MAX_MSG_SIZE = 1 << 20;
+export const SKIP = 0x80000000 | 0;
+/** Most slots (and messages of capacity) a ring may have. */
+export const MAX_CAPACITY = 1 << 24;
+/** Largest message (bytes). */
+export const MAX_MSG_SIZE = 1 << 20;
 
 // Timing of the protocol, the same in C (TIPC_RING_*) and Node (docs/ring-protocol.md, "Waiting").
 /** Tries at the ring before a waiter registers as a sleeper (a few microseconds). */
-const SPIN = 256;
+export const SPIN = 256;
 /** How often a waiter behind a claimed-but-unfinished slot checks whether its owner died (ms). */
-const RECOVERY_MS = 10;
+export const RECOVERY_MS = 10;
 /** How often a producer asleep on a full ring wakes to look for a consumer that died holding a slot (ms). */
-const PRODUCER_RECHECK_MS = 100;
+export const PRODUCER_RECHECK_MS = 100;
 /**
  * How often an idle consumer wakes to check that the segment was not truncated under it (one fstat):
  * a sleeper that was never rung still learns within this time that its ring is gone (ms).
  */
-const CONSUMER_RECHECK_MS = 1000;
+export const CONSUMER_RECHECK_MS = 1000;
 /** Rounds of create / open / replace before an opener gives up with EBUSY. */
-const OPEN_ATTEMPTS = 100;
+export const OPEN_ATTEMPTS = 100;
 
 /** Byte offset of the slots for a ring of `slots` slots: after the seq words, rounded up to a cache line. */
-const dataOffsetFor = (slots: number): number => (SEQ_OFFSET + 4 * slots + 63) & ~63;
+export const dataOffsetFor = (slots: number): number => (SEQ_OFFSET + 4 * slots + 63) & ~63;
 
 /** The header fields in order, with their C names (struct tipc_ring_header). */
 export const headerFields: readonly LayoutField[] = [
@@ -161,49 +194,3 @@ export function isRingHeader(bytes: Uint8Array): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return view.getBigUint64(OFF_MAGIC, true) === MAGIC && view.getUint32(OFF_VERSION, true) === VERSION;
 }
-
-/** The segment layout's numbers: what the ring's modules, tools and tests index the segment with (not package API). */
-export const ringLayout = {
-  MAGIC,
-  VERSION,
-  OFF_MAGIC,
-  OFF_VERSION,
-  OFF_MSG_SIZE,
-  OFF_SLOTS,
-  OFF_CREATOR_PID,
-  OFF_MAX_HANDLES,
-  OFF_RING_ID,
-  OFF_SEQ,
-  OFF_DATA,
-  OFF_TOTAL_SIZE,
-  OFF_CAPACITY,
-  OFF_FINGERPRINT,
-  FINGERPRINT_MAX,
-  OFF_TAIL,
-  OFF_HEAD,
-  OFF_CONSUMERS_WAITING,
-  OFF_PRODUCERS_WAITING,
-  OFF_RECOVERED,
-  OFF_ABANDONED,
-  OFF_REGISTRY,
-  HANDLES,
-  ENTRY_SIZE,
-  E_PID,
-  E_START_TIME,
-  E_PROD_POS,
-  E_PROD_COUNT,
-  E_CONS_POS,
-  E_CONS_COUNT,
-  SEQ_OFFSET,
-  SKIP,
-  MAX_CAPACITY,
-  MAX_MSG_SIZE,
-  SPIN,
-  RECOVERY_MS,
-  PRODUCER_RECHECK_MS,
-  CONSUMER_RECHECK_MS,
-  OPEN_ATTEMPTS,
-  headerFields,
-  entryFields,
-  dataOffsetFor,
-} as const;

@@ -12,40 +12,8 @@ import { checkCreate, checkMode } from '../options.js';
 import type { OpenOptions } from '../transport.js';
 import type { Address } from '../url.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from './doorbell.js';
-import { headerProblem, isRingHeader, ringLayout } from './layout.js';
+import * as L from './layout.js';
 import { alive, claimEntry, entryLive, type RegistryLayout, registryUnused } from './liveness.js';
-
-const {
-  MAGIC,
-  VERSION,
-  OFF_MAGIC,
-  OFF_VERSION,
-  OFF_MSG_SIZE,
-  OFF_SLOTS,
-  OFF_CREATOR_PID,
-  OFF_MAX_HANDLES,
-  OFF_RING_ID,
-  OFF_SEQ,
-  OFF_DATA,
-  OFF_TOTAL_SIZE,
-  OFF_CAPACITY,
-  OFF_FINGERPRINT,
-  FINGERPRINT_MAX,
-  OFF_TAIL,
-  OFF_HEAD,
-  OFF_REGISTRY,
-  HANDLES,
-  ENTRY_SIZE,
-  E_PID,
-  E_START_TIME,
-  E_PROD_COUNT,
-  E_CONS_COUNT,
-  SEQ_OFFSET,
-  MAX_CAPACITY,
-  MAX_MSG_SIZE,
-  OPEN_ATTEMPTS,
-  dataOffsetFor,
-} = ringLayout;
 
 const DEFAULT_CAPACITY = 1024;
 
@@ -54,12 +22,12 @@ export type ShmAddress = Extract<Address, { scheme: 'mq' | 'shm' }>;
 
 /** The ring's registry of handles: 64 entries from byte 512; a new owner clears the dead owner's intents. */
 export const ringRegistry: RegistryLayout = {
-  offset: OFF_REGISTRY,
-  count: HANDLES,
-  entrySize: ENTRY_SIZE,
-  pid: E_PID,
-  startTime: E_START_TIME,
-  clear: [E_PROD_COUNT, E_CONS_COUNT],
+  offset: L.OFF_REGISTRY,
+  count: L.HANDLES,
+  entrySize: L.ENTRY_SIZE,
+  pid: L.E_PID,
+  startTime: L.E_START_TIME,
+  clear: [L.E_PROD_COUNT, L.E_CONS_COUNT],
 };
 
 /** A mapped shared-memory segment and typed views over all of it. */
@@ -106,7 +74,7 @@ export class Segment {
 
 /** The NUL-padded fingerprint field of a ring header. */
 function fingerprintOf(bytes: Uint8Array): string {
-  const field = bytes.subarray(OFF_FINGERPRINT, OFF_FINGERPRINT + FINGERPRINT_MAX);
+  const field = bytes.subarray(L.OFF_FINGERPRINT, L.OFF_FINGERPRINT + L.FINGERPRINT_MAX);
   const end = field.indexOf(0);
   return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
 }
@@ -133,15 +101,15 @@ interface Mismatch {
 
 /** Checks a mapped header against the protocol and the codec; undefined when they match. */
 function mismatch(segment: Segment, url: string, codec: MessageCodec<unknown>): Mismatch | undefined {
-  const magic = Atomics.load(segment.i64, OFF_MAGIC >> 3);
-  const version = segment.u32(OFF_VERSION);
-  if (segment.length < SEQ_OFFSET || magic !== MAGIC || version !== VERSION) {
+  const magic = Atomics.load(segment.i64, L.OFF_MAGIC >> 3);
+  const version = segment.u32(L.OFF_VERSION);
+  if (segment.length < L.SEQ_OFFSET || magic !== L.MAGIC || version !== L.VERSION) {
     return {
       kind: 'foreign',
-      message: `${url} is not a typed-ipc ring of protocol version ${VERSION} (magic 0x${magic.toString(16)}, version ${version}); remove it with unlink('${url}') if it is left over`,
+      message: `${url} is not a typed-ipc ring of protocol version ${L.VERSION} (magic 0x${magic.toString(16)}, version ${version}); remove it with unlink('${url}') if it is left over`,
     };
   }
-  const problem = headerProblem(segment.view, segment.length);
+  const problem = L.headerProblem(segment.view, segment.length);
   if (problem !== undefined) {
     return {
       kind: 'corrupt',
@@ -151,7 +119,7 @@ function mismatch(segment: Segment, url: string, codec: MessageCodec<unknown>): 
         `it was not used (nor replaced): unlink('${url}') it if it is left over, and check who else writes it`,
     };
   }
-  const size = segment.u32(OFF_MSG_SIZE);
+  const size = segment.u32(L.OFF_MSG_SIZE);
   const theirs = ringFingerprint(segment);
   if (size !== codec.size || (theirs !== '' && theirs !== codec.fingerprint)) {
     return {
@@ -201,7 +169,7 @@ function buildSegment(
     temporary,
   );
   const slots = Math.max(2, 2 ** Math.ceil(Math.log2(capacity)));
-  const dataOffset = dataOffsetFor(slots);
+  const dataOffset = L.dataOffsetFor(slots);
   const length = dataOffset + slots * codec.size;
   try {
     check(libc.fchmod(fd, mode), 'fchmod', name);
@@ -209,23 +177,23 @@ function buildSegment(
     const segment = new Segment(fd, length, name);
     const { view } = segment;
     // ftruncate zero-fills: counters, sleeper masks, registry and statistics start at 0.
-    view.setUint32(OFF_VERSION, VERSION, true);
-    view.setUint32(OFF_MSG_SIZE, codec.size, true);
-    view.setUint32(OFF_SLOTS, slots, true);
-    view.setUint32(OFF_CAPACITY, capacity, true);
-    view.setInt32(OFF_CREATOR_PID, process.pid, true);
-    view.setUint32(OFF_MAX_HANDLES, HANDLES, true);
+    view.setUint32(L.OFF_VERSION, L.VERSION, true);
+    view.setUint32(L.OFF_MSG_SIZE, codec.size, true);
+    view.setUint32(L.OFF_SLOTS, slots, true);
+    view.setUint32(L.OFF_CAPACITY, capacity, true);
+    view.setInt32(L.OFF_CREATOR_PID, process.pid, true);
+    view.setUint32(L.OFF_MAX_HANDLES, L.HANDLES, true);
     const ringId = randomId();
-    view.setBigUint64(OFF_RING_ID, ringId, true);
-    view.setUint32(OFF_SEQ, SEQ_OFFSET, true);
-    view.setUint32(OFF_DATA, dataOffset, true);
-    view.setBigUint64(OFF_TOTAL_SIZE, BigInt(length), true);
-    const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, FINGERPRINT_MAX - 1);
-    segment.u8.set(fingerprint, OFF_FINGERPRINT);
-    for (let i = 0; i < slots; i++) segment.i32[(SEQ_OFFSET >> 2) + i] = i;
+    view.setBigUint64(L.OFF_RING_ID, ringId, true);
+    view.setUint32(L.OFF_SEQ, L.SEQ_OFFSET, true);
+    view.setUint32(L.OFF_DATA, dataOffset, true);
+    view.setBigUint64(L.OFF_TOTAL_SIZE, BigInt(length), true);
+    const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, L.FINGERPRINT_MAX - 1);
+    segment.u8.set(fingerprint, L.OFF_FINGERPRINT);
+    for (let i = 0; i < slots; i++) segment.i32[(L.SEQ_OFFSET >> 2) + i] = i;
     // The doorbell directory exists before the ring is visible under its name.
     makeBellDirectory(ringId, mode);
-    Atomics.store(segment.i64, OFF_MAGIC >> 3, MAGIC);
+    Atomics.store(segment.i64, L.OFF_MAGIC >> 3, L.MAGIC);
     segment.unmap();
     return { temporary, ringId };
   } catch (error) {
@@ -256,21 +224,21 @@ async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity
       return true;
     }
     // Changed meanwhile, or no longer a ring: start over (the opener reports what it finds).
-    if (before.ino !== now.ino || before.size < SEQ_OFFSET) return true;
+    if (before.ino !== now.ino || before.size < L.SEQ_OFFSET) return true;
     const segment = new Segment(fd, before.size, name);
     const unused = registryUnused(segment, ringRegistry);
-    const oldId = segment.view.getBigUint64(OFF_RING_ID, true);
+    const oldId = segment.view.getBigUint64(L.OFF_RING_ID, true);
     segment.unmap();
     if (!unused) return false;
     const { temporary, ringId } = buildSegment(name, codec, capacity, mode);
     if (libc.rename(temporary, shmPath(name)) !== 0) {
       const errno = libc.errno();
       libc.unlink(temporary);
-      removeBellDirectory(ringId, HANDLES);
+      removeBellDirectory(ringId, L.HANDLES);
       throw systemError(errno, 'rename', name);
     }
     // Only a ring of this protocol has a doorbell directory to remove; a foreign segment is never replaced.
-    removeBellDirectory(oldId, HANDLES);
+    removeBellDirectory(oldId, L.HANDLES);
     return true;
   } finally {
     libc.close(fd);
@@ -288,12 +256,12 @@ function validateOptions(address: ShmAddress, codec: MessageCodec<unknown>, opti
       `${address.url}: shm rings carry fixed-size messages; codec '${codec.name}' is variable-size (use a struct codec, or a socket or message queue)`,
     );
   }
-  if (!Number.isInteger(codec.size) || codec.size < 1 || codec.size > MAX_MSG_SIZE) {
-    throw new ValidationError('codec.size', `1..${MAX_MSG_SIZE} bytes for a ring slot`, String(codec.size));
+  if (!Number.isInteger(codec.size) || codec.size < 1 || codec.size > L.MAX_MSG_SIZE) {
+    throw new ValidationError('codec.size', `1..${L.MAX_MSG_SIZE} bytes for a ring slot`, String(codec.size));
   }
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
-  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
-    throw new ValidationError('capacity', `an integer in [1, ${MAX_CAPACITY}] (messages)`, String(capacity));
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > L.MAX_CAPACITY) {
+    throw new ValidationError('capacity', `an integer in [1, ${L.MAX_CAPACITY}] (messages)`, String(capacity));
   }
   const { create, exclusive } = checkCreate(options);
   return { name, capacity, mode: checkMode(options.mode), create, exclusive };
@@ -310,7 +278,7 @@ export async function attachSegment(
   let swept = false;
   // `exclusive` must create the segment itself; once it did, the loop opens what it created.
   let exclusive = exclusiveCreate;
-  for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < L.OPEN_ATTEMPTS; attempt++) {
     const fd = exclusive ? -1 : libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
     if (fd < 0) {
       const errno = exclusive ? errnos.ENOENT : libc.errno();
@@ -320,7 +288,7 @@ export async function attachSegment(
       const { temporary, ringId } = buildSegment(name, codec, capacity, mode);
       const linked = libc.link(temporary, shmPath(name)) === 0 ? 0 : libc.errno();
       libc.unlink(temporary);
-      if (linked !== 0) removeBellDirectory(ringId, HANDLES);
+      if (linked !== 0) removeBellDirectory(ringId, L.HANDLES);
       if (linked !== 0 && (linked !== errnos.EEXIST || exclusive)) throw systemError(linked, 'link', name);
       exclusive = false;
       continue;
@@ -328,7 +296,7 @@ export async function attachSegment(
     let segment: Segment;
     try {
       const { size } = fstatSync(fd);
-      if (size < SEQ_OFFSET) {
+      if (size < L.SEQ_OFFSET) {
         throw new ValidationError('url', 'a typed-ipc ring', `${size} bytes`, {
           message: `${url} is not a typed-ipc ring (${size} bytes, less than its header); remove it with unlink('${url}') if it is left over`,
         });
@@ -368,7 +336,7 @@ export async function attachSegment(
  * doorbell directory, and binds `bell` as that entry's doorbell. Returns the entry.
  */
 export function registerHandle(segment: Segment, bell: Doorbell, url: string): number {
-  const ringId = segment.view.getBigUint64(OFF_RING_ID, true);
+  const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
   const owner = fstatSync(segment.fd);
   const mode = owner.mode & 0o777;
   checkBellDirectory(url, ringId, { uid: owner.uid, gid: owner.gid, mode });
@@ -389,7 +357,7 @@ export function registerHandle(segment: Segment, bell: Doorbell, url: string): n
     errnos.EUSERS,
     'open',
     url,
-    `all ${HANDLES} handles of the ring are held by live processes; close some channels on it`,
+    `all ${L.HANDLES} handles of the ring are held by live processes; close some channels on it`,
   );
 }
 
@@ -397,16 +365,16 @@ export function registerHandle(segment: Segment, bell: Doorbell, url: string): n
 function readRegistry(path: string): { ringId: bigint; live: (entry: number) => boolean } | undefined {
   let header: Buffer | undefined;
   try {
-    header = readHeaderBytes(path, SEQ_OFFSET);
+    header = readHeaderBytes(path, L.SEQ_OFFSET);
   } catch {
     return undefined;
   }
-  if (header === undefined || !isRingHeader(header)) return undefined;
+  if (header === undefined || !L.isRingHeader(header)) return undefined;
   const live = (e: number): boolean => {
-    const base = OFF_REGISTRY + e * ENTRY_SIZE;
-    return alive(header.readInt32LE(base + E_PID), Number(header.readBigUInt64LE(base + E_START_TIME)));
+    const base = L.OFF_REGISTRY + e * L.ENTRY_SIZE;
+    return alive(header.readInt32LE(base + L.E_PID), Number(header.readBigUInt64LE(base + L.E_START_TIME)));
   };
-  return { ringId: header.readBigUInt64LE(OFF_RING_ID), live };
+  return { ringId: header.readBigUInt64LE(L.OFF_RING_ID), live };
 }
 
 /** The first `length` bytes of the file at `path` (undefined when it is shorter); throws when it cannot be opened. */
@@ -424,7 +392,7 @@ function readHeaderBytes(path: string, length: number): Buffer | undefined {
 export function unlinkSegment(name: string): void {
   const registry = readRegistry(shmPath(name));
   check(libc.shmUnlink(name), 'shm_unlink', name);
-  if (registry !== undefined) removeBellDirectory(registry.ringId, HANDLES, registry.live);
+  if (registry !== undefined) removeBellDirectory(registry.ringId, L.HANDLES, registry.live);
 }
 
 /** What a ring's header says, read from its file without mapping or joining the ring. */
@@ -452,16 +420,16 @@ export interface RingHeader {
  */
 export function readRingHeader(path: string): RingHeader | undefined {
   // The fields shown end with head; the version is reported, not required (`ls` shows old rings too).
-  const bytes = readHeaderBytes(path, OFF_HEAD + 8);
-  if (bytes === undefined || bytes.readBigUInt64LE(OFF_MAGIC) !== MAGIC) return undefined;
-  const tail = bytes.readBigUInt64LE(OFF_TAIL);
-  const head = bytes.readBigUInt64LE(OFF_HEAD);
+  const bytes = readHeaderBytes(path, L.OFF_HEAD + 8);
+  if (bytes === undefined || bytes.readBigUInt64LE(L.OFF_MAGIC) !== L.MAGIC) return undefined;
+  const tail = bytes.readBigUInt64LE(L.OFF_TAIL);
+  const head = bytes.readBigUInt64LE(L.OFF_HEAD);
   return {
-    version: bytes.readUInt32LE(OFF_VERSION),
-    messageSize: bytes.readUInt32LE(OFF_MSG_SIZE),
-    capacity: bytes.readUInt32LE(OFF_CAPACITY),
-    slots: bytes.readUInt32LE(OFF_SLOTS),
-    creatorPid: bytes.readInt32LE(OFF_CREATOR_PID),
+    version: bytes.readUInt32LE(L.OFF_VERSION),
+    messageSize: bytes.readUInt32LE(L.OFF_MSG_SIZE),
+    capacity: bytes.readUInt32LE(L.OFF_CAPACITY),
+    slots: bytes.readUInt32LE(L.OFF_SLOTS),
+    creatorPid: bytes.readInt32LE(L.OFF_CREATOR_PID),
     fingerprint: fingerprintOf(bytes),
     pending: tail > head ? Number(tail - head) : 0,
   };
