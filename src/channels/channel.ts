@@ -12,7 +12,8 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
+import { deadlineOf, FdWatch, libc, type WaitOptions } from '../native/index.js';
+import { type Spin, spinOf, type WaitStrategy } from './wait-strategy.js';
 
 const settled: Promise<void> = Promise.resolve();
 
@@ -176,6 +177,8 @@ export interface InFlightSend {
 export interface ChannelOptions {
   /** When false, the channel does not keep the process alive while waiting (see `unref()`). */
   readonly ref?: boolean;
+  /** How a waiting send or receive waits: `{ spinUs }` spins that long before sleeping (see wait-strategy.ts). */
+  readonly wait?: WaitStrategy;
 }
 
 /**
@@ -214,10 +217,13 @@ export abstract class FdChannel<T> implements Channel<T> {
   #destroyError: Error | undefined;
   /** An error met by receiveMany after it had taken messages; thrown by the next receive. */
   #deferredError: unknown;
+  /** The `wait` option's spin; undefined: waits sleep at once. */
+  protected readonly spin: Spin | undefined;
 
   protected constructor(url: string, codec: MessageCodec<T>, fd: number, options: ChannelOptions = {}) {
     this.url = url;
     this.codec = codec;
+    this.spin = spinOf(options.wait);
     this.watch = new FdWatch(fd);
     // Not this.unref(): a subclass's override would run before its own fields exist.
     if (options.ref === false) {
@@ -368,11 +374,20 @@ export abstract class FdChannel<T> implements Channel<T> {
     return length === scratch.length ? scratch : scratch.subarray(0, length);
   }
 
+  // With a spin, data or room that turns up within it is taken without a trip through epoll. Only
+  // POLLIN/POLLOUT end a spin: a bare POLLHUP (a FIFO with no writer yet) goes to the watch, or a
+  // retry that finds nothing would spin again at once and starve the event loop.
   protected waitReadable(options: WaitOptions): Promise<void> {
+    if (this.spin?.until(() => (libc.pollNow(this.watch.fd, libc.POLLIN) & libc.POLLIN) !== 0, options)) {
+      return settled;
+    }
     return this.watch.readable(options);
   }
 
   protected waitWritable(options: WaitOptions): Promise<void> {
+    if (this.spin?.until(() => (libc.pollNow(this.watch.fd, libc.POLLOUT) & libc.POLLOUT) !== 0, options)) {
+      return settled;
+    }
     return this.watch.writable(options);
   }
 

@@ -7,6 +7,7 @@ import type { Channel, DatagramChannel, Listener } from './channel.js';
 import type { NatsChannel, NatsOptions } from './nats.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
+import { checkWaitOption } from './wait-strategy.js';
 
 export type {
   Channel,
@@ -50,6 +51,7 @@ export type {
   SocketOptions,
 } from './transport.js';
 export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
+export { MAX_SPIN_US, type WaitStrategy } from './wait-strategy.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
@@ -80,6 +82,7 @@ export async function open<T>(
 export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -108,6 +111,7 @@ export async function connect<T>(
   options: SocketOptions = {},
 ): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'connect');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -132,6 +136,7 @@ export async function bind<T>(
   options: SocketOptions = {},
 ): Promise<DatagramChannel<T>> {
   const [address, fn] = lookup(url, 'bind');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -156,6 +161,7 @@ export async function listen<T>(
   options: SocketOptions = {},
 ): Promise<Listener<T>> {
   const [address, fn] = lookup(url, 'listen');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 

@@ -22,7 +22,14 @@ import {
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message, type ReceiveOptions, type SendOptions } from './channel.js';
+import {
+  type ChannelInfo,
+  type ChannelOptions,
+  FdChannel,
+  type Message,
+  type ReceiveOptions,
+  type SendOptions,
+} from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
 
@@ -524,7 +531,7 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
       throw error;
     }
     const mismatch = segment.mismatch(url, codec);
-    if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false);
+    if (mismatch === undefined) return new RingChannel(url, codec, segment, options);
     segment.unmap();
     if (mismatch.kind === 'foreign') {
       throw new ValidationError('url', 'a typed-ipc ring', 'another kind of segment', { message: mismatch.message });
@@ -583,7 +590,7 @@ export class RingChannel<T> extends FdChannel<T> {
   /** Set when the segment was found truncated: the mapping must not be touched again. */
   #truncated = false;
 
-  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
+  constructor(url: string, codec: MessageCodec<T>, segment: Segment, options: ChannelOptions) {
     const bell = check(
       libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0),
       'socket',
@@ -597,7 +604,7 @@ export class RingChannel<T> extends FdChannel<T> {
       segment.unmap();
       throw error;
     }
-    super(url, codec, bell, { ref });
+    super(url, codec, bell, options);
     this.#segment = segment;
     this.#u8 = segment.u8;
     this.#i32 = segment.i32;
@@ -963,7 +970,10 @@ export class RingChannel<T> extends FdChannel<T> {
     idleRecheck: number,
     options: WaitOptions,
   ): Promise<void> {
-    for (let i = 0; i < SPIN; i++) if (ready()) return;
+    // The `wait` option's spin, else SPIN loads: either way before the doorbell's syscalls.
+    if (this.spin !== undefined) {
+      if (this.spin.until(ready, options)) return;
+    } else for (let i = 0; i < SPIN; i++) if (ready()) return;
     const state = recover();
     if (state === 'recovered') return;
     const word = (mask >> 2) + (this.#entry >> 5);

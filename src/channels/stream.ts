@@ -721,6 +721,7 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
       fifoReader: access === 'receive',
       atomic: options.shared === true,
       ...(options.ref === undefined ? {} : { ref: options.ref }),
+      ...(options.wait === undefined ? {} : { wait: options.wait }),
     });
   } catch (error) {
     libc.close(fd);
@@ -778,6 +779,7 @@ export function adoptStream<T>(
     access,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
   });
 }
 
@@ -844,6 +846,7 @@ function socketChannel<T>(
     connector,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
   });
 }
 
