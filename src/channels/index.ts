@@ -51,7 +51,7 @@ export type {
   SocketOptions,
 } from './transport.js';
 export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
-export { MAX_SPIN_US, type WaitStrategy } from './wait-strategy.js';
+export { MAX_SPIN_US, type WaitOption } from './wait-strategy.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 

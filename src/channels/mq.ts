@@ -6,7 +6,7 @@
 import type { MessageCodec } from '../codecs/codec.js';
 import { DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
 import { errnos, libc, mqueue, systemError } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message } from './channel.js';
+import { type ChannelInfo, type Message, RecordChannel } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 
 /** Which directions an end of a queue uses. */
@@ -78,7 +78,7 @@ function capacityOf(options: OpenOptions): number {
 }
 
 /** One end of a POSIX message queue. */
-class MqChannel<T> extends FdChannel<T> {
+class MqChannel<T> extends RecordChannel<T> {
   readonly transport = 'mq';
   protected override readonly priorityLimit = mqueue.mqPriorityLimit();
   protected override readonly priorityLimitSource = 'sysconf(_SC_MQ_PRIO_MAX)';
@@ -94,7 +94,7 @@ class MqChannel<T> extends FdChannel<T> {
   readonly #attr = new BigInt64Array(libc.MQ_ATTR_LONGS);
 
   constructor(url: string, name: string, codec: MessageCodec<T>, mqd: number, access: MqAccess, options: OpenOptions) {
-    super(url, codec, mqd, options);
+    super(url, codec, mqd, { ref: options.ref, access, wait: options.wait });
     this.name = name;
     this.#mqd = mqd;
     this.#access = access;

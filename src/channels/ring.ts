@@ -22,16 +22,10 @@ import {
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
-import {
-  type ChannelInfo,
-  type ChannelOptions,
-  FdChannel,
-  type Message,
-  type ReceiveOptions,
-  type SendOptions,
-} from './channel.js';
+import { type ChannelInfo, FdChannel, type Message, type Outgoing, type Received } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
+import type { WaitOption } from './wait-strategy.js';
 
 // --- layout (mirrors include/typed_ipc_ring.h; byte offsets) -----------------------------------
 const MAGIC = 0x474e495243504954n; // the bytes "TIPCRING"
@@ -70,8 +64,6 @@ const SKIP = 0x80000000 | 0;
 const MAX_CAPACITY = 1 << 24;
 const MAX_MSG_SIZE = 1 << 20;
 const DEFAULT_CAPACITY = 1024;
-/** Largest encode buffer a channel keeps between sendMany calls (bytes). */
-const BATCH_KEPT = 1 << 20;
 const TWO_32 = 2 ** 32;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
@@ -531,7 +523,7 @@ async function openRing<T>(address: Address, codec: MessageCodec<T>, options: Op
       throw error;
     }
     const mismatch = segment.mismatch(url, codec);
-    if (mismatch === undefined) return new RingChannel(url, codec, segment, options);
+    if (mismatch === undefined) return new RingChannel(url, codec, segment, options.ref !== false, options.wait);
     segment.unmap();
     if (mismatch.kind === 'foreign') {
       throw new ValidationError('url', 'a typed-ipc ring', 'another kind of segment', { message: mismatch.message });
@@ -581,7 +573,6 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #ringId: bigint;
   readonly #one = new Uint8Array(1);
   readonly #drain = new Uint8Array(64);
-  #batch = new Uint8Array(0);
   /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
   readonly #stash: (Message<T> | Undecodable)[] = [];
   /** Pending waits of this channel for a message ([0]) and for room ([1]). */
@@ -590,7 +581,7 @@ export class RingChannel<T> extends FdChannel<T> {
   /** Set when the segment was found truncated: the mapping must not be touched again. */
   #truncated = false;
 
-  constructor(url: string, codec: MessageCodec<T>, segment: Segment, options: ChannelOptions) {
+  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
     const bell = check(
       libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0),
       'socket',
@@ -604,7 +595,7 @@ export class RingChannel<T> extends FdChannel<T> {
       segment.unmap();
       throw error;
     }
-    super(url, codec, bell, options);
+    super(url, codec, bell, { ref, wait });
     this.#segment = segment;
     this.#u8 = segment.u8;
     this.#i32 = segment.i32;
@@ -619,6 +610,13 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#bell = bell;
     this.#entry = entry;
     this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
+    this.useWaits({
+      readable: (wait) => this.#waitReadable(wait),
+      writable: (wait) => this.#waitWritable(wait),
+      // What the `wait` option's spin checks: the ring's memory, no system call.
+      ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
+    });
   }
 
   /** Takes a free registry entry, or one left by a dead process, and binds its doorbell. */
@@ -728,29 +726,9 @@ export class RingChannel<T> extends FdChannel<T> {
     }
   }
 
-  protected writeMessage(bytes: Uint8Array): boolean {
-    return this.#push(bytes, 0, 1) === 1;
-  }
-
-  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    this.checkPriority(options.priority);
-    const size = this.#size;
-    const total = values.length * size;
-    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer (up to
-    // 1 MiB is kept); it is copied when this call has to wait, as another sendMany could reuse it.
-    if (this.#batch.length < total && total <= BATCH_KEPT) this.#batch = new Uint8Array(total);
-    let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
-    const { codec } = this;
-    for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
-    let sent = this.sendsWaiting ? 0 : this.#push(buffer, 0, values.length);
-    if (sent === values.length) return;
-    if (buffer === this.#batch) buffer = buffer.slice(0, total);
-    const rest = (): boolean => {
-      sent += this.#push(buffer, sent, values.length - sent);
-      return sent === values.length;
-    };
-    await this.retryUntilSent(rest, this.waitOptions('send', options));
+  protected writeRecords(out: Outgoing): number {
+    // Every record is #size bytes (fixed-size codecs only), so record i is at i * #size.
+    return this.#push(out.bytes, out.sent, out.count - out.sent);
   }
 
   // --- consuming -------------------------------------------------------------------------------
@@ -828,22 +806,8 @@ export class RingChannel<T> extends FdChannel<T> {
     return stash.splice(0, n) as Message<T>[];
   }
 
-  protected readMessage(): Message<T> | undefined {
-    return this.#take(1)[0];
-  }
-
-  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    this.assertOpen();
-    const batch = this.#take(max);
-    if (batch.length > 0) return batch;
-    const wait = this.waitOptions('receive', options);
-    for (;;) {
-      await this.waitReadable(wait);
-      this.assertOpen();
-      const next = this.#take(max);
-      if (next.length > 0) return next;
-    }
+  protected readRecords(max: number, into: Received<T>[]): void {
+    for (const message of this.#take(max)) into.push(message);
   }
 
   // --- waiting ---------------------------------------------------------------------------------
@@ -944,7 +908,7 @@ export class RingChannel<T> extends FdChannel<T> {
     return 'recovered';
   }
 
-  protected override waitReadable(options: WaitOptions): Promise<void> {
+  #waitReadable(options: WaitOptions): Promise<void> {
     return this.#sleep(
       OFF_CONSUMERS_WAITING,
       () => this.#readable(),
@@ -954,7 +918,7 @@ export class RingChannel<T> extends FdChannel<T> {
     );
   }
 
-  protected override waitWritable(options: WaitOptions): Promise<void> {
+  #waitWritable(options: WaitOptions): Promise<void> {
     const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
     return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, FULL_RECHECK_MS, options);
   }
@@ -970,10 +934,7 @@ export class RingChannel<T> extends FdChannel<T> {
     idleRecheck: number,
     options: WaitOptions,
   ): Promise<void> {
-    // The `wait` option's spin, else SPIN loads: either way before the doorbell's syscalls.
-    if (this.spin !== undefined) {
-      if (this.spin.until(ready, options)) return;
-    } else for (let i = 0; i < SPIN; i++) if (ready()) return;
+    for (let i = 0; i < SPIN; i++) if (ready()) return;
     const state = recover();
     if (state === 'recovered') return;
     const word = (mask >> 2) + (this.#entry >> 5);

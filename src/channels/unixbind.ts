@@ -14,7 +14,7 @@
  */
 import { type BigIntStats, fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
-import { check, errnoName, errnos, libc, systemError } from '../native/index.js';
+import { check, errnoName, errnos, libc, sockets, systemError } from '../native/index.js';
 import { type SockAddr, unixAddress } from './sockaddr.js';
 
 /** A UNIX socket address as a URL names it: a filesystem path, or a name in the abstract namespace. */
@@ -86,7 +86,7 @@ function removeIfStale(sockaddr: SockAddr, type: number, path: string): boolean 
   if (!found.isSocket()) {
     throw systemError(errnos.EADDRINUSE, 'bind', path, 'the path exists and is not a socket; refusing to replace it');
   }
-  const probe = check(libc.socket(libc.AF_UNIX, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket');
+  const probe = sockets.openSocket(libc.AF_UNIX, type);
   let stale: boolean;
   try {
     stale = libc.connect(probe, sockaddr.bytes, sockaddr.length) !== 0 && libc.errno() === errnos.ECONNREFUSED;
@@ -169,4 +169,14 @@ export function unlinkSocketFile(address: UnixAddress): void {
     throw systemError(errnos.ENOTSOCK, 'unlink', address.path, 'it is not a socket file; refusing to remove it');
   }
   check(libc.unlink(address.path), 'unlink', address.path);
+}
+
+/** Makes a bound socket listen (`backlog`, default 128); when listen fails, the socket file just bound goes. */
+export function listenBound(fd: number, backlog: number | undefined, url: string, bound: BoundFile | undefined): void {
+  try {
+    sockets.listen(fd, backlog ?? 128, url);
+  } catch (error) {
+    removeBoundFile(bound);
+    throw error;
+  }
 }

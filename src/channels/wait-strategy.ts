@@ -13,7 +13,7 @@ import { UnsupportedError, ValidationError } from '../errors.js';
 import { libc } from '../native/index.js';
 
 /** The `wait` option of every channel: how long a waiting send or receive spins before it sleeps. */
-export interface WaitStrategy {
+export interface WaitOption {
   /**
    * Microseconds to keep checking (blocking the event loop) before sleeping, in [0, 1 000 000];
    * 0 (the default) sleeps at once, as without the option.
@@ -96,7 +96,7 @@ export function spinOf(wait: unknown): Spin | undefined {
       });
     }
   }
-  const { spinUs, yield: yields } = wait as WaitStrategy;
+  const { spinUs, yield: yields } = wait as WaitOption;
   if (yields !== undefined && typeof yields !== 'boolean') {
     throw new ValidationError('wait.yield', 'a boolean (default true)', describe(yields));
   }
