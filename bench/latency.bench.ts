@@ -170,11 +170,18 @@ export function pingpongBinary(): string {
 /** Runs the latency and CPU-cost measurements; returns one row per transport and variant. */
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 1 : 5;
-  const warmup = context.quick ? 500 : 2_000;
-  const count = warmup + (context.quick ? 2_000 : 10_000);
+  const warmup = context.quick ? 500 : 1_000;
+  const count = warmup + (context.quick ? 2_000 : 5_000);
   const binary = pingpongBinary();
   const env = { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint };
-  const variants = [
+  /** What runs: C (the baseline), Node's channels with each wait, and (mq only) Node's floor as a reference. */
+  const variants: {
+    name: string;
+    c: boolean;
+    reference?: boolean;
+    only?: Transport;
+    start(t: Transport): (role: 'ping' | 'pong', a: string, b: string) => ChildProcess;
+  }[] = [
     {
       name: 'c blocking calls',
       c: true,
@@ -199,16 +206,24 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
         spawnTs(peer, [role, t, a, b, String(count), String(SPIN_US), 'busy']),
     },
+    {
+      name: 'node koffi blocking mq_send/mq_receive, no event loop',
+      c: false,
+      reference: true,
+      only: 'mq',
+      start: () => (role: 'ping' | 'pong', a: string, b: string) =>
+        spawnTs(peer, [`raw-${role}`, 'mq', a, b, String(count)]),
+    },
   ];
   // LATENCY_TRANSPORTS=shm,tcp measures only those (a quicker look at one transport).
   const only = process.env.LATENCY_TRANSPORTS?.split(',');
   const names = (Object.keys(transports) as Transport[]).filter((t) => only === undefined || only.includes(t));
   const figures = new Map<string, Sampled[]>();
-  const steps = rounds * names.length * variants.length;
+  const steps = rounds * names.length * 4;
   let step = 0;
   for (let round = 0; round < rounds; round++) {
     for (const transport of names) {
-      for (const variant of variants) {
+      for (const variant of variants.filter((v) => v.only === undefined || v.only === transport)) {
         context.progress(step++ / (steps + 1), `round ${round + 1}: ${transport}, ${variant.name}`);
         const trips = await pair(transport, variant.start(transport), variant.c);
         const key = `${transport}\0${variant.name}`;
@@ -241,7 +256,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const transport of names) {
     const c = figures.get(`${transport}\0${variants[0]!.name}`)!;
-    for (const variant of variants) {
+    for (const variant of variants.filter((v) => v.only === undefined || v.only === transport)) {
       const runs = figures.get(`${transport}\0${variant.name}`)!;
       const p50 = median(runs.map((r) => r.p50));
       const p99 = median(runs.map((r) => r.p99));
@@ -266,6 +281,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         msgPerSec: median(runs.map((r) => r.rate)),
         latency: { p50Us: p50, p99Us: p99 },
         ...(variant.c ? { baseline: 'c' as const } : {}),
+        ...(variant.reference ? { reference: true } : {}),
         notes: notes.join('; '),
       });
     }
