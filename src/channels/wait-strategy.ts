@@ -1,14 +1,13 @@
 /**
  * A channel's wait strategy (the `wait` option), in the spirit of Aeron's idle strategies: how a send
  * or receive that cannot go on now waits. By default it sleeps at once (epoll through the event
- * loop, a doorbell on the ring) and a wake-up costs the kernel's scheduling latency, some
- * microseconds to tens of them. With `{ spinUs: n }` it first keeps checking for up to n
- * microseconds (non-blocking retries: memory loads on the ring, `poll(fd, 0)` on a descriptor) and
- * only then sleeps, so a message that comes within the spin is seen within a fraction of a
- * microsecond. The spin runs on the JavaScript thread: the event loop does nothing else meanwhile
- * (timers, other channels, I/O callbacks wait), and the process burns a core for as long as it
- * spins. docs/latency.md has the figures and when to choose what.
- */
+ * loop, a doorbell on the ring) and a wake-up costs the kernel's scheduling latency and a turn of
+ * the event loop, 10 to 30 µs between two Node processes. With `{ spinUs: n }` the base's one wait
+ * (FdChannel.waitFor) first keeps checking for up to n microseconds (memory loads on the ring,
+ * `poll(fd, 0)` on a descriptor), by default with sched_yield(2) between checks (Aeron's yielding
+ * strategy; `yield: false` is its busy spin), and only then sleeps. The spin runs on the JavaScript
+ * thread: the event loop does nothing else meanwhile, and the process spends CPU for as long as it
+ * spins. docs/latency.md has the figures beside C, the CPU cost and when to choose what. */
 import { UnsupportedError, ValidationError } from '../errors.js';
 import { libc } from '../native/index.js';
 
