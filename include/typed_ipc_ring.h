@@ -81,7 +81,80 @@ extern "C" {
 #define TIPC_RING_SEQ_SKIP 0x80000000u
 #define TIPC_RING_MAX_CAPACITY (1u << 24)
 #define TIPC_RING_MAX_MSG_SIZE (1u << 20)
-#define TIPC_RING_RECOVERY_MS 10
+/* Timing, the same in every implementation (docs/ring-protocol.md, "Waiting and waking"). */
+#define TIPC_RING_SPIN 256                /* tries at the ring before a waiter registers as a sleeper */
+#define TIPC_RING_RECOVERY_MS 10          /* recheck of a claimed, unfinished slot whose owner may be dead */
+#define TIPC_RING_PRODUCER_RECHECK_MS 100 /* an idle producer asleep on a full ring looks for dead consumers */
+#define TIPC_RING_CONSUMER_RECHECK_MS 1000 /* an idle consumer asleep on an empty ring checks for truncation */
+#define TIPC_RING_OPEN_ATTEMPTS 100       /* rounds of create / open / replace before -EBUSY */
+
+/** The ring header as a struct: the offsets above are its offsetof (checked below, and against
+ * src/channels/ring/layout.ts by test/channels/ring-layout.test.ts). Peers index the mapping with the
+ * TIPC_RING_OFF_* constants; the struct documents the layout and lets C code name fields. */
+typedef struct tipc_ring_header {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t reserved_12;
+  uint32_t msg_size;
+  uint32_t slots;
+  int32_t creator_pid;
+  uint32_t max_handles;
+  uint64_t ring_id;
+  uint32_t seq_offset;
+  uint32_t data_offset;
+  uint64_t total_size;
+  uint32_t capacity;
+  uint32_t reserved_60;
+  char fingerprint[TIPC_RING_FINGERPRINT_MAX];
+  _Alignas(64) uint64_t tail; /* own cache line */
+  _Alignas(64) uint64_t head; /* own cache line */
+  _Alignas(64) uint32_t consumers_waiting[TIPC_RING_HANDLES / 32];
+  uint32_t producers_waiting[TIPC_RING_HANDLES / 32];
+  _Alignas(64) uint64_t recovered;
+  uint64_t abandoned;
+} tipc_ring_header;
+
+/** One registry entry (TIPC_RING_ENTRY_SIZE bytes, at TIPC_RING_OFF_REGISTRY + e * TIPC_RING_ENTRY_SIZE). */
+typedef struct tipc_ring_entry {
+  uint32_t pid;
+  uint32_t reserved_4;
+  uint64_t start_time; /* one 64-bit atomic */
+  uint64_t prod_pos;
+  uint32_t prod_count;
+  uint32_t reserved_28;
+  uint64_t cons_pos;
+  uint32_t cons_count;
+  uint32_t reserved_44[5];
+} tipc_ring_entry;
+
+#define TIPC__CHECK_OFFSET(type, field, off) _Static_assert(offsetof(type, field) == (off), #field " offset")
+TIPC__CHECK_OFFSET(tipc_ring_header, magic, TIPC_RING_OFF_MAGIC);
+TIPC__CHECK_OFFSET(tipc_ring_header, version, TIPC_RING_OFF_VERSION);
+TIPC__CHECK_OFFSET(tipc_ring_header, msg_size, TIPC_RING_OFF_MSG_SIZE);
+TIPC__CHECK_OFFSET(tipc_ring_header, slots, TIPC_RING_OFF_SLOTS);
+TIPC__CHECK_OFFSET(tipc_ring_header, creator_pid, TIPC_RING_OFF_CREATOR_PID);
+TIPC__CHECK_OFFSET(tipc_ring_header, max_handles, TIPC_RING_OFF_MAX_HANDLES);
+TIPC__CHECK_OFFSET(tipc_ring_header, ring_id, TIPC_RING_OFF_RING_ID);
+TIPC__CHECK_OFFSET(tipc_ring_header, seq_offset, TIPC_RING_OFF_SEQ);
+TIPC__CHECK_OFFSET(tipc_ring_header, data_offset, TIPC_RING_OFF_DATA);
+TIPC__CHECK_OFFSET(tipc_ring_header, total_size, TIPC_RING_OFF_TOTAL_SIZE);
+TIPC__CHECK_OFFSET(tipc_ring_header, capacity, TIPC_RING_OFF_CAPACITY);
+TIPC__CHECK_OFFSET(tipc_ring_header, fingerprint, TIPC_RING_OFF_FINGERPRINT);
+TIPC__CHECK_OFFSET(tipc_ring_header, tail, TIPC_RING_OFF_TAIL);
+TIPC__CHECK_OFFSET(tipc_ring_header, head, TIPC_RING_OFF_HEAD);
+TIPC__CHECK_OFFSET(tipc_ring_header, consumers_waiting, TIPC_RING_OFF_CONSUMERS_WAITING);
+TIPC__CHECK_OFFSET(tipc_ring_header, producers_waiting, TIPC_RING_OFF_PRODUCERS_WAITING);
+TIPC__CHECK_OFFSET(tipc_ring_header, recovered, TIPC_RING_OFF_RECOVERED);
+TIPC__CHECK_OFFSET(tipc_ring_header, abandoned, TIPC_RING_OFF_ABANDONED);
+TIPC__CHECK_OFFSET(tipc_ring_entry, pid, TIPC_RING_E_PID);
+TIPC__CHECK_OFFSET(tipc_ring_entry, start_time, TIPC_RING_E_START_TIME);
+TIPC__CHECK_OFFSET(tipc_ring_entry, prod_pos, TIPC_RING_E_PROD_POS);
+TIPC__CHECK_OFFSET(tipc_ring_entry, prod_count, TIPC_RING_E_PROD_COUNT);
+TIPC__CHECK_OFFSET(tipc_ring_entry, cons_pos, TIPC_RING_E_CONS_POS);
+TIPC__CHECK_OFFSET(tipc_ring_entry, cons_count, TIPC_RING_E_CONS_COUNT);
+_Static_assert(sizeof(tipc_ring_header) <= TIPC_RING_OFF_REGISTRY, "the header ends before the registry");
+_Static_assert(sizeof(tipc_ring_entry) == TIPC_RING_ENTRY_SIZE, "registry entry size");
+#undef TIPC__CHECK_OFFSET
 
 /** An open handle on a ring. */
 typedef struct tipc_ring {
@@ -224,39 +297,45 @@ static inline int tipc__live_intent_covers(tipc_ring *r, size_t pos_field, size_
   return 0;
 }
 
+/* What a recovery attempt found: nothing claimed and unfinished (idle), a claimed slot whose owner
+ * lives (stuck: look again in TIPC_RING_RECOVERY_MS), or a dead owner's slot that it recovered. */
+#define TIPC__IDLE 0
+#define TIPC__RECOVERED 1
+#define TIPC__STUCK 2
+
 /* The slot at `head` was claimed by a producer that never published it: if that producer is dead,
- * publish the slot as a skip so consumers move on. Returns 1 when something changed. */
+ * publish the slot as a skip so consumers move on. */
 static inline int tipc__recover_producer(tipc_ring *r) {
   uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
   uint32_t s = atomic_load_explicit(tipc__seq(r, h), memory_order_seq_cst);
-  if (s != (uint32_t)h) return 0;
-  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst) <= h) return 0;
-  if (tipc__live_intent_covers(r, TIPC_RING_E_PROD_POS, TIPC_RING_E_PROD_COUNT, h)) return 0;
+  if (s != (uint32_t)h) return TIPC__IDLE;
+  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst) <= h) return TIPC__IDLE;
+  if (tipc__live_intent_covers(r, TIPC_RING_E_PROD_POS, TIPC_RING_E_PROD_COUNT, h)) return TIPC__STUCK;
   uint32_t expected = (uint32_t)h;
   if (!atomic_compare_exchange_strong_explicit(tipc__seq(r, h), &expected, (uint32_t)(h + 1) ^ TIPC_RING_SEQ_SKIP,
                                                memory_order_seq_cst, memory_order_relaxed))
-    return 0;
+    return TIPC__RECOVERED; /* published meanwhile: something changed all the same */
   atomic_fetch_add_explicit(TIPC__A64(r, TIPC_RING_OFF_RECOVERED), 1, memory_order_relaxed);
   tipc__ring_bells(r, TIPC_RING_OFF_CONSUMERS_WAITING);
-  return 1;
+  return TIPC__RECOVERED;
 }
 
 /* The slot the producers need next still holds a message that a consumer claimed but never
- * released: if that consumer is dead, release the slot. Returns 1 when something changed. */
+ * released: if that consumer is dead, release the slot. */
 static inline int tipc__recover_consumer(tipc_ring *r) {
   uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
   uint64_t p = t - r->slots;
-  if (t < r->slots) return 0;
+  if (t < r->slots) return TIPC__IDLE;
   uint32_t s = atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst);
-  if (s != (uint32_t)(p + 1) && s != ((uint32_t)(p + 1) ^ TIPC_RING_SEQ_SKIP)) return 0;
-  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst) <= p) return 0;
-  if (tipc__live_intent_covers(r, TIPC_RING_E_CONS_POS, TIPC_RING_E_CONS_COUNT, p)) return 0;
+  if (s != (uint32_t)(p + 1) && s != ((uint32_t)(p + 1) ^ TIPC_RING_SEQ_SKIP)) return TIPC__IDLE;
+  if (atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst) <= p) return TIPC__IDLE;
+  if (tipc__live_intent_covers(r, TIPC_RING_E_CONS_POS, TIPC_RING_E_CONS_COUNT, p)) return TIPC__STUCK;
   if (!atomic_compare_exchange_strong_explicit(tipc__seq(r, t), &s, (uint32_t)t, memory_order_seq_cst,
                                                memory_order_relaxed))
-    return 0;
+    return TIPC__RECOVERED; /* released meanwhile */
   atomic_fetch_add_explicit(TIPC__A64(r, TIPC_RING_OFF_ABANDONED), 1, memory_order_relaxed);
   tipc__ring_bells(r, TIPC_RING_OFF_PRODUCERS_WAITING);
-  return 1;
+  return TIPC__RECOVERED;
 }
 
 /* ---- the queue ------------------------------------------------------------------------------ */
@@ -366,11 +445,12 @@ static inline int tipc__intact(tipc_ring *r) {
   return 0;
 }
 
-/* Sleeps on the doorbell until woken, the deadline passes, or the recovery interval elapses.
- * `mask_off` selects the consumers' or the producers' sleeper mask. Returns -EIO (nothing touched)
- * when the segment was found truncated on waking. */
+/* Sleeps on the doorbell until woken, the deadline passes, or `recheck_ms` elapses (the recovery
+ * interval while a slot is stuck, else the side's idle recheck). `mask_off` selects the consumers'
+ * or the producers' sleeper mask. Returns -EIO (nothing touched) when the segment was found
+ * truncated on waking. */
 static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
-                               int forever) {
+                               int forever, int recheck_ms) {
   _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
   uint32_t bit = 1u << (r->entry % 32);
   tipc__drain_bell(r);
@@ -378,7 +458,7 @@ static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_r
   /* Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit then
    * check the ring again, both seq_cst, so one of us sees the other. */
   if (!ready(r)) {
-    int wait_ms = TIPC_RING_RECOVERY_MS;
+    int wait_ms = recheck_ms;
     if (!forever) {
       uint64_t now = tipc__now_ms();
       uint64_t left = deadline > now ? deadline - now : 0;
@@ -401,9 +481,12 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
     uint32_t k = tipc_ring_try_send_many(r, msgs, n);
     if (k > 0 || n == 0) return (int)k;
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
-    if (spin < 64) continue; /* brief bounded spinning before sleeping */
-    if (tipc__recover_consumer(r)) continue;
-    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0) != 0) return -EIO;
+    if (spin < TIPC_RING_SPIN) continue; /* brief bounded spinning before sleeping */
+    int state = tipc__recover_consumer(r);
+    if (state == TIPC__RECOVERED) continue;
+    int recheck = state == TIPC__STUCK ? TIPC_RING_RECOVERY_MS : TIPC_RING_PRODUCER_RECHECK_MS;
+    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0, recheck) != 0)
+      return -EIO;
   }
 }
 
@@ -415,9 +498,12 @@ static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int
     uint32_t k = tipc_ring_try_recv_many(r, out, max);
     if (k > 0 || max == 0) return (int)k;
     if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
-    if (spin < 64) continue;
-    if (tipc__recover_producer(r)) continue;
-    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0) != 0) return -EIO;
+    if (spin < TIPC_RING_SPIN) continue;
+    int state = tipc__recover_producer(r);
+    if (state == TIPC__RECOVERED) continue;
+    int recheck = state == TIPC__STUCK ? TIPC_RING_RECOVERY_MS : TIPC_RING_CONSUMER_RECHECK_MS;
+    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0, recheck) != 0)
+      return -EIO;
   }
 }
 
@@ -756,7 +842,7 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
     return -EINVAL;
   char path[300], tmp[300];
   snprintf(path, sizeof path, "/dev/shm%s", name);
-  for (int attempt = 0; attempt < 100; attempt++) {
+  for (int attempt = 0; attempt < TIPC_RING_OPEN_ATTEMPTS; attempt++) {
     int rc = tipc_ring_open_fp(out, name, msg_size, fingerprint);
     if (rc != -ENOENT && rc != -EINVAL && rc != -EPROTO) return rc;
     if (rc == -ENOENT) {

@@ -16,9 +16,9 @@ import type { MessageCodec } from '../codecs/codec.js';
 import { UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnoName, errnos, libc, sockets, systemError } from '../native/index.js';
 import type { Channel } from './channel.js';
+import { checkAccess, checkCreate, checkMode } from './options.js';
 import { adoptStream, frameSize, oneWay, StreamChannel, sharedTooLarge } from './stream.js';
 import type { OpenOptions, PairOptions, Transport } from './transport.js';
-import { checkMode } from './unixbind.js';
 import type { Address } from './url.js';
 import { peerWait, sleepUntil } from './wait.js';
 
@@ -100,16 +100,15 @@ function checkOpenedFifo(fd: number, path: string): void {
 async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<Channel<T>> {
   if (address.scheme !== 'fifo') throw new UnsupportedError(`${address.url}: not a fifo: URL`);
   const { path, url } = address;
-  const access = options.access;
-  if (access !== 'send' && access !== 'receive') {
-    throw new ValidationError(
-      'access',
-      "'send' or 'receive' (a FIFO is one-way: open one end to send and another to receive)",
-      String(access),
-    );
-  }
+  const access = checkAccess(
+    options.access,
+    ['send', 'receive'],
+    'a FIFO is one-way: open one end to send and another to receive',
+  );
+  const { create, exclusive } = checkCreate(options);
+  const mode = checkMode(options.mode);
   if (options.shared === true && frameSize(codec) > libc.PIPE_BUF) throw sharedTooLarge(url, frameSize(codec));
-  if (options.create === true) await createFifo(path, checkMode(options.mode ?? 0o600), options.exclusive === true);
+  if (create) await createFifo(path, mode, exclusive);
   checkIsFifo(path);
   // A reader's open returns at once: the kernel offers no non-blocking way to learn that a writer
   // opened. Its receive waits for the first writer instead (see #fill: 0 without POLLHUP is no EOF).

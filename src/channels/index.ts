@@ -40,6 +40,7 @@ export {
   type NatsStreamLimits,
   type NatsTlsOptions,
 } from './nats.js';
+export { type RingHeader, readRingHeader } from './ring.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
 export type {

@@ -200,17 +200,27 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       throw new MessageSizeError(
         size,
         this.codec.size,
-        `${syscall} to ${to}: a ${size}-byte message is too large for this ${this.transport} socket (EMSGSIZE); raise /proc/sys/net/core/wmem_max or use a smaller schema`,
+        `${syscall} ${to === undefined ? `on ${this.url}` : `to ${to}`}: a ${size}-byte message is too large for this ${this.transport} socket (EMSGSIZE); raise /proc/sys/net/core/wmem_max or use a smaller schema`,
       );
     }
+    // The receiver is gone: one error class on every transport (ChannelClosedError), the errno as its cause.
     const peerGone =
       errno === errnos.EPIPE ||
       errno === errnos.ECONNRESET ||
       errno === errnos.ENOTCONN ||
-      (errno === errnos.ECONNREFUSED && this.transport !== 'udp' && to === undefined);
+      (errno === errnos.ECONNREFUSED && to === undefined);
     if (peerGone) {
+      const cause = systemError(errno, syscall, this.#peerUrl ?? this.url);
+      if (this.transport === 'udp') {
+        throw new ChannelClosedError(
+          `${syscall} on ${this.url}: nothing is bound at ${this.#peerUrl ?? this.url} any more (an earlier datagram drew an ICMP port unreachable, ${errnoName(errno)}); this datagram was not sent. The socket stays usable: a later send reaches a receiver that binds the port again`,
+          { cause },
+        );
+      }
       const hint = this.#connector && this.#received === 0 ? `; ${refusalHint(this.url)}` : '';
-      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})${hint}`);
+      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})${hint}`, {
+        cause,
+      });
     }
     to ??= this.#peerUrl ?? this.url;
     const hints: Partial<Record<string, string>> = {
@@ -398,7 +408,8 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   }
 
   info(): ChannelInfo {
-    const base = {
+    this.assertOpen();
+    return {
       url: this.url,
       transport: this.transport,
       messageSize: this.codec.size,
@@ -406,10 +417,6 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       peerUrl: this.#peerUrl,
       peer: this.peer,
       ...(this.transport === 'unix+dgram' ? { admits: describeAllow(this.#allow), refused: this.#refused } : {}),
-    };
-    if (this.closed) return base;
-    return {
-      ...base,
       sendBufferBytes: sockets.getIntOption(this.#fd, libc.SO_SNDBUF),
       receiveBufferBytes: sockets.getIntOption(this.#fd, libc.SO_RCVBUF),
     };
@@ -571,7 +578,7 @@ const seqpacket: Transport = {
     return closingOnError(fd, () => {
       // Accepted connections inherit it: records sent before accept carry credentials too.
       passCredentials(fd);
-      const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
+      const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode);
       listenBound(fd, options.backlog, unix.url, bound);
       const init = { url: unix.url, transport: 'unix+seqpacket', fd, options, bound, unix: true, allow };
       return new SeqpacketListener(init, codec);
@@ -625,7 +632,7 @@ const unixDgram: Transport = {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
       // Before bind: no datagram can arrive without its sender's credentials.
       if (allow !== undefined) passCredentials(fd);
-      const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode ?? 0o600);
+      const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode);
       return new SocketChannel(codec, {
         scheme: 'unix+dgram',
         url: unix.url,

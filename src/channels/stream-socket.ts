@@ -109,7 +109,7 @@ async function listenStream<T>(address: Address, codec: MessageCodec<T>, options
   try {
     let bound: BoundFile | undefined;
     if (address.scheme === 'unix+stream') {
-      bound = bindUnix(fd, address, libc.SOCK_STREAM, options.mode ?? 0o600);
+      bound = bindUnix(fd, address, libc.SOCK_STREAM, options.mode);
     } else {
       sockets.setIntOption(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
       check(libc.bind(fd, endpoint.bytes, endpoint.length), 'bind', address.url);

@@ -287,6 +287,7 @@ export class StreamChannel<T> extends FdChannel<T> {
   }
 
   info(): ChannelInfo {
+    this.assertOpen();
     return {
       url: this.url,
       transport: this.transport,
@@ -295,7 +296,7 @@ export class StreamChannel<T> extends FdChannel<T> {
       ...(this.#fixed ? { pending: Math.floor((this.#end - this.#start) / this.#frame) } : {}),
       queuedRecords: this.queuedSends,
       shared: this.#atomic,
-      ...(this.#kind === 'pipe' && !this.closed ? { pipeSize: libc.fcntl(this.#fd, libc.F_GETPIPE_SZ) } : {}),
+      ...(this.#kind === 'pipe' ? { pipeSize: libc.fcntl(this.#fd, libc.F_GETPIPE_SZ) } : {}),
       ...(this.peer === undefined ? {} : { peer: this.peer }),
     };
   }

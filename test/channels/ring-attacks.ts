@@ -147,9 +147,9 @@ export function ringAttacks(cleanup: Cleanup) {
       const flood = await finished(asNobody(attacker, ['flood', id, '2000']), 30_000);
       const used = pids.map((pid, i) => [cpuSeconds(pid) - before[i]![0], sleepsOf(pid) - before[i]![1]] as const);
       // A waiter woken by every datagram wakes thousands of times and burns CPU on it (1-2 s of 2 s
-      // on an idle machine); asleep, it wakes only on its own timers: the C peer every 10 ms to look
-      // for dead peers (at most 200 times in 2 s), Node once a second. Wake-ups are counted, not
-      // timed, so a loaded machine cannot hide a flood that gets through.
+      // on an idle machine); asleep, it wakes only on its own timers: C and Node consumers once a
+      // second (the idle recheck, docs/ring-protocol.md). Wake-ups are counted, not timed, so a
+      // loaded machine cannot hide a flood that gets through.
       const why = `[CPU seconds, wake-ups] of the C and the Node waiter during the flood: ${JSON.stringify(used)}`;
       for (const [seconds, wakeups] of used) {
         expect(wakeups, why).toBeLessThan(400);

@@ -1,0 +1,498 @@
+/**
+ * The ring's channel: the queue algorithm of docs/ring-protocol.md ("Sending", "Receiving", "Waiting
+ * and waking", "Dead peers") over a mapped segment, read and written in place through Atomics.
+ * Steady state makes no system call: a doorbell datagram is sent only to peers that registered as
+ * sleeping.
+ */
+import { fstatSync } from 'node:fs';
+import type { MessageCodec } from '../../codecs/codec.js';
+import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
+import type { WaitOptions } from '../../native/index.js';
+import { type ChannelInfo, FdChannel, type Outgoing, type Received } from '../channel.js';
+import type { WaitOption } from '../wait-strategy.js';
+import { Doorbell, removeBellDirectory } from './doorbell.js';
+import { ringLayout } from './layout.js';
+import { alive } from './liveness.js';
+import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
+
+const {
+  OFF_MSG_SIZE,
+  OFF_SLOTS,
+  OFF_CREATOR_PID,
+  OFF_RING_ID,
+  OFF_SEQ,
+  OFF_DATA,
+  OFF_CAPACITY,
+  OFF_TAIL,
+  OFF_HEAD,
+  OFF_CONSUMERS_WAITING,
+  OFF_PRODUCERS_WAITING,
+  OFF_RECOVERED,
+  OFF_ABANDONED,
+  OFF_REGISTRY,
+  HANDLES,
+  ENTRY_SIZE,
+  E_PID,
+  E_START_TIME,
+  E_PROD_POS,
+  E_PROD_COUNT,
+  E_CONS_POS,
+  E_CONS_COUNT,
+  SKIP,
+  SPIN,
+  RECOVERY_MS,
+  PRODUCER_RECHECK_MS,
+  CONSUMER_RECHECK_MS,
+} = ringLayout;
+
+/** Messages up to this many bytes are copied into a slot word by word (see #copyIn). */
+const SMALL_MESSAGE = 64;
+/** BigUint64 indexes of the tail and the head. */
+const TAIL_64 = OFF_TAIL >> 3;
+const HEAD_64 = OFF_HEAD >> 3;
+const LOW_32 = 0xffffffffn;
+/** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
+const TAIL_LO = OFF_TAIL >> 2;
+const TAIL_HI = TAIL_LO + 1;
+const HEAD_LO = OFF_HEAD >> 2;
+const HEAD_HI = HEAD_LO + 1;
+/** Words of a sleeper mask (one bit per handle). */
+const MASK_WORDS = HANDLES / 32;
+
+/** A channel on a shared-memory ring. */
+export class RingChannel<T> extends FdChannel<T> {
+  readonly transport = 'shm';
+  readonly #segment: Segment;
+  readonly #u8: Uint8Array;
+  readonly #i32: Int32Array;
+  readonly #i64: BigUint64Array;
+  readonly #size: number;
+  readonly #slots: number; // a power of two
+  readonly #capacity: number; // messages held before producers wait; <= slots
+  readonly #mask: number;
+  readonly #seq: number; // int32 index of seq[0]
+  readonly #data: number; // byte offset of slot 0
+  readonly #entry: number;
+  readonly #entryBase: number; // int32 index of this handle's registry entry
+  readonly #bell: Doorbell;
+  readonly #ringId: bigint;
+  /** Int32 words of a message small enough to be copied word by word (0: copied with set()). */
+  readonly #smallWords: number;
+  /** The send buffer last copied word by word, and its Int32Array view (the base reuses one buffer). */
+  #wordSource: Uint8Array | undefined;
+  #wordView: Int32Array = new Int32Array(0);
+  /** Pending waits of this channel for a message ([0]) and for room ([1]). */
+  readonly #sleepers = [0, 0];
+  #nextRecovery = 0;
+  /** Set when the segment was found truncated: the mapping must not be touched again. */
+  #truncated = false;
+
+  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
+    const ringId = segment.view.getBigUint64(OFF_RING_ID, true);
+    let bell: Doorbell;
+    let entry: number;
+    try {
+      bell = new Doorbell(ringId, url);
+    } catch (error) {
+      segment.unmap();
+      throw error;
+    }
+    try {
+      entry = registerHandle(segment, bell, url);
+    } catch (error) {
+      bell.close();
+      segment.unmap();
+      throw error;
+    }
+    super(url, codec, bell.fd, { ref, wait });
+    this.#segment = segment;
+    this.#u8 = segment.u8;
+    this.#i32 = segment.i32;
+    this.#i64 = segment.i64;
+    this.#size = segment.u32(OFF_MSG_SIZE);
+    this.#slots = segment.u32(OFF_SLOTS);
+    this.#capacity = segment.u32(OFF_CAPACITY);
+    this.#mask = this.#slots - 1;
+    this.#seq = segment.u32(OFF_SEQ) >> 2;
+    this.#data = segment.u32(OFF_DATA);
+    this.#ringId = ringId;
+    this.#bell = bell;
+    this.#entry = entry;
+    this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+    this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
+    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
+    this.useWaits({
+      readable: (wait) => this.#waitReadable(wait),
+      writable: (wait) => this.#waitWritable(wait),
+      // What the `wait` option's spin checks: the ring's memory, no system call.
+      ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
+    });
+  }
+
+  // --- producing -------------------------------------------------------------------------------
+  /**
+   * Claims up to `n` free slots at the tail, copies `n` messages from `source` (starting at message
+   * `first`) and publishes them. Returns how many were sent; 0 when the ring is full.
+   */
+  #push(source: Uint8Array, first: number, n: number): number {
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const intent = this.#entryBase + (E_PROD_POS >> 2);
+    let claimed = false;
+    for (;;) {
+      const tail = Atomics.load(this.#i64, TAIL_64);
+      // Positions are 64-bit; slot words and intents need the two halves, read as int32 words after
+      // the atomic load (no BigInt arithmetic per batch). Halves of a later tail than `tail` make the
+      // CAS below fail (tail only grows), so a claim is only ever made with the halves of `tail`.
+      const lo = i32[TAIL_LO]! >>> 0;
+      const hi = i32[TAIL_HI]!;
+      const room = this.#capacity < this.#slots ? Math.min(n, this.#room(lo)) : n;
+      let k = 0;
+      // The first seq is read atomically; the others were written before a store we have seen
+      // (docs/ring-protocol.md, "Batches").
+      if (room > 0 && Atomics.load(i32, seq + (lo & mask)) === (lo | 0)) {
+        k = 1;
+        while (k < room && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
+      }
+      if (k === 0) {
+        if (claimed) Atomics.store(i32, intent + 2, 0);
+        return 0;
+      }
+      // The intent (position, count) is visible before the claim: a recoverer that sees the claim sees it.
+      i32[intent] = lo | 0;
+      i32[intent + 1] = hi;
+      i32[intent + 2] = k;
+      claimed = true;
+      // 1n is a literal: the usual single message allocates no BigInt for the new tail's addend.
+      if (Atomics.compareExchange(this.#i64, TAIL_64, tail, tail + (k === 1 ? 1n : BigInt(k))) !== tail) continue;
+      const index = lo & mask;
+      this.#copyIn(source, first, index, k);
+      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
+      // One seq_cst store publishes the whole batch.
+      Atomics.store(i32, seq + index, (lo + 1) | 0);
+      this.#ringBells(OFF_CONSUMERS_WAITING);
+      return k;
+    }
+  }
+
+  /** Copies `k` messages of `source` from message `first` on into the slots from `index` on (wrapping). */
+  #copyIn(source: Uint8Array, first: number, index: number, k: number): void {
+    const size = this.#size;
+    const u8 = this.#u8;
+    const at = this.#data + index * size;
+    if (k === 1 && first === 0 && source.length === size) {
+      // One message (send()): no subarray to allocate; a small one is copied a word at a time, which
+      // beats TypedArray.set's call for a few dozen bytes.
+      const words = this.#smallWords;
+      if (words > 0 && (source.byteOffset & 3) === 0) {
+        if (source !== this.#wordSource) {
+          this.#wordSource = source;
+          this.#wordView = new Int32Array(source.buffer, source.byteOffset, words);
+        }
+        const from = this.#wordView;
+        const i32 = this.#i32;
+        const to = at >> 2;
+        for (let w = 0; w < words; w++) i32[to + w] = from[w]!;
+      } else {
+        u8.set(source, at);
+      }
+      return;
+    }
+    const start = first * size;
+    const run = Math.min(k, this.#slots - index);
+    u8.set(source.subarray(start, start + run * size), at);
+    if (run < k) u8.set(source.subarray(start + run * size, start + k * size), this.#data);
+  }
+
+  protected writeRecords(out: Outgoing): number {
+    // Every record is #size bytes (fixed-size codecs only), so record i is at i * #size.
+    return this.#push(out.bytes, out.sent, out.count - out.sent);
+  }
+
+  // --- consuming -------------------------------------------------------------------------------
+  /**
+   * Claims up to `max` published slots at the head, decodes them into `into` (a record that fails to
+   * decode as its DecodeError, in its place: it is consumed either way) and releases them. Appends
+   * nothing when the ring is empty.
+   */
+  protected readRecords(max: number, into: Received<T>[]): void {
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const intent = this.#entryBase + (E_CONS_POS >> 2);
+    let claimed = false;
+    for (;;) {
+      const head = Atomics.load(this.#i64, HEAD_64);
+      // As in #push: the halves of a later head only lead to a failing CAS.
+      const lo = i32[HEAD_LO]! >>> 0;
+      const hi = i32[HEAD_HI]!;
+      let k = 0;
+      let s = Atomics.load(i32, seq + (lo & mask));
+      if (s === ((lo + 1) | 0) || s === ((lo + 1) ^ SKIP)) {
+        k = 1;
+        while (k < max) {
+          s = i32[seq + ((lo + k) & mask)]!;
+          const published = (lo + k + 1) | 0;
+          if (s !== published && s !== (published ^ SKIP)) break;
+          k++;
+        }
+      }
+      if (k === 0) {
+        if (claimed) Atomics.store(i32, intent + 2, 0);
+        return;
+      }
+      i32[intent] = lo | 0;
+      i32[intent + 1] = hi;
+      i32[intent + 2] = k;
+      claimed = true;
+      if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
+      const before = into.length;
+      this.#decodeOut(lo, k, into);
+      const slots = this.#slots;
+      for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
+      // One seq_cst store releases the whole batch.
+      Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
+      this.#ringBells(OFF_PRODUCERS_WAITING);
+      if (into.length > before) return;
+      // Every slot of the batch was a skip: look again.
+    }
+  }
+
+  /** Decodes the claimed messages of positions lo .. lo + k - 1 (skips deliver nothing) into `into`. */
+  #decodeOut(lo: number, k: number, into: Received<T>[]): void {
+    const { codec } = this;
+    const i32 = this.#i32;
+    const mask = this.#mask;
+    const seq = this.#seq;
+    const size = this.#size;
+    const data = this.#data;
+    const u8 = this.#u8;
+    for (let j = 0; j < k; j++) {
+      const index = (lo + j) & mask;
+      if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
+      try {
+        // Decoded in place, from the mapped slot: no copy of the message before the codec reads it.
+        into.push({ value: codec.decode(u8, data + index * size), priority: 0 });
+      } catch (error) {
+        into.push(error instanceof Error ? error : new DecodeError('', String(error)));
+      }
+    }
+  }
+
+  // --- waiting ---------------------------------------------------------------------------------
+  #readable(): boolean {
+    const h = Atomics.load(this.#i32, HEAD_LO) >>> 0;
+    const s = Atomics.load(this.#i32, this.#seq + (h & this.#mask));
+    return s === ((h + 1) | 0) || s === ((h + 1) ^ SKIP);
+  }
+
+  #writable(): boolean {
+    const t = Atomics.load(this.#i32, TAIL_LO) >>> 0;
+    if (this.#capacity < this.#slots && this.#room(t) === 0) return false;
+    return Atomics.load(this.#i32, this.#seq + (t & this.#mask)) === (t | 0);
+  }
+
+  /**
+   * Messages that fit before `capacity` is reached, for a ring with fewer messages than slots.
+   * `tailLo` is the tail's low half: tail - head is below 2^31 (at most the capacity, or negative
+   * for a stale tail), so the int32 difference of the low halves is exact.
+   */
+  #room(tailLo: number): number {
+    const used = (tailLo - Atomics.load(this.#i32, HEAD_LO)) | 0;
+    return used >= this.#capacity ? 0 : this.#capacity - Math.max(0, used);
+  }
+
+  /** Sends a doorbell datagram to every sleeper registered in the mask at `offset`, clearing it. */
+  #ringBells(offset: number): void {
+    this.#bell.ring(this.#i32, offset >> 2, MASK_WORDS);
+  }
+
+  /** Whether `alive` holds for a registry entry whose intent (at `field`) covers `position`. */
+  #liveIntentCovers(field: number, position: bigint): boolean {
+    for (let e = 0; e < HANDLES; e++) {
+      const base = OFF_REGISTRY + e * ENTRY_SIZE;
+      const pid = Atomics.load(this.#i32, (base + E_PID) >> 2);
+      if (pid === 0) continue;
+      const count = Atomics.load(this.#i32, (base + field + 8) >> 2);
+      const start = Atomics.load(this.#i64, (base + field) >> 3);
+      if (count === 0 || position < start || position - start >= BigInt(count)) continue;
+      if (alive(pid, Number(Atomics.load(this.#i64, (base + E_START_TIME) >> 3)))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The head slot was claimed by a producer that has not published it. Returns 'recovered' when its
+   * owner was dead and the slot became a skip, 'stuck' while its owner lives, 'idle' otherwise.
+   */
+  #recoverProducer(): 'recovered' | 'stuck' | 'idle' {
+    const position = Atomics.load(this.#i64, OFF_HEAD >> 3);
+    const head = Number(position & LOW_32);
+    const index = this.#seq + (head & this.#mask);
+    if (Atomics.load(this.#i32, index) !== (head | 0)) return 'idle';
+    if (Atomics.load(this.#i64, OFF_TAIL >> 3) <= position) return 'idle';
+    if (performance.now() < this.#nextRecovery) return 'stuck';
+    this.#nextRecovery = performance.now() + RECOVERY_MS;
+    if (this.#liveIntentCovers(E_PROD_POS, position)) return 'stuck';
+    if (Atomics.compareExchange(this.#i32, index, head | 0, (head + 1) ^ SKIP) !== (head | 0)) return 'recovered';
+    Atomics.add(this.#i64, OFF_RECOVERED >> 3, 1n);
+    this.#ringBells(OFF_CONSUMERS_WAITING);
+    return 'recovered';
+  }
+
+  /** The tail slot still holds a message claimed by a consumer that has not released it. */
+  #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
+    const position = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    if (position < BigInt(this.#slots)) return 'idle';
+    const held = position - BigInt(this.#slots);
+    const tail = Number(position & LOW_32);
+    const previous = Number(held & LOW_32);
+    const index = this.#seq + (tail & this.#mask);
+    const s = Atomics.load(this.#i32, index);
+    if (s !== ((previous + 1) | 0) && s !== ((previous + 1) ^ SKIP)) return 'idle';
+    if (Atomics.load(this.#i64, OFF_HEAD >> 3) <= held) return 'idle';
+    if (performance.now() < this.#nextRecovery) return 'stuck';
+    this.#nextRecovery = performance.now() + RECOVERY_MS;
+    if (this.#liveIntentCovers(E_CONS_POS, held)) return 'stuck';
+    if (Atomics.compareExchange(this.#i32, index, s, tail | 0) !== s) return 'recovered';
+    Atomics.add(this.#i64, OFF_ABANDONED >> 3, 1n);
+    this.#ringBells(OFF_PRODUCERS_WAITING);
+    return 'recovered';
+  }
+
+  #waitReadable(options: WaitOptions): Promise<void> {
+    return this.#sleep(
+      OFF_CONSUMERS_WAITING,
+      () => this.#readable(),
+      () => this.#recoverProducer(),
+      CONSUMER_RECHECK_MS,
+      options,
+    );
+  }
+
+  #waitWritable(options: WaitOptions): Promise<void> {
+    const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
+    return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, PRODUCER_RECHECK_MS, options);
+  }
+
+  /**
+   * Spins briefly, then registers in the sleeper mask and waits on the doorbell. `idleRecheck`
+   * (0: none) bounds the wait when nothing looks stuck; a stuck slot is rechecked every RECOVERY_MS.
+   */
+  async #sleep(
+    mask: number,
+    ready: () => boolean,
+    recover: () => 'recovered' | 'stuck' | 'idle',
+    idleRecheck: number,
+    options: WaitOptions,
+  ): Promise<void> {
+    for (let i = 0; i < SPIN; i++) if (ready()) return;
+    const state = recover();
+    if (state === 'recovered') return;
+    const word = (mask >> 2) + (this.#entry >> 5);
+    const bit = 1 << (this.#entry & 31);
+    const side = mask === OFF_CONSUMERS_WAITING ? 0 : 1;
+    // Drain stale rings so the wait below ends only for a new one, but only when no other wait of
+    // this channel is pending: a ring meant for it may not have reached its poll callback yet.
+    if (!this.watch.waiting) {
+      this.#bell.drain();
+    }
+    this.#sleepers[side]! += 1;
+    Atomics.or(this.#i32, word, bit);
+    try {
+      // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
+      // look at the ring again, both seq_cst, so one of us sees the other.
+      if (ready()) return;
+      const recheck = state === 'stuck' ? RECOVERY_MS : idleRecheck;
+      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+      const internal = recheck > 0 && performance.now() + recheck < deadline;
+      try {
+        await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
+      } catch (error) {
+        // A timeout (the caller's or ours) looks at the segment too before anything touches it.
+        this.#assertIntact();
+        if (!(internal && error instanceof TimeoutError)) throw error;
+      }
+      this.#assertIntact();
+    } finally {
+      // The bit is shared by this channel's waits on one side: the last one out clears it. After
+      // close() the mapping is gone: touch it only while open.
+      this.#sleepers[side]! -= 1;
+      if (this.#sleepers[side] === 0 && !this.closed) Atomics.and(this.#i32, word, ~bit);
+    }
+  }
+
+  /**
+   * Fails, and closes the channel without touching the mapping again, when the segment's file was
+   * truncated below the mapping: an access past its new end would kill the process with SIGBUS.
+   * Called on every wake-up and timeout, before the ring is looked at (docs/ring-protocol.md, "Trust model").
+   */
+  #assertIntact(): void {
+    if (this.closed) return;
+    const size = this.#segment.shrunk();
+    if (size === undefined) return;
+    this.#truncated = true;
+    const error = new ChannelClosedError(
+      `${this.url}: the segment was truncated to ${size} bytes under this channel (the ring is ` +
+        `${this.#segment.length}); whoever can write /dev/shm${this.url.slice(4)} did it. The channel is closed ` +
+        'without touching the ring again; recreate the ring (unlink, then open with create)',
+    );
+    // destroy, not close: a graceful close would keep pending sends retrying against the shrunk mapping.
+    this.destroy(error);
+    throw error;
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+  /** Removes this handle's doorbell file, and the directory once the ring is unlinked and this was the last. */
+  #removeBell(): void {
+    this.#bell.unlinkOwn();
+    if (fstatSync(this.#segment.fd).nlink !== 0) return;
+    // Unlinked ring: the sockets of dead handles go too (nobody will take their entries again), and
+    // the directory with them unless a live handle remains. A truncated registry cannot be read.
+    if (this.#truncated) removeBellDirectory(this.#ringId, HANDLES, () => true);
+    else removeBellDirectory(this.#ringId, HANDLES, (e) => handleLive(this.#segment, e));
+  }
+
+  protected closeResources(): void {
+    if (this.#truncated) {
+      // The registry entry and masks went with the truncated pages: nothing to clear, and touching them would fault.
+      this.#removeBell();
+      this.#bell.close();
+      this.#segment.unmap();
+      return;
+    }
+    const i32 = this.#i32;
+    const bit = 1 << (this.#entry & 31);
+    // The doorbell file goes before the entry is freed: afterwards it may be the next owner's.
+    this.#removeBell();
+    Atomics.and(i32, (OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.and(i32, (OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.store(i32, this.#entryBase + (E_PROD_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (E_CONS_COUNT >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (E_PID >> 2), 0);
+    this.#bell.close();
+    this.#segment.unmap();
+  }
+
+  info(): ChannelInfo {
+    this.assertOpen();
+    const segment = this.#segment;
+    const head = Atomics.load(this.#i64, OFF_HEAD >> 3);
+    const tail = Atomics.load(this.#i64, OFF_TAIL >> 3);
+    return {
+      url: this.url,
+      transport: this.transport,
+      messageSize: this.#size,
+      capacity: this.#capacity,
+      pending: Number(tail > head ? tail - head : 0n),
+      fingerprint: ringFingerprint(segment),
+      creatorPid: segment.view.getInt32(OFF_CREATOR_PID, true),
+      handle: this.#entry,
+      recovered: Number(Atomics.load(this.#i64, OFF_RECOVERED >> 3)),
+      abandoned: Number(Atomics.load(this.#i64, OFF_ABANDONED >> 3)),
+      slots: this.#slots,
+      bytes: segment.length,
+    };
+  }
+}
