@@ -47,6 +47,14 @@ struct end {
   int reply_to_from; /* a bound datagram pong answers whoever sent */
 };
 
+/* typed_ipc_ring.h returns 0 or -errno. */
+static void ring_ok(int rc, const char *what) {
+  if (rc != 0) {
+    errno = -rc;
+    die(what);
+  }
+}
+
 static void full(ssize_t n, const char *what) {
   if (n != (ssize_t)sizeof(struct sample)) {
     if (n >= 0) errno = EPROTO;
@@ -71,11 +79,7 @@ static void send_one(struct end *e, const struct sample *s) {
   if (e->mq_out != (mqd_t)-1) {
     if (mq_send(e->mq_out, (const char *)s, sizeof *s, 0) != 0) die("mq_send");
   } else if (e->ring_out != NULL) {
-    int rc = tipc_ring_send(e->ring_out, s, -1);
-    if (rc != 0) {
-      errno = -rc;
-      die("tipc_ring_send");
-    }
+    ring_ok(tipc_ring_send(e->ring_out, s, -1), "tipc_ring_send");
   } else if (e->reply_to_from) {
     full(sendto(e->fd_out, s, sizeof *s, 0, (struct sockaddr *)&e->from, e->from_len), "sendto");
   } else {
@@ -87,11 +91,7 @@ static void recv_one(struct end *e, struct sample *s) {
   if (e->mq_in != (mqd_t)-1) {
     full(mq_receive(e->mq_in, (char *)s, sizeof *s, NULL), "mq_receive");
   } else if (e->ring_in != NULL) {
-    int rc = tipc_ring_recv(e->ring_in, s, -1);
-    if (rc != 0) {
-      errno = -rc;
-      die("tipc_ring_recv");
-    }
+    ring_ok(tipc_ring_recv(e->ring_in, s, -1), "tipc_ring_recv");
   } else if (e->reply_to_from) {
     e->from_len = sizeof e->from;
     full(recvfrom(e->fd_in, s, sizeof *s, 0, (struct sockaddr *)&e->from, &e->from_len), "recvfrom");
@@ -123,12 +123,8 @@ static void setup(struct end *e, const char *kind, int pong, const char *a, cons
     if ((e->mq_out = mq_open(out, O_RDWR)) == (mqd_t)-1) die("mq_open");
   } else if (strcmp(kind, "shm") == 0) {
     const char *fp = getenv("TIPC_FINGERPRINT");
-    int rc = tipc_ring_open_fp(&e->ring_in, in, sizeof(struct sample), fp);
-    if (rc == 0) rc = tipc_ring_open_fp(&e->ring_out, out, sizeof(struct sample), fp);
-    if (rc != 0) {
-      errno = -rc;
-      die("tipc_ring_open");
-    }
+    ring_ok(tipc_ring_open_fp(&e->ring_in, in, sizeof(struct sample), fp), "tipc_ring_open");
+    ring_ok(tipc_ring_open_fp(&e->ring_out, out, sizeof(struct sample), fp), "tipc_ring_open");
   } else if (strcmp(kind, "fifo") == 0) {
     /* The same order as the Node ends: the pong end opens its reader first, the ping end its writer. */
     if (pong) {

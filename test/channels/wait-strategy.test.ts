@@ -143,20 +143,29 @@ async function againstC(transport: Transport, wait: object, delayUs: number) {
   return { end, done };
 }
 
+/**
+ * One round trip against a C pong end that answers after 30 ms, with `wait` on the Node end. Returns
+ * whether the event loop turned (a 5 ms timer ran) before the reply was received: the spin blocks
+ * the loop, so with a spin longer than the reply it must not have.
+ */
+async function roundTrip(transport: Transport, wait: object, timestamp: bigint): Promise<boolean> {
+  const { end, done } = await againstC(transport, wait, 30_000);
+  let turned = false;
+  const timer = setTimeout(() => {
+    turned = true;
+  }, 5);
+  defer(() => clearTimeout(timer));
+  await end.tx.send({ channel: 1, timestamp, value: 0.5 });
+  const reply = await end.rx.receive({ timeoutMs: 30_000 });
+  const turnedBefore = turned;
+  expect(reply.value).toEqual({ channel: 1, timestamp, value: 0.5 });
+  expect((await done).code).toBe(0);
+  return turnedBefore;
+}
+
 describe.each(names)('%s: a spinning receive against a C peer', (transport) => {
   it('takes a reply that comes during the spin without a turn of the event loop', async () => {
-    const { end, done } = await againstC(transport, { spinUs: MAX_SPIN_US }, 30_000);
-    let turned = false;
-    // Due long before the reply (30 ms): it runs first unless the spin, which blocks the loop, takes the reply.
-    const timer = setTimeout(() => {
-      turned = true;
-    }, 5);
-    defer(() => clearTimeout(timer));
-    await end.tx.send({ channel: 1, timestamp: 42n, value: 0.5 });
-    const reply = await end.rx.receive({ timeoutMs: 30_000 });
-    expect(turned).toBe(false);
-    expect(reply.value).toEqual({ channel: 1, timestamp: 42n, value: 0.5 });
-    expect((await done).code).toBe(0);
+    expect(await roundTrip(transport, { spinUs: MAX_SPIN_US }, 42n)).toBe(false);
   });
 });
 
@@ -168,31 +177,12 @@ describe('the spin check above tells the two paths apart', () => {
   ] as const)(
     '%s with wait %j (no spin, or one shorter than the reply): the loop turns first',
     async (transport, wait) => {
-      const { end, done } = await againstC(transport, wait ?? {}, 30_000);
-      let turned = false;
-      const timer = setTimeout(() => {
-        turned = true;
-      }, 5);
-      defer(() => clearTimeout(timer));
-      await end.tx.send({ channel: 1, timestamp: 7n, value: 1 });
-      const reply = await end.rx.receive({ timeoutMs: 30_000 });
-      expect(turned).toBe(true);
-      expect(reply.value.timestamp).toBe(7n);
-      expect((await done).code).toBe(0);
+      expect(await roundTrip(transport, wait ?? {}, 7n)).toBe(true);
     },
   );
 
   it('a busy spin (yield: false) takes the reply too', async () => {
-    const { end, done } = await againstC('shm', { spinUs: MAX_SPIN_US, yield: false }, 30_000);
-    let turned = false;
-    const timer = setTimeout(() => {
-      turned = true;
-    }, 5);
-    defer(() => clearTimeout(timer));
-    await end.tx.send({ channel: 1, timestamp: 8n, value: 1 });
-    expect((await end.rx.receive({ timeoutMs: 30_000 })).value.timestamp).toBe(8n);
-    expect(turned).toBe(false);
-    expect((await done).code).toBe(0);
+    expect(await roundTrip('shm', { spinUs: MAX_SPIN_US, yield: false }, 8n)).toBe(false);
   });
 });
 
