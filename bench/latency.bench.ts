@@ -4,8 +4,9 @@
  * each transport, in the same round and interleaved: a C pair making the blocking calls a C program
  * would (bench/c/pingpong.c, the baseline), Node <-> Node with the default wait (sleep at once), and
  * Node <-> Node with `wait: { spinUs }` on both ends, yielding the CPU between checks (the default) and
- * busy (`yield: false`). Rows give the median over rounds of each round's
- * p50 and p99, and the median of the per-round ratios to C's p50.
+ * busy (`yield: false`); for the ring also with each end pinned to a CPU of its own (taskset). Rows
+ * give the median over rounds of each round's p50 and p99, and the median of the per-round ratios to
+ * C's p50.
  *
  * A second part measures what spinning costs: the CPU time of a receiver per second of waiting, while
  * messages arrive at a slow, steady pace (one every GAP ms), for several spin lengths.
@@ -174,10 +175,19 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const count = warmup + (context.quick ? 2_000 : 5_000);
   const binary = pingpongBinary();
   const env = { ...process.env, TIPC_FINGERPRINT: Sample.fingerprint };
+  const pinned = (role: 'ping' | 'pong', argv: readonly string[]): ChildProcess =>
+    spawn('taskset', ['-c', role === 'ping' ? '0' : '1', ...argv], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
   /** What runs: C (the baseline), Node's channels with each wait, and (mq only) Node's floor as a reference. */
   const variants: {
     name: string;
+    /** A C pair (its arguments name the objects the C way). */
     c: boolean;
+    /** The same-run baseline every other row of the transport is compared with. */
+    baseline?: boolean;
     reference?: boolean;
     only?: Transport;
     start(t: Transport): (role: 'ping' | 'pong', a: string, b: string) => ChildProcess;
@@ -185,6 +195,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     {
       name: 'c blocking calls',
       c: true,
+      baseline: true,
       start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
         spawn(binary, [transports[t], role, a, b, String(count)], { stdio: ['ignore', 'pipe', 'pipe'], env }),
     },
@@ -214,12 +225,28 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       start: () => (role: 'ping' | 'pong', a: string, b: string) =>
         spawnTs(peer, [`raw-${role}`, 'mq', a, b, String(count)]),
     },
+    // Each end on a CPU of its own (taskset), the setting a spin is made for; the ring only.
+    {
+      name: 'c blocking calls, ends pinned to CPUs 0 and 1',
+      c: true,
+      reference: true,
+      only: 'shm',
+      start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
+        pinned(role, [binary, transports[t], role, a, b, String(count)]),
+    },
+    ...(['yield', 'busy'] as const).map((how) => ({
+      name: `node, wait: { spinUs: ${SPIN_US}${how === 'busy' ? ', yield: false' : ''} }, ends pinned to CPUs 0 and 1`,
+      c: false,
+      only: 'shm' as const,
+      start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
+        pinned(role, [process.execPath, '--import', 'tsx', peer, role, t, a, b, String(count), String(SPIN_US), how]),
+    })),
   ];
   // LATENCY_TRANSPORTS=shm,tcp measures only those (a quicker look at one transport).
   const only = process.env.LATENCY_TRANSPORTS?.split(',');
   const names = (Object.keys(transports) as Transport[]).filter((t) => only === undefined || only.includes(t));
   const figures = new Map<string, Sampled[]>();
-  const steps = rounds * names.length * 4;
+  const steps = rounds * names.length * 5;
   let step = 0;
   for (let round = 0; round < rounds; round++) {
     for (const transport of names) {
@@ -262,7 +289,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       const p99 = median(runs.map((r) => r.p99));
       const vsC = median(runs.map((r, i) => r.p50 / c[i]!.p50));
       const notes = [`one-way p50 ${p50.toFixed(1)} µs, p99 ${p99.toFixed(1)} µs (medians of ${runs.length} rounds)`];
-      if (!variant.c) notes.push(`p50 ${vsC.toFixed(2)}x C's`);
+      if (!variant.baseline) notes.push(`p50 ${vsC.toFixed(2)}x C's`);
       if (variant.name.endsWith(`${SPIN_US} }`) && cpu.has(`${transport}\0${gaps[0]}\0${spins[0]}`)) {
         const costs = gaps.map((gap) => {
           const ms = spins.map(
@@ -280,7 +307,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         variant: variant.name,
         msgPerSec: median(runs.map((r) => r.rate)),
         latency: { p50Us: p50, p99Us: p99 },
-        ...(variant.c ? { baseline: 'c' as const } : {}),
+        ...(variant.baseline ? { baseline: 'c' as const } : {}),
         ...(variant.reference ? { reference: true } : {}),
         notes: notes.join('; '),
       });
