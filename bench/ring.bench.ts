@@ -1,18 +1,19 @@
 /**
  * Shared-memory ring (`shm:`), samples of 24 bytes (and, for 256 B / 4 KiB, a sample followed by filler)
- * between two processes: Node -> Node with
- * sendMany/receiveMany and with send/receive, C -> C through include/typed_ipc_ring.h, and Node's
- * child_process IPC (`process.send`, one message per call) as the baseline, all in the same run.
- * Rates are timed by the receiver from its first message to its last. The latency row measures
- * send -> wake-up of a receiver that sleeps on its doorbell (one message every 2 ms).
+ * between two processes: Node -> Node with sendMany/receiveMany and with send/receive (and, where the
+ * message has a `bytes(n)` filler, sendMany/receiveMany into a lending codec: no copy per field), C -> C
+ * through include/typed_ipc_ring.h, and Node's child_process IPC (`process.send`, one message per call)
+ * as the baseline, all in the same run, in interleaved rounds. Each row is the median of its rounds
+ * (BENCH_ROUNDS, default 5); rates are timed by the receiver from its first message to its last. The
+ * latency row measures send -> wake-up of a receiver that sleeps on its doorbell (one message every 2 ms).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { bytes, f64, type MessageCodec, struct, u16, u64 } from '../src/codecs/index.js';
+import { bytes, f64, type MessageCodec, type StructType, struct, u16, u64 } from '../src/codecs/index.js';
 import { type Channel, open, unlink } from '../src/index.js';
 import { Sample as Sample24 } from '../test/channels/sample.js';
 import { compileC, finished, repoRoot, spawnTs, uniqueName } from '../test/helpers.js';
-import type { BenchResult } from './report.js';
+import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const peer = join(repoRoot, 'bench', 'peers', 'ring-peer.ts');
@@ -35,9 +36,19 @@ export function sampleCodec(size: number): MessageCodec<Sample> {
 // Slots in the ring: 8192 up to 256 B, fewer for page-sized messages (a 32 MiB ring buys nothing more).
 const capacityFor = (size: number): number => (size <= 256 ? 8192 : 2048);
 
-async function withRing<R>(size: number, body: (url: string, channel: Channel<Sample>) => Promise<R>): Promise<R> {
-  const url = `shm:/${uniqueName('bench')}`;
+/** The receiver's codec: the sample's, or its lending form (`bytes(n)` fields are views, valid for one batch). */
+function receiverCodec(size: number, lending: boolean): MessageCodec<Sample> {
   const codec = sampleCodec(size);
+  return lending ? (codec as StructType<Sample>).lending({ slots: BATCH }) : codec;
+}
+
+async function withRing<R>(
+  size: number,
+  body: (url: string, channel: Channel<Sample>) => Promise<R>,
+  lending = false,
+): Promise<R> {
+  const url = `shm:/${uniqueName('bench')}`;
+  const codec = receiverCodec(size, lending);
   const channel = await open(url, codec, { create: true, exclusive: true, capacity: capacityFor(size) });
   try {
     return await body(url, channel);
@@ -59,31 +70,35 @@ interface NodeRun {
 }
 
 /** Node -> Node messages per second; `batch` 1 uses send/receive, more uses sendMany/receiveMany. */
-function nodeRate(size: number, count: number, batch: number): Promise<NodeRun> {
-  return withRing(size, async (url, rx) => {
-    const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch), String(size)]), 300_000);
-    // A producer that fails shows up as a timeout here, and its stderr below.
-    const wait = { timeoutMs: 60_000 };
-    let received = (await rx.receiveMany(batch, wait).catch(async () => fail(await producer))).length;
-    const start = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    const first = received;
-    if (batch === 1) for (; received < count; received++) await rx.receive(wait);
-    else while (received < count) received += (await rx.receiveMany(batch, wait)).length;
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const used = process.cpuUsage(cpu);
-    const result = await producer;
-    if (result.code !== 0) throw new Error(`ring producer failed: ${result.stderr}`);
-    return {
-      rate: (count - first) / seconds,
-      producerCpuRate: count / Number(result.stdout.trim()),
-      consumerCpuRate: (count - first) / ((used.user + used.system) / 1e6),
-    };
-  });
+function nodeRate(size: number, count: number, batch: number, lending = false): Promise<NodeRun> {
+  return withRing(
+    size,
+    async (url, rx) => {
+      const producer = finished(spawnTs(peer, ['produce', url, String(count), String(batch), String(size)]), 300_000);
+      // A producer that fails shows up as a timeout here, and its stderr below.
+      const wait = { timeoutMs: 60_000 };
+      let received = (await rx.receiveMany(batch, wait).catch(async () => fail(await producer))).length;
+      const start = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
+      const first = received;
+      if (batch === 1) for (; received < count; received++) await rx.receive(wait);
+      else while (received < count) received += (await rx.receiveMany(batch, wait)).length;
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const used = process.cpuUsage(cpu);
+      const result = await producer;
+      if (result.code !== 0) throw new Error(`ring producer failed: ${result.stderr}`);
+      return {
+        rate: (count - first) / seconds,
+        producerCpuRate: count / Number(result.stdout.trim()),
+        consumerCpuRate: (count - first) / ((used.user + used.system) / 1e6),
+      };
+    },
+    lending,
+  );
 }
 
-/** C -> C messages per second (the C peer forks its producer). */
-async function cRate(size: number, count: number, batch: number): Promise<number> {
+/** C -> C messages per second (the C peer forks its producer), and per CPU-second of each side. */
+async function cRate(size: number, count: number, batch: number): Promise<NodeRun> {
   const binary = compileC('ring_peer', [join(repoRoot, 'test', 'c', 'ring_peer.c')]);
   return withRing(size, async (url) => {
     const child = spawn(binary, ['bench', url.slice(4), String(count), String(batch), String(size)], {
@@ -92,8 +107,10 @@ async function cRate(size: number, count: number, batch: number): Promise<number
     });
     const result = await finished(child, 300_000);
     const rate = /^rate (\d+)$/m.exec(result.stdout)?.[1];
-    if (result.code !== 0 || rate === undefined) throw new Error(`C ring bench failed: ${result.stderr}`);
-    return Number(rate);
+    const cpu = /^cpu ([\d.]+) ([\d.]+)$/m.exec(result.stdout);
+    if (result.code !== 0 || rate === undefined || cpu === null)
+      throw new Error(`C ring bench failed: ${result.stderr}`);
+    return { rate: Number(rate), consumerCpuRate: count / Number(cpu[1]), producerCpuRate: count / Number(cpu[2]) };
   });
 }
 
@@ -139,43 +156,61 @@ function wakeLatency(count: number): Promise<{ p50: number; p99: number }> {
 /** Counts for `size`-byte messages: `base` at 24 bytes, scaled down with the bytes moved (at least base / 20). */
 const countFor = (base: number, size: number): number => Math.round(Math.max(base / 20, (base * 24) / size));
 
-/** Runs the ring benchmark at every size: best of the repetitions for each row, rounds interleaved. */
+/** The median of each figure of several Node runs. */
+function medianRun(runs: readonly NodeRun[]): NodeRun {
+  return {
+    rate: median(runs.map((r) => r.rate)),
+    producerCpuRate: median(runs.map((r) => r.producerCpuRate)),
+    consumerCpuRate: median(runs.map((r) => r.consumerCpuRate)),
+  };
+}
+
+/** Runs the ring benchmark at every size: interleaved rounds, the median of each row. */
 export async function run(context: BenchContext): Promise<BenchResult[]> {
-  const rounds = context.quick ? 1 : 3;
+  const rounds = Number(process.env.BENCH_ROUNDS ?? (context.quick ? 1 : 5));
   const scale = context.quick ? 0.1 : 1;
   const sizes = context.sizes.filter((size) => size >= 24);
   const results: BenchResult[] = [];
   for (const [index, size] of sizes.entries()) {
-    const best = { c: 0, ipc: 0 };
-    let batched: NodeRun = { rate: 0, producerCpuRate: 0, consumerCpuRate: 0 };
-    let single = batched;
-    let latency = { p50: Number.POSITIVE_INFINITY, p99: Number.POSITIVE_INFINITY };
+    const runs = { batched: [] as NodeRun[], lending: [] as NodeRun[], single: [] as NodeRun[] };
+    const c: NodeRun[] = [];
+    const ipc: number[] = [];
+    const latencies: { p50: number; p99: number }[] = [];
+    // A filler field is what a lending codec lends; the 24-byte sample has none.
+    const lends = size > Sample24.size;
     for (let round = 0; round < rounds; round++) {
       const at = (part: number, label: string): void =>
         context.progress((index + (round + part) / rounds) / sizes.length, `${size} B round ${round + 1}: ${label}`);
       at(0, 'sendMany/receiveMany');
-      const batchedRun = await nodeRate(size, countFor(8_000_000 * scale, size), BATCH);
-      if (batchedRun.rate > batched.rate) batched = batchedRun;
-      at(0.25, 'send/receive');
-      const singleRun = await nodeRate(size, countFor(1_000_000 * scale, size), 1);
-      if (singleRun.rate > single.rate) single = singleRun;
-      at(0.5, 'C');
-      best.c = Math.max(best.c, await cRate(size, countFor(20_000_000 * scale, size), BATCH));
-      at(0.75, 'process.send');
-      best.ipc = Math.max(best.ipc, await ipcRate(size, countFor(200_000 * scale, size)));
-      // The wake-up latency does not depend on the message size: measured with the 24-byte samples only.
-      if (size === 24) {
-        const measured = await wakeLatency(context.quick ? 100 : 500);
-        if (measured.p50 < latency.p50) latency = measured;
+      runs.batched.push(await nodeRate(size, countFor(8_000_000 * scale, size), BATCH));
+      if (lends) {
+        at(0.2, 'sendMany/receiveMany, lending codec');
+        runs.lending.push(await nodeRate(size, countFor(8_000_000 * scale, size), BATCH, true));
       }
+      at(0.4, 'send/receive');
+      runs.single.push(await nodeRate(size, countFor(1_000_000 * scale, size), 1));
+      at(0.6, 'C');
+      c.push(await cRate(size, countFor(20_000_000 * scale, size), BATCH));
+      at(0.8, 'process.send');
+      ipc.push(await ipcRate(size, countFor(200_000 * scale, size)));
+      // The wake-up latency does not depend on the message size: measured with the 24-byte samples only.
+      if (size === 24) latencies.push(await wakeLatency(context.quick ? 100 : 500));
     }
     const wake =
       size === 24
-        ? `; send -> sleeping receiver wake-up p50 ${latency.p50.toFixed(0)} µs, p99 ${latency.p99.toFixed(0)} µs`
+        ? `; send -> sleeping receiver wake-up p50 ${median(latencies.map((l) => l.p50)).toFixed(0)} µs, ` +
+          `p99 ${median(latencies.map((l) => l.p99)).toFixed(0)} µs`
         : '';
+    const cRun = medianRun(c);
+    // Per CPU-second figures do not depend on how much of a core each side got (the machine may be
+    // shared): beside the wall-clock ratio, the rows say what fraction of C's work per message they do.
     const perCpu = (run: NodeRun): string =>
-      `per CPU-second: producer ${(run.producerCpuRate / 1e6).toFixed(1)} M, consumer ${(run.consumerCpuRate / 1e6).toFixed(1)} M msg`;
+      `median of ${rounds} rounds; per CPU-second: producer ${(run.producerCpuRate / 1e6).toFixed(1)} M ` +
+      `(${(run.producerCpuRate / cRun.producerCpuRate).toFixed(2)}x C's), consumer ${(run.consumerCpuRate / 1e6).toFixed(1)} M msg ` +
+      `(${(run.consumerCpuRate / cRun.consumerCpuRate).toFixed(2)}x C's)`;
     const base = { transport: 'shm', messageBytes: size };
+    const batched = medianRun(runs.batched);
+    const single = medianRun(runs.single);
     results.push(
       {
         ...base,
@@ -184,9 +219,26 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         notes: perCpu(batched),
       },
       { ...base, variant: 'node send/receive', msgPerSec: single.rate, notes: `${perCpu(single)}${wake}` },
-      { ...base, variant: `c tipc_ring_send_many/recv_many (batch ${BATCH})`, msgPerSec: best.c, baseline: 'c' },
-      { ...base, variant: 'node process.send', msgPerSec: best.ipc, baseline: 'node-ipc' },
+      {
+        ...base,
+        variant: `c tipc_ring_send_many/recv_many (batch ${BATCH})`,
+        msgPerSec: cRun.rate,
+        baseline: 'c',
+        notes:
+          `median of ${rounds} rounds; per CPU-second: producer ${(cRun.producerCpuRate / 1e6).toFixed(1)} M, ` +
+          `consumer ${(cRun.consumerCpuRate / 1e6).toFixed(1)} M msg`,
+      },
+      { ...base, variant: 'node process.send', msgPerSec: median(ipc), baseline: 'node-ipc' },
     );
+    if (lends) {
+      const lending = medianRun(runs.lending);
+      results.push({
+        ...base,
+        variant: `node sendMany/receiveMany, lending codec (batch ${BATCH})`,
+        msgPerSec: lending.rate,
+        notes: `${perCpu(lending)}; bytes(n) fields are views into the codec's buffer, valid for ${BATCH} messages`,
+      });
+    }
   }
   context.progress(1);
   return results;

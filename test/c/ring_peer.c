@@ -5,10 +5,12 @@
  *   claim-and-stop <name>                   the same, but stops itself (SIGSTOP): alive, never publishing
  *   take-and-die <name>                     claims one message as a consumer, then SIGKILLs itself
  *   create <name> <capacity>                creates the ring (24-byte messages, fingerprint $TIPC_FINGERPRINT)
- *   bench <name> <count> <batch> [size]     forks a producer; the consumer prints "rate <msgs/s>" (first to last message);
+ *   bench <name> <count> <batch> [size]     forks a producer; the consumer prints "rate <msgs/s>" (first to last message)
+ *                                           and "cpu <consumer seconds> <producer seconds>";
  *                                           size > 24: messages are a sample followed by size - 24 filler bytes
  */
 #include "typed_ipc_ring.h"
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 struct sample {
@@ -114,6 +116,17 @@ static int consume(tipc_ring *r, long long count, uint32_t batch) {
   return 0;
 }
 
+static double seconds_of(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
+/* CPU seconds of the bench's consumer (this process) and producer (the reaped child), for per-CPU rates. */
+static void print_cpu(void) {
+  struct rusage self, children;
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  printf("cpu %.6f %.6f\n", seconds_of(self.ru_utime) + seconds_of(self.ru_stime),
+         seconds_of(children.ru_utime) + seconds_of(children.ru_stime));
+}
+
 /* The bench with `size`-byte messages: a sample at the start of each, filler after it. Bytes, not
  * struct arrays, since the size is only known at run time; the consumer checks the order and the
  * first filler byte so that a torn slot shows. */
@@ -164,6 +177,7 @@ static int bench_sized(const char *name, long long count, uint32_t batch, size_t
   tipc_ring_close(r);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 2;
   printf("rate %.0f\n", (double)(count - 1) / elapsed);
+  print_cpu();
   return 0;
 }
 
@@ -198,8 +212,10 @@ int main(int argc, char **argv) {
     int status = 0;
     waitpid(child, &status, 0);
     tipc_ring_close(r);
-    if (rc == 0) printf("rate %.0f\n", (double)(count - 1) / elapsed);
-    return rc;
+    if (rc != 0) return rc;
+    printf("rate %.0f\n", (double)(count - 1) / elapsed);
+    print_cpu();
+    return 0;
   }
   rc = tipc_ring_open_fp(&r, name, sizeof(struct sample), FINGERPRINT);
   if (rc < 0) return die("open", rc);

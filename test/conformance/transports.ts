@@ -259,8 +259,6 @@ export const rows: readonly Row[] = [
   namedRow('mq', {}),
   namedRow('shm', {
     foreignWriter: { refused: 'the ring records its schema fingerprint: a foreign codec is refused at open' },
-    // ring.ts checks its options itself; options.ts (checkCreate, checkMode) is the shared rule.
-    knownBugs: ['exclusive without create is ignored (ring.ts does not use options.ts checkCreate yet)'],
   }),
   datagramRow('unix+dgram'),
   connectedRow('unix+seqpacket'),

@@ -50,6 +50,10 @@ const SMALL_MESSAGE = 64;
 /** BigUint64 indexes of the tail and the head. */
 const TAIL_64 = OFF_TAIL >> 3;
 const HEAD_64 = OFF_HEAD >> 3;
+/** Int32 indexes of the sleeper masks' first words. */
+const CONSUMERS_WAITING = OFF_CONSUMERS_WAITING >> 2;
+const PRODUCERS_WAITING = OFF_PRODUCERS_WAITING >> 2;
+const TWO_32 = 2 ** 32;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
 const TAIL_LO = OFF_TAIL >> 2;
@@ -130,6 +134,17 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 
   // --- producing -------------------------------------------------------------------------------
+  // Memory order on the hot paths (docs/ring-protocol.md, "Sending"/"Receiving"): the package runs on
+  // x86-64 only, where every plain load is an acquire load and every plain store a release store, and
+  // V8 keeps typed-array accesses in program order around Atomics calls (they are on one effect
+  // chain). So the counters, the first slot word and the sleeper masks are read with plain loads: a
+  // stale value only makes the CAS fail or the claim shorter. Atomics are kept where the protocol needs
+  // more than acquire/release: the CAS that claims, and the seq_cst store that publishes or releases (it
+  // is the StoreLoad fence of the Dekker handshake with sleepers, whose masks are read right after it).
+  // Loops that wait for another process (#readable, #writable, recovery) use Atomics.load throughout,
+  // so that no load is hoisted out of them. Each Atomics call costs about as much as the rest of a
+  // claim (7-10 ns: they are builtin calls, not inlined).
+
   /**
    * Claims up to `n` free slots at the tail, copies `n` messages from `source` (starting at message
    * `first`) and publishes them. Returns how many were sent; 0 when the ring is full.
@@ -141,17 +156,13 @@ export class RingChannel<T> extends FdChannel<T> {
     const intent = this.#entryBase + (E_PROD_POS >> 2);
     let claimed = false;
     for (;;) {
-      const tail = Atomics.load(this.#i64, TAIL_64);
-      // Positions are 64-bit; slot words and intents need the two halves, read as int32 words after
-      // the atomic load (no BigInt arithmetic per batch). Halves of a later tail than `tail` make the
-      // CAS below fail (tail only grows), so a claim is only ever made with the halves of `tail`.
+      // Positions are 64-bit; slot words and intents need its two halves.
       const lo = i32[TAIL_LO]! >>> 0;
       const hi = i32[TAIL_HI]!;
       const room = this.#capacity < this.#slots ? Math.min(n, this.#room(lo)) : n;
       let k = 0;
-      // The first seq is read atomically; the others were written before a store we have seen
-      // (docs/ring-protocol.md, "Batches").
-      if (room > 0 && Atomics.load(i32, seq + (lo & mask)) === (lo | 0)) {
+      // The others were written before the first, which we have seen (docs, "Batches").
+      if (room > 0 && i32[seq + (lo & mask)] === (lo | 0)) {
         k = 1;
         while (k < room && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
       }
@@ -164,16 +175,44 @@ export class RingChannel<T> extends FdChannel<T> {
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
-      // 1n is a literal: the usual single message allocates no BigInt for the new tail's addend.
-      if (Atomics.compareExchange(this.#i64, TAIL_64, tail, tail + (k === 1 ? 1n : BigInt(k))) !== tail) continue;
+      const won = this.#claimTail(lo, hi, k);
+      if (won === 0) continue;
+      if (won < 0) {
+        // Claimed at another high half than the one checked (see #claimTail): never published, the
+        // positions are left to recovery, which turns them into skips (our intent does not cover them).
+        i32[intent + 2] = 0;
+        claimed = false;
+        continue;
+      }
       const index = lo & mask;
       this.#copyIn(source, first, index, k);
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
       // One seq_cst store publishes the whole batch.
       Atomics.store(i32, seq + index, (lo + 1) | 0);
-      this.#ringBells(OFF_CONSUMERS_WAITING);
+      if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(OFF_CONSUMERS_WAITING);
       return k;
     }
+  }
+
+  /**
+   * CAS of the tail from (hi, lo) to (hi, lo) + k: 1 when claimed, 0 when the tail moved (retry).
+   * Far from a carry into the high half (lo + k + slots < 2^32, all but 2^24 of every 2^32 positions)
+   * only the low half is exchanged (a 32-bit CAS, no BigInt), and the high half is read again after
+   * it: while our claim is unpublished the tail cannot pass lo + k + slots, so the high half cannot
+   * legitimately change, and an unchanged one proves the whole tail was (hi, lo) at the exchange.
+   * A changed one means the low half came round (the tail moved by 2^32 while this process was
+   * stopped) or the halves were read across a carry: the claim is of other positions than the
+   * checked ones, and -1 says so (see #push).
+   */
+  #claimTail(lo: number, hi: number, k: number): number {
+    const i32 = this.#i32;
+    const next = lo + k;
+    if (next + this.#slots < TWO_32) {
+      if (Atomics.compareExchange(i32, TAIL_LO, lo | 0, next | 0) !== (lo | 0)) return 0;
+      return i32[TAIL_HI] === hi ? 1 : -1;
+    }
+    const tail = (BigInt(hi >>> 0) << 32n) | BigInt(lo);
+    return Atomics.compareExchange(this.#i64, TAIL_64, tail, tail + BigInt(k)) === tail ? 1 : 0;
   }
 
   /** Copies `k` messages of `source` from message `first` on into the slots from `index` on (wrapping). */
@@ -223,12 +262,14 @@ export class RingChannel<T> extends FdChannel<T> {
     const intent = this.#entryBase + (E_CONS_POS >> 2);
     let claimed = false;
     for (;;) {
-      const head = Atomics.load(this.#i64, HEAD_64);
-      // As in #push: the halves of a later head only lead to a failing CAS.
+      // A full 64-bit CAS here, not #claimTail's 32-bit one: a consumer that claimed positions it did
+      // not check could not give them back (their messages would be lost), a producer can.
+      const head = this.#i64[HEAD_64]!;
+      // Halves of a later head than `head` only lead to a failing CAS (head only grows).
       const lo = i32[HEAD_LO]! >>> 0;
       const hi = i32[HEAD_HI]!;
       let k = 0;
-      let s = Atomics.load(i32, seq + (lo & mask));
+      let s = i32[seq + (lo & mask)]!;
       if (s === ((lo + 1) | 0) || s === ((lo + 1) ^ SKIP)) {
         k = 1;
         while (k < max) {
@@ -246,6 +287,7 @@ export class RingChannel<T> extends FdChannel<T> {
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
+      // 1n is a literal: the usual single message allocates no BigInt for the addend.
       if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
       const before = into.length;
       this.#decodeOut(lo, k, into);
@@ -253,7 +295,7 @@ export class RingChannel<T> extends FdChannel<T> {
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
       // One seq_cst store releases the whole batch.
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
-      this.#ringBells(OFF_PRODUCERS_WAITING);
+      if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(OFF_PRODUCERS_WAITING);
       if (into.length > before) return;
       // Every slot of the batch was a skip: look again.
     }
@@ -299,7 +341,7 @@ export class RingChannel<T> extends FdChannel<T> {
    * for a stale tail), so the int32 difference of the low halves is exact.
    */
   #room(tailLo: number): number {
-    const used = (tailLo - Atomics.load(this.#i32, HEAD_LO)) | 0;
+    const used = (tailLo - this.#i32[HEAD_LO]!) | 0;
     return used >= this.#capacity ? 0 : this.#capacity - Math.max(0, used);
   }
 

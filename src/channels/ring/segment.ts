@@ -8,6 +8,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import type { MessageCodec } from '../../codecs/codec.js';
 import { UnsupportedError, ValidationError } from '../../errors.js';
 import { check, errnos, libc, systemError } from '../../native/index.js';
+import { checkCreate, checkMode } from '../options.js';
 import type { OpenOptions } from '../transport.js';
 import type { Address } from '../url.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from './doorbell.js';
@@ -294,11 +295,8 @@ function validateOptions(address: ShmAddress, codec: MessageCodec<unknown>, opti
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
     throw new ValidationError('capacity', `an integer in [1, ${MAX_CAPACITY}] (messages)`, String(capacity));
   }
-  const mode = options.mode ?? 0o600;
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-    throw new ValidationError('mode', 'permission bits in [0, 0o777]', String(mode));
-  }
-  return { name, capacity, mode };
+  const { create, exclusive } = checkCreate(options);
+  return { name, capacity, mode: checkMode(options.mode), create, exclusive };
 }
 
 /** Opens (and with `create`, creates or recovers) a ring's segment, checked against the codec, and maps it. */
@@ -307,16 +305,16 @@ export async function attachSegment(
   codec: MessageCodec<unknown>,
   options: OpenOptions,
 ): Promise<Segment> {
-  const { name, capacity, mode } = validateOptions(address, codec, options);
+  const { name, capacity, mode, create, exclusive: exclusiveCreate } = validateOptions(address, codec, options);
   const url = address.url;
   let swept = false;
   // `exclusive` must create the segment itself; once it did, the loop opens what it created.
-  let exclusive = options.create === true && options.exclusive === true;
+  let exclusive = exclusiveCreate;
   for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
     const fd = exclusive ? -1 : libc.shmOpen(name, libc.O_RDWR | libc.O_CLOEXEC, 0);
     if (fd < 0) {
       const errno = exclusive ? errnos.ENOENT : libc.errno();
-      if (errno !== errnos.ENOENT || options.create !== true) throw systemError(errno, 'shm_open', name);
+      if (errno !== errnos.ENOENT || !create) throw systemError(errno, 'shm_open', name);
       if (!swept) sweepTemporaries();
       swept = true;
       const { temporary, ringId } = buildSegment(name, codec, capacity, mode);
@@ -351,7 +349,7 @@ export async function attachSegment(
         message: found.message,
       });
     }
-    if (options.create !== true) {
+    if (!create) {
       throw new ValidationError('codec', 'the ring’s message layout', `codec '${codec.name}'`, {
         message: found.message,
       });
