@@ -8,7 +8,7 @@ import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
 import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
-import { type ChannelInfo, FdChannel, type Outgoing, type Received } from '../channel.js';
+import { type ChannelInfo, FdChannel, type Outgoing, type ReceivedSink } from '../channel.js';
 import type { WaitOption } from '../wait-strategy.js';
 import { Doorbell, removeBellDirectory } from './doorbell.js';
 import { ringLayout } from './layout.js';
@@ -255,7 +255,7 @@ export class RingChannel<T> extends FdChannel<T> {
    * decode as its DecodeError, in its place: it is consumed either way) and releases them. Appends
    * nothing when the ring is empty.
    */
-  protected readRecords(max: number, into: Received<T>[]): void {
+  protected readRecords(max: number, into: ReceivedSink<T>): void {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
@@ -289,20 +289,20 @@ export class RingChannel<T> extends FdChannel<T> {
       claimed = true;
       // 1n is a literal: the usual single message allocates no BigInt for the addend.
       if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
-      const before = into.length;
-      this.#decodeOut(lo, k, into);
+      // The base's sink has no length (mech's inbox): #decodeOut counts what it delivered.
+      const delivered = this.#decodeOut(lo, k, into);
       const slots = this.#slots;
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
       // One seq_cst store releases the whole batch.
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
       if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(OFF_PRODUCERS_WAITING);
-      if (into.length > before) return;
+      if (delivered > 0) return;
       // Every slot of the batch was a skip: look again.
     }
   }
 
   /** Decodes the claimed messages of positions lo .. lo + k - 1 (skips deliver nothing) into `into`. */
-  #decodeOut(lo: number, k: number, into: Received<T>[]): void {
+  #decodeOut(lo: number, k: number, into: ReceivedSink<T>): number {
     const { codec } = this;
     const i32 = this.#i32;
     const mask = this.#mask;
@@ -310,9 +310,11 @@ export class RingChannel<T> extends FdChannel<T> {
     const size = this.#size;
     const data = this.#data;
     const u8 = this.#u8;
+    let delivered = 0;
     for (let j = 0; j < k; j++) {
       const index = (lo + j) & mask;
       if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
+      delivered += 1;
       try {
         // Decoded in place, from the mapped slot: no copy of the message before the codec reads it.
         into.push({ value: codec.decode(u8, data + index * size), priority: 0 });
@@ -320,6 +322,7 @@ export class RingChannel<T> extends FdChannel<T> {
         into.push(error instanceof Error ? error : new DecodeError('', String(error)));
       }
     }
+    return delivered;
   }
 
   // --- waiting ---------------------------------------------------------------------------------
