@@ -31,6 +31,11 @@ export interface BenchResult {
    * moving 64 KiB per call): it gets ratios but is never picked as a typed-ipc figure.
    */
   readonly reference?: boolean;
+  /**
+   * Set on a latency row (bench/latency.bench.ts): one-way percentiles in microseconds. `msgPerSec` is
+   * then the one-way rate of the ping-pong; such rows are left out of the msg/s chart and the README summary.
+   */
+  readonly latency?: { readonly p50Us: number; readonly p99Us: number };
   /** Other figures worth printing beside it (latency percentiles, batch size). */
   readonly notes?: string;
 }
@@ -178,7 +183,8 @@ const palette = { node: '#2b6cb0', c: '#9c4221', other: '#718096', grid: '#e2e8f
  * on a logarithmic msg/s axis (the transports span three orders of magnitude), Node rows in blue, C
  * baselines in rust, other baselines in grey, each bar labelled with its rate and its ratio to C.
  */
-export function renderSvg(report: Report): string {
+export function renderSvg(full: Report): string {
+  const report = { ...full, results: full.results.filter((r) => r.latency === undefined) };
   const sizes = messageSizes.filter((size) => report.results.some((r) => r.messageBytes === size));
   const rowHeight = 18;
   const labelWidth = 300;
@@ -258,7 +264,7 @@ export function renderSummary(report: Report): string {
     '| transport | size | fastest typed-ipc variant | msg/s | vs C | vs Node IPC |',
     '| --- | ---: | --- | ---: | ---: | ---: |',
   ];
-  for (const [transport, rows] of byTransport(report.results)) {
+  for (const [transport, rows] of byTransport(report.results.filter((r) => r.latency === undefined))) {
     if (!rows.some((r) => r.baseline === 'c' || r.baseline === 'node-ipc')) continue; // codecs: see results.md
     for (const size of messageSizes) {
       const best = rows

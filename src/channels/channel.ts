@@ -12,8 +12,9 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../errors.js';
-import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
+import { deadlineOf, FdWatch, libc, type WaitOptions } from '../native/index.js';
 import { checkTimeout } from './options.js';
+import { type Spin, spinOf, type WaitOption } from './wait-strategy.js';
 
 const settled: Promise<void> = Promise.resolve();
 
@@ -172,6 +173,8 @@ export interface InFlightSend {
 export interface ChannelOptions {
   /** When false, the channel does not keep the process alive while waiting (see `unref()`). */
   readonly ref?: boolean;
+  /** How a waiting send or receive waits: `{ spinUs }` spins that long before sleeping (docs/latency.md). */
+  readonly wait?: WaitOption;
 }
 
 /**
@@ -273,6 +276,11 @@ export interface WaitStrategy {
   unref?(): void;
   /** Ends every wait with `error`; called once, when the channel is destroyed. */
   close?(error: Error): void;
+  /**
+   * Whether reading (or writing) may go on now, without waiting: what the spin of the `wait` option
+   * checks (wait-strategy.ts). Default: poll(2) on the descriptor.
+   */
+  ready?(direction: 'readable' | 'writable'): boolean;
 }
 
 /** Which way a channel may be used; the other way is refused before any system call. */
@@ -283,6 +291,8 @@ export interface ChannelInit {
   readonly ref?: boolean | undefined;
   /** One-way channels (a FIFO end, a queue opened for one direction): the other direction is refused. */
   readonly access?: Access | undefined;
+  /** The `wait` option (validated here; the entry points check it before creating anything). */
+  readonly wait?: WaitOption | undefined;
 }
 
 /** A queued send: what is left of its Outgoing (a copy), and its promise. */
@@ -370,6 +380,9 @@ export abstract class FdChannel<T> implements Channel<T> {
   protected readonly watch: FdWatch;
   readonly #access: Access;
   #waits: WaitStrategy;
+  /** The `wait` option's spin; undefined: waits sleep at once. */
+  readonly #spin: Spin | undefined;
+  readonly #probe: (direction: 'readable' | 'writable') => boolean;
   /** Reused encode buffer for the fast path (copied only when a send has to wait). */
   #scratch: Uint8Array | undefined;
   /** The Outgoing of the fast path, reused by every send. */
@@ -410,6 +423,8 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.codec = codec;
     this.watch = new FdWatch(fd);
     this.#waits = this.watch;
+    this.#spin = spinOf(init.wait);
+    this.#probe = (direction) => this.#waits.ready?.(direction) ?? this.#fdReady(direction);
     this.#access = init.access ?? 'both';
     // Not this.unref(): a subclass's override would run before its own fields exist.
     if (init.ref === false) {
@@ -557,7 +572,19 @@ export abstract class FdChannel<T> implements Channel<T> {
    * through the channel's WaitStrategy, with the caller's deadline and signal.
    */
   protected waitFor(direction: 'readable' | 'writable', options: WaitOptions): Promise<void> {
+    // The `wait` option's spin: what turns up within it is taken without a trip through the event loop.
+    if (this.#spin?.until(() => this.#probe(direction), options)) return settled;
     return direction === 'readable' ? this.#waits.readable(options) : this.#waits.writable(options);
+  }
+
+  /**
+   * Whether the descriptor is readable (writable) now. Only POLLIN/POLLOUT count: a bare POLLHUP (a
+   * FIFO with no writer yet) goes to the sleeping wait, or a retry that finds nothing would spin
+   * again at once and starve the event loop.
+   */
+  #fdReady(direction: 'readable' | 'writable'): boolean {
+    const event = direction === 'readable' ? libc.POLLIN : libc.POLLOUT;
+    return (libc.pollNow(this.watch.fd, event) & event) !== 0;
   }
 
   protected waitOptions(operation: string, options: ReceiveOptions): WaitOptions {

@@ -172,10 +172,13 @@ export function inheritedChannel<T>(codec: MessageCodec<T>, options: ChannelOpti
 }
 
 function channelOptions(options: ChildChannelOptions): ChannelOptions {
-  return options.ref === undefined ? {} : { ref: options.ref };
+  return {
+    ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
+  };
 }
 
 function spawnOptions(options: ChildChannelOptions): SpawnOptions {
-  const { transport: _t, fd: _f, direction: _d, stdio: _s, ref: _r, ...rest } = options;
+  const { transport: _t, fd: _f, direction: _d, stdio: _s, ref: _r, wait: _w, ...rest } = options;
   return rest;
 }

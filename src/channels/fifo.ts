@@ -130,6 +130,7 @@ async function openFifo<T>(address: Address, codec: MessageCodec<T>, options: Op
       fifoReader: access === 'receive',
       atomic: options.shared === true,
       ...(options.ref === undefined ? {} : { ref: options.ref }),
+      ...(options.wait === undefined ? {} : { wait: options.wait }),
     });
   } catch (error) {
     libc.close(fd);

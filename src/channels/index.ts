@@ -7,6 +7,7 @@ import type { Channel, DatagramChannel, Listener } from './channel.js';
 import type { NatsChannel, NatsOptions } from './nats.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
+import { checkWaitOption } from './wait-strategy.js';
 
 export type {
   Channel,
@@ -51,6 +52,7 @@ export type {
   SocketOptions,
 } from './transport.js';
 export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
+export { MAX_SPIN_US, type WaitOption } from './wait-strategy.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
@@ -81,6 +83,7 @@ export async function open<T>(
 export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -109,6 +112,7 @@ export async function connect<T>(
   options: SocketOptions = {},
 ): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'connect');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -133,6 +137,7 @@ export async function bind<T>(
   options: SocketOptions = {},
 ): Promise<DatagramChannel<T>> {
   const [address, fn] = lookup(url, 'bind');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 
@@ -157,6 +162,7 @@ export async function listen<T>(
   options: SocketOptions = {},
 ): Promise<Listener<T>> {
   const [address, fn] = lookup(url, 'listen');
+  checkWaitOption(address.scheme, options.wait);
   return fn(address, codec, options);
 }
 

@@ -90,7 +90,7 @@ class MqChannel<T> extends RecordChannel<T> {
   readonly #attr = new BigInt64Array(libc.MQ_ATTR_LONGS);
 
   constructor(url: string, name: string, codec: MessageCodec<T>, mqd: number, access: MqAccess, options: OpenOptions) {
-    super(url, codec, mqd, { ref: options.ref, access });
+    super(url, codec, mqd, { ref: options.ref, access, wait: options.wait });
     this.name = name;
     this.#mqd = mqd;
     this.#access = access;

@@ -25,7 +25,7 @@ function checkScheme(address: Address): asserts address is ShmAddress {
 async function openRing<T>(address: Address, codec: MessageCodec<T>, options: OpenOptions): Promise<RingChannel<T>> {
   checkScheme(address);
   const segment = await attachSegment(address, codec, options);
-  return new RingChannel(address.url, codec, segment, options.ref !== false);
+  return new RingChannel(address.url, codec, segment, options.ref !== false, options.wait);
 }
 
 async function unlinkRing(address: Address): Promise<void> {

@@ -46,6 +46,7 @@ function socketChannel<T>(
     connector,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
   });
 }
 

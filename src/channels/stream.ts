@@ -353,6 +353,7 @@ export function adoptStream<T>(
     access,
     ...(peer === undefined ? {} : { peer }),
     ...(options.ref === undefined ? {} : { ref: options.ref }),
+    ...(options.wait === undefined ? {} : { wait: options.wait }),
   });
 }
 

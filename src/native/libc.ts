@@ -305,3 +305,8 @@ export const MSG_CTRUNC = 0x8;
 /** `struct cmsghdr` (len, level, type) before the data, and CMSG_SPACE(sizeof(struct ucred)). */
 export const CMSGHDR_SIZE = 16;
 export const CMSG_UCRED_SPACE = 32;
+
+/** poll(2) event: room to write (the spin of the `wait` option, wait-strategy.ts). */
+export const POLLOUT = 0x4;
+/** `sched_yield(2)`: lets another runnable thread on this CPU run (the yielding part of a spin). */
+export const schedYield: () => number = lib.func('int sched_yield(void)');

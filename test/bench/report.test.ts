@@ -110,3 +110,40 @@ describe('reference rows', () => {
     expect(renderMarkdown(rated)).toContain('c read/write, 64 KiB per call (reference)');
   });
 });
+
+describe('latency rows (bench/latency.bench.ts)', () => {
+  const latency: BenchResult[] = [
+    ...results,
+    {
+      transport: 'mq ping-pong',
+      messageBytes: 24,
+      variant: 'c blocking calls',
+      msgPerSec: 400_000,
+      baseline: 'c',
+      latency: { p50Us: 1, p99Us: 3 },
+    },
+    {
+      transport: 'mq ping-pong',
+      messageBytes: 24,
+      variant: 'node, wait: { spinUs: 200 }',
+      msgPerSec: 150_000,
+      latency: { p50Us: 5, p99Us: 40 },
+      notes: 'one-way p50 5.0 µs',
+    },
+  ];
+  const withLatency = (): Report => ({ ...report(), results: rate(latency) });
+
+  it('are rated against the C ping-pong only and listed in results.md with their notes', () => {
+    const rated = rate(latency);
+    expect(rated[7]!.ratios).toEqual({ c: 0.375 });
+    expect(renderMarkdown(withLatency())).toContain(
+      '| 24 B | node, wait: { spinUs: 200 } | 150,000 | 0.38x | one-way p50 5.0 µs |',
+    );
+  });
+
+  it('stay out of the msg/s chart and the README summary (they measure latency, not throughput)', () => {
+    expect(renderSvg(withLatency()).match(/<rect x="300"/g)).toHaveLength(results.length);
+    expect(renderSvg(withLatency())).not.toContain('ping-pong');
+    expect(renderSummary(withLatency())).not.toContain('ping-pong');
+  });
+});

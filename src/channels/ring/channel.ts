@@ -9,6 +9,7 @@ import type { MessageCodec } from '../../codecs/codec.js';
 import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
 import { type ChannelInfo, FdChannel, type Outgoing, type ReceivedSink } from '../channel.js';
+import type { WaitOption } from '../wait-strategy.js';
 import { Doorbell, removeBellDirectory } from './doorbell.js';
 import * as L from './layout.js';
 import { alive } from './liveness.js';
@@ -64,7 +65,7 @@ export class RingChannel<T> extends FdChannel<T> {
   /** Set when the segment was found truncated: the mapping must not be touched again. */
   #truncated = false;
 
-  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean) {
+  constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
     const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
     let bell: Doorbell;
     let entry: number;
@@ -81,7 +82,7 @@ export class RingChannel<T> extends FdChannel<T> {
       segment.unmap();
       throw error;
     }
-    super(url, codec, bell.fd, { ref });
+    super(url, codec, bell.fd, { ref, wait });
     this.#segment = segment;
     this.#u8 = segment.u8;
     this.#i32 = segment.i32;
@@ -98,7 +99,12 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
     this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
-    this.useWaits({ readable: (wait) => this.#waitReadable(wait), writable: (wait) => this.#waitWritable(wait) });
+    this.useWaits({
+      readable: (wait) => this.#waitReadable(wait),
+      writable: (wait) => this.#waitWritable(wait),
+      // What the `wait` option's spin checks: the ring's memory, no system call.
+      ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
+    });
   }
 
   // --- producing -------------------------------------------------------------------------------
