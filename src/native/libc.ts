@@ -305,3 +305,10 @@ export const MSG_CTRUNC = 0x8;
 /** `struct cmsghdr` (len, level, type) before the data, and CMSG_SPACE(sizeof(struct ucred)). */
 export const CMSGHDR_SIZE = 16;
 export const CMSG_UCRED_SPACE = 32;
+
+// --- scheduling --------------------------------------------------------------------------------
+/**
+ * `sched_yield()`: lets another runnable thread of this CPU go first. System V waits retry without a
+ * descriptor to block on; yielding between tries hands the CPU to the peer they wait for.
+ */
+export const schedYield: () => number = lib.func('int sched_yield()');
