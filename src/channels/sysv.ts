@@ -24,7 +24,8 @@ import {
   ValidationError,
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message } from './channel.js';
+import { type Access, type ChannelInfo, type Message, RecordChannel } from './channel.js';
+import { checkAccess, checkCapacity, checkCreate, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
 
@@ -275,15 +276,15 @@ function integerIn(name: string, value: unknown, min: number, max: number, what:
 }
 
 function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options: OpenOptions): SysvOptions {
-  const { create = false, exclusive = false, mode = 0o600, access = 'both', except = false } = options;
+  const { create, exclusive } = checkCreate(options);
+  const mode = checkMode(options.mode);
+  const access = checkAccess<Access>(options.access);
+  const { except = false } = options;
   if (target.kind === 'id' && create) {
     throw new UnsupportedError(
       'sysv:id=N names an existing queue and cannot create one: drop `create`, or name the queue by key (sysv:key=0x...) or sysv:private',
     );
   }
-  if (!Object.hasOwn(accessBits, access))
-    throw new ValidationError('access', "'send', 'receive' or 'both'", String(access));
-  integerIn('mode', mode, 0, 0o777, 'permission bits in 0..0o777');
   if (options.capacity !== undefined && options.capacityBytes !== undefined) {
     throw new ValidationError(
       'capacity',
@@ -293,7 +294,7 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
   }
   let capacityBytes = options.capacityBytes;
   if (options.capacity !== undefined) {
-    capacityBytes = integerIn('capacity', options.capacity, 1, 2 ** 31, 'an integer >= 1 (messages)') * codec.size;
+    capacityBytes = checkCapacity(options.capacity, 2 ** 31, 'times the message size, msg_qbytes') * codec.size;
   }
   if (capacityBytes !== undefined) {
     integerIn('capacityBytes', capacityBytes, 1, MAX_TYPE, 'an integer >= 1 (bytes of message text, msg_qbytes)');
@@ -319,7 +320,7 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
 }
 
 /** One end of a System V queue. */
-class SysvChannel<T> extends FdChannel<T> {
+class SysvChannel<T> extends RecordChannel<T> {
   readonly transport = 'sysv';
   /** The queue id (msqid). */
   readonly id: number;
@@ -348,13 +349,18 @@ class SysvChannel<T> extends FdChannel<T> {
   #removal: ChannelClosedError | undefined;
 
   constructor(url: string, codec: MessageCodec<T>, id: number, options: SysvOptions, ref: boolean) {
-    // No descriptor: FdChannel's watch is never started, waiting goes through the pacer (see
-    // waitReadable). The channel-mechanism refactor (issue 13) will make the wait a hook of its own.
-    super(url, codec, -1, { ref });
+    // No descriptor: FdChannel's watch is never started, waiting goes through the pacer.
+    super(url, codec, -1, { ref, access: options.access });
     this.id = id;
     this.#options = options;
     this.#pacer = new RetryPacer(options.pollMaxMs, (peer) => this.#peerRunnable(peer));
-    if (!ref) this.#pacer.unref();
+    // ref()/unref() of the channel reach the pacer's timers through the strategy.
+    this.useWaits({
+      readable: (wait) => this.#pacer.pause(wait, 'sender', this.#probeRead),
+      writable: (wait) => this.#pacer.pause(wait, 'receiver', this.#probeWrite),
+      ref: () => this.#pacer.ref(),
+      unref: () => this.#pacer.unref(),
+    });
     this.#tx = new Uint8Array(MTYPE + codec.size);
     this.#txType = new Uint32Array(this.#tx.buffer, 0, 2);
     this.#txText = this.#tx.subarray(MTYPE);
@@ -509,14 +515,6 @@ class SysvChannel<T> extends FdChannel<T> {
     return systemError(errno, syscall, this.url);
   }
 
-  protected override waitReadable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options, 'sender', this.#probeRead);
-  }
-
-  protected override waitWritable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options, 'receiver', this.#probeWrite);
-  }
-
   /**
    * Whether the process that last sent (or received) on the queue is runnable now (state R in
    * /proc/PID/stat): running or waiting for a CPU, so about to reach the queue. False when unknown:
@@ -537,19 +535,6 @@ class SysvChannel<T> extends FdChannel<T> {
     }
     // The state follows the command name, which is in parentheses and may itself hold ") ".
     return stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52;
-  }
-
-  // FdChannel's ref()/unref() reach only its descriptor watch; the pacer's timers need them too.
-  override ref(): this {
-    super.ref();
-    this.#pacer.ref();
-    return this;
-  }
-
-  override unref(): this {
-    super.unref();
-    this.#pacer.unref();
-    return this;
   }
 
   protected closeResources(): void {
