@@ -240,14 +240,46 @@ export interface ChannelInit {
   readonly access?: Access | undefined;
 }
 
-/** A queued send (Outgoing) and its promise. */
-interface Pending extends Outgoing {
+/** A queued send: what is left of its Outgoing (a copy), and its promise. */
+class Pending implements Outgoing {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly ends: readonly number[] | undefined;
+  readonly stride: number;
+  readonly priority: number;
+  sent = 0;
+  offset: number;
   /** Some of a record is in the kernel (a byte stream): it can no longer be withdrawn. */
   committed: boolean;
-  resolve(): void;
-  reject(error: unknown): void;
-  /** Disarms its timeout and abort listener. */
-  disarm(): void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  readonly #accepted: InFlightSend;
+  readonly #resolve: () => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(out: Outgoing, accepted: InFlightSend, resolve: () => void, reject: (error: unknown) => void) {
+    const start = recordStart(out, out.sent);
+    this.bytes = out.bytes.slice(start);
+    this.count = out.count - out.sent;
+    this.ends = out.ends?.slice(out.sent).map((end) => end - start);
+    this.stride = out.stride;
+    this.priority = out.priority;
+    this.offset = out.offset - start;
+    this.committed = out.offset > start;
+    this.#accepted = accepted;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Settles it: delivered (no error) or failed; disarms its timeout and abort listener. */
+  finish(error?: unknown): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    this.#accepted.settle();
+    if (error === undefined) this.#resolve();
+    else this.#reject(this.#accepted.error(error));
+  }
 }
 
 /** Queued records are gathered into writes of up to this many bytes. */
@@ -317,7 +349,15 @@ export abstract class FdChannel<T> implements Channel<T> {
   #queue: Pending[] = [];
   #head = 0;
   #pumping = false;
-  #pumpCancel: AbortController | undefined;
+  /**
+   * The pump's one WaitOptions, kept while it is not aborted: a wait strategy that paces itself per
+   * wait (System V's back-off) sees one long wait, and no wait costs a new AbortController. Each
+   * send's own deadline and signal are its queue entry's (see #enqueue); this signal only ends the
+   * wait when the queue emptied under it.
+   */
+  #pumpCancel = new AbortController();
+  #pumpWait: WaitOptions = { signal: this.#pumpCancel.signal };
+  #pumpWaiting = false;
   /** Received and not yet delivered, in order: #inbox[#inHead ...] (an Error is thrown in its turn). */
   #inbox: Received<T>[] = [];
   #inHead = 0;
@@ -593,57 +633,45 @@ export abstract class FdChannel<T> implements Channel<T> {
    */
   #enqueue(out: Outgoing, options: SendOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const { signal, timeoutMs } = options;
       // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
-      const accepted = this.acceptSend();
-      let timer: NodeJS.Timeout | undefined;
-      const operation = `send on ${this.url}`;
-      const withdraw = (error: Error): void => {
-        if (item.committed) return; // part of a record is in the kernel: the rest must follow
-        const index = this.#queue.indexOf(item, this.#head);
-        if (index < 0) return;
-        this.#queue.splice(index, 1);
-        item.disarm();
-        if (item.sent > 0) {
-          error.message += `: ${item.sent} of the ${item.count} messages of this call were sent, the rest withdrawn`;
-        }
-        item.reject(error);
-        if (this.queuedSends === 0) this.#pumpCancel?.abort();
-      };
-      const onAbort = (): void => withdraw(new AbortError(operation, signal?.reason));
-      const start = recordStart(out, out.sent);
-      const item: Pending = {
-        bytes: out.bytes.slice(start),
-        count: out.count - out.sent,
-        ends: out.ends?.slice(out.sent).map((end) => end - start),
-        stride: out.stride,
-        priority: out.priority,
-        sent: 0,
-        offset: out.offset - start,
-        committed: out.offset > start,
-        resolve: () => {
-          accepted.settle();
-          resolve();
-        },
-        reject: (error) => {
-          accepted.settle();
-          reject(accepted.error(error));
-        },
-        disarm: () => {
-          if (timer !== undefined) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
+      const item = new Pending(out, this.acceptSend(), resolve, reject);
       if (!item.committed) {
-        if (signal?.aborted) return item.reject(new AbortError(operation, signal.reason));
+        const { signal, timeoutMs } = options;
+        if (signal?.aborted) return item.finish(new AbortError(`send on ${this.url}`, signal.reason));
         if (timeoutMs !== undefined) {
-          timer = this.#timer(() => withdraw(new TimeoutError(operation, timeoutMs)), timeoutMs);
+          const timedOut = (): void => this.#withdraw(item, new TimeoutError(`send on ${this.url}`, timeoutMs));
+          item.timer = this.#timer(timedOut, timeoutMs);
         }
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal !== undefined) {
+          item.signal = signal;
+          item.onAbort = () => this.#withdraw(item, new AbortError(`send on ${this.url}`, signal.reason));
+          signal.addEventListener('abort', item.onAbort, { once: true });
+        }
       }
       this.#queue.push(item);
       this.#startPump();
     });
+  }
+
+  /** A queued send's timeout or signal: what is left of it leaves the queue, unless part of a record is in the kernel. */
+  #withdraw(item: Pending, error: Error): void {
+    if (item.committed) return; // the rest must follow
+    const index = this.#queue.indexOf(item, this.#head);
+    if (index < 0) return;
+    this.#queue.splice(index, 1);
+    if (item.sent > 0) {
+      error.message += `: ${item.sent} of the ${item.count} messages of this call were sent, the rest withdrawn`;
+    }
+    item.finish(error);
+    if (this.queuedSends === 0) this.#cancelPumpWait();
+  }
+
+  /** Ends the pump's wait for room: the queue emptied under it. */
+  #cancelPumpWait(): void {
+    if (!this.#pumpWaiting) return;
+    this.#pumpCancel.abort();
+    this.#pumpCancel = new AbortController();
+    this.#pumpWait = { signal: this.#pumpCancel.signal };
   }
 
   /** Writes queued records until the queue is empty (true) or the kernel is full (false). */
@@ -664,7 +692,7 @@ export abstract class FdChannel<T> implements Channel<T> {
       if (!done) return false;
     }
     // Emptied outside the pump (by trySend): the pump's wait for room has nothing left to wait for.
-    this.#pumpCancel?.abort();
+    this.#cancelPumpWait();
     return true;
   }
 
@@ -719,8 +747,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     const item = this.#queue[this.#head] as Pending;
     this.#queue[this.#head] = undefined as unknown as Pending;
     this.#head += 1;
-    item.disarm();
-    item.resolve();
+    item.finish();
     if (this.#head === this.#queue.length) {
       this.#queue = [];
       this.#head = 0;
@@ -739,22 +766,15 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   /** Waits for room and flushes, until the queue is empty; a failure fails every queued send. */
   async #pump(): Promise<void> {
-    // One WaitOptions for the whole run: a wait strategy that paces itself per wait (System V's
-    // back-off) sees one long wait, not a new one per retry. Each send's own deadline and signal are
-    // its queue entry's (see #enqueue); this signal only ends the wait when the queue emptied.
-    let cancel = new AbortController();
-    let wait: WaitOptions = { signal: cancel.signal, operation: `send on ${this.url}` };
     try {
       while (this.queuedSends > 0) {
-        this.#pumpCancel = cancel;
+        this.#pumpWaiting = true;
         try {
-          await this.waitFor('writable', wait);
+          await this.waitFor('writable', this.#pumpWait);
         } catch (error) {
           if (!(error instanceof AbortError)) throw error;
-          cancel = new AbortController();
-          wait = { signal: cancel.signal, operation: `send on ${this.url}` };
         } finally {
-          this.#pumpCancel = undefined;
+          this.#pumpWaiting = false;
         }
         if (this.#destroyed) throw this.#destroyError ?? new ChannelClosedError(`${this.url} was closed`);
         this.#flush();
@@ -770,10 +790,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     const items = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    for (const item of items) {
-      item.disarm();
-      item.reject(error);
-    }
+    for (const item of items) item.finish(error);
   }
 
   // --- receiving -------------------------------------------------------------------------------
