@@ -212,8 +212,53 @@ export function recordAt(out: Outgoing, index: number): Uint8Array {
   return out.bytes.subarray(recordStart(out, index), end);
 }
 
-/** Where something received goes: a message, or the error standing for a record that cannot be delivered. */
+/** Something received: a message, or the error standing for a record that cannot be delivered. */
 export type Received<T> = Message<T> | Error;
+
+/** Where `readRecords` appends what it received, in order. */
+export interface ReceivedSink<T> {
+  push(item: Received<T>): void;
+}
+
+/**
+ * The base's inbox: received items not yet delivered, in order. Its slots are reused, not an array
+ * emptied and regrown per receive (that cost more than the receive's system call in an A/B profile).
+ */
+class Inbox<T> implements ReceivedSink<T> {
+  #slots: (Received<T> | undefined)[] = [];
+  #head = 0;
+  #tail = 0;
+
+  get empty(): boolean {
+    return this.#head === this.#tail;
+  }
+
+  push(item: Received<T>): void {
+    this.#slots[this.#tail++] = item;
+  }
+
+  /** The first item (the inbox must not be empty). */
+  peek(): Received<T> {
+    return this.#slots[this.#head] as Received<T>;
+  }
+
+  /** Takes the first item (the inbox must not be empty). */
+  shift(): Received<T> {
+    const item = this.#slots[this.#head] as Received<T>;
+    this.#slots[this.#head++] = undefined;
+    if (this.#head === this.#tail) {
+      this.#head = 0;
+      this.#tail = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#slots = [];
+    this.#head = 0;
+    this.#tail = 0;
+  }
+}
 
 /**
  * How a channel waits until it may read or write again. The default is the descriptor's readiness
@@ -254,6 +299,11 @@ class Pending implements Outgoing {
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /**
+   * The send's deadline and signal, which the pump waits with while this send is first in line (one
+   * object for all its waits: a strategy that paces itself per wait, System V's, sees one long wait).
+   */
+  wait: WaitOptions = UNTIMED;
   readonly #accepted: InFlightSend;
   readonly #resolve: () => void;
   readonly #reject: (error: unknown) => void;
@@ -281,6 +331,9 @@ class Pending implements Outgoing {
     else this.#reject(this.#accepted.error(error));
   }
 }
+
+/** The wait of a send without deadline or signal, and of a committed one. */
+const UNTIMED: WaitOptions = {};
 
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
@@ -349,18 +402,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   #queue: Pending[] = [];
   #head = 0;
   #pumping = false;
-  /**
-   * The pump's one WaitOptions, kept while it is not aborted: a wait strategy that paces itself per
-   * wait (System V's back-off) sees one long wait, and no wait costs a new AbortController. Each
-   * send's own deadline and signal are its queue entry's (see #enqueue); this signal only ends the
-   * wait when the queue emptied under it.
-   */
-  #pumpCancel = new AbortController();
-  #pumpWait: WaitOptions = { signal: this.#pumpCancel.signal };
-  #pumpWaiting = false;
-  /** Received and not yet delivered, in order: #inbox[#inHead ...] (an Error is thrown in its turn). */
-  #inbox: Received<T>[] = [];
-  #inHead = 0;
+  /** Received and not yet delivered, in order (an Error is thrown in its turn). */
+  readonly #inbox = new Inbox<T>();
 
   protected constructor(url: string, codec: MessageCodec<T>, fd: number, init: ChannelInit = {}) {
     this.url = url;
@@ -378,7 +421,7 @@ export abstract class FdChannel<T> implements Channel<T> {
   /** Writes records of `out` from `out.sent` on without blocking; returns how many it wholly took (0: no room now). */
   protected abstract writeRecords(out: Outgoing): number;
   /** Appends up to `max` received messages (or the DecodeError of a consumed bad record) to `into`, without blocking. */
-  protected abstract readRecords(max: number, into: Received<T>[]): void;
+  protected abstract readRecords(max: number, into: ReceivedSink<T>): void;
   /** Releases the descriptor(s) and anything else the channel holds. Called once. */
   protected abstract closeResources(): void;
   abstract info(): ChannelInfo;
@@ -635,16 +678,19 @@ export abstract class FdChannel<T> implements Channel<T> {
     return new Promise<void>((resolve, reject) => {
       // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
       const item = new Pending(out, this.acceptSend(), resolve, reject);
-      if (!item.committed) {
-        const { signal, timeoutMs } = options;
-        if (signal?.aborted) return item.finish(new AbortError(`send on ${this.url}`, signal.reason));
+      const { signal, timeoutMs } = options;
+      if (!item.committed && (signal !== undefined || timeoutMs !== undefined)) {
+        const operation = `send on ${this.url}`;
+        if (signal?.aborted) return item.finish(new AbortError(operation, signal.reason));
+        item.wait = { deadline: deadlineOf(timeoutMs), timeoutMs, signal, operation };
+        // The pump's wait ends when the first in line times out; these end the sends behind it.
         if (timeoutMs !== undefined) {
-          const timedOut = (): void => this.#withdraw(item, new TimeoutError(`send on ${this.url}`, timeoutMs));
+          const timedOut = (): void => this.#withdraw(item, new TimeoutError(operation, timeoutMs));
           item.timer = this.#timer(timedOut, timeoutMs);
         }
         if (signal !== undefined) {
           item.signal = signal;
-          item.onAbort = () => this.#withdraw(item, new AbortError(`send on ${this.url}`, signal.reason));
+          item.onAbort = () => this.#withdraw(item, new AbortError(operation, signal.reason));
           signal.addEventListener('abort', item.onAbort, { once: true });
         }
       }
@@ -663,15 +709,6 @@ export abstract class FdChannel<T> implements Channel<T> {
       error.message += `: ${item.sent} of the ${item.count} messages of this call were sent, the rest withdrawn`;
     }
     item.finish(error);
-    if (this.queuedSends === 0) this.#cancelPumpWait();
-  }
-
-  /** Ends the pump's wait for room: the queue emptied under it. */
-  #cancelPumpWait(): void {
-    if (!this.#pumpWaiting) return;
-    this.#pumpCancel.abort();
-    this.#pumpCancel = new AbortController();
-    this.#pumpWait = { signal: this.#pumpCancel.signal };
   }
 
   /** Writes queued records until the queue is empty (true) or the kernel is full (false). */
@@ -691,8 +728,6 @@ export abstract class FdChannel<T> implements Channel<T> {
       this.#spread(done ? gathered.bytes.length : gathered.offset);
       if (!done) return false;
     }
-    // Emptied outside the pump (by trySend): the pump's wait for room has nothing left to wait for.
-    this.#cancelPumpWait();
     return true;
   }
 
@@ -765,16 +800,20 @@ export abstract class FdChannel<T> implements Channel<T> {
   }
 
   /** Waits for room and flushes, until the queue is empty; a failure fails every queued send. */
+  /**
+   * Waits for room and flushes, until the queue is empty; a failure fails every queued send. It
+   * waits with the deadline and signal of the send first in line (as that send would on its own):
+   * when they end the wait, that send is withdrawn and the next one's turn begins.
+   */
   async #pump(): Promise<void> {
     try {
       while (this.queuedSends > 0) {
-        this.#pumpWaiting = true;
+        const first = this.#queue[this.#head] as Pending;
         try {
-          await this.waitFor('writable', this.#pumpWait);
+          await this.waitFor('writable', first.committed ? UNTIMED : first.wait);
         } catch (error) {
-          if (!(error instanceof AbortError)) throw error;
-        } finally {
-          this.#pumpWaiting = false;
+          if (!(error instanceof TimeoutError || error instanceof AbortError)) throw error;
+          if (this.#queue[this.#head] === first) this.#withdraw(first, error);
         }
         if (this.#destroyed) throw this.#destroyError ?? new ChannelClosedError(`${this.url} was closed`);
         this.#flush();
@@ -795,28 +834,23 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   // --- receiving -------------------------------------------------------------------------------
 
-  /** Reads up to `max` records into the (drained) inbox; an error thrown there is delivered in its turn. */
+  /** Reads up to `max` records into the (empty) inbox; an error thrown there is delivered in its turn. */
   #fill(max: number): void {
-    const inbox = this.#inbox;
-    if (this.#inHead > 0) {
-      inbox.length = 0;
-      this.#inHead = 0;
-    }
     try {
-      this.readRecords(max, inbox);
+      this.readRecords(max, this.#inbox);
     } catch (error) {
-      inbox.push(error as Error);
+      this.#inbox.push(error as Error);
     }
   }
 
   /** The next received message, undefined when none is waiting; throws an error in its turn. */
   #next(): Message<T> | undefined {
-    if (this.#inHead === this.#inbox.length) {
+    const inbox = this.#inbox;
+    if (inbox.empty) {
       this.#fill(this.readAhead);
-      if (this.#inbox.length === 0) return undefined;
+      if (inbox.empty) return undefined;
     }
-    const item = this.#inbox[this.#inHead] as Received<T>;
-    this.#inbox[this.#inHead++] = undefined as unknown as Received<T>;
+    const item = inbox.shift();
     if (item instanceof Error) throw item;
     return item;
   }
@@ -828,17 +862,14 @@ export abstract class FdChannel<T> implements Channel<T> {
    */
   #take(max: number): Message<T>[] {
     const out: Message<T>[] = [];
+    const inbox = this.#inbox;
     for (let topped = false; ; topped = true) {
-      const inbox = this.#inbox;
-      while (this.#inHead < inbox.length && out.length < max) {
-        const item = inbox[this.#inHead] as Received<T>;
-        if (item instanceof Error) {
+      while (!inbox.empty && out.length < max) {
+        if (inbox.peek() instanceof Error) {
           if (out.length > 0) return out;
-          inbox[this.#inHead++] = undefined as unknown as Received<T>;
-          throw item;
+          throw inbox.shift();
         }
-        inbox[this.#inHead++] = undefined as unknown as Received<T>;
-        out.push(item);
+        out.push(inbox.shift() as Message<T>);
       }
       if (topped || out.length >= max) return out;
       this.#fill(max - out.length);
@@ -988,8 +1019,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     if (this.#waits !== this.watch) this.#waits.close?.(error);
     // close() got here once the queue drained; destroy() (or close()'s timeout) fails what is left.
     this.#failQueue(error);
-    this.#inbox = [];
-    this.#inHead = 0;
+    this.#inbox.clear();
     this.closeResources();
     // A close() still draining has nothing left to wait for.
     this.#drained?.();
@@ -1037,7 +1067,7 @@ export abstract class RecordChannel<T> extends FdChannel<T> {
     return n - out.sent;
   }
 
-  protected readRecords(max: number, into: Received<T>[]): void {
+  protected readRecords(max: number, into: ReceivedSink<T>): void {
     for (let n = 0; n < max; n++) {
       const message = this.readMessage();
       if (message === undefined) return;

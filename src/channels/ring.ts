@@ -22,7 +22,7 @@ import {
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message, type Outgoing, type Received } from './channel.js';
+import { type ChannelInfo, FdChannel, type Message, type Outgoing, type ReceivedSink } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
 
@@ -800,7 +800,7 @@ export class RingChannel<T> extends FdChannel<T> {
     return stash.splice(0, n) as Message<T>[];
   }
 
-  protected readRecords(max: number, into: Received<T>[]): void {
+  protected readRecords(max: number, into: ReceivedSink<T>): void {
     for (const message of this.#take(max)) into.push(message);
   }
 

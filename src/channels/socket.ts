@@ -32,7 +32,7 @@ import {
   type Message,
   type Outgoing,
   type PeerCredentials,
-  type Received,
+  type ReceivedSink,
   recordAt,
   type SendOptions,
 } from './channel.js';
@@ -275,7 +275,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
 
   // --- receiving ---------------------------------------------------------------------------------
 
-  protected readRecords(max: number, into: Received<T>[]): void {
+  protected readRecords(max: number, into: ReceivedSink<T>): void {
     if (!this.#fill(max, into) && this.#eof) throw this.#endOfStream();
   }
 
@@ -288,7 +288,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
    * One non-blocking recvmmsg of up to `max` datagrams into `into`, each decoded or replaced by its
    * DecodeError in its place; false when nothing was waiting.
    */
-  #fill(max: number, into: Received<T>[]): boolean {
+  #fill(max: number, into: ReceivedSink<T>): boolean {
     if (this.#eof) return false;
     const batch = this.#receiveBatch ?? this.#newReceiveBatch();
     const want = Math.min(max, batch.slots);

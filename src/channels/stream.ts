@@ -28,7 +28,7 @@ import {
   FdChannel,
   type Message,
   type Outgoing,
-  type Received,
+  type ReceivedSink,
   recordEnd,
 } from './channel.js';
 import { peerCredentials, refusalHint } from './peercred.js';
@@ -169,7 +169,7 @@ export class StreamChannel<T> extends FdChannel<T> {
 
   // --- receiving -------------------------------------------------------------------------------
 
-  protected readRecords(max: number, into: Received<T>[]): void {
+  protected readRecords(max: number, into: ReceivedSink<T>): void {
     let n = 0;
     while (n < max) {
       let message: Message<T> | undefined;
