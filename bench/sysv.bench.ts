@@ -4,12 +4,17 @@
  * same run and interleaved round by round. Each figure is timed by the receiver, from its first
  * message to its last; the best of the rounds is the row's figure, the median in its notes.
  *
+ * Two more rows, for reference: Node calling blocking msgsnd/msgrcv through koffi on its main thread
+ * (the ceiling for any Node code making these calls, which no library may use: it blocks the event
+ * loop), and sendMany/receiveMany in batches of 64. Every round records the load average.
+ *
  * The wake-up cost of the wait (a System V queue has no descriptor, so a waiting Node receive retries
  * on a back-off; see docs/sysv.md) is measured beside it and printed: the delay from a stamped
  * msgsnd to its receipt, for a C receiver blocked in msgrcv and for a Node receiver, with the sender
  * pausing between messages, and the receivers' CPU time over that mostly idle run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { open, type SysvInfo, unlink } from '../src/index.js';
 import { compileC, finished, repoRoot, spawnTs } from '../test/helpers.js';
@@ -84,15 +89,29 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-function row(size: number, variant: string, runs: readonly Run[], baseline?: BenchResult['baseline']): BenchResult {
+/** The median over rounds of a variant's rate divided by the C loop's rate of the same round. */
+function ratioToC(runs: readonly Run[], c: readonly Run[]): number {
+  return median(runs.map((r, i) => r.rate / c[i]!.rate));
+}
+
+interface RowOptions {
+  readonly baseline?: BenchResult['baseline'];
+  readonly reference?: boolean;
+  /** The C loop's runs of the same rounds, for the median of per-round ratios. */
+  readonly c?: readonly Run[];
+}
+
+function row(size: number, variant: string, runs: readonly Run[], options: RowOptions = {}): BenchResult {
   const rates = runs.map((r) => r.rate);
+  const ratio = options.c === undefined ? '' : `, median per-round ratio to C ${ratioToC(runs, options.c).toFixed(2)}x`;
   return {
     transport: 'sysv',
     messageBytes: size,
     variant,
     msgPerSec: Math.max(...rates),
-    ...(baseline === undefined ? {} : { baseline }),
-    notes: `median ${Math.round(median(rates)).toLocaleString('en-US')} msg/s of ${runs.length}, CPU ${median(runs.map((r) => r.cpu)).toFixed(2)} us/msg (both ends)`,
+    ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
+    ...(options.reference ? { reference: true } : {}),
+    notes: `median ${Math.round(median(rates)).toLocaleString('en-US')} msg/s of ${runs.length}${ratio}, CPU ${median(runs.map((r) => r.cpu)).toFixed(2)} us/msg (both ends)`,
   };
 }
 
@@ -112,30 +131,39 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     const c: Run[] = [];
     const node: Run[] = [];
     const fromC: Run[] = [];
+    const batched: Run[] = [];
+    const ceiling: Run[] = [];
+    const loads: number[] = [];
+    const args = (id: number, mode: string): string[] => [mode, `sysv:id=${id}`, String(count), String(size)];
     for (let round = 0; round < rounds; round++) {
       context.progress((index + round / rounds) / steps, `${size} B, round ${round + 1}`);
+      loads.push(loadavg()[0]!);
       c.push(await overQueue(size, count, (id, role) => spawn(cPeer, [role, String(id), String(count), String(size)])));
-      node.push(
-        await overQueue(size, count, (id, role) => spawnTs(peer, [role, `sysv:id=${id}`, String(count), String(size)])),
-      );
+      node.push(await overQueue(size, count, (id, role) => spawnTs(peer, args(id, role))));
       // The interop case: a C program sending, Node receiving with for await.
       fromC.push(
         await overQueue(size, count, (id, role) =>
           role === 'send'
             ? spawn(cPeer, [role, String(id), String(count), String(size)])
-            : spawnTs(peer, [role, `sysv:id=${id}`, String(count), String(size)]),
+            : spawnTs(peer, args(id, role)),
         ),
       );
+      batched.push(await overQueue(size, count, (id, role) => spawnTs(peer, args(id, `${role}-many`))));
+      ceiling.push(await overQueue(size, count, (id, role) => spawnTs(peer, args(id, `raw-${role}`))));
     }
-    const ratio = median(node.map((r, i) => r.rate / c[i]!.rate));
-    const ratioFromC = median(fromC.map((r, i) => r.rate / c[i]!.rate));
+    const load = `load ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})`;
     console.log(
-      `sysv ${size} B, ${count} messages x ${rounds}: Node/C median of per-round ratios ${ratio.toFixed(2)}x (C sender to Node receiver ${ratioFromC.toFixed(2)}x); medians C ${Math.round(median(c.map((r) => r.rate)))} msg/s, Node ${Math.round(median(node.map((r) => r.rate)))} msg/s; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
+      `sysv ${size} B, ${count} messages x ${rounds}, ${load}: median per-round ratio to C: Node send/for await ${ratioToC(node, c).toFixed(2)}x, C to Node ${ratioToC(fromC, c).toFixed(2)}x, sendMany/receiveMany ${ratioToC(batched, c).toFixed(2)}x, blocking koffi ceiling ${ratioToC(ceiling, c).toFixed(2)}x; medians C ${Math.round(median(c.map((r) => r.rate)))} msg/s, Node ${Math.round(median(node.map((r) => r.rate)))} msg/s; CPU us/msg C ${median(c.map((r) => r.cpu)).toFixed(2)}, Node ${median(node.map((r) => r.cpu)).toFixed(2)}`,
     );
     results.push(
-      row(size, 'c msgsnd/msgrcv (blocking)', c, 'c'),
-      row(size, 'node send / for await', node),
-      row(size, 'c msgsnd to node for await', fromC),
+      row(size, 'c msgsnd/msgrcv (blocking)', c, { baseline: 'c' }),
+      row(size, 'node send / for await', node, { c }),
+      row(size, 'c msgsnd to node for await', fromC, { c }),
+      row(size, 'node sendMany / receiveMany (64)', batched, { c }),
+      row(size, 'node blocking msgsnd/msgrcv via koffi (ceiling: blocks the event loop)', ceiling, {
+        c,
+        reference: true,
+      }),
     );
   }
   // Wake-up latency: a sender pausing `gap` between messages, so that a Node receiver is in each

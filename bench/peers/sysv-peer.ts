@@ -3,6 +3,8 @@
  * - `sysv-peer.ts send|recv sysv:id=N count size` moves messages with `send` and `for await`, and prints
  *   `<ns> <cpu-ns>`: the receiver the wall time between its first and its last message, both their CPU
  *   time (the same figures as bench/c/sysv_throughput.c).
+ * - `sysv-peer.ts send-many|recv-many ...` the same with sendMany and receiveMany, 64 messages at a time.
+ * - `sysv-peer.ts raw-send|raw-recv ...` blocking msgsnd/msgrcv through koffi, no channel (the ceiling).
  * - `sysv-peer.ts latency sysv:id=N count size` receives stamped messages (CLOCK_MONOTONIC send time at
  *   offset 8, which is also what process.hrtime reads) and prints `<median-ns> <p99-ns> <cpu-ns>`.
  */
@@ -12,6 +14,8 @@ import { benchMessage, benchSchema } from './mq-schemas.js';
 
 const [mode = '', url = '', countArg = '0', sizeArg = '24'] = process.argv.slice(2);
 const count = Number(countArg);
+/** Messages per sendMany and the most per receiveMany in the `send-many`/`recv-many` modes. */
+const BATCH = 64;
 const size = Number(sizeArg);
 const cpuNs = (since: NodeJS.CpuUsage): number => {
   const { user, system } = process.cpuUsage(since);
@@ -45,7 +49,7 @@ if (mode === 'raw-send' || mode === 'raw-recv') {
   process.exit(0);
 }
 
-const channel = await open(url, benchSchema(size), { access: mode === 'send' ? 'send' : 'receive' });
+const channel = await open(url, benchSchema(size), { access: mode.startsWith('send') ? 'send' : 'receive' });
 const cpu = process.cpuUsage();
 if (mode === 'send') {
   const message = benchMessage(size);
@@ -54,6 +58,24 @@ if (mode === 'send') {
     await channel.send(message);
   }
   process.stdout.write(`0 ${cpuNs(cpu)}\n`);
+} else if (mode === 'send-many') {
+  // Batches of BATCH fresh messages: sendMany encodes them all before it sends any.
+  for (let i = 0; i < count; i += BATCH) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + BATCH); j++) batch.push({ ...benchMessage(size), timestamp: BigInt(j) });
+    await channel.sendMany(batch);
+  }
+  process.stdout.write(`0 ${cpuNs(cpu)}\n`);
+} else if (mode === 'recv-many') {
+  let start = 0n;
+  for (let i = 0; i < count; ) {
+    for (const { value } of await channel.receiveMany(BATCH)) {
+      if (i === 0) start = process.hrtime.bigint();
+      if (value.timestamp !== BigInt(i)) throw new Error(`message ${i} carries sequence number ${value.timestamp}`);
+      i += 1;
+    }
+  }
+  process.stdout.write(`${process.hrtime.bigint() - start} ${cpuNs(cpu)}\n`);
 } else if (mode === 'latency') {
   // The stamping sender starts when this line arrives: start-up must not count as delay.
   process.stdout.write('ready\n');

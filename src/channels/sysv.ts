@@ -4,11 +4,12 @@
  * the lowest type up to a bound, or every type but one (MSG_EXCEPT), chosen when the channel is opened.
  *
  * A System V queue has no file descriptor, so nothing can wait for it on the event loop. Waiting
- * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: on the next loop turns for a
- * spin window that adapts to the channel (0.05 to 2 ms; up to 50 ms while the peer process is runnable,
- * on queues of < 256 messages), then on timers of 1, 2, 4, 8 ms up to `pollMaxMs` (default 10). Timers
- * cost no thread, an idle waiting channel costs about 100 system calls a second, and a busy one stays
- * in the fast phase; docs/sysv.md has the figures and reasons.
+ * sends and receives retry the non-blocking call (IPC_NOWAIT) instead: for a spin window that adapts to
+ * the channel (0.05 to 2 ms; up to 50 ms while the peer process is runnable, on queues of < 256
+ * messages) each pause probes the queue for up to 20 us with sched_yield between probes, then gives the
+ * loop a turn; after the window, on timers of 1 ms (eight times), then 2, 4, 8 ms up to `pollMaxMs`
+ * (default 10). Timers cost no thread, an idle waiting channel costs about 100 system calls a second,
+ * and a busy one stays in the fast phase; docs/sysv.md has the figures and reasons.
  */
 import { readFileSync } from 'node:fs';
 import type { MessageCodec } from '../codecs/codec.js';
@@ -23,7 +24,8 @@ import {
   ValidationError,
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, type Message, RecordChannel } from './channel.js';
+import { type Access, type ChannelInfo, type Message, RecordChannel } from './channel.js';
+import { checkAccess, checkCapacity, checkCreate, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
 
@@ -87,6 +89,20 @@ const ACTIVE_SPIN_MAX_MS = 50;
  */
 const ACTIVE_SPIN_BELOW_MESSAGES = 256;
 const DEFAULT_POLL_MAX_MS = 10;
+/**
+ * How long one pause of the spin phase probes the queue in a tight loop, with a sched_yield before
+ * each probe, before it gives the event loop a turn: a running peer reaches the queue within
+ * microseconds, sooner than a loop turn comes round, and the yield hands it the CPU when it waits for
+ * this one on the same core. It holds the loop for at most this long (docs/sysv.md, Waiting).
+ */
+const SYNC_SPIN_MS = 0.02;
+/**
+ * Sleeps of the timer phase stay at 1 ms for this many before they double: a peer that slept too
+ * (both ends waiting on timers in turn) is met again within a millisecond, not after 8 or 10.
+ */
+const FLAT_SLEEPS = 8;
+
+const settled: Promise<void> = Promise.resolve();
 
 const accessBits: Record<NonNullable<OpenOptions['access']>, number> = { send: 0o200, receive: 0o400, both: 0o600 };
 
@@ -109,8 +125,9 @@ type Peer = 'sender' | 'receiver';
 
 /**
  * The pauses between tries of waiting sends and receives. Each operation (one WaitOptions object,
- * which the base class keeps for all tries of one send or receive) backs off on its own: tries on
- * every loop turn for the channel's spin window, then on timers of 1, 2, 4, ... ms up to `maxMs`.
+ * which the base class keeps for all tries of one send or receive) backs off on its own: for the
+ * channel's spin window, a short probing spin and then a loop turn per pause; then timers of 1 ms
+ * (FLAT_SLEEPS of them), 2, 4, ... ms up to `maxMs`.
  *
  * The spin window adapts to the channel: a wait that the other side ended within the window (a busy
  * queue: a consumer draining, a producer filling) keeps it at least twice that long, so that a stream
@@ -133,8 +150,11 @@ class RetryPacer {
     this.#peerRunnable = peerRunnable;
   }
 
-  /** Resolves when the caller should try again; rejects on timeout, abort or close. */
-  pause(options: WaitOptions, peer: Peer): Promise<void> {
+  /**
+   * Resolves when the caller should try again; rejects on timeout, abort or close. `probe` tells
+   * without side effects whether the call would go through now (undefined: it cannot tell).
+   */
+  pause(options: WaitOptions, peer: Peer, probe: () => boolean | undefined): Promise<void> {
     this.#resumed = undefined;
     if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
     const { signal, deadline = Number.POSITIVE_INFINITY } = options;
@@ -157,9 +177,24 @@ class RetryPacer {
       spin = this.#peerRunnable(peer);
       if (spin) progress.spinUntil = now + SPIN_MAX_MS;
     }
-    const delay = spin ? 0 : Math.ceil(Math.min(this.#maxMs, 2 ** progress.sleeps, remaining));
-    if (!spin) progress.sleeps += 1;
     const resumed = progress;
+    if (spin) {
+      const until = now + SYNC_SPIN_MS;
+      for (;;) {
+        libc.schedYield();
+        const ready = probe();
+        if (ready === undefined) break;
+        if (ready) {
+          this.#resumed = resumed;
+          return settled;
+        }
+        if (performance.now() >= until) break;
+      }
+    }
+    const delay = spin
+      ? 0
+      : Math.ceil(Math.min(this.#maxMs, 2 ** Math.max(0, progress.sleeps - FLAT_SLEEPS), remaining));
+    if (!spin) progress.sleeps += 1;
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => settle(new AbortError(operation, signal?.reason));
       const settle = (error?: unknown): void => {
@@ -177,7 +212,10 @@ class RetryPacer {
       const pause: Pause = { reject: settle };
       this.#pauses.add(pause);
       if (spin) {
-        pause.immediate = setImmediate(settle);
+        pause.immediate = setImmediate(() => {
+          libc.schedYield();
+          settle();
+        });
       } else {
         pause.timer = setTimeout(settle, delay);
         if (!this.#ref) pause.timer.unref();
@@ -238,15 +276,15 @@ function integerIn(name: string, value: unknown, min: number, max: number, what:
 }
 
 function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options: OpenOptions): SysvOptions {
-  const { create = false, exclusive = false, mode = 0o600, access = 'both', except = false } = options;
+  const { create, exclusive } = checkCreate(options);
+  const mode = checkMode(options.mode);
+  const access = checkAccess<Access>(options.access);
+  const { except = false } = options;
   if (target.kind === 'id' && create) {
     throw new UnsupportedError(
       'sysv:id=N names an existing queue and cannot create one: drop `create`, or name the queue by key (sysv:key=0x...) or sysv:private',
     );
   }
-  if (!Object.hasOwn(accessBits, access))
-    throw new ValidationError('access', "'send', 'receive' or 'both'", String(access));
-  integerIn('mode', mode, 0, 0o777, 'permission bits in 0..0o777');
   if (options.capacity !== undefined && options.capacityBytes !== undefined) {
     throw new ValidationError(
       'capacity',
@@ -256,7 +294,7 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
   }
   let capacityBytes = options.capacityBytes;
   if (options.capacity !== undefined) {
-    capacityBytes = integerIn('capacity', options.capacity, 1, 2 ** 31, 'an integer >= 1 (messages)') * codec.size;
+    capacityBytes = checkCapacity(options.capacity, 2 ** 31, 'times the message size, msg_qbytes') * codec.size;
   }
   if (capacityBytes !== undefined) {
     integerIn('capacityBytes', capacityBytes, 1, MAX_TYPE, 'an integer >= 1 (bytes of message text, msg_qbytes)');
@@ -297,19 +335,29 @@ class SysvChannel<T> extends RecordChannel<T> {
   readonly #rxType: Uint32Array;
   readonly #rxFlags: number;
   readonly #stat = new Uint8Array(libc.MSQID_DS_SIZE);
+  readonly #statView = new DataView(this.#stat.buffer);
+  /** Receives the mtype of a probing msgrcv (no text: see probeReadable). */
+  readonly #peek = new Uint8Array(MTYPE);
+  readonly #peekFlags: number;
+  /** IPC_STAT was refused (no read permission): sends cannot probe for room. */
+  #statDenied = false;
+  /** A probe consumed a message of 0 bytes (of this type): the next read reports it. */
+  #emptyType: number | undefined;
+  readonly #probeRead = (): boolean => this.#probeReadable();
+  readonly #probeWrite = (): boolean | undefined => this.#probeWritable();
   /** Why the channel closed itself: the queue was removed under it. */
   #removal: ChannelClosedError | undefined;
 
   constructor(url: string, codec: MessageCodec<T>, id: number, options: SysvOptions, ref: boolean) {
     // No descriptor: FdChannel's watch is never started, waiting goes through the pacer.
-    super(url, codec, -1, { ref });
+    super(url, codec, -1, { ref, access: options.access });
     this.id = id;
     this.#options = options;
     this.#pacer = new RetryPacer(options.pollMaxMs, (peer) => this.#peerRunnable(peer));
     // ref()/unref() of the channel reach the pacer's timers through the strategy.
     this.useWaits({
-      readable: (wait) => this.#pacer.pause(wait, 'sender'),
-      writable: (wait) => this.#pacer.pause(wait, 'receiver'),
+      readable: (wait) => this.#pacer.pause(wait, 'sender', this.#probeRead),
+      writable: (wait) => this.#pacer.pause(wait, 'receiver', this.#probeWrite),
       ref: () => this.#pacer.ref(),
       unref: () => this.#pacer.unref(),
     });
@@ -319,6 +367,7 @@ class SysvChannel<T> extends RecordChannel<T> {
     this.#rx = new Uint8Array(MTYPE + codec.size + 1);
     this.#rxType = new Uint32Array(this.#rx.buffer, 0, 2);
     this.#rxFlags = libc.IPC_NOWAIT | libc.MSG_NOERROR | (options.except ? libc.MSG_EXCEPT : 0);
+    this.#peekFlags = libc.IPC_NOWAIT | (options.except ? libc.MSG_EXCEPT : 0);
   }
 
   /** The message type: the priority of a send, 1 when none is given. */
@@ -356,6 +405,11 @@ class SysvChannel<T> extends RecordChannel<T> {
   }
 
   protected readMessage(): Message<T> | undefined {
+    if (this.#emptyType !== undefined) {
+      const type = this.#emptyType;
+      this.#emptyType = undefined;
+      throw this.#foreign('0 bytes', type);
+    }
     const rx = this.#rx;
     const size = this.codec.size;
     const length = libc.msgrcv(this.id, rx, size + 1, this.#options.receiveType, this.#rxFlags);
@@ -376,16 +430,56 @@ class SysvChannel<T> extends RecordChannel<T> {
     if (length > size || (length !== size && this.codec.fixedSize)) {
       // A foreign writer used another layout. MSG_NOERROR consumed the message (without it the kernel
       // would keep returning E2BIG for it and block every receiver behind it).
-      const got = length > size ? `more than ${size} bytes` : `${length} bytes`;
-      throw new DecodeError(
-        this.codec.name,
-        `${this.url} delivered a message of ${got} (type ${type}), but ${this.codec.name} messages are ${this.codec.fixedSize ? '' : 'at most '}${size} bytes: a foreign writer uses another layout; the message was dropped`,
-      );
+      throw this.#foreign(length > size ? `more than ${size} bytes` : `${length} bytes`, type);
     }
     const value = this.codec.fixedSize
       ? this.codec.decode(rx, MTYPE)
       : this.codec.decode(rx.subarray(MTYPE, MTYPE + length));
     return { value, priority: type };
+  }
+
+  /** The DecodeError of a consumed message whose size is not the codec's. */
+  #foreign(got: string, type: number): DecodeError {
+    const size = this.codec.size;
+    return new DecodeError(
+      this.codec.name,
+      `${this.url} delivered a message of ${got} (type ${type}), but ${this.codec.name} messages are ${this.codec.fixedSize ? '' : 'at most '}${size} bytes: a foreign writer uses another layout; the message was dropped`,
+    );
+  }
+
+  /**
+   * Whether a receive would find a message now, without taking it: msgrcv with room for no text and
+   * without MSG_NOERROR leaves a longer message in the queue and fails with E2BIG. Only a message of 0
+   * bytes fits, and is taken: the next read reports it as the foreign message it is.
+   */
+  #probeReadable(): boolean {
+    const length = libc.msgrcv(this.id, this.#peek, 0, this.#options.receiveType, this.#peekFlags);
+    if (length >= 0) {
+      const peek = new Uint32Array(this.#peek.buffer, 0, 2);
+      this.#emptyType = peek[1]! * TWO_32 + peek[0]!;
+      return true;
+    }
+    const errno = libc.errno();
+    // Anything but "nothing there" (E2BIG: a message; EIDRM, EINVAL: removed) is for the read to report.
+    return errno !== sysvmsg.ENOMSG && errno !== errnos.EAGAIN && errno !== errnos.EINTR;
+  }
+
+  /**
+   * Whether a message of the codec's size would fit now (the kernel's test: text bytes within
+   * msg_qbytes, and fewer messages than msg_qbytes); undefined when IPC_STAT is not allowed.
+   */
+  #probeWritable(): boolean | undefined {
+    if (this.#statDenied) return undefined;
+    if (libc.msgctl(this.id, libc.IPC_STAT, this.#stat) !== 0) {
+      if (libc.errno() !== errnos.EACCES) return true;
+      this.#statDenied = true;
+      return undefined;
+    }
+    const view = this.#statView;
+    const capacity = Number(view.getBigUint64(libc.MSQ_QBYTES, true));
+    const used = Number(view.getBigUint64(libc.MSQ_CBYTES, true));
+    const count = Number(view.getBigUint64(libc.MSQ_QNUM, true));
+    return used + this.codec.size <= capacity && count + 1 <= capacity;
   }
 
   #failure(errno: number, syscall: string): Error {

@@ -308,5 +308,8 @@ export const CMSG_UCRED_SPACE = 32;
 
 /** poll(2) event: room to write (the spin of the `wait` option, wait-strategy.ts). */
 export const POLLOUT = 0x4;
-/** `sched_yield(2)`: lets another runnable thread on this CPU run (the yielding part of a spin). */
+/**
+ * `sched_yield(2)`: lets another runnable thread of this CPU go first: the yielding part of a `wait`
+ * spin, and System V waits (no descriptor to block on) hand the CPU to the peer they wait for.
+ */
 export const schedYield: () => number = lib.func('int sched_yield(void)');

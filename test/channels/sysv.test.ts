@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MessageCodec, type OpenOptions, open, parseUrl, sysvQueues, unlink } from '../../src/index.js';
+import { libc } from '../../src/native/index.js';
 import { Cleanup, finished, spawnTs, uniqueName } from '../helpers.js';
 import { blob, Sample } from './sample.js';
 import { openSysv, type SysvChannel } from './sysv-queues.js';
@@ -301,6 +302,44 @@ describe('sysv: waiting', () => {
     expect(turns).toBe(50);
   });
 
+  it('a waiting receive of one type (or all but one) wakes only for its messages, which stay queued for others', async () => {
+    const queue = await privateQueue();
+    const two = await openQueue(queue.url, Sample, { receiveType: 2 });
+    const notTwo = await openQueue(queue.url, Sample, { receiveType: 2, except: true });
+    let twoDone = false;
+    const receivingTwo = two.receive({ timeoutMs: 10_000 }).finally(() => {
+      twoDone = true;
+    });
+    await queue.send(sample(1), { priority: 1 });
+    await queue.send(sample(3), { priority: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(twoDone).toBe(false);
+    expect(queue.info().pending).toBe(2);
+    await queue.send(sample(2), { priority: 2 });
+    expect(await receivingTwo).toEqual({ value: sample(2), priority: 2 });
+    const receivingNotTwo = notTwo.receive({ timeoutMs: 10_000 });
+    expect((await receivingNotTwo).priority).toBe(1);
+    expect((await notTwo.receive({ timeoutMs: 10_000 })).priority).toBe(3);
+  });
+
+  it('a message of 0 bytes arriving under a waiting receive is a DecodeError, and the next message follows', async () => {
+    const queue = await privateQueue();
+    const receiving = queue.receive({ timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // What a foreign C writer does with msgsnd(id, &m, 0, 0): the mtype and no text.
+    const empty = new Uint8Array(libc.MTYPE_SIZE);
+    new DataView(empty.buffer).setUint32(0, 9, true);
+    expect(libc.msgsnd(queue.info().id, empty, 0, libc.IPC_NOWAIT)).toBe(0);
+    await expect(receiving).rejects.toMatchObject({
+      code: 'ERR_IPC_DECODE',
+      message: expect.stringMatching(/message of 0 bytes \(type 9\).*the message was dropped/),
+    });
+    expect(queue.info().pending).toBe(0);
+    const next = queue.receive({ timeoutMs: 10_000 });
+    await queue.send(sample(4));
+    expect((await next).value).toEqual(sample(4));
+  });
+
   it('a send on a full queue waits for room, times out or is aborted; trySend says false', async () => {
     const queue = await privateQueue({ capacity: 2 });
     expect(queue.trySend(sample(1))).toBe(true);
@@ -361,13 +400,16 @@ describe('sysv: waiting', () => {
     const sending = queue.send(sample(2));
     await new Promise((resolve) => setTimeout(resolve, 30));
     await unlink(queue.url);
-    for (const pending of [receiving, sending]) {
-      await expect(pending).rejects.toMatchObject({
-        code: 'ERR_IPC_CLOSED',
-        message: expect.stringMatching(/was removed \(IPC_RMID/),
-        cause: { code: expect.stringMatching(/^(EIDRM|EINVAL)$/) },
-      });
-    }
+    // Both checked at once: either may reject first, and the other must not be an unhandled rejection meanwhile.
+    await Promise.all(
+      [receiving, sending].map((pending) =>
+        expect(pending).rejects.toMatchObject({
+          code: 'ERR_IPC_CLOSED',
+          message: expect.stringMatching(/was removed \(IPC_RMID/),
+          cause: { code: expect.stringMatching(/^(EIDRM|EINVAL)$/) },
+        }),
+      ),
+    );
     await iterating;
     expect(iterated).toEqual([]);
     expect(receiver.closed).toBe(true);

@@ -323,7 +323,6 @@ export const rows: readonly Row[] = [
     peerWait: { refused: 'open never waits: the queue exists (it opens) or not (ENOENT at once)' },
     peerGone: { error: 'TimeoutError', why: 'the queue outlives its ends: a later receiver may drain it' },
     exclusive: true,
-    knownBugs: ['exclusive without create is ignored (sysv.ts does not use options.ts checkCreate yet)'],
   },
 ];
 

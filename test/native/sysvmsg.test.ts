@@ -67,4 +67,17 @@ describe('sysv: system limits and other users', () => {
     // The owner keeps full control: the other user's send did not change owner or mode.
     expect(shared.info()).toMatchObject({ uid: process.geteuid?.(), mode: 0o606 });
   });
+
+  it('a user allowed to write but not to read (no IPC_STAT) still waits for room and loses nothing', async () => {
+    const queue = await openSysv(cleanup, 'sysv:private', Sample, { create: true, mode: 0o602, capacity: 2 });
+    const sending = runPeer(nobody, ['send-all', queue.url, '40']);
+    const received: number[] = [];
+    while (received.length < 40) {
+      received.push((await queue.receive({ timeoutMs: 30_000 })).value.channel);
+      // A slow reader: the sender finds the queue full again and again.
+      if (received.length % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await sending).toEqual({ opened: 1 });
+    expect(received).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
 });

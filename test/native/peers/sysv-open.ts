@@ -3,6 +3,7 @@
  * (unshare, setpriv) and prints what happened as JSON: `{ "opened": n, "error": {...} }`.
  * - open <url> <access>: one open of an existing queue with that access.
  * - send <url>: one open for sending and one send (type 1).
+ * - send-all <url> <n>: one open for sending and n sends, waiting for room as needed.
  * - many: creates private queues until one fails, then removes them.
  * - shrink: creates a private queue of 24-byte messages, lowers /proc/sys/kernel/msgmax to 16 (run it
  *   in a private IPC namespace), then sends; restores msgmax and reports the send's error.
@@ -21,6 +22,11 @@ try {
     const channel = await open(url, Sample, { access: 'send' });
     channels.push(channel);
     await channel.send({ channel: 1, timestamp: 2n, value: 3 });
+  } else if (mode === 'send-all') {
+    // Sends `access` messages (a count here), waiting for room whenever the queue is full.
+    const channel = await open(url, Sample, { access: 'send' });
+    channels.push(channel);
+    for (let i = 0; i < Number(access); i++) await channel.send({ channel: i, timestamp: BigInt(i), value: 3 });
   } else if (mode === 'shrink') {
     const channel = await open('sysv:private', Sample, { create: true });
     channels.push(channel);
