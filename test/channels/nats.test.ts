@@ -257,6 +257,23 @@ describe('JetStream', () => {
     expect(info.state.messages).toBe(3);
   });
 
+  it('deduplicates on msgId, and a message id never sticks to the sends after it', async () => {
+    const s = await server();
+    const tx = await channel(s.url('dedup', '?stream=DEDUP'), Sample, { create: true, access: 'send' });
+    await tx.send(sample(1), { msgId: 'first' });
+    await tx.send(sample(1), { msgId: 'first' });
+    // Once the client kept the id on the shared header object: these two were stored as duplicates of 'first'.
+    await tx.send(sample(2));
+    await tx.send(sample(3));
+    await expect(tx.send(sample(4), { msgId: 'bad\r\nid' })).rejects.toThrow(ValidationError);
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const raw = await connect({ servers: s.address });
+    cleanup.add(() => raw.close());
+    const info = await (await jetstreamManager(raw)).streams.info('DEDUP');
+    expect(info.state.messages).toBe(3);
+  });
+
   it('explains a publish to a subject no stream stores', async () => {
     const s = await server();
     const tx = await channel(s.url('nowhere', '?stream=MISSING'), Sample, { access: 'send' });

@@ -72,6 +72,25 @@ type Waiter<T> = {
   reject(error: unknown): void;
 };
 
+/**
+ * The schema header, for every publish of a channel. The client turns a header object into text and
+ * then bytes on each publish (a third of a core publish's cost); this one never changes, so its bytes
+ * are made once and `encode()` hands them out (the client copies them into its write buffer). Nothing
+ * may `set` on it afterwards: a publish that needs another header (a JetStream message id) gets its own.
+ */
+function schemaHeaders(fingerprint: string, msgId?: string): MsgHdrs {
+  const hdrs = natsHeaders();
+  hdrs.set(NATS_SCHEMA_HEADER, fingerprint);
+  if (msgId !== undefined) {
+    hdrs.set('Nats-Msg-Id', msgId);
+    return hdrs;
+  }
+  const block = new TextEncoder().encode(hdrs.toString());
+  // The client's publish calls the header object's encode() (MsgHdrsImpl; not part of the MsgHdrs type).
+  Object.defineProperty(hdrs, 'encode', { value: () => block });
+  return hdrs;
+}
+
 /** Text with every secret of the options replaced by `***` (for messages built from the client's errors). */
 function scrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
   const list = secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
@@ -169,10 +188,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     this.#canReceive = access !== 'send';
     this.#maxPending = options.maxPending ?? 65536;
     this.#scrub = scrub;
-    const hdrs = natsHeaders();
-    hdrs.set(NATS_SCHEMA_HEADER, codec.fingerprint);
+    const hdrs = schemaHeaders(codec.fingerprint);
     this.#publishOptions = { headers: hdrs };
-    // What the client writes for these headers (MsgHdrs.toString()), as bytes.
     this.#headerBlock = new TextEncoder().encode(hdrs.toString());
     this.#js = this.#mode === 'jetstream' ? jetstream(nc) : undefined;
     void this.#watchStatus();
@@ -501,11 +518,17 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   #publishJs(bytes: Uint8Array, options: NatsSendOptions): Promise<void> {
     const timeout = options.timeoutMs ?? this.#options.ackTimeoutMs ?? 5000;
     const js = this.#js as JetStreamClient;
-    const published = js.publish(this.#subject, bytes, {
-      headers: this.#publishOptions.headers,
-      timeout,
-      ...(options.msgId === undefined ? {} : { msgID: options.msgId }),
-    });
+    const { msgId } = options;
+    if (msgId !== undefined && (typeof msgId !== 'string' || !/^[^\r\n]+$/.test(msgId))) {
+      throw new ValidationError(
+        'msgId',
+        'a non-empty string without CR or LF (it travels in a NATS header)',
+        String(msgId),
+      );
+    }
+    // The client sets a message id on the header object it is given: it gets one of its own, never the shared one.
+    const headers = msgId === undefined ? this.#publishOptions.headers : schemaHeaders(this.codec.fingerprint, msgId);
+    const published = js.publish(this.#subject, bytes, { headers, timeout });
     return bounded(
       published,
       options.signal === undefined ? {} : { signal: options.signal },
