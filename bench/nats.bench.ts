@@ -1,6 +1,6 @@
 /**
  * nats:// throughput against the NATS client itself, through a real nats-server on loopback: core
- * publish -> subscribe, and JetStream publish (acked, 256 in flight) -> durable consumer (explicit
+ * publish -> subscribe, and JetStream publish (acked, a sliding window of 256 in flight) -> durable consumer (explicit
  * acks), at each size. The publisher is a process of its own (bench/peers/nats-peer.ts); the consumer
  * runs here and times from its first message to its last. typed-ipc rows encode, send the schema header,
  * check it and decode; the raw rows publish one pre-encoded buffer and count messages without decoding.
@@ -103,7 +103,8 @@ function median(values: readonly number[]): number {
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 2 : 5;
   const server = await NatsServer.start();
-  const nc = await connect({ servers: server.address });
+  // The raw rows are configured as typed-ipc configures its connections (noEcho, noAsyncTraces): same client, same settings.
+  const nc = await connect({ servers: server.address, noAsyncTraces: true });
   const results: BenchResult[] = [];
   try {
     const kinds: Kind[] = ['core', 'js'];

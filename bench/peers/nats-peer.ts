@@ -14,7 +14,7 @@ const size = Number(sizeText);
 const codec = benchSchema(size);
 /** Core: wait for the previous flush every this many bytes (what the channel does, see nats/channel.ts). */
 const FLUSH_BYTES = 256 * 1024;
-/** JetStream: publishes in flight (the channel's sendMany window). */
+/** JetStream: publishes in flight, a sliding window (the channel's sendMany window). */
 const WINDOW = 256;
 const message = benchMessage(size);
 const values = Array.from({ length: count }, (_, i) => ({ ...message, timestamp: BigInt(i) }));
@@ -31,16 +31,20 @@ if (mode === 'typed') {
   }
   await channel.close();
 } else {
-  const nc = await connect({ servers: server as string, noEcho: true });
+  const nc = await connect({ servers: server as string, noEcho: true, noAsyncTraces: true });
   const hdrs = headers();
   hdrs.set(NATS_SCHEMA_HEADER, codec.fingerprint);
   const options = { headers: hdrs };
   if (kind === 'js') {
     const js = jetstream(nc);
-    for (let i = 0; i < count; i += WINDOW) {
-      const chunk = Math.min(WINDOW, count - i);
-      await Promise.all(Array.from({ length: chunk }, () => js.publish(subject!, bytes, options)));
-    }
+    let sent = 0;
+    const lane = async () => {
+      while (sent < count) {
+        sent += 1;
+        await js.publish(subject!, bytes, options);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WINDOW, count) }, lane));
   } else {
     let unflushed = 0;
     let previous: Promise<void> | undefined;

@@ -580,9 +580,22 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       return;
     }
     const { msgId: _ignored, ...perMessage } = options;
-    for (let i = 0; i < encoded.length; i += JS_WINDOW) {
-      await Promise.all(encoded.slice(i, i + JS_WINDOW).map((bytes) => this.#publishJs(bytes, perMessage)));
-    }
+    // A sliding window: JS_WINDOW lanes, each publishing the next message once its previous one is acked.
+    // After a failure no lane starts another message; the first error is thrown once the lanes are done.
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const lane = async () => {
+      while (failure === undefined && next < encoded.length) {
+        const bytes = encoded[next++] as Uint8Array;
+        try {
+          await this.#publishJs(bytes, perMessage);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(JS_WINDOW, encoded.length) }, lane));
+    if (failure !== undefined) throw failure.error;
   }
 
   #checkReceive(): void {
@@ -817,6 +830,9 @@ async function connectOptions(address: NatsAddress, options: NatsOptions): Promi
     servers: [...address.servers, ...(options.servers ?? [])],
     // A channel does not receive what it sent itself, as with a socket.
     noEcho: true,
+    // Otherwise each request (every JetStream publish) builds two Error objects with stacks up front, in case
+    // it fails: 40% of a JetStream publisher's CPU. Errors are mapped to typed-ipc's, with the client's as cause.
+    noAsyncTraces: true,
     timeout: options.timeoutMs ?? 10_000,
     maxReconnectAttempts: options.maxReconnectAttempts ?? 10,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 2000,
