@@ -93,7 +93,10 @@ function schemaHeaders(fingerprint: string, msgId?: string): MsgHdrs {
 
 /** Text with every secret of the options replaced by `***` (for messages built from the client's errors). */
 function scrubber(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const list = secrets.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  // Longest first: a secret inside another (a seed inside a creds text) must not leave the rest showing.
+  const list = secrets
+    .filter((s): s is string => typeof s === 'string' && s.length > 0)
+    .sort((a, b) => b.length - a.length);
   return (text) => list.reduce((out, secret) => out.split(secret).join('***'), text);
 }
 
@@ -101,14 +104,18 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Races `promise` against `options`' timeout and signal; the operation is named in the errors. */
-function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: string): Promise<R> {
+/**
+ * Races `promise` against `options`' timeout and signal; the operation is named in the errors. With
+ * `ref: false` the timeout does not keep the process alive (an unref'd channel's wait).
+ */
+function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: string, ref = true): Promise<R> {
   const { timeoutMs, signal } = options;
   if (timeoutMs === undefined && signal === undefined) return promise;
   if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
   return new Promise<R>((resolve, reject) => {
     const timer =
       timeoutMs === undefined ? undefined : setTimeout(() => finish(new TimeoutError(operation, timeoutMs)), timeoutMs);
+    if (!ref) timer?.unref();
     const onAbort = () => finish(new AbortError(operation, signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
     function finish(error: unknown, value?: R): void {
@@ -153,12 +160,16 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   #head = 0;
   readonly #waiters: Waiter<T>[] = [];
   #closed = false;
+  #closing: Promise<void> | undefined;
   #failure: unknown;
   #dropped = 0;
   #slowConsumerEvents = 0;
   /** In a run of drops (one slow-consumer event per run). */
   #overflowing = false;
   #reconnects = 0;
+  /** Whether waiting keeps the process alive (see ref()/unref()). */
+  #ref = true;
+  #patchedHeartbeats = false;
   #unflushed = 0;
   #batch: Uint8Array[] = [];
   #batchScheduled = false;
@@ -202,8 +213,11 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
 
   async #watchStatus(): Promise<void> {
     for await (const status of this.#nc.status()) {
-      if (status.type === 'reconnect') this.#reconnects += 1;
-      else if (status.type === 'slowConsumer') this.#slowConsumerEvents += 1;
+      if (status.type === 'reconnect') {
+        this.#reconnects += 1;
+        // A reconnect brings a new socket, ref'd.
+        if (!this.#ref) this.#applyRef();
+      } else if (status.type === 'slowConsumer') this.#slowConsumerEvents += 1;
       else if (status.type === 'error' && /slow consumer/i.test(errorText(status.error))) this.#slowConsumerEvents += 1;
     }
   }
@@ -510,7 +524,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       () => {},
     );
     if (previous === undefined) return settled;
-    return bounded(previous, options, `send on ${this.url}`).catch((error) => {
+    return bounded(previous, options, `send on ${this.url}`, this.#ref).catch((error) => {
       throw this.#mapError(error, 'send', options.timeoutMs);
     });
   }
@@ -648,6 +662,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
         timeoutMs === undefined
           ? undefined
           : setTimeout(() => leave(new TimeoutError(operation, timeoutMs)), timeoutMs);
+      if (!this.#ref) timer?.unref();
       const onAbort = () => leave(new AbortError(operation, signal?.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
@@ -716,10 +731,15 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    if (this.#closed) return settled;
     this.#closed = true;
-    this.#rejectWaiters(new ChannelClosedError(`${this.url} was closed`));
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     // Messages taken but never received are not acked: JetStream delivers them again to the next consumer.
     this.#queue.length = 0;
     this.#head = 0;
@@ -732,6 +752,10 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       await bounded(this.#nc.drain(), { timeoutMs: CLOSE_DRAIN_MS }, `close of ${this.url}`);
     } catch {
       await this.#nc.close().catch(() => {});
+    } finally {
+      // Last, in the turn close() resolves in: a caller awaiting close() before a waiting receive has
+      // its handler on that receive in time (rejecting it first would be an unhandled rejection meanwhile).
+      this.#rejectWaiters(new ChannelClosedError(`${this.url} was closed`));
     }
   }
 
@@ -769,15 +793,52 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     await this.close();
   }
 
+  /** Waiting keeps the process alive again: the connection's socket and the client's ping timer are ref'd. */
   ref(): this {
+    this.#ref = true;
+    this.#applyRef();
     return this;
   }
 
+  /**
+   * Waiting no longer keeps the process alive. The client has no unref of its own, so this reaches its
+   * socket, its ping timer and (JetStream) the consumer's heartbeat monitor, in the pinned client
+   * version; the handles it makes anew (a socket after a reconnect, each ping timer) are unref'd as they
+   * come. While the client is reconnecting its dial timers still hold the process, as does a JetStream
+   * publish waiting for its ack (until the ack or ackTimeoutMs).
+   */
   unref(): this {
-    throw new UnsupportedError(
-      `${this.url}: a nats:// channel keeps the process alive until close() (the client's socket cannot be unref'd)`,
-    );
+    this.#ref = false;
+    this.#applyRef();
+    return this;
   }
+
+  #applyRef(): void {
+    const protocol = (this.#nc as unknown as { protocol?: ClientInternals }).protocol;
+    const hold = (handle: { ref(): unknown; unref(): unknown } | undefined) =>
+      this.#ref ? handle?.ref() : handle?.unref();
+    hold(protocol?.transport?.socket);
+    const heartbeats = protocol?.heartbeats;
+    if (heartbeats !== undefined && typeof heartbeats._schedule === 'function') {
+      hold(heartbeats.timer);
+      if (!this.#patchedHeartbeats) {
+        // The ping timer is a new setTimeout each interval: each one follows ref()/unref() as it is made.
+        this.#patchedHeartbeats = true;
+        const schedule = heartbeats._schedule;
+        heartbeats._schedule = () => {
+          schedule.call(heartbeats);
+          hold(heartbeats.timer);
+        };
+      }
+    }
+    hold((this.#consumer as { monitor?: { timer?: NodeJS.Timeout } } | undefined)?.monitor?.timer);
+  }
+}
+
+/** The parts of the client's protocol handler that ref()/unref() reach (nats-core's ProtocolHandler). */
+interface ClientInternals {
+  transport?: { socket?: { ref(): unknown; unref(): unknown } };
+  heartbeats?: { timer?: NodeJS.Timeout; _schedule?: () => void };
 }
 
 function streamConfig(name: string, subject: string, options: NatsOptions): Partial<StreamConfig> & { name: string } {
@@ -808,7 +869,58 @@ async function ensureStream(nc: NatsConnection, name: string, subject: string, o
   await jsm.streams.add(streamConfig(name, subject, options));
 }
 
-async function connectOptions(address: NatsAddress, options: NatsOptions): Promise<NodeConnectionOptions> {
+/** The blocks of a `.creds` file (what nats.js and the C client read): the user JWT, then the nkey seed. */
+const CREDS_BLOCK = /-{3,}[^\n]*-{3,}\r?\n\s*(\S+)\s*\r?\n\s*-{3,}[^\n]*-{3,}/g;
+/** A user nkey seed: `SU` and 56 base32 characters. */
+const USER_SEED = /^SU[A-Z2-7]{56}$/;
+
+/** The secrets a channel's options hold (for scrubbing them out of every message it builds). */
+interface Secrets {
+  readonly values: readonly string[];
+  readonly creds?: string;
+}
+
+/**
+ * Reads and checks the credentials: a creds file's text (read once, here), an nkey seed. Never shows
+ * a secret in the errors: a malformed one is named, not quoted.
+ */
+async function readSecrets(address: NatsAddress, options: NatsOptions): Promise<Secrets> {
+  const credentials = address.credentials;
+  const values = [
+    options.pass,
+    options.token,
+    options.nkeySeed,
+    credentials !== undefined && 'pass' in credentials ? credentials.pass : undefined,
+    credentials !== undefined && 'token' in credentials ? credentials.token : undefined,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  if (options.nkeySeed !== undefined && (typeof options.nkeySeed !== 'string' || !USER_SEED.test(options.nkeySeed))) {
+    throw new ValidationError('nkeySeed', 'a user nkey seed: SU and 56 base32 characters', '(not shown: a secret)');
+  }
+  if (options.creds === undefined && options.credsFile === undefined) return { values };
+  let creds: string;
+  if (options.creds !== undefined) creds = options.creds;
+  else {
+    try {
+      creds = await readFile(options.credsFile as string, 'utf8');
+    } catch (error) {
+      throw new ValidationError('credsFile', 'a readable .creds file', JSON.stringify(options.credsFile), {
+        message: `credsFile ${JSON.stringify(options.credsFile)}: cannot read it (${errorText(error)}); expected a readable .creds file`,
+        cause: error,
+      });
+    }
+  }
+  const blocks = typeof creds === 'string' ? [...creds.matchAll(CREDS_BLOCK)].map((m) => m[1] as string) : [];
+  if (blocks.length < 2 || !USER_SEED.test(blocks[1] as string)) {
+    throw new ValidationError(
+      options.creds === undefined ? 'credsFile' : 'creds',
+      'a .creds file: a user JWT, then a user nkey seed (SU…), each between BEGIN and END lines (as nsc writes it)',
+      '(not shown: a secret)',
+    );
+  }
+  return { values: [...values, creds, ...blocks], creds };
+}
+
+function connectOptions(address: NatsAddress, options: NatsOptions, secrets: Secrets): NodeConnectionOptions {
   const credentials = address.credentials;
   const user = credentials !== undefined && 'user' in credentials ? credentials.user : options.user;
   const pass = credentials !== undefined && 'pass' in credentials ? credentials.pass : options.pass;
@@ -816,10 +928,7 @@ async function connectOptions(address: NatsAddress, options: NatsOptions): Promi
   const encoder = new TextEncoder();
   const authenticators = [];
   if (options.nkeySeed !== undefined) authenticators.push(nkeyAuthenticator(encoder.encode(options.nkeySeed)));
-  if (options.creds !== undefined || options.credsFile !== undefined) {
-    const text = options.creds ?? (await readFile(options.credsFile as string, 'utf8'));
-    authenticators.push(credsAuthenticator(encoder.encode(text)));
-  }
+  if (secrets.creds !== undefined) authenticators.push(credsAuthenticator(encoder.encode(secrets.creds)));
   const tls = options.tls === true ? {} : options.tls === false || options.tls === undefined ? undefined : options.tls;
   for (const server of options.servers ?? []) {
     if (typeof server !== 'string' || !/^[^\s/@,]+$/.test(server)) {
@@ -890,24 +999,12 @@ export async function openNatsChannel<T>(
       `${address.url}: queue groups are core NATS; with JetStream, channels sharing one durable consumer share its messages`,
     );
   }
-  if (options.ref === false) {
-    throw new UnsupportedError(
-      `${address.url}: a nats:// channel keeps the process alive until close(); ref: false is not available`,
-    );
-  }
-  const credentials = address.credentials;
-  const scrub = scrubber([
-    options.pass,
-    options.token,
-    options.nkeySeed,
-    options.creds,
-    credentials !== undefined && 'pass' in credentials ? credentials.pass : undefined,
-    credentials !== undefined && 'token' in credentials ? credentials.token : undefined,
-  ]);
+  const secrets = await readSecrets(address, options);
+  const scrub = scrubber(secrets.values);
   const timeoutMs = options.timeoutMs ?? 10_000;
   let nc: NatsConnection;
   try {
-    const connecting = connect(await connectOptions(address, options));
+    const connecting = connect(connectOptions(address, options, secrets));
     // The client's own timeout (timeoutMs) ends a connect; an abort does not, so a late connection is closed.
     connecting.then(
       (late) => (options.signal?.aborted ? late.close() : undefined),
@@ -926,6 +1023,7 @@ export async function openNatsChannel<T>(
     if (stream !== undefined && options.create === true) await ensureStream(nc, stream, address.subject, options);
     const channel = new NatsChannelImpl(address, codec, nc, options, { stream, durable, queue }, scrub);
     await bounded(channel.start(), { timeoutMs }, `subscribe on ${address.url}`);
+    if (options.ref === false) channel.unref();
     return channel;
   } catch (error) {
     await nc.close().catch(() => {});
