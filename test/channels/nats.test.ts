@@ -23,7 +23,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../src/errors.js';
-import { Cleanup } from '../helpers.js';
+import { Cleanup, finished, spawnTs } from '../helpers.js';
 import { freePort, NatsServer, type NatsServerConfig } from './nats-server.js';
 import { blob, Sample } from './sample.js';
 
@@ -154,6 +154,19 @@ describe('core NATS', () => {
     expect(rx.closed).toBe(true);
     await expect(rx.receive()).rejects.toThrow(ChannelClosedError);
   });
+});
+
+describe('unref', () => {
+  it.each(['option', 'method'])(
+    "a JetStream durable receiver and publisher unref'd (%s) let the process exit while a receive waits",
+    async (how) => {
+      const child = spawnTs('test/channels/nats-unref-child.ts', [how]);
+      const result = await finished(child, 60_000);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('waiting\ndrained\n');
+      expect(result.code).toBe(0);
+    },
+  );
 });
 
 describe('schema fingerprint header', () => {
