@@ -4,7 +4,7 @@
  * beforeExit, where it also stops what it started.
  */
 import { open } from '../../src/channels/index.js';
-import { Cleanup } from '../helpers.js';
+import { Cleanup, onDrained } from '../helpers.js';
 import { NatsServer } from './nats-server.js';
 import { Sample } from './sample.js';
 
@@ -31,11 +31,4 @@ await first.ack?.();
 clearInterval(hold);
 void rx.receive().catch(() => undefined);
 console.log('waiting');
-let drained = false;
-process.on('beforeExit', () => {
-  if (drained) return;
-  drained = true;
-  console.log('drained');
-  const keep = setInterval(() => undefined, 1000);
-  void cleanup.run().finally(() => clearInterval(keep));
-});
+onDrained(() => cleanup.run());

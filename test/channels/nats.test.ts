@@ -44,6 +44,15 @@ async function channel<T>(url: string, codec: MessageCodec<T>, options: NatsOpti
 
 const sample = (i: number) => ({ channel: i % 65536, timestamp: BigInt(i), value: i / 2 });
 
+/** What the server reports of a stream, through a raw client connection of its own. */
+async function streamInfo(s: NatsServer, name: string) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const raw = await connect({ servers: s.address });
+  cleanup.add(() => raw.close());
+  return (await jetstreamManager(raw)).streams.info(name);
+}
+
 /** Waits until `condition` holds (a server-side effect with no event to wait on), at most `ms`. */
 async function until(condition: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -262,11 +271,7 @@ describe('JetStream', () => {
     const error = await tx.send(sample(3)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NatsError);
     expect((error as NatsError).message).toMatch(/maximum messages/i);
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const raw = await connect({ servers: s.address });
-    cleanup.add(() => raw.close());
-    const info = await (await jetstreamManager(raw)).streams.info('CAPPED');
+    const info = await streamInfo(s, 'CAPPED');
     expect(info.config.max_msgs).toBe(3);
     expect(info.state.messages).toBe(3);
   });
@@ -280,11 +285,7 @@ describe('JetStream', () => {
     await tx.send(sample(2));
     await tx.send(sample(3));
     await expect(tx.send(sample(4), { msgId: 'bad\r\nid' })).rejects.toThrow(ValidationError);
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const raw = await connect({ servers: s.address });
-    cleanup.add(() => raw.close());
-    const info = await (await jetstreamManager(raw)).streams.info('DEDUP');
+    const info = await streamInfo(s, 'DEDUP');
     expect(info.state.messages).toBe(3);
   });
 
