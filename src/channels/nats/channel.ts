@@ -131,6 +131,38 @@ function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: str
   });
 }
 
+/** A received JetStream message: ack, nak and term are methods, not closures made for every message. */
+class JetStreamMessage<T> implements NatsMessage<T> {
+  readonly value: T;
+  readonly priority = 0;
+  readonly from: string;
+  readonly sequence: number;
+  readonly deliveries: number;
+  readonly #msg: JsMsg;
+  readonly #ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>;
+
+  constructor(value: T, from: string, msg: JsMsg, ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>) {
+    this.value = value;
+    this.from = from;
+    this.sequence = msg.seq;
+    this.deliveries = msg.info.deliveryCount;
+    this.#msg = msg;
+    this.#ack = ack;
+  }
+
+  ack(options?: NatsAckOptions): Promise<void> {
+    return this.#ack(this.#msg, options);
+  }
+
+  nak(delayMs?: number): void {
+    this.#msg.nak(delayMs);
+  }
+
+  term(reason?: string): void {
+    this.#msg.term(reason);
+  }
+}
+
 class NatsChannelImpl<T> implements NatsChannel<T> {
   readonly url: string;
   readonly codec: MessageCodec<T>;
@@ -366,23 +398,21 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     // Without wildcards every message comes on the channel's own subject: no need to decode it each time.
     const from = this.#wildcard ? msg.subject : this.#subject;
     if (js === undefined) return { value, priority: 0, from };
-    return {
-      value,
-      priority: 0,
-      from,
-      sequence: js.seq,
-      deliveries: js.info.deliveryCount,
-      ack: (options: NatsAckOptions = {}) => this.#ack(js, options),
-      nak: (delayMs?: number) => js.nak(delayMs),
-      term: (reason?: string) => js.term(reason),
-    };
+    return new JetStreamMessage(value, from, js, this.#ack);
   }
 
-  async #ack(msg: JsMsg, options: NatsAckOptions): Promise<void> {
-    if (options.confirm === false) {
+  /** Acks a JetStream message; not async, so an unconfirmed ack costs no promise of its own. */
+  readonly #ack = (msg: JsMsg, options: NatsAckOptions = {}): Promise<void> => {
+    if (options.confirm !== false) return this.#ackConfirmed(msg, options);
+    try {
       msg.ack();
-      return;
+      return settled;
+    } catch (error) {
+      return Promise.reject(this.#mapError(error, 'ack'));
     }
+  };
+
+  async #ackConfirmed(msg: JsMsg, options: NatsAckOptions): Promise<void> {
     const timeout = options.timeoutMs ?? this.#options.ackTimeoutMs ?? 5000;
     let ok: boolean;
     try {
@@ -635,8 +665,12 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const operation = `receive on ${this.url}`;
     const { signal, timeoutMs } = options;
+    // Without a deadline or signal the promise's own functions are the waiter: nothing else per message.
+    if (signal === undefined && timeoutMs === undefined) {
+      return new Promise<NatsMessage<T>>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    }
+    const operation = `receive on ${this.url}`;
     if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
     return new Promise<NatsMessage<T>>((resolve, reject) => {
       const done = () => {
@@ -698,14 +732,15 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
         } catch (error) {
           return Promise.reject(error);
         }
-        // A waiting message costs one settled promise, not a receive() promise and a then() on it.
+        // A waiting message costs one settled promise; waiting for one, one promise whose functions
+        // the waiter calls (not a receive() promise and a then() on it).
         if (ready !== undefined) return Promise.resolve({ value: ready, done: false });
-        return this.receive().then(
-          (value) => ({ value, done: false }),
-          (error: unknown) => {
-            if (error instanceof ChannelClosedError) return { value: undefined, done: true };
-            throw error;
-          },
+        return new Promise<IteratorResult<NatsMessage<T>, undefined>>((resolve, reject) =>
+          this.#waiters.push({
+            resolve: (value) => resolve({ value, done: false }),
+            reject: (error) =>
+              error instanceof ChannelClosedError ? resolve({ value: undefined, done: true }) : reject(error),
+          }),
         );
       },
       return: () => Promise.resolve({ value: undefined, done: true }),
