@@ -21,9 +21,12 @@ const values = Array.from({ length: count }, (_, i) => ({ ...message, timestamp:
 // The raw client publishes one encoded message over and over: the client's own cost, nothing else.
 const bytes = codec.encode(message);
 
+// CPU time of the whole publish (connect excluded), per message: stdout's `cpu-ns <n>` line.
+let cpuStart: NodeJS.CpuUsage | undefined;
 if (mode === 'typed') {
   const query = kind === 'js' ? `?stream=${stream}` : '';
   const channel = await open(`nats://${server}/${subject}${query}`, codec, { access: 'send' });
+  cpuStart = process.cpuUsage();
   if (kind === 'js') {
     await channel.sendMany(values);
   } else {
@@ -32,6 +35,7 @@ if (mode === 'typed') {
   await channel.close();
 } else {
   const nc = await connect({ servers: server as string, noEcho: true, noAsyncTraces: true });
+  cpuStart = process.cpuUsage();
   const hdrs = headers();
   hdrs.set(NATS_SCHEMA_HEADER, codec.fingerprint);
   const options = { headers: hdrs };
@@ -61,3 +65,5 @@ if (mode === 'typed') {
   }
   await nc.drain();
 }
+const cpu = process.cpuUsage(cpuStart);
+console.log(`cpu-ns ${Math.round(((cpu.user + cpu.system) * 1000) / count)}`);

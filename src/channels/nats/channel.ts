@@ -60,6 +60,8 @@ const settled: Promise<void> = Promise.resolve();
  * makes `send` wait instead of the buffer growing without bound.
  */
 const FLUSH_BYTES = 256 * 1024;
+/** Payload bytes of queued core publishes handed to the client at once (one write(2) for many messages). */
+const BATCH_BYTES = 16 * 1024;
 /** Size of the slabs encoded messages are carved from. */
 const SLAB_BYTES = 64 * 1024;
 /** JetStream publishes `sendMany` keeps in flight at once (each waits for its ack). */
@@ -204,6 +206,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   #patchedHeartbeats = false;
   #unflushed = 0;
   #batch: Uint8Array[] = [];
+  /** Payload bytes in #batch. */
+  #batchBytes = 0;
   #batchScheduled = false;
   #flushing: Promise<void> | undefined;
   #flushDone = true;
@@ -518,7 +522,12 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     if (this.#nc.isClosed()) throw this.#mapError(new Error('connection closed'), 'send');
     this.#batch.push(bytes);
     this.#unflushed += bytes.length;
-    if (!this.#batchScheduled) {
+    this.#batchBytes += bytes.length;
+    // A turn of many sends goes out as it grows, not all at the turn's end: the server and the
+    // subscribers work on the first messages while the rest are encoded (a whole flush window held
+    // back made the pipeline stop and go: 0.8x the raw client's rate at 24 B with the same CPU per message).
+    if (this.#batchBytes >= BATCH_BYTES) this.#publishBatch();
+    else if (!this.#batchScheduled) {
       this.#batchScheduled = true;
       setImmediate(this.#publishBatch);
     }
@@ -529,6 +538,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
+    this.#batchBytes = 0;
     try {
       for (const bytes of batch) this.#nc.publish(this.#subject, bytes, this.#publishOptions);
     } catch (error) {
