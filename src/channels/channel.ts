@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { deadlineOf, FdWatch, type WaitOptions } from '../native/index.js';
+import { checkTimeout } from './options.js';
 
 const settled: Promise<void> = Promise.resolve();
 
@@ -159,11 +160,6 @@ export interface Listener<T> extends AsyncIterable<Channel<T>> {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A send's place in the line of waiting sends; `wake` is set while it waits for its turn. */
-interface Ticket {
-  wake: (() => void) | undefined;
-}
-
 /** One accepted send in flight (see FdChannel.acceptSend). */
 export interface InFlightSend {
   /** Marks it delivered or failed; close() stops waiting for it. Idempotent. */
@@ -179,9 +175,132 @@ export interface ChannelOptions {
 }
 
 /**
- * Base of the descriptor-based transports. A subclass supplies the non-blocking primitives:
- * `writeMessage` (false when the kernel says EAGAIN) and `readMessage` (undefined on EAGAIN; throws
- * DecodeError for a malformed message it has consumed, ChannelClosedError at end of stream).
+ * Encoded records on their way to the kernel: the record of one `send`, or the batch of one
+ * `sendMany`, as the transport frames them on the wire (see `encodeRecord`), back to back.
+ */
+export interface Outgoing {
+  bytes: Uint8Array;
+  /** Records in `bytes`. */
+  count: number;
+  /** Where record i ends in `bytes`; undefined when every record is `stride` bytes. */
+  ends: readonly number[] | undefined;
+  stride: number;
+  priority: number;
+  /** Records wholly written so far: the base advances it by what `writeRecords` returns. */
+  sent: number;
+  /**
+   * Bytes of `bytes` written so far. A transport that may take part of a record (a byte stream)
+   * advances it past the start of record `sent`; the base keeps it at least at that start.
+   */
+  offset: number;
+}
+
+/** Where record `index` of `out` ends in its bytes. */
+export function recordEnd(out: Outgoing, index: number): number {
+  return out.ends === undefined ? (index + 1) * out.stride : (out.ends[index] as number);
+}
+
+/** Where record `index` of `out` starts in its bytes. */
+export function recordStart(out: Outgoing, index: number): number {
+  return index === 0 ? 0 : recordEnd(out, index - 1);
+}
+
+/** Record `index` of `out` (the bytes themselves, without a copy, when it is the only one). */
+export function recordAt(out: Outgoing, index: number): Uint8Array {
+  const end = recordEnd(out, index);
+  if (index === 0 && end === out.bytes.length) return out.bytes;
+  return out.bytes.subarray(recordStart(out, index), end);
+}
+
+/** Where something received goes: a message, or the error standing for a record that cannot be delivered. */
+export type Received<T> = Message<T> | Error;
+
+/**
+ * How a channel waits until it may read or write again. The default is the descriptor's readiness
+ * on the event loop (FdWatch); a transport whose readiness is not its descriptor's (the ring's
+ * memory, a System V queue) plugs in its own.
+ */
+export interface WaitStrategy {
+  readable(options: WaitOptions): Promise<void>;
+  writable(options: WaitOptions): Promise<void>;
+  /** Waiting keeps the process alive again (ref) or no longer (unref). */
+  ref?(): void;
+  unref?(): void;
+  /** Ends every wait with `error`; called once, when the channel is destroyed. */
+  close?(error: Error): void;
+}
+
+/** Which way a channel may be used; the other way is refused before any system call. */
+export type Access = 'send' | 'receive' | 'both';
+
+/** How the base is set up by a transport. */
+export interface ChannelInit {
+  readonly ref?: boolean | undefined;
+  /** One-way channels (a FIFO end, a queue opened for one direction): the other direction is refused. */
+  readonly access?: Access | undefined;
+}
+
+/** A queued send: what is left of its Outgoing (a copy), and its promise. */
+class Pending implements Outgoing {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly ends: readonly number[] | undefined;
+  readonly stride: number;
+  readonly priority: number;
+  sent = 0;
+  offset: number;
+  /** Some of a record is in the kernel (a byte stream): it can no longer be withdrawn. */
+  committed: boolean;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  readonly #accepted: InFlightSend;
+  readonly #resolve: () => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(out: Outgoing, accepted: InFlightSend, resolve: () => void, reject: (error: unknown) => void) {
+    const start = recordStart(out, out.sent);
+    this.bytes = out.bytes.slice(start);
+    this.count = out.count - out.sent;
+    this.ends = out.ends?.slice(out.sent).map((end) => end - start);
+    this.stride = out.stride;
+    this.priority = out.priority;
+    this.offset = out.offset - start;
+    this.committed = out.offset > start;
+    this.#accepted = accepted;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Settles it: delivered (no error) or failed; disarms its timeout and abort listener. */
+  finish(error?: unknown): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    this.#accepted.settle();
+    if (error === undefined) this.#resolve();
+    else this.#reject(this.#accepted.error(error));
+  }
+}
+
+/** Queued records are gathered into writes of up to this many bytes. */
+const COALESCE = 64 * 1024;
+/** A batch buffer larger than this is dropped after use rather than kept for the next sendMany. */
+const MAX_KEPT_BATCH = 1024 * 1024;
+
+/**
+ * Base of every kernel transport: owns the public methods, and asks a transport only for
+ * primitives:
+ * - `writeRecords(out)`: write records of `out` from `out.sent` on without blocking, and say how
+ *   many were wholly taken (0: no room now); a byte stream may also advance `out.offset` into a record;
+ * - `readRecords(max, into)`: append up to `max` received messages to `into`, each undecodable
+ *   record as its DecodeError in its place; append nothing when none is waiting; throw at end of
+ *   stream (ChannelClosedError) or on a failure;
+ * - `closeResources()` and `info()`; optionally `encodeRecord` (framing), `recordBytes`, a
+ *   `WaitStrategy` (useWaits) and `readAhead`.
+ * The base owns encode-once, validation, the send queue (sends that found no room, in call order,
+ * with their timeouts and signals, written as soon as there is room, small ones coalesced), the
+ * receive inbox (read-ahead, and an error delivered after the good messages before it), waits,
+ * timeouts, AbortSignals, iteration and close.
  */
 export abstract class FdChannel<T> implements Channel<T> {
   readonly url: string;
@@ -192,10 +311,26 @@ export abstract class FdChannel<T> implements Channel<T> {
   protected readonly priorityLimit: number = 1;
   /** Where `priorityLimit` comes from, for error messages. */
   protected readonly priorityLimitSource: string = '';
-  /** Readiness of the descriptor that send/receive wait on. */
+  /** Records one `receive` may take from the kernel at once (the rest wait in the channel's inbox). */
+  protected readonly readAhead: number = 1;
+  /** Readiness of the descriptor that send/receive wait on (the default wait strategy). */
   protected readonly watch: FdWatch;
+  readonly #access: Access;
+  #waits: WaitStrategy;
   /** Reused encode buffer for the fast path (copied only when a send has to wait). */
-  readonly #scratch: Uint8Array;
+  #scratch: Uint8Array | undefined;
+  /** The Outgoing of the fast path, reused by every send. */
+  readonly #one: Outgoing = {
+    bytes: new Uint8Array(0),
+    count: 1,
+    ends: undefined,
+    stride: 0,
+    priority: 0,
+    sent: 0,
+    offset: 0,
+  };
+  #batch: Uint8Array = new Uint8Array(0);
+  #gatherBuffer: Uint8Array | undefined;
   /** close() or destroy() was called: new operations are refused. */
   #closed = false;
   /** destroy() ran: the descriptor is released and every wait has ended. */
@@ -205,35 +340,64 @@ export abstract class FdChannel<T> implements Channel<T> {
   #inFlight = 0;
   /** Whether waiting keeps the process alive (see ref()/unref()). */
   #ref = true;
-  /** Connected sends waiting for room, in call order (see retryUntilSent). */
-  readonly #line: Ticket[] = [];
   /** Called when #inFlight drops to 0 while close() waits for it. */
   #drained: (() => void) | undefined;
   /** Why the channel was destroyed, for the errors of the sends it failed. */
   #destroyReason = '';
   #destroyError: Error | undefined;
-  /** An error met by receiveMany after it had taken messages; thrown by the next receive. */
-  #deferredError: unknown;
+  /** Sends waiting for room, in call order: #queue[#head ...]. */
+  #queue: Pending[] = [];
+  #head = 0;
+  #pumping = false;
+  /**
+   * The pump's one WaitOptions, kept while it is not aborted: a wait strategy that paces itself per
+   * wait (System V's back-off) sees one long wait, and no wait costs a new AbortController. Each
+   * send's own deadline and signal are its queue entry's (see #enqueue); this signal only ends the
+   * wait when the queue emptied under it.
+   */
+  #pumpCancel = new AbortController();
+  #pumpWait: WaitOptions = { signal: this.#pumpCancel.signal };
+  #pumpWaiting = false;
+  /** Received and not yet delivered, in order: #inbox[#inHead ...] (an Error is thrown in its turn). */
+  #inbox: Received<T>[] = [];
+  #inHead = 0;
 
-  protected constructor(url: string, codec: MessageCodec<T>, fd: number, options: ChannelOptions = {}) {
+  protected constructor(url: string, codec: MessageCodec<T>, fd: number, init: ChannelInit = {}) {
     this.url = url;
     this.codec = codec;
     this.watch = new FdWatch(fd);
+    this.#waits = this.watch;
+    this.#access = init.access ?? 'both';
     // Not this.unref(): a subclass's override would run before its own fields exist.
-    if (options.ref === false) {
+    if (init.ref === false) {
       this.#ref = false;
       this.watch.unref();
     }
-    this.#scratch = new Uint8Array(codec.size);
   }
 
-  /** Writes one encoded message without blocking; false when there is no room now. */
-  protected abstract writeMessage(bytes: Uint8Array, priority: number): boolean;
-  /** Reads one message without blocking; undefined when none is waiting. */
-  protected abstract readMessage(): Message<T> | undefined;
+  /** Writes records of `out` from `out.sent` on without blocking; returns how many it wholly took (0: no room now). */
+  protected abstract writeRecords(out: Outgoing): number;
+  /** Appends up to `max` received messages (or the DecodeError of a consumed bad record) to `into`, without blocking. */
+  protected abstract readRecords(max: number, into: Received<T>[]): void;
   /** Releases the descriptor(s) and anything else the channel holds. Called once. */
   protected abstract closeResources(): void;
   abstract info(): ChannelInfo;
+
+  /** Bytes one record takes on the wire at most (the codec's size, plus any framing). */
+  protected get recordBytes(): number {
+    return this.codec.size;
+  }
+
+  /** Encodes `value` as one record at `at` in `into` (framing included); returns its length. */
+  protected encodeRecord(value: T, into: Uint8Array, at: number): number {
+    return this.codec.encodeInto(value, into, at);
+  }
+
+  /** Replaces the descriptor's readiness as the way this channel waits (see WaitStrategy). */
+  protected useWaits(strategy: WaitStrategy): void {
+    this.#waits = strategy;
+    if (!this.#ref) strategy.unref?.();
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -245,10 +409,10 @@ export abstract class FdChannel<T> implements Channel<T> {
   }
 
   /**
-   * Registers one accepted send that has to wait (for room, or for the rest of a stream record):
-   * close() waits until every one is settled. Call `settle()` once it is delivered or failed; pass
-   * any error that ends it through `error()`, which names this send (its caller's stack) when the
-   * channel was destroyed under it rather than the close() or destroy() that did it.
+   * Registers one accepted send that has to wait: close() waits until every one is settled. Call
+   * `settle()` once it is delivered or failed; pass any error that ends it through `error()`, which
+   * names this send (its caller's stack) when the channel was destroyed under it rather than the
+   * close() or destroy() that did it.
    */
   protected acceptSend(): InFlightSend {
     this.#inFlight += 1;
@@ -276,73 +440,49 @@ export abstract class FdChannel<T> implements Channel<T> {
     return error;
   }
 
-  /** Whether accepted sends are waiting in line: a new send or trySend must not overtake them. */
-  protected get sendsWaiting(): boolean {
-    return this.#line.length > 0;
+  /** Sends queued and not yet wholly written. */
+  protected get queuedSends(): number {
+    return this.#queue.length - this.#head;
   }
 
   /**
-   * The waiting half of a send, registered with acceptSend so that close() delivers it first: retries
-   * `attempt` until it returns true. Without `pause`, sends wait in one line in call order and only
-   * the first in line retries (when the channel turns writable), so none overtakes another even when
-   * room appears between two retries. With `pause` (unconnected datagram sockets, whose sends go to
-   * different peers), each send retries on its own whenever `pause` ends.
+   * A send outside the queue (unconnected datagram sockets, whose sends go to different peers):
+   * registered with acceptSend so that close() delivers it first, it retries `attempt` whenever
+   * `pause` ends, on its own, until `attempt` returns true.
    */
-  protected async retryUntilSent(
+  protected async retryAlone(
     attempt: () => boolean,
     wait: WaitOptions,
-    pause?: (wait: WaitOptions) => Promise<void>,
+    pause: (wait: WaitOptions) => Promise<void>,
   ): Promise<void> {
     const send = this.acceptSend();
-    const ticket: Ticket = { wake: undefined };
-    if (pause === undefined) this.#line.push(ticket);
     try {
       for (;;) {
-        if (pause !== undefined) await pause(wait);
-        else if (this.#line[0] === ticket) await this.waitWritable(wait);
-        else await this.#turn(ticket, wait);
+        await pause(wait);
         if (this.#destroyed) throw this.#destroyError;
-        // First in line (or on its own): try; the others wait for their turn.
-        if ((pause !== undefined || this.#line[0] === ticket) && attempt()) return;
+        if (attempt()) return;
       }
     } catch (error) {
       throw send.error(error);
     } finally {
       send.settle();
-      const index = this.#line.indexOf(ticket);
-      if (index >= 0) this.#line.splice(index, 1);
-      // The next in line tries at once: there may be room left.
-      if (index === 0) this.#line[0]?.wake?.();
     }
-  }
-
-  /** Waits until `ticket` is first in line (or the send's deadline or signal ends the wait). */
-  #turn(ticket: Ticket, wait: WaitOptions): Promise<void> {
-    const { signal, deadline = Number.POSITIVE_INFINITY } = wait;
-    const operation = wait.operation ?? `send on ${this.url}`;
-    if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) return Promise.reject(new TimeoutError(operation, wait.timeoutMs ?? 0));
-    return new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        ticket.wake = undefined;
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onAbort = (): void => done(new AbortError(operation, signal?.reason));
-      const timer = Number.isFinite(remaining)
-        ? this.#timer(() => done(new TimeoutError(operation, wait.timeoutMs ?? 0)), Math.ceil(remaining))
-        : undefined;
-      ticket.wake = () => done();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
   /** Throws ChannelClosedError when the channel was closed. */
   protected assertOpen(): void {
     if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
+  }
+
+  /** assertOpen, and UnsupportedError for the direction a one-way channel was not opened for. */
+  #assertCan(direction: 'send' | 'receive'): void {
+    if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
+    if (this.#access !== 'both' && this.#access !== direction) {
+      throw new UnsupportedError(
+        `${this.url} was opened with access '${this.#access}': it cannot ${direction}; ` +
+          `open it (or another end) with access '${direction}'`,
+      );
+    }
   }
 
   /** Validates a priority against the transport's limit; returns it. */
@@ -362,18 +502,19 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   /** Encodes `value` into the scratch buffer; the view is valid until the next encode. */
   protected encodeScratch(value: T): Uint8Array {
+    this.#scratch ??= new Uint8Array(this.recordBytes);
     const scratch = this.#scratch;
-    const length = this.codec.encodeInto(value, scratch, 0);
+    const length = this.encodeRecord(value, scratch, 0);
     // No subarray for the usual full-size message: one allocation less per send.
     return length === scratch.length ? scratch : scratch.subarray(0, length);
   }
 
-  protected waitReadable(options: WaitOptions): Promise<void> {
-    return this.watch.readable(options);
-  }
-
-  protected waitWritable(options: WaitOptions): Promise<void> {
-    return this.watch.writable(options);
+  /**
+   * The one wait of every send and receive (and of a transport's connect): readable or writable,
+   * through the channel's WaitStrategy, with the caller's deadline and signal.
+   */
+  protected waitFor(direction: 'readable' | 'writable', options: WaitOptions): Promise<void> {
+    return direction === 'readable' ? this.#waits.readable(options) : this.#waits.writable(options);
   }
 
   protected waitOptions(operation: string, options: ReceiveOptions): WaitOptions {
@@ -385,66 +526,335 @@ export abstract class FdChannel<T> implements Channel<T> {
     };
   }
 
+  // --- sending ---------------------------------------------------------------------------------
+
+  /** The reused Outgoing of one record (valid until the next send). */
+  #single(bytes: Uint8Array, priority: number): Outgoing {
+    const one = this.#one;
+    one.bytes = bytes;
+    one.stride = bytes.length;
+    one.priority = priority;
+    one.sent = 0;
+    one.offset = 0;
+    return one;
+  }
+
+  /** Writes what the kernel takes of `out` now; true when all of it is written. */
+  #writeNow(out: Outgoing): boolean {
+    for (;;) {
+      const n = this.writeRecords(out);
+      out.sent += n;
+      if (out.sent === out.count) return true;
+      const start = recordStart(out, out.sent);
+      if (out.offset < start) out.offset = start;
+      if (n === 0) return false;
+    }
+  }
+
   trySend(value: T, options: Pick<SendOptions, 'priority'> = {}): boolean {
-    this.assertOpen();
+    this.#assertCan('send');
     const priority = this.checkPriority(options.priority);
     const bytes = this.encodeScratch(value);
     // Sends waiting for room go first: this one would overtake them.
-    return this.#line.length === 0 && this.writeMessage(bytes, priority);
+    if (this.queuedSends > 0 && !this.#flush()) return false;
+    const one = this.#single(bytes, priority);
+    if (this.#writeNow(one)) return true;
+    if (one.offset === 0) return false;
+    // The kernel took part of the record: it is committed, and its tail goes out before anything else.
+    this.#enqueue(one, {}).catch(() => {});
+    return true;
   }
 
   // send and receive are plain functions, not async ones: when the kernel call succeeds at once (the
   // common case on a busy channel) they return a settled promise without the cost of an async frame.
   send(value: T, options: SendOptions = {}): Promise<void> {
-    let bytes: Uint8Array;
-    let priority: number;
+    let one: Outgoing;
     try {
-      this.assertOpen();
-      priority = this.checkPriority(options.priority);
-      bytes = this.encodeScratch(value);
-      if (this.#line.length === 0 && this.writeMessage(bytes, priority)) return settled;
+      this.#assertCan('send');
+      checkTimeout(options.timeoutMs);
+      const priority = this.checkPriority(options.priority);
+      one = this.#single(this.encodeScratch(value), priority);
+      if (this.queuedSends === 0 && this.#writeNow(one)) return settled;
     } catch (error) {
       return Promise.reject(error);
     }
-    // Another send may reuse the scratch buffer while this one waits.
-    const copy = bytes.slice();
-    return this.retryUntilSent(() => this.writeMessage(copy, priority), this.waitOptions('send', options));
+    return this.#enqueue(one, options);
   }
 
-  async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    const priority = this.checkPriority(options.priority);
-    // Validate everything first: a bad value anywhere sends nothing.
-    const encoded = values.map((value) => this.codec.encode(value));
-    const wait = this.waitOptions('send', options);
-    // One place in line for the whole batch: a send called later cannot land in the middle of it.
-    let next = 0;
-    const attempt = (): boolean => {
-      for (; next < encoded.length; next++) if (!this.writeMessage(encoded[next] as Uint8Array, priority)) return false;
-      return true;
-    };
-    if (this.#line.length > 0 || !attempt()) await this.retryUntilSent(attempt, wait);
-  }
-
-  /** readMessage, but first the error a batch receive deferred so as not to lose its messages. */
-  #read(): Message<T> | undefined {
-    const deferred = this.#deferredError;
-    if (deferred !== undefined) {
-      this.#deferredError = undefined;
-      throw deferred;
+  sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
+    let out: Outgoing;
+    try {
+      this.#assertCan('send');
+      checkTimeout(options.timeoutMs);
+      const priority = this.checkPriority(options.priority);
+      if (values.length === 0) return settled;
+      // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing.
+      out = this.#encodeMany(values, priority);
+      if (this.queuedSends === 0 && this.#writeNow(out)) return settled;
+      return this.#enqueue(out, options);
+    } catch (error) {
+      return Promise.reject(error);
+    } finally {
+      // The batch buffer is reused by the next sendMany, but a huge one is not kept for the channel's life.
+      if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = new Uint8Array(0);
     }
-    return this.readMessage();
+  }
+
+  /** Encodes a batch into the reused batch buffer, with record ends unless every record has one size. */
+  #encodeMany(values: readonly T[], priority: number): Outgoing {
+    const frame = this.recordBytes;
+    const fixed = this.codec.fixedSize;
+    let bytes = this.#batchBuffer((fixed ? values.length : Math.min(values.length, 64)) * frame, 0);
+    const ends: number[] | undefined = fixed ? undefined : [];
+    let offset = 0;
+    for (const value of values) {
+      if (offset + frame > bytes.length) bytes = this.#batchBuffer(offset + frame, offset);
+      offset += this.encodeRecord(value, bytes, offset);
+      ends?.push(offset);
+    }
+    const stride = fixed ? offset / values.length : 0;
+    return { bytes: bytes.subarray(0, offset), count: values.length, ends, stride, priority, sent: 0, offset: 0 };
+  }
+
+  /** The batch buffer with room for `size` bytes, keeping its first `keep` bytes when it grows. */
+  #batchBuffer(size: number, keep: number): Uint8Array {
+    if (this.#batch.length < size) {
+      const grown = new Uint8Array(Math.max(size, this.#batch.length * 2));
+      grown.set(this.#batch.subarray(0, keep));
+      this.#batch = grown;
+    }
+    return this.#batch;
+  }
+
+  /**
+   * Queues what the kernel did not take of `out` (a copy: its buffer is reused by the next send),
+   * until the pump writes it. Until part of a record is in the kernel, its timeout or signal
+   * withdraws what is left of it.
+   */
+  #enqueue(out: Outgoing, options: SendOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
+      const item = new Pending(out, this.acceptSend(), resolve, reject);
+      if (!item.committed) {
+        const { signal, timeoutMs } = options;
+        if (signal?.aborted) return item.finish(new AbortError(`send on ${this.url}`, signal.reason));
+        if (timeoutMs !== undefined) {
+          const timedOut = (): void => this.#withdraw(item, new TimeoutError(`send on ${this.url}`, timeoutMs));
+          item.timer = this.#timer(timedOut, timeoutMs);
+        }
+        if (signal !== undefined) {
+          item.signal = signal;
+          item.onAbort = () => this.#withdraw(item, new AbortError(`send on ${this.url}`, signal.reason));
+          signal.addEventListener('abort', item.onAbort, { once: true });
+        }
+      }
+      this.#queue.push(item);
+      this.#startPump();
+    });
+  }
+
+  /** A queued send's timeout or signal: what is left of it leaves the queue, unless part of a record is in the kernel. */
+  #withdraw(item: Pending, error: Error): void {
+    if (item.committed) return; // the rest must follow
+    const index = this.#queue.indexOf(item, this.#head);
+    if (index < 0) return;
+    this.#queue.splice(index, 1);
+    if (item.sent > 0) {
+      error.message += `: ${item.sent} of the ${item.count} messages of this call were sent, the rest withdrawn`;
+    }
+    item.finish(error);
+    if (this.queuedSends === 0) this.#cancelPumpWait();
+  }
+
+  /** Ends the pump's wait for room: the queue emptied under it. */
+  #cancelPumpWait(): void {
+    if (!this.#pumpWaiting) return;
+    this.#pumpCancel.abort();
+    this.#pumpCancel = new AbortController();
+    this.#pumpWait = { signal: this.#pumpCancel.signal };
+  }
+
+  /** Writes queued records until the queue is empty (true) or the kernel is full (false). */
+  #flush(): boolean {
+    while (this.queuedSends > 0) {
+      const first = this.#queue[this.#head] as Pending;
+      const next = this.#queue[this.#head + 1];
+      if (next === undefined || next.priority !== first.priority || first.bytes.length - first.offset >= COALESCE) {
+        const done = this.#writeNow(first);
+        if (first.offset > recordStart(first, first.sent)) first.committed = true;
+        if (!done) return false;
+        this.#settleHead();
+        continue;
+      }
+      const gathered = this.#gather();
+      const done = this.#writeNow(gathered);
+      this.#spread(done ? gathered.bytes.length : gathered.offset);
+      if (!done) return false;
+    }
+    // Emptied outside the pump (by trySend): the pump's wait for room has nothing left to wait for.
+    this.#cancelPumpWait();
+    return true;
+  }
+
+  /**
+   * Copies what is left of several queued sends of one priority (whole records, up to COALESCE
+   * bytes) into one Outgoing, for one write: bytes per system call is what wins.
+   */
+  #gather(): Outgoing {
+    this.#gatherBuffer ??= new Uint8Array(COALESCE);
+    const target = this.#gatherBuffer;
+    const ends: number[] = [];
+    const priority = (this.#queue[this.#head] as Pending).priority;
+    let length = 0;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const item = this.#queue[i] as Pending;
+      if (item.priority !== priority) break;
+      let r = item.sent;
+      let from = item.offset;
+      // Whole records that fit (the head's first one may be partly written already).
+      while (r < item.count && length + recordEnd(item, r) - from <= COALESCE) {
+        const end = recordEnd(item, r);
+        target.set(item.bytes.subarray(from, end), length);
+        length += end - from;
+        ends.push(length);
+        from = end;
+        r++;
+      }
+      if (r < item.count) break;
+    }
+    return { bytes: target.subarray(0, length), count: ends.length, ends, stride: 0, priority, sent: 0, offset: 0 };
+  }
+
+  /** Marks `written` bytes of a gathered write off the head of the queue, settling every send now wholly written. */
+  #spread(written: number): void {
+    let left = written;
+    while (left > 0 && this.queuedSends > 0) {
+      const item = this.#queue[this.#head] as Pending;
+      const take = Math.min(left, item.bytes.length - item.offset);
+      item.offset += take;
+      left -= take;
+      while (item.sent < item.count && recordEnd(item, item.sent) <= item.offset) item.sent++;
+      if (item.sent < item.count) {
+        if (item.offset > recordStart(item, item.sent)) item.committed = true;
+        return;
+      }
+      this.#settleHead();
+    }
+  }
+
+  /** The head of the queue was wholly written: resolve it and drop it. */
+  #settleHead(): void {
+    const item = this.#queue[this.#head] as Pending;
+    this.#queue[this.#head] = undefined as unknown as Pending;
+    this.#head += 1;
+    item.finish();
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      // A queue that never drains (steady concurrent sends) drops its written head now and then.
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #startPump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    void this.#pump();
+  }
+
+  /** Waits for room and flushes, until the queue is empty; a failure fails every queued send. */
+  async #pump(): Promise<void> {
+    try {
+      while (this.queuedSends > 0) {
+        this.#pumpWaiting = true;
+        try {
+          await this.waitFor('writable', this.#pumpWait);
+        } catch (error) {
+          if (!(error instanceof AbortError)) throw error;
+        } finally {
+          this.#pumpWaiting = false;
+        }
+        if (this.#destroyed) throw this.#destroyError ?? new ChannelClosedError(`${this.url} was closed`);
+        this.#flush();
+      }
+    } catch (error) {
+      this.#failQueue(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #failQueue(error: unknown): void {
+    const items = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    for (const item of items) item.finish(error);
+  }
+
+  // --- receiving -------------------------------------------------------------------------------
+
+  /** Reads up to `max` records into the (drained) inbox; an error thrown there is delivered in its turn. */
+  #fill(max: number): void {
+    const inbox = this.#inbox;
+    if (this.#inHead > 0) {
+      inbox.length = 0;
+      this.#inHead = 0;
+    }
+    try {
+      this.readRecords(max, inbox);
+    } catch (error) {
+      inbox.push(error as Error);
+    }
+  }
+
+  /** The next received message, undefined when none is waiting; throws an error in its turn. */
+  #next(): Message<T> | undefined {
+    if (this.#inHead === this.#inbox.length) {
+      this.#fill(this.readAhead);
+      if (this.#inbox.length === 0) return undefined;
+    }
+    const item = this.#inbox[this.#inHead] as Received<T>;
+    this.#inbox[this.#inHead++] = undefined as unknown as Received<T>;
+    if (item instanceof Error) throw item;
+    return item;
+  }
+
+  /**
+   * Up to `max` messages: the inbox's, topped up from the kernel once when it runs dry. An error
+   * stops the batch: it is thrown when the batch is empty, else delivered by the next call, so no
+   * message before it is lost behind it.
+   */
+  #take(max: number): Message<T>[] {
+    const out: Message<T>[] = [];
+    for (let topped = false; ; topped = true) {
+      const inbox = this.#inbox;
+      while (this.#inHead < inbox.length && out.length < max) {
+        const item = inbox[this.#inHead] as Received<T>;
+        if (item instanceof Error) {
+          if (out.length > 0) return out;
+          inbox[this.#inHead++] = undefined as unknown as Received<T>;
+          throw item;
+        }
+        inbox[this.#inHead++] = undefined as unknown as Received<T>;
+        out.push(item);
+      }
+      if (topped || out.length >= max) return out;
+      this.#fill(max - out.length);
+    }
   }
 
   tryReceive(): Message<T> | undefined {
-    this.assertOpen();
-    return this.#read();
+    this.#assertCan('receive');
+    return this.#next();
   }
 
   receive(options: ReceiveOptions = {}): Promise<Message<T>> {
     try {
-      this.assertOpen();
-      const message = this.#read();
+      this.#assertCan('receive');
+      checkTimeout(options.timeoutMs);
+      const message = this.#next();
       if (message !== undefined) return Promise.resolve(message);
     } catch (error) {
       return Promise.reject(error);
@@ -455,30 +865,25 @@ export abstract class FdChannel<T> implements Channel<T> {
   async #receiveWaiting(options: ReceiveOptions): Promise<Message<T>> {
     const wait = this.waitOptions('receive', options);
     for (;;) {
-      await this.waitReadable(wait);
+      await this.waitFor('readable', wait);
       this.assertOpen();
-      const next = this.#read();
+      const next = this.#next();
       if (next !== undefined) return next;
     }
   }
 
   async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
     if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    const first = await this.receive(options);
-    const batch = [first];
-    while (batch.length < max) {
-      let next: Message<T> | undefined;
-      try {
-        next = this.readMessage();
-      } catch (error) {
-        // The messages already taken from the kernel are delivered now, the error on the next call.
-        this.#deferredError = error;
-        break;
-      }
-      if (next === undefined) break;
-      batch.push(next);
+    this.#assertCan('receive');
+    checkTimeout(options.timeoutMs);
+    let wait: WaitOptions | undefined;
+    for (;;) {
+      const batch = this.#take(max);
+      if (batch.length > 0) return batch;
+      wait ??= this.waitOptions('receiveMany', options);
+      await this.waitFor('readable', wait);
+      this.assertOpen();
     }
-    return batch;
   }
 
   // A hand-written iterator rather than an async generator: a generator costs several promise
@@ -511,7 +916,8 @@ export abstract class FdChannel<T> implements Channel<T> {
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         let message: Message<T> | undefined;
         try {
-          message = this.#read();
+          if (this.#access === 'send') this.#assertCan('receive');
+          message = this.#next();
         } catch (error) {
           try {
             return Promise.resolve(end(error));
@@ -530,10 +936,11 @@ export abstract class FdChannel<T> implements Channel<T> {
 
   close(options: CloseOptions = {}): Promise<void> {
     if (this.#closing === undefined) {
-      const timeoutMs = options.timeoutMs ?? CLOSE_TIMEOUT_MS;
-      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-        const expected = 'milliseconds >= 0 (Infinity waits as long as it takes)';
-        return Promise.reject(new ValidationError('timeoutMs', expected, String(timeoutMs)));
+      let timeoutMs: number;
+      try {
+        timeoutMs = checkTimeout(options.timeoutMs) ?? CLOSE_TIMEOUT_MS;
+      } catch (error) {
+        return Promise.reject(error);
       }
       this.#closing = this.#close(timeoutMs);
     }
@@ -578,7 +985,11 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.#destroyReason = reason;
     // Stop polling before the descriptor is closed: libuv must not watch a recycled fd number.
     this.watch.close(error);
-    for (const ticket of this.#line) ticket.wake?.();
+    if (this.#waits !== this.watch) this.#waits.close?.(error);
+    // close() got here once the queue drained; destroy() (or close()'s timeout) fails what is left.
+    this.#failQueue(error);
+    this.#inbox = [];
+    this.#inHead = 0;
     this.closeResources();
     // A close() still draining has nothing left to wait for.
     this.#drained?.();
@@ -591,12 +1002,14 @@ export abstract class FdChannel<T> implements Channel<T> {
   ref(): this {
     this.#ref = true;
     this.watch.ref();
+    if (this.#waits !== this.watch) this.#waits.ref?.();
     return this;
   }
 
   unref(): this {
     this.#ref = false;
     this.watch.unref();
+    if (this.#waits !== this.watch) this.#waits.unref?.();
     return this;
   }
 
@@ -605,5 +1018,30 @@ export abstract class FdChannel<T> implements Channel<T> {
     const timer = setTimeout(callback, ms);
     if (!this.#ref) timer.unref();
     return timer;
+  }
+}
+
+/**
+ * Base of the transports whose kernel calls carry one record each (mq_send/mq_receive,
+ * msgsnd/msgrcv): they supply `writeMessage` and `readMessage`, this makes the batch primitives.
+ */
+export abstract class RecordChannel<T> extends FdChannel<T> {
+  /** Writes one encoded message without blocking; false when there is no room now. */
+  protected abstract writeMessage(bytes: Uint8Array, priority: number): boolean;
+  /** Reads one message without blocking; undefined when none is waiting (throws DecodeError for a consumed bad one). */
+  protected abstract readMessage(): Message<T> | undefined;
+
+  protected writeRecords(out: Outgoing): number {
+    let n = out.sent;
+    while (n < out.count && this.writeMessage(recordAt(out, n), out.priority)) n++;
+    return n - out.sent;
+  }
+
+  protected readRecords(max: number, into: Received<T>[]): void {
+    for (let n = 0; n < max; n++) {
+      const message = this.readMessage();
+      if (message === undefined) return;
+      into.push(message);
+    }
   }
 }

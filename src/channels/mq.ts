@@ -6,7 +6,8 @@
 import type { MessageCodec } from '../codecs/codec.js';
 import { DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
 import { errnos, libc, mqueue, systemError } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message } from './channel.js';
+import { type ChannelInfo, type Message, RecordChannel } from './channel.js';
+import { checkAccess, checkCreate, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 
 /** Which directions an end of a queue uses. */
@@ -55,13 +56,8 @@ function invalid(path: string, expected: string, received: string, message?: str
 }
 
 function checkOptions(options: OpenOptions): Required<Pick<OpenOptions, 'create' | 'exclusive' | 'mode' | 'access'>> {
-  const { create = false, exclusive = false, mode = 0o600, access = 'both' } = options;
-  if (exclusive && !create) invalid('exclusive', 'exclusive only together with create: true', 'create: false');
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-    invalid('mode', 'permission bits, an integer in [0, 0o777] (e.g. 0o600)', String(mode));
-  }
-  if (!Object.hasOwn(accessFlags, access)) invalid('access', "'send', 'receive' or 'both'", JSON.stringify(access));
-  return { create, exclusive, mode, access };
+  const { create, exclusive } = checkCreate(options);
+  return { create, exclusive, mode: checkMode(options.mode), access: checkAccess<MqAccess>(options.access) };
 }
 
 function capacityOf(options: OpenOptions): number {
@@ -78,7 +74,7 @@ function capacityOf(options: OpenOptions): number {
 }
 
 /** One end of a POSIX message queue. */
-class MqChannel<T> extends FdChannel<T> {
+class MqChannel<T> extends RecordChannel<T> {
   readonly transport = 'mq';
   protected override readonly priorityLimit = mqueue.mqPriorityLimit();
   protected override readonly priorityLimitSource = 'sysconf(_SC_MQ_PRIO_MAX)';
@@ -94,7 +90,7 @@ class MqChannel<T> extends FdChannel<T> {
   readonly #attr = new BigInt64Array(libc.MQ_ATTR_LONGS);
 
   constructor(url: string, name: string, codec: MessageCodec<T>, mqd: number, access: MqAccess, options: OpenOptions) {
-    super(url, codec, mqd, options);
+    super(url, codec, mqd, { ref: options.ref, access });
     this.name = name;
     this.#mqd = mqd;
     this.#access = access;

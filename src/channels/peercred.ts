@@ -12,7 +12,7 @@
  *   says otherwise; the check is SO_PEERCRED per connection, SCM_CREDENTIALS per datagram.
  */
 import { UnsupportedError, ValidationError } from '../errors.js';
-import { check, errnos, libc, systemError } from '../native/index.js';
+import { check, errnos, libc, sockets, systemError } from '../native/index.js';
 import type { PeerCredentials } from './channel.js';
 import type { SocketOptions } from './transport.js';
 
@@ -120,6 +120,5 @@ export function checkListener(fd: number, url: string, options: SocketOptions): 
 
 /** Turns on SO_PASSCRED: the kernel attaches the sender's credentials to every message received. */
 export function passCredentials(fd: number): void {
-  const on = new Int32Array([1]);
-  check(libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_PASSCRED, new Uint8Array(on.buffer), 4), 'setsockopt');
+  sockets.setIntOption(fd, libc.SOL_SOCKET, libc.SO_PASSCRED, 1);
 }

@@ -1,10 +1,11 @@
 /** The transports by scheme, and looking up the one a URL (or scheme) names for an operation. */
 import { UnsupportedError } from '../errors.js';
+import { transports as fifoTransports } from './fifo.js';
 import { transports as mqTransports } from './mq.js';
 import { transports as natsTransports } from './nats.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
-import { transports as streamTransports } from './stream.js';
+import { transports as streamTransports } from './stream-socket.js';
 import { transports as sysvTransports } from './sysv.js';
 import type { Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
@@ -14,6 +15,7 @@ const registry: Partial<Record<string, Transport>> = {
   ...natsTransports,
   ...ringTransports,
   ...socketTransports,
+  ...fifoTransports,
   ...streamTransports,
   ...sysvTransports,
 };

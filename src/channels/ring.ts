@@ -22,7 +22,7 @@ import {
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, TimeoutError, UnsupportedError, ValidationError } from '../errors.js';
 import { check, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message, type ReceiveOptions, type SendOptions } from './channel.js';
+import { type ChannelInfo, FdChannel, type Message, type Outgoing, type Received } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
 
@@ -63,8 +63,6 @@ const SKIP = 0x80000000 | 0;
 const MAX_CAPACITY = 1 << 24;
 const MAX_MSG_SIZE = 1 << 20;
 const DEFAULT_CAPACITY = 1024;
-/** Largest encode buffer a channel keeps between sendMany calls (bytes). */
-const BATCH_KEPT = 1 << 20;
 const TWO_32 = 2 ** 32;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
@@ -574,7 +572,6 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #ringId: bigint;
   readonly #one = new Uint8Array(1);
   readonly #drain = new Uint8Array(64);
-  #batch = new Uint8Array(0);
   /** Messages claimed after one that failed to decode, and that failure, in ring order: served first. */
   readonly #stash: (Message<T> | Undecodable)[] = [];
   /** Pending waits of this channel for a message ([0]) and for room ([1]). */
@@ -612,6 +609,8 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#bell = bell;
     this.#entry = entry;
     this.#entryBase = (OFF_REGISTRY + entry * ENTRY_SIZE) >> 2;
+    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
+    this.useWaits({ readable: (wait) => this.#waitReadable(wait), writable: (wait) => this.#waitWritable(wait) });
   }
 
   /** Takes a free registry entry, or one left by a dead process, and binds its doorbell. */
@@ -721,29 +720,9 @@ export class RingChannel<T> extends FdChannel<T> {
     }
   }
 
-  protected writeMessage(bytes: Uint8Array): boolean {
-    return this.#push(bytes, 0, 1) === 1;
-  }
-
-  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    this.checkPriority(options.priority);
-    const size = this.#size;
-    const total = values.length * size;
-    // Encode everything first (a bad value anywhere sends nothing) into a reused buffer (up to
-    // 1 MiB is kept); it is copied when this call has to wait, as another sendMany could reuse it.
-    if (this.#batch.length < total && total <= BATCH_KEPT) this.#batch = new Uint8Array(total);
-    let buffer = total <= this.#batch.length ? this.#batch : new Uint8Array(total);
-    const { codec } = this;
-    for (let i = 0; i < values.length; i++) codec.encodeInto(values[i] as T, buffer, i * size);
-    let sent = this.sendsWaiting ? 0 : this.#push(buffer, 0, values.length);
-    if (sent === values.length) return;
-    if (buffer === this.#batch) buffer = buffer.slice(0, total);
-    const rest = (): boolean => {
-      sent += this.#push(buffer, sent, values.length - sent);
-      return sent === values.length;
-    };
-    await this.retryUntilSent(rest, this.waitOptions('send', options));
+  protected writeRecords(out: Outgoing): number {
+    // Every record is #size bytes (fixed-size codecs only), so record i is at i * #size.
+    return this.#push(out.bytes, out.sent, out.count - out.sent);
   }
 
   // --- consuming -------------------------------------------------------------------------------
@@ -821,22 +800,8 @@ export class RingChannel<T> extends FdChannel<T> {
     return stash.splice(0, n) as Message<T>[];
   }
 
-  protected readMessage(): Message<T> | undefined {
-    return this.#take(1)[0];
-  }
-
-  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    this.assertOpen();
-    const batch = this.#take(max);
-    if (batch.length > 0) return batch;
-    const wait = this.waitOptions('receive', options);
-    for (;;) {
-      await this.waitReadable(wait);
-      this.assertOpen();
-      const next = this.#take(max);
-      if (next.length > 0) return next;
-    }
+  protected readRecords(max: number, into: Received<T>[]): void {
+    for (const message of this.#take(max)) into.push(message);
   }
 
   // --- waiting ---------------------------------------------------------------------------------
@@ -937,7 +902,7 @@ export class RingChannel<T> extends FdChannel<T> {
     return 'recovered';
   }
 
-  protected override waitReadable(options: WaitOptions): Promise<void> {
+  #waitReadable(options: WaitOptions): Promise<void> {
     return this.#sleep(
       OFF_CONSUMERS_WAITING,
       () => this.#readable(),
@@ -947,7 +912,7 @@ export class RingChannel<T> extends FdChannel<T> {
     );
   }
 
-  protected override waitWritable(options: WaitOptions): Promise<void> {
+  #waitWritable(options: WaitOptions): Promise<void> {
     const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
     return this.#sleep(OFF_PRODUCERS_WAITING, () => this.#writable(), recover, FULL_RECHECK_MS, options);
   }

@@ -23,15 +23,17 @@
 
 import type { MessageCodec } from '../codecs/codec.js';
 import { ChannelClosedError, DecodeError, MessageSizeError, UnsupportedError, ValidationError } from '../errors.js';
-import { check, errnoName, errnos, libc, systemError, type WaitOptions } from '../native/index.js';
+import { check, errnoName, errnos, libc, sockets, systemError, type WaitOptions } from '../native/index.js';
 import {
   type ChannelInfo,
   type DatagramChannel,
   FdChannel,
   type Listener,
   type Message,
+  type Outgoing,
   type PeerCredentials,
-  type ReceiveOptions,
+  type Received,
+  recordAt,
   type SendOptions,
 } from './channel.js';
 import { exchangeIdentity } from './identity.js';
@@ -51,7 +53,7 @@ import {
 } from './peercred.js';
 import { formatAddress, resolveIpAddress, SOCKADDR_MAX, type SockAddr, unixAddress, unixAutobind } from './sockaddr.js';
 import type { AdoptOptions, SocketOptions, Transport } from './transport.js';
-import { type BoundFile, bindUnix, removeBoundFile, unlinkSocketFile } from './unixbind.js';
+import { type BoundFile, bindUnix, listenBound, removeBoundFile, unlinkSocketFile } from './unixbind.js';
 import { type Address, parseUrl } from './url.js';
 import { peerWait, sleepUntil } from './wait.js';
 
@@ -106,18 +108,13 @@ interface SocketInit {
 /** One socket as a Channel: connected (seqpacket, connected datagram) or bound (datagram receiver). */
 class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   readonly transport: SocketScheme;
+  protected override readonly readAhead = READ_AHEAD;
   readonly localUrl: string | undefined;
   readonly peer: PeerCredentials | undefined;
   readonly #fd: number;
   readonly #connected: boolean;
   readonly #peerUrl: string | undefined;
   readonly #bound: BoundFile | undefined;
-  /**
-   * What the last recvmmsg read: messages, and DecodeErrors in the place of bad datagrams, handed
-   * out in order from #head. `receive` reads ahead up to READ_AHEAD queued datagrams in one call.
-   */
-  #queue: (Message<T> | Error)[] = [];
-  #head = 0;
   #eof = false;
   readonly #credentials: boolean;
   readonly #allow: Allow | undefined;
@@ -132,7 +129,6 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   #lastSenderLength = -1;
   #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
-  #sendBatchBusy = false;
   #receiveBatch: MmsgBatch | undefined;
   /** `sendTo` destinations, parsed once (replies usually go to the same few peers). */
   #destinations = new Map<string, SockAddr>();
@@ -154,14 +150,47 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
 
   // --- sending -----------------------------------------------------------------------------------
 
-  protected writeMessage(bytes: Uint8Array): boolean {
+  /**
+   * Sends records of `out` from `out.sent` on: one send() for one record, else sendmmsg of up to a
+   * native batch's slots (copied into native memory, which the kernel reads the iovecs from).
+   */
+  protected writeRecords(out: Outgoing): number {
     if (!this.#connected) {
       throw new UnsupportedError(
         `${this.url} is a bound ${this.transport} socket with no peer: reply with sendTo(message.from, value), or connect() to send`,
       );
     }
-    if (libc.send(this.#fd, bytes, bytes.length, SEND_FLAGS) >= 0) return true;
-    return this.#sendFailed('send', libc.errno(), bytes.length);
+    const left = out.count - out.sent;
+    if (left === 1) {
+      const bytes = recordAt(out, out.sent);
+      if (libc.send(this.#fd, bytes, bytes.length, SEND_FLAGS) >= 0) return 1;
+      this.#sendFailed('send', libc.errno(), bytes.length);
+      return 0;
+    }
+    this.#sendBatch ??= new MmsgBatch(batchSlots(this.codec.size), this.codec.size);
+    const batch = this.#sendBatch;
+    const count = Math.min(batch.slots, left);
+    const fixed = out.ends === undefined && out.stride === batch.stride;
+    if (fixed) {
+      const start = out.sent * out.stride;
+      batch.data.set(out.bytes.subarray(start, start + count * out.stride));
+    } else {
+      for (let i = 0; i < count; i++) {
+        const record = recordAt(out, out.sent + i);
+        batch.data.set(record, i * batch.stride);
+        if (!this.codec.fixedSize) batch.setLength(i, record.length);
+      }
+    }
+    let sent = 0;
+    while (sent < count) {
+      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
+      if (n > 0) sent += n;
+      else {
+        this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
+        break;
+      }
+    }
+    return sent;
   }
 
   /** Maps a failed send's errno (to `to`, or to the connected peer): false to wait and retry (EAGAIN), otherwise throws. */
@@ -171,17 +200,27 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       throw new MessageSizeError(
         size,
         this.codec.size,
-        `${syscall} to ${to}: a ${size}-byte message is too large for this ${this.transport} socket (EMSGSIZE); raise /proc/sys/net/core/wmem_max or use a smaller schema`,
+        `${syscall} ${to === undefined ? `on ${this.url}` : `to ${to}`}: a ${size}-byte message is too large for this ${this.transport} socket (EMSGSIZE); raise /proc/sys/net/core/wmem_max or use a smaller schema`,
       );
     }
+    // The receiver is gone: one error class on every transport (ChannelClosedError), the errno as its cause.
     const peerGone =
       errno === errnos.EPIPE ||
       errno === errnos.ECONNRESET ||
       errno === errnos.ENOTCONN ||
-      (errno === errnos.ECONNREFUSED && this.transport !== 'udp' && to === undefined);
+      (errno === errnos.ECONNREFUSED && to === undefined);
     if (peerGone) {
+      const cause = systemError(errno, syscall, this.#peerUrl ?? this.url);
+      if (this.transport === 'udp') {
+        throw new ChannelClosedError(
+          `${syscall} on ${this.url}: nothing is bound at ${this.#peerUrl ?? this.url} any more (an earlier datagram drew an ICMP port unreachable, ${errnoName(errno)}); this datagram was not sent. The socket stays usable: a later send reaches a receiver that binds the port again`,
+          { cause },
+        );
+      }
       const hint = this.#connector && this.#received === 0 ? `; ${refusalHint(this.url)}` : '';
-      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})${hint}`);
+      throw new ChannelClosedError(`${syscall} on ${this.url}: the peer closed its end (${errnoName(errno)})${hint}`, {
+        cause,
+      });
     }
     to ??= this.#peerUrl ?? this.url;
     const hints: Partial<Record<string, string>> = {
@@ -213,7 +252,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       delay = Math.min(delay * 2, 32);
       return sleepUntil(ms, wait);
     };
-    await this.retryUntilSent(attempt, this.waitOptions('sendTo', options), pause);
+    await this.retryAlone(attempt, this.waitOptions('sendTo', options), pause);
   }
 
   async #destination(to: string): Promise<SockAddr> {
@@ -234,74 +273,10 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     return sockaddr;
   }
 
-  override async sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    this.checkPriority(options.priority);
-    // The native batch is busy across awaits; a concurrent sendMany takes the one-by-one path.
-    if (!this.#connected || this.#sendBatchBusy || values.length === 0) return super.sendMany(values, options);
-    const batch = this.#sendBatch ?? new MmsgBatch(batchSlots(this.codec.size), this.codec.size);
-    this.#sendBatch = batch;
-    // Validate everything first: a bad value anywhere sends nothing. Within one batch, encoding
-    // into native memory validates; beyond that, every value is validated before the first call.
-    if (values.length > batch.slots) for (const value of values) this.codec.validate(value);
-    this.#sendBatchBusy = true;
-    try {
-      const wait = this.waitOptions('sendMany', options);
-      for (let start = 0; start < values.length; start += batch.slots) {
-        const count = Math.min(batch.slots, values.length - start);
-        for (let i = 0; i < count; i++) {
-          const length = this.codec.encodeInto(values[start + i] as T, batch.data, i * batch.stride);
-          if (!this.codec.fixedSize) batch.setLength(i, length);
-        }
-        await this.#sendBatchOut(batch, count, wait);
-      }
-    } finally {
-      this.#sendBatchBusy = false;
-      // Destroyed while this batch waited: closeResources left the memory to be freed here.
-      if (this.destroyed) batch.free();
-    }
-  }
-
-  async #sendBatchOut(batch: MmsgBatch, count: number, wait: WaitOptions): Promise<void> {
-    let sent = 0;
-    const attempt = (): boolean => {
-      while (sent < count) {
-        const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
-        if (n > 0) sent += n;
-        else return this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
-      }
-      return true;
-    };
-    if (this.sendsWaiting || !attempt()) await this.retryUntilSent(attempt, wait);
-  }
-
   // --- receiving ---------------------------------------------------------------------------------
 
-  protected readMessage(): Message<T> | undefined {
-    if (this.#head === this.#queue.length && !this.#fill(READ_AHEAD)) {
-      if (this.#eof) throw this.#endOfStream();
-      return undefined;
-    }
-    const item = this.#queue[this.#head++] as Message<T> | Error;
-    if (item instanceof Error) throw item;
-    return item;
-  }
-
-  override async receiveMany(max: number, options: ReceiveOptions = {}): Promise<Message<T>[]> {
-    if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
-    this.assertOpen();
-    const out: Message<T>[] = [];
-    let wait: WaitOptions | undefined;
-    for (;;) {
-      this.#take(out, max);
-      // Top up from the kernel when the queue ran dry before `max`: one more call, no waiting.
-      if (out.length < max && this.#head === this.#queue.length && this.#fill(max - out.length)) this.#take(out, max);
-      if (out.length > 0) return out;
-      if (this.#eof) throw this.#endOfStream();
-      wait ??= this.waitOptions('receiveMany', options);
-      await this.waitReadable(wait);
-      this.assertOpen();
-    }
+  protected readRecords(max: number, into: Received<T>[]): void {
+    if (!this.#fill(max, into) && this.#eof) throw this.#endOfStream();
   }
 
   #endOfStream(): ChannelClosedError {
@@ -310,29 +285,10 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   }
 
   /**
-   * Moves queued messages into `out`, up to `max`, stopping at an error: the error is thrown when
-   * `out` is still empty, else left at the head for the next call (so no message around it is lost).
+   * One non-blocking recvmmsg of up to `max` datagrams into `into`, each decoded or replaced by its
+   * DecodeError in its place; false when nothing was waiting.
    */
-  #take(out: Message<T>[], max: number): void {
-    while (this.#head < this.#queue.length && out.length < max) {
-      const item = this.#queue[this.#head] as Message<T> | Error;
-      if (item instanceof Error) {
-        if (out.length > 0) return;
-        this.#head++;
-        throw item;
-      }
-      out.push(item);
-      this.#head++;
-    }
-  }
-
-  /**
-   * One non-blocking recvmmsg of up to `max` datagrams into the (drained) queue, each decoded or
-   * replaced by its DecodeError in its place; false when nothing was waiting.
-   */
-  #fill(max: number): boolean {
-    this.#queue.length = 0;
-    this.#head = 0;
+  #fill(max: number, into: Received<T>[]): boolean {
     if (this.#eof) return false;
     const batch = this.#receiveBatch ?? this.#newReceiveBatch();
     const want = Math.min(max, batch.slots);
@@ -344,6 +300,7 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
     // decoder may keep views of its input (msgpack binaries), so it gets one copy of the batch.
     const data = this.codec.fixedSize ? batch.data : batch.data.slice(0, n * batch.stride);
     const seqpacket = this.transport === 'unix+seqpacket';
+    let taken = 0;
     for (let i = 0; i < n; i++) {
       const length = batch.receivedLength(i);
       const sender = this.#credentials ? batch.credentials(i) : undefined;
@@ -363,12 +320,14 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       this.#received += 1;
       try {
         const truncated = (batch.receivedFlags(i) & libc.MSG_TRUNC) !== 0;
-        this.#queue.push(this.#decode(data, i * batch.stride, length, truncated, from));
+        into.push(this.#decode(data, i * batch.stride, length, truncated, from));
+        taken += 1;
       } catch (error) {
-        this.#queue.push(error as Error);
+        into.push(error as Error);
+        taken += 1;
       }
     }
-    return this.#queue.length > 0;
+    return taken > 0;
   }
 
   /** Drops a datagram whose sender `allow` refuses: counted in info().refused, reported to onRefused. */
@@ -441,16 +400,16 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
 
   protected closeResources(): void {
     libc.close(this.#fd);
-    if (!this.#sendBatchBusy) this.#sendBatch?.free();
+    this.#sendBatch?.free();
     this.#receiveBatch?.free();
     this.#sendBatch = undefined;
     this.#receiveBatch = undefined;
-    this.#queue = [];
     removeBoundFile(this.#bound);
   }
 
   info(): ChannelInfo {
-    const base = {
+    this.assertOpen();
+    return {
       url: this.url,
       transport: this.transport,
       messageSize: this.codec.size,
@@ -458,28 +417,13 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
       peerUrl: this.#peerUrl,
       peer: this.peer,
       ...(this.transport === 'unix+dgram' ? { admits: describeAllow(this.#allow), refused: this.#refused } : {}),
-    };
-    if (this.closed) return base;
-    return {
-      ...base,
-      sendBufferBytes: getIntOption(this.#fd, libc.SO_SNDBUF),
-      receiveBufferBytes: getIntOption(this.#fd, libc.SO_RCVBUF),
+      sendBufferBytes: sockets.getIntOption(this.#fd, libc.SO_SNDBUF),
+      receiveBufferBytes: sockets.getIntOption(this.#fd, libc.SO_RCVBUF),
     };
   }
 }
 
 // --- helpers shared by the operations --------------------------------------------------------------
-
-function getIntOption(fd: number, name: number): number {
-  const value = new Int32Array(1);
-  const length = new Uint32Array([4]);
-  check(libc.getsockopt(fd, libc.SOL_SOCKET, name, new Uint8Array(value.buffer), length), 'getsockopt');
-  return value[0] ?? 0;
-}
-
-function openSocket(domain: number, type: number, url: string): number {
-  return check(libc.socket(domain, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket', url);
-}
 
 /** Closes `fd` when `body` throws, so a failed connect/bind leaks nothing. */
 function closingOnError<R>(fd: number, body: () => R): R {
@@ -516,10 +460,10 @@ function ensureMessageFits(fd: number, scheme: SocketScheme, family: number, cod
       );
     }
   }
-  if (size <= getIntOption(fd, libc.SO_SNDBUF) - 32) return;
-  const wanted = new Int32Array([size + 64]);
-  libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, new Uint8Array(wanted.buffer), 4);
-  const sndbuf = getIntOption(fd, libc.SO_SNDBUF);
+  if (size <= sockets.getIntOption(fd, libc.SO_SNDBUF) - 32) return;
+  // Unchecked: the kernel caps it at wmem_max, which the next line reads back.
+  sockets.setIntOption(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, size + 64, false);
+  const sndbuf = sockets.getIntOption(fd, libc.SO_SNDBUF);
   if (size <= sndbuf - 32) return;
   throw new MessageSizeError(
     size,
@@ -607,7 +551,7 @@ const seqpacket: Transport = {
     const unix = unixAddressOf(address, 'unix+seqpacket');
     effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnErrorAsync(fd, async () => {
       passCredentials(fd);
       await connectSeqpacket(fd, sockaddr, unix.url, options);
@@ -630,17 +574,12 @@ const seqpacket: Transport = {
   async listen<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<Listener<T>> {
     const unix = unixAddressOf(address, 'unix+seqpacket');
     const allow = effectiveAllow(options, unix.abstract);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_SEQPACKET, unix.url);
     return closingOnError(fd, () => {
       // Accepted connections inherit it: records sent before accept carry credentials too.
       passCredentials(fd);
-      const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode ?? 0o600);
-      try {
-        check(libc.listen(fd, options.backlog ?? 128), 'listen', unix.url);
-      } catch (error) {
-        removeBoundFile(bound);
-        throw error;
-      }
+      const bound = bindUnix(fd, unix, libc.SOCK_SEQPACKET, options.mode);
+      listenBound(fd, options.backlog, unix.url, bound);
       const init = { url: unix.url, transport: 'unix+seqpacket', fd, options, bound, unix: true, allow };
       return new SeqpacketListener(init, codec);
     });
@@ -660,7 +599,7 @@ const unixDgram: Transport = {
     // is checked by default; `allow` checks each reply's sender all the same.
     const allow = effectiveAllow(options, false);
     const sockaddr = unixAddress(unix.path, unix.abstract, unix.url);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
       if (allow !== undefined) passCredentials(fd);
@@ -688,12 +627,12 @@ const unixDgram: Transport = {
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
     const unix = unixAddressOf(address, 'unix+dgram');
     const allow = effectiveAllow(options, unix.abstract);
-    const fd = openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
+    const fd = sockets.openSocket(libc.AF_UNIX, libc.SOCK_DGRAM, unix.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'unix+dgram', libc.AF_UNIX, codec);
       // Before bind: no datagram can arrive without its sender's credentials.
       if (allow !== undefined) passCredentials(fd);
-      const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode ?? 0o600);
+      const bound = bindUnix(fd, unix, libc.SOCK_DGRAM, options.mode);
       return new SocketChannel(codec, {
         scheme: 'unix+dgram',
         url: unix.url,
@@ -720,7 +659,7 @@ const udp: Transport = {
     refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
-    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
       check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', address.url);
@@ -740,7 +679,7 @@ const udp: Transport = {
     refuseAllow('udp', options.allow);
     const sockaddr = await ipAddressOf(address);
     const family = sockaddr.family;
-    const fd = openSocket(family, libc.SOCK_DGRAM, address.url);
+    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
     return closingOnError(fd, () => {
       ensureMessageFits(fd, 'udp', family, codec);
       check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.url, {
@@ -763,11 +702,7 @@ const udp: Transport = {
 
 /** Creates a connected pair of UNIX sockets of `scheme`'s type: [parent's end (non-blocking), child's end]. */
 function socketPair(scheme: 'unix+dgram' | 'unix+seqpacket'): [number, number] {
-  const fds = new Int32Array(2);
-  check(libc.socketpair(libc.AF_UNIX, socketTypeOf(scheme) | libc.SOCK_CLOEXEC, 0, fds), 'socketpair');
-  const [parent = -1, child = -1] = fds;
-  check(libc.fcntl(parent, libc.F_SETFL, libc.fcntl(parent, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  return [parent, child];
+  return sockets.socketPair(socketTypeOf(scheme));
 }
 
 /**
@@ -780,21 +715,8 @@ function adoptSocket<T>(
   codec: MessageCodec<T>,
   options: AdoptOptions,
 ): SocketChannel<T> {
-  const type = new Int32Array(1);
-  const length = new Uint32Array([4]);
-  check(
-    libc.getsockopt(fd, libc.SOL_SOCKET, libc.SO_TYPE, new Uint8Array(type.buffer), length),
-    'getsockopt',
-    `fd ${fd}`,
-    {
-      ENOTSOCK: `descriptor ${fd} is not a socket: the parent did not pass a ${scheme} socketpair end there`,
-    },
-  );
-  if (type[0] !== socketTypeOf(scheme)) {
-    throw new ValidationError(`fd ${fd}`, `a ${scheme} socket (SO_TYPE ${socketTypeOf(scheme)})`, `SO_TYPE ${type[0]}`);
-  }
-  check(libc.fcntl(fd, libc.F_SETFL, libc.fcntl(fd, libc.F_GETFL) | libc.O_NONBLOCK), 'fcntl');
-  check(libc.fcntl(fd, libc.F_SETFD, libc.FD_CLOEXEC), 'fcntl');
+  const notSocket = `descriptor ${fd} is not a socket: the parent did not pass a ${scheme} socketpair end there`;
+  sockets.adoptSocket(fd, socketTypeOf(scheme), `a ${scheme} socket`, notSocket);
   ensureMessageFits(fd, scheme, libc.AF_UNIX, codec);
   const url = `${scheme}:(fd ${fd})`;
   const peer = options.peer === false ? undefined : peerCredentials(fd);

@@ -23,7 +23,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
-import { type ChannelInfo, FdChannel, type Message } from './channel.js';
+import { type ChannelInfo, type Message, RecordChannel } from './channel.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
 
@@ -282,7 +282,7 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
 }
 
 /** One end of a System V queue. */
-class SysvChannel<T> extends FdChannel<T> {
+class SysvChannel<T> extends RecordChannel<T> {
   readonly transport = 'sysv';
   /** The queue id (msqid). */
   readonly id: number;
@@ -301,13 +301,18 @@ class SysvChannel<T> extends FdChannel<T> {
   #removal: ChannelClosedError | undefined;
 
   constructor(url: string, codec: MessageCodec<T>, id: number, options: SysvOptions, ref: boolean) {
-    // No descriptor: FdChannel's watch is never started, waiting goes through the pacer (see
-    // waitReadable). The channel-mechanism refactor (issue 13) will make the wait a hook of its own.
+    // No descriptor: FdChannel's watch is never started, waiting goes through the pacer.
     super(url, codec, -1, { ref });
     this.id = id;
     this.#options = options;
     this.#pacer = new RetryPacer(options.pollMaxMs, (peer) => this.#peerRunnable(peer));
-    if (!ref) this.#pacer.unref();
+    // ref()/unref() of the channel reach the pacer's timers through the strategy.
+    this.useWaits({
+      readable: (wait) => this.#pacer.pause(wait, 'sender'),
+      writable: (wait) => this.#pacer.pause(wait, 'receiver'),
+      ref: () => this.#pacer.ref(),
+      unref: () => this.#pacer.unref(),
+    });
     this.#tx = new Uint8Array(MTYPE + codec.size);
     this.#txType = new Uint32Array(this.#tx.buffer, 0, 2);
     this.#txText = this.#tx.subarray(MTYPE);
@@ -416,14 +421,6 @@ class SysvChannel<T> extends FdChannel<T> {
     return systemError(errno, syscall, this.url);
   }
 
-  protected override waitReadable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options, 'sender');
-  }
-
-  protected override waitWritable(options: WaitOptions): Promise<void> {
-    return this.#pacer.pause(options, 'receiver');
-  }
-
   /**
    * Whether the process that last sent (or received) on the queue is runnable now (state R in
    * /proc/PID/stat): running or waiting for a CPU, so about to reach the queue. False when unknown:
@@ -444,19 +441,6 @@ class SysvChannel<T> extends FdChannel<T> {
     }
     // The state follows the command name, which is in parentheses and may itself hold ") ".
     return stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52;
-  }
-
-  // FdChannel's ref()/unref() reach only its descriptor watch; the pacer's timers need them too.
-  override ref(): this {
-    super.ref();
-    this.#pacer.ref();
-    return this;
-  }
-
-  override unref(): this {
-    super.unref();
-    this.#pacer.unref();
-    return this;
   }
 
   protected closeResources(): void {

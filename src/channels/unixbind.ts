@@ -13,8 +13,8 @@
  *   live one; there is no other way to ask the kernel.
  */
 import { type BigIntStats, fstatSync, lstatSync, unlinkSync } from 'node:fs';
-import { ValidationError } from '../errors.js';
-import { check, errnoName, errnos, libc, systemError } from '../native/index.js';
+import { check, errnoName, errnos, libc, sockets, systemError } from '../native/index.js';
+import { checkBacklog, checkMode } from './options.js';
 import { type SockAddr, unixAddress } from './sockaddr.js';
 
 /** A UNIX socket address as a URL names it: a filesystem path, or a name in the abstract namespace. */
@@ -29,14 +29,6 @@ export interface BoundFile {
   readonly path: string;
   readonly dev: bigint;
   readonly ino: bigint;
-}
-
-/** Checks a `mode` option: permission bits, an integer in [0, 0o7777]. */
-export function checkMode(mode: number): number {
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new ValidationError('mode', 'permission bits, an integer in [0, 0o7777] such as 0o600', String(mode));
-  }
-  return mode;
 }
 
 /** What lstat says of `path`, or undefined when nothing is there (or it cannot be looked at). */
@@ -86,7 +78,7 @@ function removeIfStale(sockaddr: SockAddr, type: number, path: string): boolean 
   if (!found.isSocket()) {
     throw systemError(errnos.EADDRINUSE, 'bind', path, 'the path exists and is not a socket; refusing to replace it');
   }
-  const probe = check(libc.socket(libc.AF_UNIX, type | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0), 'socket');
+  const probe = sockets.openSocket(libc.AF_UNIX, type);
   let stale: boolean;
   try {
     stale = libc.connect(probe, sockaddr.bytes, sockaddr.length) !== 0 && libc.errno() === errnos.ECONNREFUSED;
@@ -138,7 +130,13 @@ function setExactMode(path: string, mode: number): BoundFile {
  * that is not a socket, is never taken over. Returns the bound file (undefined for an abstract name)
  * for `removeBoundFile` on close.
  */
-export function bindUnix(fd: number, address: UnixAddress, type: number, mode: number): BoundFile | undefined {
+export function bindUnix(
+  fd: number,
+  address: UnixAddress,
+  type: number,
+  modeOption: number | undefined,
+): BoundFile | undefined {
+  const mode = checkMode(modeOption);
   const sockaddr = unixAddress(address.path, address.abstract, address.url);
   const where = address.abstract ? address.url : address.path;
   const hints = {
@@ -147,7 +145,6 @@ export function bindUnix(fd: number, address: UnixAddress, type: number, mode: n
       ? 'a live process is bound to this abstract name; pick another name or stop that process'
       : 'a live process is bound to this socket file (a probe connect succeeded); pick another path or stop that process',
   };
-  checkMode(mode);
   if (!address.abstract) check(libc.fchmod(fd, mode), 'fchmod', address.path);
   if (libc.bind(fd, sockaddr.bytes, sockaddr.length) < 0) {
     const errno = libc.errno();
@@ -169,4 +166,14 @@ export function unlinkSocketFile(address: UnixAddress): void {
     throw systemError(errnos.ENOTSOCK, 'unlink', address.path, 'it is not a socket file; refusing to remove it');
   }
   check(libc.unlink(address.path), 'unlink', address.path);
+}
+
+/** Makes a bound socket listen (`backlog`, default 128); when listen fails, the socket file just bound goes. */
+export function listenBound(fd: number, backlog: number | undefined, url: string, bound: BoundFile | undefined): void {
+  try {
+    sockets.listen(fd, checkBacklog(backlog), url);
+  } catch (error) {
+    removeBoundFile(bound);
+    throw error;
+  }
 }

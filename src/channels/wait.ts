@@ -5,11 +5,13 @@
  */
 import { AbortError, TimeoutError } from '../errors.js';
 import { deadlineOf, type WaitOptions } from '../native/index.js';
+import { checkTimeout } from './options.js';
 import type { PeerWaitOptions } from './transport.js';
 
 /** The WaitOptions of waiting for a peer (`{ timeoutMs, signal }` of connect and open). */
 export function peerWait(operation: string, options: PeerWaitOptions): WaitOptions {
-  const { timeoutMs, signal } = options;
+  const { signal } = options;
+  const timeoutMs = checkTimeout(options.timeoutMs);
   return { deadline: deadlineOf(timeoutMs), timeoutMs, signal, operation };
 }
 

@@ -8,4 +8,5 @@ export { check, errnoName, systemError } from './errors.js';
 export * as libc from './libc.js';
 export * as mqueue from './mqueue.js';
 export { deadlineOf, FdWatch, type WaitOptions } from './poll.js';
+export * as sockets from './socket.js';
 export * as sysvmsg from './sysvmsg.js';

@@ -586,6 +586,11 @@ describe('failures', () => {
     await expect(open('nats://127.0.0.1:4222/a?durable=d', Sample)).rejects.toThrow(/stream=NAME/);
     await expect(open('nats://127.0.0.1:4222/a?stream=S&queue=q', Sample)).rejects.toThrow(UnsupportedError);
     await expect(open('nats://127.0.0.1:4222/a?bogus=1', Sample)).rejects.toThrow(/unknown query key/);
+    // The shared option rules, before connecting (nothing listens on port 1).
+    for (const options of [{ access: 'sideways' }, { timeoutMs: -1 }, { ackTimeoutMs: Number.NaN }]) {
+      const error = await open('nats://127.0.0.1:1/a', Sample, options as NatsOptions).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+    }
   });
 });
 

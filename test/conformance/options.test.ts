@@ -24,7 +24,7 @@ describe.each(rows)('$name: option validation', (row) => {
     }
   });
 
-  it.each([-1, 1.5, 0o10000, Number.NaN])(
+  it.each([-1, 1.5, 0o1777, 0o4755, 0o10000, Number.NaN])(
     'a mode of %s is a ValidationError naming mode, and nothing is created',
     async (mode) => {
       if (refused(row.create)) {
@@ -45,4 +45,19 @@ describe.each(rows)('$name: option validation', (row) => {
     await expect(row.create(defer, { mode: 0o600 })).resolves.toBeDefined();
     await expect(row.create(defer, { mode: 0o660 })).resolves.toBeDefined();
   });
+
+  const exclusiveBug = row.knownBugs?.find((bug) => bug.startsWith('exclusive'));
+  (exclusiveBug ? it.fails : it)(
+    `exclusive without create is a ValidationError naming exclusive, and nothing is opened${exclusiveBug ? ` (known bug: ${exclusiveBug})` : ''}`,
+    async () => {
+      if (refused(row.exclusive)) {
+        expect(row.exclusive.refused).toMatch(/claims its address/);
+        return;
+      }
+      if (refused(row.create)) throw new Error(`${row.name} declares exclusive but cannot create`);
+      const error = await row.create(defer, { create: false, exclusive: true }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).path).toBe('exclusive');
+    },
+  );
 });

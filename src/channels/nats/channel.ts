@@ -49,6 +49,7 @@ import {
   type NatsOptions,
   type NatsSendOptions,
 } from '../nats.js';
+import { checkAccess, checkTimeout } from '../options.js';
 import { checkName, checkSubject, hasWildcard, type NatsAddress } from './url.js';
 
 const settled: Promise<void> = Promise.resolve();
@@ -758,6 +759,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   }
 
   info(): NatsInfo {
+    // As on every transport: info() after close is use after close.
+    if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
     const server = this.#nc.isClosed() ? undefined : this.#nc.getServer();
     return {
       url: this.url,
@@ -1046,7 +1049,10 @@ export async function openNatsChannel<T>(
   }
   const secrets = await readSecrets(address, options);
   const scrub = scrubber(secrets.values);
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  // The rules every transport shares (options.ts): the same mistake, the same ValidationError.
+  checkAccess(options.access);
+  checkTimeout(options.ackTimeoutMs, 'ackTimeoutMs');
+  const timeoutMs = checkTimeout(options.timeoutMs) ?? 10_000;
   let nc: NatsConnection;
   try {
     const connecting = connect(connectOptions(address, options, secrets));
