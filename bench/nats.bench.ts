@@ -1,10 +1,12 @@
 /**
  * nats:// throughput against the NATS client itself, through a real nats-server on loopback: core
- * publish -> subscribe, and JetStream publish (acked, 256 in flight) -> durable consumer (explicit
+ * publish -> subscribe, and JetStream publish (acked, a sliding window of 256 in flight) -> durable consumer (explicit
  * acks), at each size. The publisher is a process of its own (bench/peers/nats-peer.ts); the consumer
  * runs here and times from its first message to its last. typed-ipc rows encode, send the schema header,
  * check it and decode; the raw rows publish one pre-encoded buffer and count messages without decoding.
  * Rounds interleave typed and raw (alternating which goes first); ratios are medians over the rounds.
+ * Each round also takes the CPU time per message of the publisher (its whole publish) and of the
+ * consumer (first to last message): on a loaded machine msg/s follows the load, CPU per message the code.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -12,7 +14,7 @@ import { open } from '../src/index.js';
 import { NatsServer } from '../test/channels/nats-server.js';
 import { finished, spawnTs } from '../test/helpers.js';
 import { benchSchema } from './peers/mq-schemas.js';
-import type { BenchResult } from './report.js';
+import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 type Mode = 'typed' | 'raw';
@@ -34,10 +36,19 @@ async function measure(server: NatsServer, nc: NatsConnection, mode: Mode, kind:
   let first = 0n;
   let last = 0n;
   let received = 0;
+  let cpuStart: NodeJS.CpuUsage | undefined;
+  let consumerCpu = 0;
   const tick = () => {
-    if (received === 0) first = process.hrtime.bigint();
+    if (received === 0) {
+      first = process.hrtime.bigint();
+      cpuStart = process.cpuUsage();
+    }
     received += 1;
-    if (received === count) last = process.hrtime.bigint();
+    if (received === count) {
+      last = process.hrtime.bigint();
+      const cpu = process.cpuUsage(cpuStart);
+      consumerCpu = ((cpu.user + cpu.system) * 1000) / count;
+    }
   };
   let consume: Promise<void>;
   let stop: () => Promise<void>;
@@ -91,19 +102,19 @@ async function measure(server: NatsServer, nc: NatsConnection, mode: Mode, kind:
   await stop();
   if (kind === 'js') await (await jetstreamManager(nc)).streams.delete(stream);
   if (!complete) throw new Error(`nats bench (${mode} ${kind} ${size} B): ${received} of ${count} arrived`);
-  return count / (Number(last - first) / 1e9);
+  const publisherCpu = Number(/^cpu-ns (\d+)$/m.exec(published.stdout)?.[1] ?? Number.NaN);
+  return { rate: count / (Number(last - first) / 1e9), publisherCpu, consumerCpu };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
+/** One round's figures: msg/s at the consumer, and CPU nanoseconds per message on each side. */
+type Figures = Awaited<ReturnType<typeof measure>>;
 
 /** Measures core and JetStream at every size in `context.sizes`. */
 export async function run(context: BenchContext): Promise<BenchResult[]> {
   const rounds = context.quick ? 2 : 5;
   const server = await NatsServer.start();
-  const nc = await connect({ servers: server.address });
+  // The raw rows are configured as typed-ipc configures its connections (noEcho, noAsyncTraces): same client, same settings.
+  const nc = await connect({ servers: server.address, noAsyncTraces: true });
   const results: BenchResult[] = [];
   try {
     const kinds: Kind[] = ['core', 'js'];
@@ -112,21 +123,30 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     for (const kind of kinds) {
       for (const size of context.sizes) {
         const count = context.quick ? 5_000 : kind === 'core' ? (size >= 4096 ? 50_000 : 200_000) : 50_000;
-        const typed: number[] = [];
-        const raw: number[] = [];
+        const typedRounds: Figures[] = [];
+        const rawRounds: Figures[] = [];
         for (let round = 0; round < rounds; round++) {
           context.progress((step + round / rounds) / steps, `${kind} ${size} B, round ${round + 1}`);
           const order: Mode[] = round % 2 === 0 ? ['typed', 'raw'] : ['raw', 'typed'];
           for (const mode of order) {
-            (mode === 'typed' ? typed : raw).push(await measure(server, nc, mode, kind, size, count));
+            (mode === 'typed' ? typedRounds : rawRounds).push(await measure(server, nc, mode, kind, size, count));
           }
         }
         step += 1;
+        const typed = typedRounds.map((f) => f.rate);
+        const raw = rawRounds.map((f) => f.rate);
         const ratio = median(typed.map((t, i) => t / raw[i]!));
+        // CPU per message is what typed-ipc adds, and scatters far less than msg/s on a loaded machine
+        // (where the rate is set by whatever else runs): raw CPU / typed CPU, >1 meaning typed-ipc spends less.
+        const cpuRatio = (side: 'publisherCpu' | 'consumerCpu') =>
+          median(rawRounds.map((r, i) => r[side] / (typedRounds[i] as Figures)[side]));
+        const cpuNote = (rounds: Figures[]) =>
+          `CPU per message: publisher ${Math.round(median(rounds.map((f) => f.publisherCpu)))} ns, consumer ${Math.round(median(rounds.map((f) => f.consumerCpu)))} ns`;
+        const cpuRatios = `CPU raw/typed-ipc: publisher ${cpuRatio('publisherCpu').toFixed(2)}x, consumer ${cpuRatio('consumerCpu').toFixed(2)}x`;
         const transport = kind === 'core' ? 'nats' : 'nats+jetstream';
         const what = kind === 'core' ? 'publish -> subscribe' : 'publish (acked) -> durable consume (acked)';
         console.log(
-          `${transport} ${size} B, ${count} messages x ${rounds}: typed-ipc/raw client median ${ratio.toFixed(2)}x (typed ${Math.round(median(typed))} msg/s, raw ${Math.round(median(raw))} msg/s)`,
+          `${transport} ${size} B, ${count} messages x ${rounds}: typed-ipc/raw client median ${ratio.toFixed(2)}x (typed ${Math.round(median(typed))} msg/s, raw ${Math.round(median(raw))} msg/s); ${cpuRatios}`,
         );
         const notes = (rates: number[]) =>
           `median ${Math.round(median(rates)).toLocaleString('en-US')} msg/s of ${rates.length}`;
@@ -137,14 +157,14 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
             variant: `raw @nats-io client ${what}`,
             msgPerSec: median(raw),
             baseline: 'nats-client',
-            notes: notes(raw),
+            notes: `${notes(raw)}; ${cpuNote(rawRounds)}`,
           },
           {
             transport,
             messageBytes: size,
             variant: `node nats:// ${what}`,
             msgPerSec: median(typed),
-            notes: `${notes(typed)}; median of per-round ratios ${ratio.toFixed(2)}x`,
+            notes: `${notes(typed)}; median of per-round ratios ${ratio.toFixed(2)}x; ${cpuNote(typedRounds)}; ${cpuRatios}`,
           },
         );
       }

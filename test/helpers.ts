@@ -227,3 +227,21 @@ export class Cleanup {
     }
   }
 }
+
+/**
+ * For a child that checks that its unref'd handles let it exit: on beforeExit prints `drained` and runs
+ * `release`. The unref'd channels hold nothing alive, so the release (removing what the child made)
+ * gets a handle of its own until it is done; else the process would exit first and leave objects behind.
+ */
+export function onDrained(release: () => unknown): void {
+  let drained = false;
+  process.on('beforeExit', () => {
+    if (drained) return;
+    drained = true;
+    console.log('drained');
+    const keep = setInterval(() => undefined, 1000);
+    void Promise.resolve()
+      .then(release)
+      .finally(() => clearInterval(keep));
+  });
+}

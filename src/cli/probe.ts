@@ -46,7 +46,8 @@ export async function rawCodecFor(url: string, size?: number): Promise<MessageCo
       return rawCodec((error as unknown as { limit: number }).limit, undefined, false);
     }
   }
+  // address.url: a nats:// URL without its credentials.
   throw new UsageError(
-    `${url} does not say how long its messages are: give --size <bytes> (the sizeof of the C struct the writer sends)`,
+    `${address.url} does not say how long its messages are: give --size <bytes> (the sizeof of the C struct the writer sends)`,
   );
 }

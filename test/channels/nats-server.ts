@@ -29,6 +29,15 @@ export function requireNatsServer(): string {
   }
 }
 
+/** The URLs of a server's ports file, or undefined while it is not whole yet. */
+function parsePorts(text: string): { nats?: string[]; cluster?: string[] } | undefined {
+  try {
+    return JSON.parse(text) as { nats?: string[]; cluster?: string[] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Settings written into a server's configuration file. */
 export interface NatsServerConfig {
   readonly jetstream?: boolean;
@@ -113,11 +122,12 @@ export class NatsServer {
     for (;;) {
       if (!this.running) throw new Error(`nats-server exited at start:\n${this.#log}`);
       const ports = readdirSync(portsDir).filter((f) => f.endsWith('.ports'));
-      if (ports.length > 0 && /Server is ready/.test(this.#log)) {
-        const info = JSON.parse(readFileSync(join(portsDir, ports[0] as string), 'utf8')) as {
-          nats?: string[];
-          cluster?: string[];
-        };
+      // The ports file may be caught half-written: read it again on the next round until it parses.
+      const info =
+        ports.length > 0 && /Server is ready/.test(this.#log)
+          ? parsePorts(readFileSync(join(portsDir, ports[0] as string), 'utf8'))
+          : undefined;
+      if (info !== undefined) {
         this.port = Number(new URL(info.nats?.[0] ?? '').port);
         if (info.cluster?.[0] !== undefined) this.routePort = Number(new URL(info.cluster[0]).port);
         return;
@@ -125,6 +135,16 @@ export class NatsServer {
       if (Date.now() > deadline) throw new Error(`nats-server did not become ready in 15 s:\n${this.#log}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
+  }
+
+  /**
+   * The server process (and the pipe of its log) no longer keep this process alive: for a child that
+   * checks that its unref'd channels let it exit. `stop()` still stops it, while something else holds the loop.
+   */
+  unref(): this {
+    this.#child?.unref();
+    (this.#child?.stderr as { unref?: () => void } | null | undefined)?.unref?.();
+    return this;
   }
 
   /** SIGKILLs the server (a crash: nothing flushed, no goodbye to clients). */

@@ -4,11 +4,12 @@
  * limits, authentication, and the failures a user meets (wrong password, no server, server gone).
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { createUser } from '@nats-io/nkeys';
+import { createAccount, createOperator, createUser, type KeyPair } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type NatsChannel, NatsError, type NatsOptions, open, parseUrl } from '../../src/channels/index.js';
@@ -22,7 +23,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../src/errors.js';
-import { Cleanup } from '../helpers.js';
+import { Cleanup, finished, spawnTs } from '../helpers.js';
 import { freePort, NatsServer, type NatsServerConfig } from './nats-server.js';
 import { blob, Sample } from './sample.js';
 
@@ -42,6 +43,15 @@ async function channel<T>(url: string, codec: MessageCodec<T>, options: NatsOpti
 }
 
 const sample = (i: number) => ({ channel: i % 65536, timestamp: BigInt(i), value: i / 2 });
+
+/** What the server reports of a stream, through a raw client connection of its own. */
+async function streamInfo(s: NatsServer, name: string) {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const raw = await connect({ servers: s.address });
+  cleanup.add(() => raw.close());
+  return (await jetstreamManager(raw)).streams.info(name);
+}
 
 /** Waits until `condition` holds (a server-side effect with no event to wait on), at most `ms`. */
 async function until(condition: () => boolean, ms = 5000): Promise<void> {
@@ -155,6 +165,19 @@ describe('core NATS', () => {
   });
 });
 
+describe('unref', () => {
+  it.each(['option', 'method'])(
+    "a JetStream durable receiver and publisher unref'd (%s) let the process exit while a receive waits",
+    async (how) => {
+      const child = spawnTs('test/channels/nats-unref-child.ts', [how]);
+      const result = await finished(child, 60_000);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('waiting\ndrained\n');
+      expect(result.code).toBe(0);
+    },
+  );
+});
+
 describe('schema fingerprint header', () => {
   it('turns a message of another schema into a DecodeError naming both fingerprints, and goes on', async () => {
     const s = await server();
@@ -248,12 +271,21 @@ describe('JetStream', () => {
     const error = await tx.send(sample(3)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NatsError);
     expect((error as NatsError).message).toMatch(/maximum messages/i);
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const raw = await connect({ servers: s.address });
-    cleanup.add(() => raw.close());
-    const info = await (await jetstreamManager(raw)).streams.info('CAPPED');
+    const info = await streamInfo(s, 'CAPPED');
     expect(info.config.max_msgs).toBe(3);
+    expect(info.state.messages).toBe(3);
+  });
+
+  it('deduplicates on msgId, and a message id never sticks to the sends after it', async () => {
+    const s = await server();
+    const tx = await channel(s.url('dedup', '?stream=DEDUP'), Sample, { create: true, access: 'send' });
+    await tx.send(sample(1), { msgId: 'first' });
+    await tx.send(sample(1), { msgId: 'first' });
+    // Once the client kept the id on the shared header object: these two were stored as duplicates of 'first'.
+    await tx.send(sample(2));
+    await tx.send(sample(3));
+    await expect(tx.send(sample(4), { msgId: 'bad\r\nid' })).rejects.toThrow(ValidationError);
+    const info = await streamInfo(s, 'DEDUP');
     expect(info.state.messages).toBe(3);
   });
 
@@ -281,6 +313,80 @@ describe('JetStream', () => {
     expect(after).toBeInstanceOf(TimeoutError);
   });
 });
+
+const base64url = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64url');
+
+/** RFC 4648 base32 without padding (the encoding of a NATS JWT's jti). */
+function base32(bytes: Uint8Array): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return bits > 0 ? out + alphabet[(value << (5 - bits)) & 31] : out;
+}
+
+/**
+ * A NATS v2 JWT (what nsc writes): claims about `subject` signed by `issuer`'s ed25519 nkey, the jti
+ * being the SHA-512/256 of the claims without it, as the Go jwt library computes it.
+ */
+function natsJwt(issuer: KeyPair, subject: string, name: string, nats: Record<string, unknown>): string {
+  const claims: Record<string, unknown> = {
+    jti: '',
+    iat: Math.floor(Date.now() / 1000),
+    iss: issuer.getPublicKey(),
+    name,
+    sub: subject,
+    nats,
+  };
+  claims.jti = base32(createHash('sha512-256').update(JSON.stringify(claims)).digest());
+  const signed = `${base64url(JSON.stringify({ typ: 'JWT', alg: 'ed25519-nkey' }))}.${base64url(JSON.stringify(claims))}`;
+  return `${signed}.${base64url(issuer.sign(new TextEncoder().encode(signed)))}`;
+}
+
+/** The text of a `.creds` file, laid out as nsc writes it. */
+const credsText = (jwt: string, seed: string) =>
+  `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n` +
+  '************************* IMPORTANT *************************\n' +
+  'NKEY Seed printed below can be used to sign and prove identity.\n\n' +
+  `-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`;
+
+/** An operator, an account it signed and preloaded into a MEMORY resolver, and a user's creds for it. */
+function operatorSetup() {
+  const operator = createOperator();
+  const account = createAccount();
+  const unlimited = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const accountJwt = natsJwt(operator, account.getPublicKey(), 'TIPC', {
+    limits: unlimited,
+    default_permissions: { pub: {}, sub: {} },
+    type: 'account',
+    version: 2,
+  });
+  const userCreds = (signer: KeyPair, user = createUser()) => {
+    const jwt = natsJwt(signer, user.getPublicKey(), 'alice', {
+      pub: {},
+      sub: {},
+      subs: -1,
+      data: -1,
+      payload: -1,
+      issuer_account: account.getPublicKey(),
+      type: 'user',
+      version: 2,
+    });
+    return { jwt, seed: new TextDecoder().decode(user.getSeed()), user };
+  };
+  const config =
+    `operator: "${natsJwt(operator, operator.getPublicKey(), 'OP', { type: 'operator', version: 2 })}"\n` +
+    `resolver: MEMORY\nresolver_preload: { ${account.getPublicKey()}: "${accountJwt}" }`;
+  return { account, config, userCreds };
+}
 
 describe('authentication', () => {
   it('user/password: a wrong password is ERR_IPC_NATS_AUTH without the password anywhere', async () => {
@@ -325,6 +431,55 @@ describe('authentication', () => {
     const refused = await open(nkey.url('n') as `nats://${string}`, Sample, { nkeySeed: other }).catch((e) => e);
     expect((refused as NatsError).code).toBe('ERR_IPC_NATS_AUTH');
     expect(inspect(refused, { depth: 10 })).not.toContain(other);
+  });
+
+  it('creds: an operator/account/user JWT chain, as text and as a file; refused and malformed creds name no secret', async () => {
+    const { account, config, userCreds } = operatorSetup();
+    const s = await server({ jetstream: false, extra: config });
+    const { jwt, seed } = userCreds(account);
+    const creds = credsText(jwt, seed);
+    const file = join(s.dir, 'alice.creds');
+    writeFileSync(file, creds, { mode: 0o600 });
+    const rx = await channel(s.url('c.x'), Sample, { creds });
+    const tx = await channel(s.url('c.x'), Sample, { credsFile: file, access: 'send' });
+    await tx.send(sample(4));
+    expect((await rx.receive({ timeoutMs: 5000 })).value).toEqual(sample(4));
+    for (const shown of [JSON.stringify(rx.info()), inspect(rx, { depth: 10 }), JSON.stringify(tx.info())]) {
+      expect(shown).not.toContain(seed);
+      expect(shown).not.toContain(jwt);
+    }
+    // The right JWT with another user's seed (the nonce signature fails), and a user of an account the
+    // server does not know: both refused as ERR_IPC_NATS_AUTH, neither seed nor JWT in the error.
+    const otherSeed = new TextDecoder().decode(createUser().getSeed());
+    const stranger = userCreds(createAccount());
+    for (const [badJwt, badSeed] of [
+      [jwt, otherSeed],
+      [stranger.jwt, stranger.seed],
+    ] as const) {
+      const error = await open(s.url('c.x') as `nats://${string}`, Sample, { creds: credsText(badJwt, badSeed) }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NatsError);
+      expect((error as NatsError).code).toBe('ERR_IPC_NATS_AUTH');
+      expect((error as NatsError).message).toContain(s.url('c.x'));
+      expect(inspect(error, { depth: 10 })).not.toContain(badSeed);
+      expect(inspect(error, { depth: 10 })).not.toContain(badJwt.split('.')[2]);
+    }
+    // Without credentials an operator-mode server refuses too.
+    const anonymous = await open(s.url('c.x') as `nats://${string}`, Sample).catch((e: unknown) => e);
+    expect((anonymous as NatsError).code).toBe('ERR_IPC_NATS_AUTH');
+    // A malformed creds text, a seed that is not a user seed, a missing file: ValidationError before connecting.
+    const truncated = creds.slice(0, creds.indexOf('-----BEGIN USER NKEY SEED'));
+    const malformed = await open(s.url('c.x') as `nats://${string}`, Sample, { creds: truncated }).catch((e) => e);
+    expect(malformed).toBeInstanceOf(ValidationError);
+    expect(inspect(malformed, { depth: 10 })).not.toContain(jwt);
+    const notSeed = await open(s.url('c.x') as `nats://${string}`, Sample, { nkeySeed: `${seed}x` }).catch((e) => e);
+    expect(notSeed).toBeInstanceOf(ValidationError);
+    expect(inspect(notSeed, { depth: 10 })).not.toContain(seed);
+    const missing = join(s.dir, 'missing.creds');
+    const absent = await open(s.url('c.x') as `nats://${string}`, Sample, { credsFile: missing }).catch((e) => e);
+    expect(absent).toBeInstanceOf(ValidationError);
+    expect((absent as ValidationError).message).toContain(missing);
   });
 
   it('TLS with a CA file', async () => {
@@ -431,6 +586,11 @@ describe('failures', () => {
     await expect(open('nats://127.0.0.1:4222/a?durable=d', Sample)).rejects.toThrow(/stream=NAME/);
     await expect(open('nats://127.0.0.1:4222/a?stream=S&queue=q', Sample)).rejects.toThrow(UnsupportedError);
     await expect(open('nats://127.0.0.1:4222/a?bogus=1', Sample)).rejects.toThrow(/unknown query key/);
+    // The shared option rules, before connecting (nothing listens on port 1).
+    for (const options of [{ access: 'sideways' }, { timeoutMs: -1 }, { ackTimeoutMs: Number.NaN }]) {
+      const error = await open('nats://127.0.0.1:1/a', Sample, options as NatsOptions).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+    }
   });
 });
 

@@ -83,4 +83,18 @@ describe('nats:// in the CLI', () => {
     expect(line).toContain('cannot reach a NATS server');
     expect(tail.stderr + tail.stdout).not.toContain('hunter2');
   });
+
+  it('usage errors about a nats:// URL show it without its credentials', async () => {
+    const url = 'nats://ops:hunter2-xyz@127.0.0.1:1/x';
+    for (const args of [
+      ['tail', url, '--raw', '--size', '8', '--drain'],
+      ['tail', url, '--raw'],
+      ['stat', url],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code).not.toBe(0);
+      expect(oneLineError(result)).toContain('nats://127.0.0.1:1/x');
+      expect(result.stderr + result.stdout).not.toContain('hunter2');
+    }
+  });
 });

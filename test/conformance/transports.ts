@@ -21,6 +21,7 @@ import {
 } from '../../src/channels/index.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
 import { bool, type Infer, struct, u32 } from '../../src/codecs/index.js';
+import { NatsServer } from '../channels/nats-server.js';
 import { uniqueName } from '../helpers.js';
 
 /** The record every spec sends: `struct rec { uint32_t seq; bool flag; }` (8 bytes with padding). */
@@ -90,9 +91,9 @@ export interface Row {
    * What sending does once the receiver closed: ChannelClosedError where the end is known to be gone
    * (whatever the errno: EPIPE, ECONNRESET, ECONNREFUSED on UNIX and UDP sockets alike), TimeoutError
    * where the object outlives its ends (the send waits for room). Never a bare SystemError: the same
-   * fault is the same class on every transport.
+   * fault is the same class on every transport. Or why a sender has no receiver to lose (publish/subscribe).
    */
-  readonly peerGone: { readonly error: 'ChannelClosedError' | 'TimeoutError'; readonly why: string };
+  readonly peerGone: { readonly error: 'ChannelClosedError' | 'TimeoutError'; readonly why: string } | Refusal;
 }
 
 /** True when the row declares `value` a refusal. */
@@ -254,6 +255,47 @@ function datagramRow(name: 'unix+dgram' | 'udp'): Row {
   };
 }
 
+/**
+ * Core NATS: a real nats-server per pair (no JetStream; unref'd, so an unref'd channel can let a child
+ * exit), a subscriber and a publisher on one subject.
+ */
+const natsRow: Row = {
+  name: 'nats',
+  async pair<T, S = T>(
+    codec: MessageCodec<T>,
+    defer: Defer,
+    options: ChannelOptions = {},
+    senderCodec?: MessageCodec<S>,
+  ): Promise<Pair<T, S>> {
+    const server = (await NatsServer.start({ jetstream: false })).unref();
+    defer(() => server.stop());
+    const url = server.url(uniqueName('conformance').replace(/[^A-Za-z0-9_-]/g, '_'));
+    const rx = await tracked(defer, open(url, codec, { ...options, access: 'receive' }));
+    // The foreign writer claims the receiver's schema (its fingerprint header), so the spec's bad bytes
+    // reach the decoder; a message under another fingerprint is refused whole (test/channels/nats.test.ts).
+    const writer: MessageCodec<S> =
+      senderCodec === undefined ? sender(codec, senderCodec) : { ...senderCodec, fingerprint: codec.fingerprint };
+    const tx = await tracked(defer, open(url, writer, { ...options, access: 'send' }));
+    return { tx, rx, url };
+  },
+  foreignWriter: true,
+  createdMode: { refused: 'no file: a subject is a name on the server, not an object with permission bits' },
+  create: { refused: 'a subject has no file mode: the server authorizes users per subject' },
+  priorities: { refused: 'NATS messages carry no priority' },
+  backpressure: {
+    refused:
+      'core NATS is at most once: the server does not slow a publisher for a slow subscriber; past maxPending messages are dropped and counted in info().dropped',
+  },
+  endOfStream: { refused: 'a subject has no end: a publisher closing leaves it open to others' },
+  listener: { refused: 'publish/subscribe through a server: there is nothing to accept' },
+  peerWait: { refused: 'open never waits for a peer: it waits only for the server (bounded by timeoutMs)' },
+  peerGone: {
+    refused:
+      'publish/subscribe has no peer to lose: with no subscriber the server drops what is published (at most once)',
+  },
+  exclusive: { refused: 'a subject is never created, so nothing claims its address: open subscribes or publishes' },
+};
+
 /** Every transport under test. */
 export const rows: readonly Row[] = [
   namedRow('mq', {}),
@@ -324,6 +366,7 @@ export const rows: readonly Row[] = [
     peerGone: { error: 'TimeoutError', why: 'the queue outlives its ends: a later receiver may drain it' },
     exclusive: true,
   },
+  natsRow,
 ];
 
 /** The row of transport `name` (for child processes that take a row name on the command line). */

@@ -3,7 +3,7 @@
  * `ref: false` per argv[3]), starts a receive and a full-channel send that never complete, and lets
  * the event loop drain. Prints `drained` from beforeExit, where it also releases what it created.
  */
-import { Cleanup } from '../helpers.js';
+import { Cleanup, onDrained } from '../helpers.js';
 import { Rec, rec, refused, row } from './transports.js';
 
 const cleanup = new Cleanup();
@@ -24,16 +24,9 @@ if (!refused(target.backpressure)) {
   void tx.send(rec(n)).catch(() => undefined);
 }
 console.log('waiting');
-let drained = false;
-process.on('beforeExit', () => {
-  if (drained) return;
-  drained = true;
-  console.log('drained');
-  // The unref'd channels hold nothing alive, so the removal of what this child created needs a handle
-  // of its own until it is done (else the process exits first and leaves the objects behind);
-  // destroy() ends the waiting receive and send at once, so closing does not wait for room.
-  const keep = setInterval(() => undefined, 1000);
+// destroy() ends the waiting receive and send at once, so closing does not wait for room.
+onDrained(() => {
   tx.destroy();
   rx.destroy();
-  void cleanup.run().finally(() => clearInterval(keep));
+  return cleanup.run();
 });

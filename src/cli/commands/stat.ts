@@ -72,7 +72,7 @@ export const stat: Command = {
         break;
       default:
         throw new UsageError(
-          `${url} is a network address, not a named object; stat takes mq:, shm:, fifo: or unix+*: URLs`,
+          `${address.url} is a network address, not a named object; stat takes mq:, shm:, fifo: or unix+*: URLs`,
         );
     }
     if (args.values.json === true) writeLine(JSON.stringify(figures));

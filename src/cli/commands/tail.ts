@@ -83,7 +83,8 @@ export const tail: Command = {
   },
   async run(args) {
     const [url] = positionals('tail', args, ['url']);
-    const { scheme } = parseUrl(url!); // a malformed URL is reported before anything else
+    // A malformed URL is reported before anything else; `safeUrl` is the URL without credentials (nats://).
+    const { scheme, url: safeUrl } = parseUrl(url!);
     const receiveType = integerOption(args, 'type', undefined, -Number.MAX_SAFE_INTEGER);
     const except = args.values.except === true;
     if ((receiveType !== undefined || except) && scheme !== 'sysv') {
@@ -101,7 +102,7 @@ export const tail: Command = {
     if (raw && stringOption(args, 'schema') !== undefined) throw new UsageError('give --raw or --schema, not both');
     if (size !== undefined && !raw) throw new UsageError('--size goes with --raw (a schema knows its size)');
     if (drain && timeoutMs === undefined && endpointKind(url!) !== 'named') {
-      throw new UsageError(`--drain on ${url} needs --timeout <ms>: a socket holds nothing before tail binds it`);
+      throw new UsageError(`--drain on ${safeUrl} needs --timeout <ms>: a socket holds nothing before tail binds it`);
     }
     const codec = raw ? await rawCodecFor(url!, size) : await loadCodec(requiredSchema(args));
     const receiver = await openReceiver(url!, codec, {
