@@ -9,8 +9,10 @@ export {
   envelopeOf,
   type RecordedChannel,
   type RecordedMessage,
+  type RecordedSchema,
   type RecordingContents,
   readRecording,
+  recordedSchemas,
 } from './reader.js';
 export { type RecordOptions, type RecordProgress, type RecordSource, type RecordSummary, record } from './record.js';
 export { type ReplayOptions, type ReplaySummary, replay } from './replay.js';

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import type { McapTypes } from '@mcap/core';
 import { decompressHandlers } from './compression.js';
 import { RecordingError } from './errors.js';
-import { MESSAGE_ENCODING, META } from './format.js';
+import { MESSAGE_ENCODING, META, METADATA_NAME } from './format.js';
 
 /** A recorded channel, as its MCAP Channel and Schema records describe it. */
 export interface RecordedChannel {
@@ -143,4 +143,26 @@ export function envelopeOf(path: string, message: RecordedMessage): Envelope {
   return envelope.from === undefined
     ? { value: envelope.value, priority }
     : { value: envelope.value, priority, from: envelope.from };
+}
+
+/** A recorded channel with the typed-ipc schema source the file's metadata holds for it. */
+export interface RecordedSchema {
+  readonly channel: RecordedChannel;
+  /** The schema's C header (cHeader output), which `fromCHeader` turns back into the codec. */
+  readonly cHeader: string | undefined;
+}
+
+/**
+ * The channels of a recording and their schemas, read from the records before its first message (where
+ * typed-ipc writes them), without reading the messages.
+ */
+export async function recordedSchemas(path: string): Promise<RecordedSchema[]> {
+  const contents: RecordingContents = { channels: new Map(), metadata: [], complete: false };
+  for await (const _ of readRecording(path, contents)) break;
+  return [...contents.channels.values()].map((channel) => {
+    const record = contents.metadata.find(
+      (m) => m.name === METADATA_NAME && m.metadata.get(META.topic) === channel.topic,
+    );
+    return { channel, cHeader: record?.metadata.get(META.cHeader) };
+  });
 }

@@ -25,7 +25,11 @@ export interface RecordOptions {
   readonly path: string;
   /** Replace an existing file. */
   readonly overwrite?: boolean;
-  /** Stop after this many messages (over every channel); messages past it are left in the channels. */
+  /**
+   * Stop after this many messages (over every channel); messages past it are left in the channels. With
+   * several channels, messages that arrive on others at the same moment are recorded too (up to
+   * channels - 1 past the count): a message once taken from a channel is never dropped.
+   */
   readonly count?: number;
   /** Stop after this many milliseconds. */
   readonly durationMs?: number;
@@ -223,7 +227,7 @@ class Session {
     try {
       // One source failing stops the others; the first failure is what the recording reports.
       const pumps = topics.map((topic) =>
-        this.#pump(topic, topics.length).catch((error: unknown) => {
+        this.#pump(topic).catch((error: unknown) => {
           this.#halt(this.#stoppedBy);
           throw error;
         }),
@@ -249,24 +253,18 @@ class Session {
   }
 
   /** Receives from one channel and writes what arrives, until the recording stops or the channel ends. */
-  async #pump(topic: Topic, sources: number): Promise<void> {
+  async #pump(topic: Topic): Promise<void> {
     const { channel } = topic.source;
     const batch = this.#options.batch ?? 1024;
     const { count } = this.#options;
     const signal = this.#stop.signal;
     while (!signal.aborted) {
-      // With a count, never take more than is left (what is taken is consumed): each source asks for at
-      // most its share of what no other source has asked for yet.
+      // With a count, never take more than is left (what is taken is consumed): a source asks for what no
+      // other source has asked for yet. When others hold all of it, it still waits for one message (so one
+      // source waiting on an idle channel does not starve another), which with several channels may
+      // record up to channels - 1 messages past the count, never dropping one already taken.
       let max = batch;
-      if (count !== undefined) {
-        const left = count - this.#messages - this.#reserved;
-        if (left <= 0) {
-          if (this.#reserved === 0) this.#halt('count');
-          else await new Promise((resolve) => setTimeout(resolve, 1));
-          continue;
-        }
-        max = Math.min(batch, Math.ceil(left / sources));
-      }
+      if (count !== undefined) max = Math.max(1, Math.min(batch, count - this.#messages - this.#reserved));
       this.#reserved += max;
       let received: Message<unknown>[];
       try {

@@ -21,6 +21,8 @@ export interface ReplayOptions {
   /** Stop after this many messages sent. */
   readonly count?: number;
   readonly signal?: AbortSignal;
+  /** Send every message with priority 0: for a target without priorities (a ring, a socket). */
+  readonly dropPriorities?: boolean;
 }
 
 /** What a replay sent. */
@@ -78,7 +80,10 @@ export async function replay<T>(path: string, target: Channel<T>, options: Repla
         if (waitMs >= 1)
           await sleep(Math.floor(waitMs), undefined, signal === undefined ? {} : { signal }).catch(aborted(signal));
       }
-      await target.send(value, { priority: envelope.priority, ...(signal === undefined ? {} : { signal }) });
+      await target.send(value, {
+        priority: options.dropPriorities ? 0 : envelope.priority,
+        ...(signal === undefined ? {} : { signal }),
+      });
       sent += 1;
       sentThisPass += 1;
       if (options.count !== undefined && sent >= options.count) break;
