@@ -59,6 +59,8 @@ export interface RecordProgress {
   readonly rate: number;
   /** Messages that arrived but could not be decoded (consumed, counted, not recorded). */
   readonly decodeErrors: number;
+  /** Milliseconds from the first message received to the last (the rate while messages flowed: messages / this). */
+  readonly receiveSpanMs: number;
 }
 
 /** What a finished recording holds. */
@@ -186,6 +188,9 @@ class Session {
   #messages = 0;
   #messageBytes = 0;
   #decodeErrors = 0;
+  /** Monotonic ns of the first and the last receive that brought messages. */
+  #firstReceive: bigint | undefined;
+  #lastReceive = 0n;
   /** Messages other sources have asked for and not yet received (so `count` is never overshot). */
   #reserved = 0;
   /** The writer takes one call at a time (McapWriter's rule): every write waits for the one before. */
@@ -205,6 +210,7 @@ class Session {
       elapsedMs,
       rate: elapsedMs > 0 ? (this.#messages * 1000) / elapsedMs : 0,
       decodeErrors: this.#decodeErrors,
+      receiveSpanMs: this.#firstReceive === undefined ? 0 : Number(this.#lastReceive - this.#firstReceive) / 1e6,
     };
   }
 
@@ -280,7 +286,10 @@ class Session {
       } finally {
         this.#reserved -= max;
       }
-      const logTime = this.#epoch + (process.hrtime.bigint() - this.#start);
+      const now = process.hrtime.bigint();
+      this.#firstReceive ??= now;
+      this.#lastReceive = now;
+      const logTime = this.#epoch + (now - this.#start);
       // Counted at once (the write follows in order), so the next ask of every source sees what is left.
       this.#messages += received.length;
       this.#lock = this.#lock.then(() => this.#write(topic, received, logTime));

@@ -45,6 +45,16 @@ export class McapFileWriter {
   #messageCount = 0n;
   #start: bigint | undefined;
   #end = 0n;
+  /** The last log time given to addJsonMessage and its 8 little-endian bytes (a batch shares one). */
+  #timeValue = -1n;
+  readonly #timeBytes = Buffer.alloc(8);
+  /**
+   * The chunk write in flight: the next chunk is built while the file takes this one (awaiting each
+   * write left the recorder idle for the disk). Awaited before any other write, so writes stay in order.
+   */
+  #pending: Promise<void> = Promise.resolve();
+  /** Bytes handed to the file so far, the one in flight included: where the next record starts. */
+  #offset = 0n;
 
   private constructor(file: RecordingFile, builder: McapRecordBuilder, chunkSize: number, compress?: Compress) {
     this.#file = file;
@@ -70,6 +80,13 @@ export class McapFileWriter {
   async #flushBuilder(): Promise<void> {
     const bytes = this.#builder.buffer;
     this.#builder.reset();
+    await this.#write(bytes);
+  }
+
+  /** Writes after the write in flight (if any). */
+  async #write(bytes: Uint8Array): Promise<void> {
+    await this.#pending;
+    this.#offset += BigInt(bytes.length);
     await this.#file.write(bytes);
   }
 
@@ -94,7 +111,7 @@ export class McapFileWriter {
 
   /** Adds a metadata record (before any message: the chunk in progress is not interrupted). */
   async addMetadata(metadata: McapTypes.Metadata): Promise<void> {
-    const offset = this.#file.position();
+    const offset = this.#offset;
     const length = this.#builder.writeMetadata(metadata);
     this.#metadataIndexes.push({ offset, length, name: metadata.name });
     await this.#flushBuilder();
@@ -111,19 +128,26 @@ export class McapFileWriter {
     const at = this.#chunkLength;
     const chunk = this.#chunk;
     const dataLength = chunk.write(json, at + MESSAGE_HEADER, 'utf8');
+    // No bigint arithmetic per message (writeBigUInt64LE was the recorder's largest cost): the record
+    // length fits 32 bits, and the log time's bytes are made once per value and copied.
+    if (logTime !== this.#timeValue) {
+      this.#timeValue = logTime;
+      this.#timeBytes.writeBigUInt64LE(logTime);
+    }
     chunk[at] = OP_MESSAGE;
-    chunk.writeBigUInt64LE(BigInt(MESSAGE_HEADER - 9 + dataLength), at + 1);
+    chunk.writeUInt32LE(MESSAGE_HEADER - 9 + dataLength, at + 1);
+    chunk.writeUInt32LE(0, at + 5);
     chunk.writeUInt16LE(channelId, at + 9);
     chunk.writeUInt32LE(sequence >>> 0, at + 11);
-    chunk.writeBigUInt64LE(logTime, at + 15);
-    chunk.writeBigUInt64LE(logTime, at + 23);
+    this.#timeBytes.copy(chunk, at + 15);
+    this.#timeBytes.copy(chunk, at + 23);
     this.#chunkLength = at + MESSAGE_HEADER + dataLength;
     if (state.indexLength + 16 > state.index.length) {
       const bigger = Buffer.allocUnsafe(state.index.length * 2);
       state.index.copy(bigger, 0, 0, state.indexLength);
       state.index = bigger;
     }
-    state.index.writeBigUInt64LE(logTime, state.indexLength);
+    this.#timeBytes.copy(state.index, state.indexLength);
     state.index.writeUInt32LE(at, state.indexLength + 8);
     state.index.writeUInt32LE(0, state.indexLength + 12);
     state.indexLength += 16;
@@ -148,7 +172,7 @@ export class McapFileWriter {
     if (this.#chunkMessages === 0) return;
     const records = this.#chunk.subarray(0, this.#chunkLength);
     const compressed = this.#compress?.(records) ?? { compression: '', compressedData: records };
-    const chunkStartOffset = this.#file.position();
+    const chunkStartOffset = this.#offset;
     const chunkLength = this.#builder.writeChunk({
       messageStartTime: this.#chunkStart,
       messageEndTime: this.#chunkEnd,
@@ -189,15 +213,21 @@ export class McapFileWriter {
     });
     this.#chunkLength = 0;
     this.#chunkMessages = 0;
-    await this.#file.write(Buffer.concat([chunkBytes, ...parts]));
+    const bytes = Buffer.concat([chunkBytes, ...parts]);
+    await this.#pending;
+    this.#offset += BigInt(bytes.length);
+    this.#pending = this.#file.write(bytes);
+    // Handled here so a failure is not reported as unhandled before the next write awaits it.
+    this.#pending.catch(() => undefined);
   }
 
   /** Writes the last chunk, DataEnd, the summary (schemas, channels, statistics, indexes), and the footer. */
   async end(): Promise<void> {
     await this.#finishChunk();
+    await this.#pending;
     this.#builder.writeDataEnd({ dataSectionCrc: 0 });
     await this.#flushBuilder();
-    const summaryStart = this.#file.position();
+    const summaryStart = this.#offset;
     const groups: McapTypes.SummaryOffset[] = [];
     const group = (opcode: number, write: () => void): void => {
       const before = this.#builder.length;
@@ -243,7 +273,8 @@ export class McapFileWriter {
     bytes.writeUInt32LE(crc32(bytes.subarray(0, footerCrcAt)), footerCrcAt);
     const magic = this.#builder;
     magic.writeMagic();
-    await this.#file.write(Buffer.concat([bytes, Buffer.from(magic.buffer)]));
+    const tail = Buffer.concat([bytes, Buffer.from(magic.buffer)]);
     magic.reset();
+    await this.#write(tail);
   }
 }
