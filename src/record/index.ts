@@ -5,6 +5,7 @@
 export { type Compression, compressions } from './compression.js';
 export { RecordingError } from './errors.js';
 export { type FoxgloveLive, type FoxgloveOptions, serveFoxglove } from './foxglove.js';
+export { type PlotOptions, plotChannels, plotRecording } from './plot.js';
 export {
   type Envelope,
   envelopeOf,
