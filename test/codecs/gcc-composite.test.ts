@@ -6,24 +6,15 @@
  * reads every member of what TypeScript encoded (bitfields through C's own bitfield access), and C's
  * field-by-field writes decode in TypeScript to the same values and encode to the same bytes.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { FieldType, StructType } from '../../src/index.js';
-import { compileC } from '../helpers.js';
-import { cPeerSource, expectedLayout, readInput, writeInput } from './c-peer.js';
-import { agrees, Rng, randomStructs, randomValue, tokens } from './random-schemas.js';
+import type { FieldType } from '../../src/index.js';
+import { gccOracleSpecs } from './gcc-oracle.js';
+import { randomStructs } from './random-schemas.js';
 
 const SEED = 0xb175;
-const VALUES_PER_SCHEMA = 4;
 const roots = randomStructs(SEED, 160, { composite: true });
 
-function run(binary: string, args: string[], input?: Uint8Array | string): Buffer {
-  return execFileSync(binary, args, { input: input ?? '', maxBuffer: 256 * 1024 * 1024 });
-}
-
 describe('unions, bitfields and packed equal GCC on x86_64', () => {
-  const binary = compileC('codecs-gcc-composite', [cPeerSource(roots)], ['-O0']);
-
   it('covers unions, bitfields of every base, zero-width bitfields, packed and pack', () => {
     const seen = new Set<string>();
     const visit = (type: FieldType, under: string): void => {
@@ -48,41 +39,5 @@ describe('unions, bitfields and packed equal GCC on x86_64', () => {
     expect(seen).toContain('union little');
   });
 
-  it('sizeof, _Alignof and offsetof of every struct and union match', () => {
-    const printed = run(binary, ['layout']).toString().trim().split('\n');
-    expect(printed).toEqual(expectedLayout(roots));
-  });
-
-  it('C reads every field (bitfields, the member each union holds) of values encoded by TypeScript', () => {
-    const rng = new Rng(SEED + 1);
-    const values = roots.map((type) => Array.from({ length: VALUES_PER_SCHEMA }, () => randomValue(rng, type)));
-    const input = readInput(roots, values);
-    const lines = run(binary, ['read', String(VALUES_PER_SCHEMA)], input)
-      .toString()
-      .split('\n');
-    let line = 0;
-    roots.forEach((type, i) => {
-      for (const value of values[i]!) expect(lines[line++]!.trim(), type.name).toBe(tokens(type, value).join(' '));
-    });
-  });
-
-  it('TypeScript decodes and re-encodes, byte for byte, values that C wrote member by member', () => {
-    const rng = new Rng(SEED + 2);
-    const values = roots.map((type) => Array.from({ length: VALUES_PER_SCHEMA }, () => randomValue(rng, type)));
-    const input = writeInput(roots, values);
-    const output = run(binary, ['write', String(VALUES_PER_SCHEMA)], input);
-    let offset = 0;
-    roots.forEach((type: StructType, i) => {
-      for (const value of values[i]!) {
-        const bytes = new Uint8Array(output.subarray(offset, offset + type.size));
-        offset += type.size;
-        // C zeroed the struct, then stored each member (one per union): the rest is zero on both sides.
-        expect(Buffer.from(type.encode(value)).toString('hex'), `${type.name} bytes`).toBe(
-          Buffer.from(bytes).toString('hex'),
-        );
-        expect(agrees(type, type.decode(bytes), value), type.name).toBe(true);
-      }
-    });
-    expect(offset).toBe(output.length);
-  });
+  gccOracleSpecs('codecs-gcc-composite', roots, SEED, true);
 });
