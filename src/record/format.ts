@@ -4,7 +4,8 @@
  * recordings (record, replay, plot, the Foxglove server) share these names.
  */
 import { createRequire } from 'node:module';
-import type { JsonSchema } from '../codecs/index.js';
+import type { Message } from '../channels/index.js';
+import type { JsonSchema, JsonWriter } from '../codecs/index.js';
 
 /** MCAP schema encoding of the embedded schemas. */
 export const SCHEMA_ENCODING = 'jsonschema';
@@ -49,4 +50,10 @@ export function libraryName(): string {
   } catch {
     return 'typed-ipc';
   }
+}
+
+/** One message's JSON envelope text: `{"value":...,"priority":n}` plus `"from"` when it has a sender. */
+export function envelopeJson(write: JsonWriter, message: Message<unknown>): string {
+  const from = message.from === undefined ? '' : `,"from":${JSON.stringify(message.from)}`;
+  return `{"value":${write(message.value)},"priority":${message.priority}${from}}`;
 }

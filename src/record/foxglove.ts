@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Channel, Message } from '../channels/index.js';
 import { jsonSchemaOf, jsonWriter, type MessageCodec } from '../codecs/index.js';
 import { ValidationError } from '../errors.js';
-import { envelopeSchema, MESSAGE_ENCODING, SCHEMA_ENCODING } from './format.js';
+import { envelopeJson, envelopeSchema, MESSAGE_ENCODING, SCHEMA_ENCODING } from './format.js';
 import type { RecordSource } from './record.js';
 
 /** Options of `serveFoxglove`. */
@@ -105,9 +105,7 @@ export async function serveFoxglove(
       }
       const time = epoch + process.hrtime.bigint();
       for (const message of batch) {
-        const from = message.from === undefined ? '' : `,"from":${JSON.stringify(message.from)}`;
-        const json = `{"value":${topic.write(message.value)},"priority":${message.priority}${from}}`;
-        server.sendMessage(topic.id, time, Buffer.from(json));
+        server.sendMessage(topic.id, time, Buffer.from(envelopeJson(topic.write, message)));
       }
       received += batch.length;
     }

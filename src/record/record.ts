@@ -10,7 +10,15 @@ import { cHeader, type JsonWriter, jsonSchemaOf, jsonWriter, type MessageCodec }
 import { ValidationError } from '../errors.js';
 import { type Compression, chunkCompressor } from './compression.js';
 import { RecordingFile, writeFailure } from './file.js';
-import { envelopeSchema, libraryName, MESSAGE_ENCODING, META, METADATA_NAME, SCHEMA_ENCODING } from './format.js';
+import {
+  envelopeJson,
+  envelopeSchema,
+  libraryName,
+  MESSAGE_ENCODING,
+  META,
+  METADATA_NAME,
+  SCHEMA_ENCODING,
+} from './format.js';
 import { McapFileWriter } from './writer.js';
 
 /** A channel to record and the MCAP topic it is written under (default: the channel's URL). */
@@ -301,8 +309,7 @@ class Session {
   async #write(topic: Topic, messages: readonly Message<unknown>[], logTime: bigint): Promise<void> {
     const writer = this.writer!;
     for (const message of messages) {
-      const from = message.from === undefined ? '' : `,"from":${JSON.stringify(message.from)}`;
-      const json = `{"value":${topic.write(message.value)},"priority":${message.priority}${from}}`;
+      const json = envelopeJson(topic.write, message);
       const written = writer.addJsonMessage(topic.id, topic.sequence++, logTime, json);
       if (written !== undefined) await written;
       this.#messageBytes += json.length;

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { open, RecordingError, record, unlink } from '../../src/index.js';
+import { RecordingError, record } from '../../src/index.js';
 import { Sample } from '../channels/sample.js';
-import { Cleanup, finished, spawnTs, uniqueName } from '../helpers.js';
+import { Cleanup, finished, spawnTs } from '../helpers.js';
+import { ringPair as ringOf } from './fixtures.js';
 import { json, readIndexed, readStream } from './mcap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typed-ipc-record-ends-'));
@@ -20,15 +21,7 @@ afterEach(() => cleanup.run());
 
 const sample = (i: number) => ({ channel: 1, timestamp: BigInt(i), value: i });
 
-async function ringPair() {
-  const url = `shm:/${uniqueName('rec')}`;
-  cleanup.add(() => unlink(url));
-  const rx = await open(url, Sample, { create: true, capacity: 1024 });
-  cleanup.add(() => rx.close());
-  const tx = await open(url, Sample);
-  cleanup.add(() => tx.close());
-  return { url, rx, tx };
-}
+const ringPair = () => ringOf(cleanup, Sample, 1024);
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 120_000;

@@ -5,20 +5,16 @@
 import { FoxgloveClient } from '@foxglove/ws-protocol';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { open, serveFoxglove, unlink } from '../../src/index.js';
+import { serveFoxglove } from '../../src/index.js';
 import { Sample } from '../channels/sample.js';
-import { Cleanup, uniqueName } from '../helpers.js';
+import { Cleanup } from '../helpers.js';
+import { ringPair } from './fixtures.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 it('publishes every channel with its JSON Schema and its messages to a FoxgloveClient', async () => {
-  const url = `shm:/${uniqueName('fox')}`;
-  cleanup.add(() => unlink(url));
-  const rx = await open(url, Sample, { create: true, capacity: 1024 });
-  cleanup.add(() => rx.close());
-  const tx = await open(url, Sample);
-  cleanup.add(() => tx.close());
+  const { rx, tx } = await ringPair(cleanup, Sample);
   const live = await serveFoxglove([{ channel: rx, topic: '/samples' }], { port: 0 });
   cleanup.add(() => live.close());
   expect(live.url).toBe(`ws://127.0.0.1:${live.port}`);

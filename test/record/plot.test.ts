@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { char, f64, open, plotChannels, plotRecording, record, struct, u16, u64, unlink } from '../../src/index.js';
-import { Cleanup, uniqueName } from '../helpers.js';
+import { char, f64, plotChannels, plotRecording, record, struct, u16, u64 } from '../../src/index.js';
+import { Cleanup } from '../helpers.js';
+import { ringPair } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'typed-ipc-plot-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,15 +14,7 @@ afterEach(() => cleanup.run());
 
 const Reading = struct('reading', { channel: u16, timestamp: u64, value: f64, label: char(8) });
 
-async function ring() {
-  const url = `shm:/${uniqueName('plot')}`;
-  cleanup.add(() => unlink(url));
-  const rx = await open(url, Reading, { create: true, capacity: 256 });
-  cleanup.add(() => rx.close());
-  const tx = await open(url, Reading);
-  cleanup.add(() => tx.close());
-  return { url, rx, tx };
-}
+const ring = () => ringPair(cleanup, Reading, 256);
 
 const texts = (svg: string): string[] => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
 

@@ -11,7 +11,7 @@ import { onStopSignal } from '../output.js';
 import { loadCodec } from '../schema.js';
 
 /** Opens every URL to receive, with one --schema for all or one per URL. */
-async function openAll(
+export async function openAll(
   command: string,
   urls: readonly string[],
   specs: readonly string[],

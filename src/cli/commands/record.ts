@@ -1,10 +1,9 @@
 /** `typed-ipc record <url...> --schema <module>#<export> -o run.mcap`: channels into an MCAP file. */
-import type { MessageCodec } from '../../codecs/index.js';
-import { bind, type Channel, compressions, open, parseUrl, type RecordProgress, record } from '../../index.js';
+import { compressions, parseUrl, type RecordProgress, record } from '../../index.js';
 import { type Command, choiceOption, integerOption, requiredOption, UsageError } from '../args.js';
-import { endpointKind, endpointOptionSpec, endpointOptionsOf } from '../endpoint.js';
+import { endpointOptionSpec } from '../endpoint.js';
 import { onStopSignal } from '../output.js';
-import { loadCodec } from '../schema.js';
+import { openAll } from './look.js';
 
 const help = `Usage: typed-ipc record <url...> --schema <module>#<export> -o <file.mcap> [options]
 
@@ -64,19 +63,10 @@ export const recordCommand: Command = {
     const durationMs = secondsOption(args.values.duration);
     const compression = choiceOption(args, 'compression', compressions, 'zstd');
     const chunkSize = integerOption(args, 'chunk-size', undefined, 1024);
-    const specs = (args.values.schema as string[] | undefined) ?? [];
-    if (specs.length === 0) throw new UsageError('--schema <module>#<export> is required; see typed-ipc record --help');
-    if (specs.length !== 1 && specs.length !== urls.length) {
-      throw new UsageError(`give --schema once for every URL or once per URL: ${specs.length} for ${urls.length} URLs`);
-    }
-    const codecs = await Promise.all(specs.map((spec) => loadCodec(spec)));
-    const channels: Channel<unknown>[] = [];
+    const channels = await openAll('record', urls, (args.values.schema as string[] | undefined) ?? [], args);
     const controller = new AbortController();
     const stop = onStopSignal(() => controller.abort());
     try {
-      for (const [i, url] of urls.entries()) {
-        channels.push(await openForRecording(url, codecs[specs.length === 1 ? 0 : i]!, endpointOptionsOf(args)));
-      }
       const show = progressLine(args.values.quiet === true);
       const summary = await record(channels, {
         path,
@@ -102,25 +92,6 @@ export const recordCommand: Command = {
     }
   },
 };
-
-/** Opens `url` to receive for a recording: named objects and subjects are opened, datagram sockets bound. */
-async function openForRecording(
-  url: string,
-  codec: MessageCodec<unknown>,
-  options: ReturnType<typeof endpointOptionsOf>,
-): Promise<Channel<unknown>> {
-  switch (endpointKind(url)) {
-    case 'named':
-    case 'subject':
-      return open(url, codec, { ...options, access: 'receive' });
-    case 'datagram':
-      return bind(url, codec);
-    case 'connection':
-      throw new UsageError(
-        `${url}: record takes channels that receive on their own (mq:, shm:, fifo:, sysv:, unix+dgram:, udp:, nats:); a listening socket's connections are not recorded yet: record from the API with each accepted connection as a channel`,
-      );
-  }
-}
 
 function secondsOption(value: unknown): number | undefined {
   if (value === undefined) return undefined;
