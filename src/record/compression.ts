@@ -2,6 +2,8 @@
  * Chunk compression for MCAP files, with no native module: zstd from a wasm build (@foxglove/wasm-zstd)
  * and lz4 (frame format) in plain JavaScript (lz4js). Both load on first use.
  */
+/// <reference path="./vendor.d.ts" />
+// (The two packages ship no types: vendor.d.ts declares them, also for builds that list files one by one.)
 import type { DecompressHandlers } from '@mcap/core';
 import { ValidationError } from '../errors.js';
 
