@@ -2,3 +2,4 @@
 export * from './channels/index.js';
 export * from './codecs/index.js';
 export * from './errors.js';
+export * from './record/index.js';

@@ -134,7 +134,9 @@ export function bundleForOtherUsers(script: string): string {
     format: 'esm',
     target: 'node20',
     outfile: output,
-    external: ['koffi'],
+    // The recording packages are imported lazily (record, replay, plot, serveFoxglove), never by these
+    // programs; left out, as zstd's .wasm file cannot be bundled.
+    external: ['koffi', '@mcap/*', '@foxglove/*', 'lz4js', 'ws', 'vega', 'vega-lite'],
     logLevel: 'error',
     // Bundled CommonJS dependencies call require(); an ES module has none of its own.
     banner: {

@@ -1,11 +1,14 @@
 /**
- * The `typed-ipc` command: subcommands over the library's public API (tail, send, ls, stat, rm, gen,
- * bench). Exit codes: 0 success, 1 runtime error, 2 usage error; errors are one line on stderr.
+ * The `typed-ipc` command: subcommands over the library's public API (tail, send, record, replay, serve,
+ * plot, ls, stat, rm, gen, bench). Exit codes: 0 success, 1 runtime error, 2 usage error; errors are one line on stderr.
  */
 import { type Command, parseCommandArgs, UsageError } from './args.js';
 import { bench } from './commands/bench.js';
 import { gen } from './commands/gen.js';
+import { plotCommand, serveCommand } from './commands/look.js';
 import { ls } from './commands/ls.js';
+import { recordCommand } from './commands/record.js';
+import { replayCommand } from './commands/replay.js';
 import { rm } from './commands/rm.js';
 import { send } from './commands/send.js';
 import { stat } from './commands/stat.js';
@@ -13,7 +16,19 @@ import { tail } from './commands/tail.js';
 import { printError } from './output.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [tail, send, ls, stat, rm, gen, bench];
+export const commands: readonly Command[] = [
+  tail,
+  send,
+  recordCommand,
+  replayCommand,
+  serveCommand,
+  plotCommand,
+  ls,
+  stat,
+  rm,
+  gen,
+  bench,
+];
 
 /** Exit codes of the command. */
 export const exitCodes = { ok: 0, runtime: 1, usage: 2 } as const;

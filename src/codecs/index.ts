@@ -3,6 +3,16 @@
 export { type CHeaderOptions, cHeader } from './c-header.js';
 export { type CSchemas, type FromCHeaderOptions, fromCHeader } from './c-import/index.js';
 export type { CodecValue, MessageCodec } from './codec.js';
+export {
+  type BigintStyle,
+  fromJsonValue,
+  type JsonSchema,
+  type JsonWriter,
+  jsonSchemaOf,
+  jsonWriter,
+  structFields,
+  toJson,
+} from './json.js';
 export type { StructOptions } from './layout.js';
 export { type MsgpackCodec, type MsgpackOptions, msgpack, type SchemaValue } from './msgpack.js';
 export {

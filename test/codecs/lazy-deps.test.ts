@@ -1,6 +1,7 @@
 /**
  * `import 'typed-ipc'` loads neither zod, TypeBox nor msgpackr: they load on first use of `.zod`,
- * `.typebox` or `msgpack()`. Checked in a fresh Node process whose module resolution is watched
+ * `.typebox` or `msgpack()`; nor the recording packages (MCAP, compression, Foxglove, ws, Vega), which
+ * load on first use of record, replay, serveFoxglove or plot. Checked in a fresh Node process whose module resolution is watched
  * by a resolve hook (which also shows the watching works: touching `.zod` does resolve zod).
  */
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ const hooks = join(dir, 'hooks.mjs');
 writeFileSync(
   hooks,
   `export async function resolve(specifier, context, next) {
-  if (/^(zod|@sinclair\\/typebox|msgpackr)(\\/|$)/.test(specifier)) process._rawDebug('resolved ' + specifier);
+  if (/^(zod|@sinclair\\/typebox|msgpackr|@mcap\\/core|@mcap\\/nodejs|@foxglove\\/ws-protocol|@foxglove\\/wasm-zstd|lz4js|ws|vega|vega-lite)(\\/|$)/.test(specifier)) process._rawDebug('resolved ' + specifier);
   return next(specifier, context);
 }
 `,
