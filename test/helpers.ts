@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
+import type { MessageCodec } from '../src/codecs/codec.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(repoRoot, 'test', 'c', 'build');
@@ -246,4 +247,24 @@ export function onDrained(release: () => unknown): void {
       .then(release)
       .finally(() => clearInterval(keep));
   });
+}
+
+/**
+ * A codec of raw bytes of exactly `size` bytes with its own fingerprint: a foreign writer, or a sender of
+ * records of the wrong size.
+ */
+export function rawCodec(size: number): MessageCodec<Uint8Array> {
+  return {
+    name: `raw${size}`,
+    fixedSize: true,
+    size,
+    fingerprint: `raw${size}`,
+    validate: (value) => value as Uint8Array,
+    encode: (value) => value.slice(),
+    encodeInto: (value, target, offset = 0) => {
+      target.set(value, offset);
+      return value.length;
+    },
+    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
+  };
 }

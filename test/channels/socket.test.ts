@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bind, type Channel, connect, type DatagramChannel, listen, unlink } from '../../src/channels/index.js';
-import type { MessageCodec } from '../../src/codecs/codec.js';
 import {
   ChannelClosedError,
   DecodeError,
@@ -13,7 +12,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '../../src/errors.js';
-import { Cleanup, finished, spawnTs, uniqueName } from '../helpers.js';
+import { Cleanup, finished, rawCodec, spawnTs, uniqueName } from '../helpers.js';
 import { Sample } from './sample.js';
 
 const cleanup = new Cleanup();
@@ -28,23 +27,6 @@ function socketPath(tag: string): string {
 function track<C extends { close(): Promise<void> }>(channel: C): C {
   cleanup.add(() => channel.close());
   return channel;
-}
-
-/** A codec of raw bytes of exactly `size` bytes, to send datagrams of the wrong size. */
-function rawCodec(size: number): MessageCodec<Uint8Array> {
-  return {
-    name: `raw${size}`,
-    fixedSize: true,
-    size,
-    fingerprint: `raw${size}`,
-    validate: (value) => value as Uint8Array,
-    encode: (value) => value.slice(),
-    encodeInto: (value, target, offset = 0) => {
-      target.set(value, offset);
-      return value.length;
-    },
-    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
-  };
 }
 
 /** A datagram sender's own address (what the receiver sees as `from`). */

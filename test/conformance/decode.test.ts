@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/channels/index.js';
 import { DecodeError, IpcError } from '../../src/errors.js';
+import { rawCodec } from '../helpers.js';
 import { defer } from './setup.js';
-import { Rec, rawCodec, rec, refused, rows } from './transports.js';
+import { Rec, rec, refused, rows } from './transports.js';
 
 const good = (seq: number): Uint8Array => Rec.encode(rec(seq));
 /** A record whose `flag` byte is 7: the receiver's bool refuses it. */

@@ -101,23 +101,6 @@ export function refused(value: unknown): value is Refusal {
   return typeof value === 'object' && value !== null && 'refused' in value;
 }
 
-/** A codec of raw bytes of `size` bytes with another fingerprint: the foreign writer. */
-export function rawCodec(size: number): MessageCodec<Uint8Array> {
-  return {
-    name: `raw${size}`,
-    fixedSize: true,
-    size,
-    fingerprint: `raw${size}`,
-    validate: (value) => value as Uint8Array,
-    encode: (value) => value.slice(),
-    encodeInto: (value, target, offset = 0) => {
-      target.set(value, offset);
-      return value.length;
-    },
-    decode: (bytes, offset) => (offset === undefined ? bytes.slice() : bytes.slice(offset, offset + size)),
-  };
-}
-
 /** The sender's codec: the foreign one when given, else the receiver's. */
 function sender<T, S>(codec: MessageCodec<T>, senderCodec: MessageCodec<S> | undefined): MessageCodec<S> {
   return senderCodec ?? (codec as unknown as MessageCodec<S>);
