@@ -27,7 +27,7 @@ export {
   spawnNodeWithChannel,
   spawnWithChannel,
 } from './child.js';
-export type { MqAccess, MqInfo } from './mq.js';
+export { type MqAccess, type MqInfo, type QueueAttributes, readQueueAttributes } from './mq.js';
 export {
   NATS_SCHEMA_HEADER,
   type NatsAckOptions,

@@ -182,6 +182,39 @@ async function openChannel<T>(
   }
 }
 
+/** What a queue says of itself (`mq_getattr`), read without a schema. */
+export interface QueueAttributes {
+  /** `mq_maxmsg`. */
+  readonly capacity: number;
+  /** `mq_msgsize`: the size of every message a typed-ipc end sends, the largest any writer may. */
+  readonly messageSize: number;
+  /** `mq_curmsgs`: messages waiting now. */
+  readonly pending: number;
+}
+
+/**
+ * Reads a queue's attributes without joining it: for tools that open a queue they did not create and
+ * must learn its message size (`typed-ipc stat`, `tail --raw`). Opens read-only (which consumes
+ * nothing), or write-only when the mode grants only that, and closes again. A missing queue or a
+ * refused access is the SystemError `open` would throw.
+ */
+export function readQueueAttributes(name: string): QueueAttributes {
+  checkQueueName(name);
+  let mqd: number;
+  try {
+    mqd = mqueue.openQueue(name, libc.O_RDONLY | libc.O_NONBLOCK, 0);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EACCES') throw error;
+    mqd = mqueue.openQueue(name, libc.O_WRONLY | libc.O_NONBLOCK, 0);
+  }
+  try {
+    const { capacity, messageSize, pending } = mqueue.queueAttributes(mqd, name);
+    return { capacity, messageSize, pending };
+  } finally {
+    libc.mqClose(mqd);
+  }
+}
+
 /** The `mq:` transport: open (create) a queue, unlink it. */
 export const transports: Partial<Record<string, Transport>> = {
   mq: {

@@ -3,11 +3,12 @@
  * and every mistake on the command line becomes a UsageError (exit code 2).
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { IpcError } from '../index.js';
 
 /** The command line is wrong (unknown option, missing argument, bad value): exit code 2. */
-export class UsageError extends Error {
-  override get name(): string {
-    return 'UsageError';
+export class UsageError extends IpcError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_IPC_USAGE', message, options);
   }
 }
 

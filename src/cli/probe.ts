@@ -1,14 +1,13 @@
 /**
  * Opening an object without its schema (`stat`, `tail --raw`): the message size comes from the object
- * itself. A ring's header says it (and its fingerprint); a queue says it when opened with the wrong
- * size. Other transports carry no size: the user gives it (`--size`).
+ * itself. A ring's header says it (and its fingerprint); a queue's `mq_getattr` says it. Other
+ * transports carry no size: the user gives it (`--size`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageCodec } from '../codecs/index.js';
-import { open, parseUrl } from '../index.js';
+import { parseUrl, readQueueAttributes, SystemError, ValidationError } from '../index.js';
 import { UsageError } from './args.js';
-import { hasCode } from './endpoint.js';
 import { isMqueueMounted, mqueueDir, shmDir } from './objects.js';
 import { rawCodec } from './raw.js';
 import { readRingHeader } from './ring-header.js';
@@ -30,24 +29,33 @@ export async function rawCodecFor(url: string, size?: number): Promise<MessageCo
   if (size !== undefined) return rawCodec(size, undefined, !datagrams);
   if (address.scheme === 'shm') {
     const path = namedObjectPath('shm', address.name)!;
-    if (!existsSync(path)) throw new Error(`${url}: no shared-memory object ${path}`);
+    if (!existsSync(path)) throw missingObject(url, path);
     const header = readRingHeader(path);
-    if (header === undefined) throw new Error(`${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`);
+    if (header === undefined) {
+      throw new ValidationError('header.magic', 'a typed-ipc ring (TIPCRING)', 'another file', {
+        message: `${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`,
+      });
+    }
     return rawCodec(header.messageSize, header.fingerprint);
   }
   if (address.scheme === 'mq') {
-    // Opening with a 1-byte codec either fits, or fails with a MessageSizeError that carries the
-    // queue's own mq_msgsize (its `limit`). Messages may be shorter (variable-size writers).
-    try {
-      await (await open(url, rawCodec(1, undefined, false), { access: 'receive' })).close();
-      return rawCodec(1, undefined, false);
-    } catch (error) {
-      if (!hasCode(error, 'ERR_IPC_MESSAGE_SIZE')) throw error;
-      return rawCodec((error as unknown as { limit: number }).limit, undefined, false);
-    }
+    // Messages may be shorter than mq_msgsize (variable-size writers): not fixed-size.
+    return rawCodec(readQueueAttributes(address.name).messageSize, undefined, false);
   }
   // address.url: a nats:// URL without its credentials.
   throw new UsageError(
     `${address.url} does not say how long its messages are: give --size <bytes> (the sizeof of the C struct the writer sends)`,
   );
+}
+
+/** The error `open` gives for a name that is not there: ENOENT, with the path and what to do. */
+export function missingObject(url: string, path: string): SystemError {
+  return new SystemError({
+    code: 'ENOENT',
+    errno: 2,
+    syscall: 'stat',
+    path,
+    description: 'no such file or directory',
+    hint: `${url} names nothing: check the name with \`typed-ipc ls\`, or create the object first`,
+  });
 }

@@ -26,7 +26,7 @@
 // First: refuse another architecture before koffi loads (see arch.ts).
 import './arch.js';
 import koffi, { type node } from 'koffi';
-import { AbortError, ChannelClosedError, TimeoutError } from '../errors.js';
+import { AbortError, ChannelClosedError, TimeoutError, UnsupportedError } from '../errors.js';
 import { systemError } from './errors.js';
 
 type PollHandle = node.PollHandle;
@@ -179,7 +179,9 @@ export class FdWatch {
     const callback = this.#onEvent as unknown as (ev: node.PollEvents) => void;
     if (this.#handle === undefined) {
       const handle = koffi.node.poll(this.fd, opts, callback);
-      if (handle === null || handle === undefined) throw new Error(`koffi.node.poll failed for fd ${this.fd}`);
+      if (handle === null || handle === undefined) {
+        throw new UnsupportedError(`fd ${this.fd} cannot be watched for readiness (libuv's poll refused it)`);
+      }
       this.#handle = handle;
       this.#handleRef = true;
       trackHandle(handle);

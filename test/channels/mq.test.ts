@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type Channel, open, unlink } from '../../src/channels/index.js';
+import { type Channel, open, readQueueAttributes, unlink } from '../../src/channels/index.js';
 import type { OpenOptions } from '../../src/channels/transport.js';
 import type { MessageCodec } from '../../src/codecs/codec.js';
 import { msgpack } from '../../src/codecs/index.js';
@@ -132,6 +132,24 @@ describe('mq: open', () => {
     expect(error).toBeInstanceOf(SystemError);
     expect(error).toMatchObject({ code: 'ENOENT', syscall: 'mq_open', path: url.slice(3) });
     expect((error as SystemError).message).toMatch(/create: true/);
+  });
+
+  it('readQueueAttributes tells the shape of a queue without a schema and consumes nothing', async () => {
+    const url = queueUrl();
+    const tx = await openChannel(url, Sample, { create: true, capacity: 3 });
+    await tx.sendMany([sample(1), sample(2)]);
+    expect(readQueueAttributes(url.slice(3))).toEqual({ capacity: 3, messageSize: 24, pending: 2 });
+    expect(await drain(tx)).toEqual([sample(1), sample(2)]);
+    const missing = (() => {
+      try {
+        return readQueueAttributes(`/${uniqueName('none')}`);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(missing).toBeInstanceOf(SystemError);
+    expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'mq_open' });
+    expect(() => readQueueAttributes('no-slash')).toThrow(ValidationError);
   });
 
   it('refuses a queue whose mq_msgsize differs from the codec size, naming both sizes', async () => {

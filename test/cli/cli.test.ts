@@ -204,7 +204,7 @@ describe('typed-ipc stat on files', () => {
     const missing = await runCli(['stat', 'fifo:/nonexistent/tipc-pipe']);
     expect(missing.code).toBe(1);
     expect(oneLineError(missing)).toBe(
-      'typed-ipc stat: fifo:/nonexistent/tipc-pipe: no such file /nonexistent/tipc-pipe',
+      'typed-ipc stat: stat /nonexistent/tipc-pipe: ENOENT (no such file or directory); fifo:/nonexistent/tipc-pipe names nothing: check the name with `typed-ipc ls`, or create the object first',
     );
     const network = await runCli(['stat', 'tcp://127.0.0.1:1']);
     expect(network.code).toBe(2);

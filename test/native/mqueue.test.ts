@@ -26,6 +26,7 @@ const peer = join(repoRoot, 'test', 'native', 'peers', 'mq-open.ts');
 
 interface Outcome {
   opened: number;
+  attributes?: { capacity: number; messageSize: number; pending: number };
   error?: { name: string; code: string; syscall: string; path: string; hint: string; message: string };
 }
 
@@ -95,6 +96,27 @@ describe('mq_open failures', () => {
     expect(denied.error!.hint).toContain('does not grant write (send) to this user');
     const allowed = await runPeer(nobody, ['open', shared, '0', '24', 'both'], true);
     expect(allowed).toEqual({ opened: 1 });
+  });
+
+  it('readQueueAttributes: another user granted only write still reads the shape; one granted nothing gets EACCES', async () => {
+    const writeOnly = `mq:/${uniqueName('wronly')}`;
+    const closed = `mq:/${uniqueName('closed')}`;
+    cleanup.add(() => unlink(writeOnly));
+    cleanup.add(() => unlink(closed));
+    const tx = await open(writeOnly, Sample, { create: true, capacity: 4, mode: 0o602 });
+    cleanup.add(() => tx.close());
+    await tx.send({ channel: 1, timestamp: 2n, value: 3 });
+    await (await open(closed, Sample, { create: true })).close();
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const granted = await runPeer(nobody, ['attributes', writeOnly], true);
+    expect(granted).toEqual({ opened: 0, attributes: { capacity: 4, messageSize: 24, pending: 1 } });
+    const denied = await runPeer(nobody, ['attributes', closed], true);
+    expect(denied.error).toMatchObject({
+      name: 'SystemError',
+      code: 'EACCES',
+      syscall: 'mq_open',
+      path: closed.slice(3),
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 /** `typed-ipc send <url> --schema <module>#<export> --json '{...}'`: sends messages from the command line. */
-import { parseUrl } from '../../index.js';
+import { IpcError, parseUrl } from '../../index.js';
 import { type Command, integerOption, positionals, requiredOption, stringOption, UsageError } from '../args.js';
 import { endpointOptionSpec, endpointOptionsOf, hasCode, openSender } from '../endpoint.js';
 import { fromJson } from '../json.js';
@@ -88,7 +88,9 @@ function sendFailure(error: unknown, sent: number, total: number): unknown {
   const priority = refused && /priorit/.test(error.message);
   if (priority && sent === 0) return new UsageError(`--priority: ${errorLine(error)}`);
   if (total <= 1) return error;
-  return new Error(`sent ${sent} of ${total} messages, then: ${errorLine(error)}`, { cause: error });
+  // The cause's class and code stay visible (`cause`, `code`); the message says how far the send got.
+  const code = error instanceof IpcError ? error.code : 'ERR_IPC_SEND';
+  return new IpcError(code, `sent ${sent} of ${total} messages, then: ${errorLine(error)}`, { cause: error });
 }
 
 async function stdinMessages(

@@ -5,7 +5,7 @@ import { open, parseUrl } from '../../index.js';
 import { type Command, positionals, stringOption, UsageError } from '../args.js';
 import { groupName, modeString, queuedBytes, userName } from '../objects.js';
 import { writeLine } from '../output.js';
-import { namedObjectPath, rawCodecFor } from '../probe.js';
+import { missingObject, namedObjectPath, rawCodecFor } from '../probe.js';
 import { rawCodec } from '../raw.js';
 import { processAlive } from '../ring-header.js';
 import { loadCodec } from '../schema.js';
@@ -122,7 +122,7 @@ async function channelFigures(url: string, codec: MessageCodec<unknown> | undefi
 }
 
 function existingPath(url: string, path: string): string {
-  if (!existsSync(path)) throw new Error(`${url}: no such file ${path}`);
+  if (!existsSync(path)) throw missingObject(url, path);
   return path;
 }
 
