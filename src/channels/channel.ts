@@ -21,7 +21,7 @@ import { InFlight, type InFlightSend } from './in-flight.js';
 import { Inbox, type ReceivedSink } from './inbox.js';
 import { iterateChannel } from './iterate.js';
 import { checkTimeout } from './options.js';
-import { type Outgoing, OutgoingBuffers, recordAt, writeAll } from './outgoing.js';
+import { type Outgoing, OutgoingBuffers, type RecordEncoder, recordAt, writeAll } from './outgoing.js';
 import { SendQueue } from './send-queue.js';
 import type { DescriptorWait, WaitOptions, WaitStrategy } from './wait.js';
 import { type Spin, spinOf, type WaitOption } from './wait-strategy.js';
@@ -101,6 +101,8 @@ export abstract class FdChannel<T> implements Channel<T> {
   readonly #buffers = new OutgoingBuffers<T>();
   /** The transport's writeRecords, bound once (handed to writeAll on every send). */
   readonly #write: (out: Outgoing) => number;
+  /** The transport's encodeRecord, bound once for the batch encoder (a closure per sendMany cost ~6% of a batch's encode). */
+  readonly #encoder: RecordEncoder<T>;
   /** close() or destroy() was called: new operations are refused. */
   #closed = false;
   /** destroy() ran: the descriptor is released and every wait has ended. */
@@ -125,6 +127,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     this.#probe = (direction) => this.#waits.ready?.(direction) ?? this.#fdReady(direction);
     this.#access = init.access ?? 'both';
     this.#write = (out) => this.writeRecords(out);
+    this.#encoder = { encodeRecord: (value, into, at) => this.encodeRecord(value, into, at) };
     this.#inFlight = new InFlight(url);
     this.#queue = new SendQueue({
       url,
@@ -324,9 +327,7 @@ export abstract class FdChannel<T> implements Channel<T> {
       if (values.length === 0) return settled;
       // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing. It is one
       // queue entry, so no later send lands inside it.
-      const out = this.#buffers.many(values, priority, this.recordBytes, this.codec.fixedSize, (value, into, at) =>
-        this.encodeRecord(value, into, at),
-      );
+      const out = this.#buffers.many(values, priority, this.recordBytes, this.codec.fixedSize, this.#encoder);
       if (this.#queue.length === 0 && writeAll(out, this.#write)) return settled;
       return this.#queue.enqueue(out, options);
     } catch (error) {

@@ -62,7 +62,9 @@ export function writeAll(out: Outgoing, write: (out: Outgoing) => number): boole
 const MAX_KEPT_BATCH = 1024 * 1024;
 
 /** How a channel encodes one value as one record (framing included) at `at` in `into`; returns its length. */
-export type RecordEncoder<T> = (value: T, into: Uint8Array, at: number) => number;
+export interface RecordEncoder<T> {
+  encodeRecord(value: T, into: Uint8Array, at: number): number;
+}
 
 /**
  * The reused buffers of a channel's sends: one Outgoing for the record of `send` (no allocation
@@ -97,17 +99,30 @@ export class OutgoingBuffers<T> {
    * ends unless every record has one size (`fixed`). Encoding the whole batch first validates it: a
    * bad value anywhere throws before anything is sent.
    */
-  many(values: readonly T[], priority: number, frame: number, fixed: boolean, encode: RecordEncoder<T>): Outgoing {
-    let bytes = this.#room((fixed ? values.length : Math.min(values.length, 64)) * frame, 0);
-    const ends: number[] | undefined = fixed ? undefined : [];
+  many(values: readonly T[], priority: number, frame: number, fixed: boolean, encoder: RecordEncoder<T>): Outgoing {
+    const count = values.length;
+    let bytes = this.#room((fixed ? count : Math.min(count, 64)) * frame, 0);
     let offset = 0;
-    for (const value of values) {
-      if (offset + frame > bytes.length) bytes = this.#room(offset + frame, offset);
-      offset += encode(value, bytes, offset);
-      ends?.push(offset);
+    if (fixed) {
+      // Room for the whole batch is there already: the loop is the encoder's calls and nothing else.
+      for (let i = 0; i < count; i++) offset += encoder.encodeRecord(values[i] as T, bytes, offset);
+      return {
+        bytes: bytes.subarray(0, offset),
+        count,
+        ends: undefined,
+        stride: offset / count,
+        priority,
+        sent: 0,
+        offset: 0,
+      };
     }
-    const stride = fixed ? offset / values.length : 0;
-    return { bytes: bytes.subarray(0, offset), count: values.length, ends, stride, priority, sent: 0, offset: 0 };
+    const ends: number[] = [];
+    for (let i = 0; i < count; i++) {
+      if (offset + frame > bytes.length) bytes = this.#room(offset + frame, offset);
+      offset += encoder.encodeRecord(values[i] as T, bytes, offset);
+      ends.push(offset);
+    }
+    return { bytes: bytes.subarray(0, offset), count, ends, stride: 0, priority, sent: 0, offset: 0 };
   }
 
   /** After a sendMany: a huge batch buffer is not kept for the channel's life. */
