@@ -153,6 +153,51 @@ function wakeLatency(count: number): Promise<{ p50: number; p99: number }> {
   });
 }
 
+/** Messages per CPU-second of the slower of a producer's and a consumer's per-message floor. */
+interface Floor {
+  /** encodeInto of one sample (the producer) and decode of one (the consumer), no channel: the batched rows' ceiling. */
+  readonly codec: number;
+  /** The same, each with one `await` of a settled promise: what send()/receive() one by one cannot beat. */
+  readonly awaited: number;
+}
+
+/**
+ * The per-message floor of a Node end, measured in this process: what a producer does per message
+ * whatever the transport (encode into a buffer) and what a consumer does (decode from one), alone and
+ * with the one await per message that send()/receive() and for-await cost. A cross-process rate is
+ * bounded by the slower end, so the floor's rate is the lower of the two sides'.
+ */
+async function floorRate(size: number, count: number): Promise<Floor> {
+  const codec = sampleCodec(size);
+  const buffer = new Uint8Array(codec.size * 64);
+  const pad = new Uint8Array(Math.max(0, size - 24)).fill(0x5a);
+  const sample: Sample = { channel: 1, timestamp: 1n, value: 0.5, pad };
+  const settled = Promise.resolve();
+  const loop = async (body: (i: number) => unknown, awaited: boolean, n: number): Promise<void> => {
+    if (awaited) {
+      for (let i = 0; i < n; i++) {
+        body(i);
+        await settled;
+      }
+    } else for (let i = 0; i < n; i++) body(i);
+  };
+  const time = async (body: (i: number) => unknown, awaited: boolean): Promise<number> => {
+    await loop(body, awaited, count >> 2); // warm-up: the channel rows run optimised code too
+    // CPU time, not wall-clock: comparable with the rows' per CPU-second figures on a shared machine.
+    const cpu = process.cpuUsage();
+    await loop(body, awaited, count);
+    const used = process.cpuUsage(cpu);
+    return count / ((used.user + used.system) / 1e6);
+  };
+  const encode = (i: number): unknown => codec.encodeInto(sample, buffer, (i & 63) * codec.size);
+  const decode = (i: number): unknown => ({ value: codec.decode(buffer, (i & 63) * codec.size), priority: 0 });
+  for (let i = 0; i < 64; i++) encode(i);
+  return {
+    codec: Math.min(await time(encode, false), await time(decode, false)),
+    awaited: Math.min(await time(encode, true), await time(decode, true)),
+  };
+}
+
 /** Counts for `size`-byte messages: `base` at 24 bytes, scaled down with the bytes moved (at least base / 20). */
 const countFor = (base: number, size: number): number => Math.round(Math.max(base / 20, (base * 24) / size));
 
@@ -176,6 +221,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     const c: NodeRun[] = [];
     const ipc: number[] = [];
     const latencies: { p50: number; p99: number }[] = [];
+    const floors: Floor[] = [];
     // A filler field is what a lending codec lends; the 24-byte sample has none.
     const lends = size > Sample24.size;
     for (let round = 0; round < rounds; round++) {
@@ -191,6 +237,8 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       runs.single.push(await nodeRate(size, countFor(1_000_000 * scale, size), 1));
       at(0.6, 'C');
       c.push(await cRate(size, countFor(20_000_000 * scale, size), BATCH));
+      at(0.7, 'per-message floor');
+      floors.push(await floorRate(size, countFor(4_000_000 * scale, size)));
       at(0.8, 'process.send');
       ipc.push(await ipcRate(size, countFor(200_000 * scale, size)));
       // The wake-up latency does not depend on the message size: measured with the 24-byte samples only.
@@ -229,6 +277,20 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
           `consumer ${(cRun.consumerCpuRate / 1e6).toFixed(1)} M msg`,
       },
       { ...base, variant: 'node process.send', msgPerSec: median(ipc), baseline: 'node-ipc' },
+      {
+        ...base,
+        variant: 'node floor: encode / decode alone, no channel',
+        msgPerSec: median(floors.map((f) => f.codec)),
+        reference: true,
+        notes: `median of ${rounds} rounds; per CPU-second, the slower of encodeInto (producer) and decode + Message (consumer) in one process: what no batched Node end can beat`,
+      },
+      {
+        ...base,
+        variant: 'node floor: encode / decode + one await each, no channel',
+        msgPerSec: median(floors.map((f) => f.awaited)),
+        reference: true,
+        notes: `median of ${rounds} rounds; the same with the one await per message of send()/receive() and for-await: what no one-by-one Node end can beat`,
+      },
     );
     if (lends) {
       const lending = medianRun(runs.lending);
