@@ -4,8 +4,11 @@
  * how to run peers as child processes and read their lines.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { array, cHeader, type Infer, struct, u16, u64 } from '../../src/codecs/index.js';
+import { compileC, repoRoot } from '../helpers.js';
 
 /** `struct ps_sample { uint16_t source; uint64_t seq; uint64_t words[6]; }`: words[i] = seq * (i + 1) + source. */
 export const PsSample = struct('ps_sample', { source: u16, seq: u64, words: array(u64, 6) });
@@ -83,4 +86,10 @@ export function parseReport(lines: readonly string[]): Report {
     sources.set(source, { count, first, last });
   }
   return { delivered, missed, skipped, position, sources };
+}
+
+/** The C peer (test/c/pubsub_peer.c with PsSample's generated header before it), compiled once per change. */
+export function cPeerBinary(): string {
+  const source = readFileSync(join(repoRoot, 'test', 'c', 'pubsub_peer.c'), 'utf8');
+  return compileC('pubsub_peer', [`${psSampleHeader()}\n${source}`]);
 }
