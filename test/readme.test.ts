@@ -54,8 +54,10 @@ function localise(code: string): string {
 /** The objects a block names (after `localise`), each with how to remove it. */
 function objectsOf(code: string): (() => unknown)[] {
   const removals: (() => unknown)[] = [];
-  for (const [url] of code.matchAll(/\b(?:mq|shm\+pubsub|shm|fifo|unix\+dgram|unix\+seqpacket|unix\+stream):[^'"`\s]+/g)) {
-    if (url.startsWith('mq:') || url.startsWith('shm:') || url.startsWith('shm+pubsub:')) removals.push(() => unlink(url).catch(() => undefined));
+  for (const [url] of code.matchAll(
+    /\b(?:mq|shm(?:\+pubsub)?|fifo|unix\+dgram|unix\+seqpacket|unix\+stream):[^'"`\s]+/g,
+  )) {
+    if (url.startsWith('mq:') || url.startsWith('shm')) removals.push(() => unlink(url).catch(() => undefined));
     else removals.push(() => rmSync(url.slice(url.indexOf(':') + 1), { force: true }));
   }
   for (const [path] of code.matchAll(new RegExp(`'(${tmpdir()}/${prefix}-[^']+)'`, 'g'))) {

@@ -4,10 +4,13 @@
  *   publish <name> <source> <count|-1> <maxBatch>   prints ready, then `sent <n>` (count -1: until SIGTERM)
  *   subscribe <name> <exact 0|1> [history]            prints ready, `from <source>`, `s ...` lines and `ok ...`
  *   stall <name>                                      receives one message, prints stalled, never reads again
+ *   bench <name> <count> <batch> <size>               (bench/pubsub.bench.ts) subscribes, forks a publisher of count
+ *                                                     raw messages of size bytes in batches, prints `rate <msg/s>`
  */
 #include "typed_ipc_pubsub.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #define STOP 65535
 #define MAX_SOURCES 256
@@ -134,6 +137,42 @@ int main(int argc, char **argv) {
     if (rc != 0) fail("receive", rc);
     printf("stalled\n");
     for (;;) pause();
+  } else if (strcmp(mode, "bench") == 0 && argc >= 6) {
+    uint64_t count = strtoull(argv[3], NULL, 10);
+    uint32_t batch = (uint32_t)atoi(argv[4]), size = (uint32_t)atoi(argv[5]);
+    int rc = tipc_ps_open(&h, name, size, TIPC_PS_SUBSCRIBER, 0);
+    if (rc != 0) fail("open", rc);
+    uint8_t *buf = (uint8_t *)calloc(batch, size);
+    pid_t child = fork();
+    if (child == 0) {
+      tipc_ps *p = NULL;
+      if ((rc = tipc_ps_open(&p, name, size, TIPC_PS_PUBLISHER, 0)) != 0) fail("open publisher", rc);
+      for (uint64_t sent = 0; sent < count;) {
+        uint32_t n = count - sent < batch ? (uint32_t)(count - sent) : batch;
+        int k = tipc_ps_publish_many(p, buf, n, -1);
+        if (k < 0) fail("publish", k);
+        sent += (uint64_t)k;
+      }
+      tipc_ps_close(p);
+      _exit(0);
+    }
+    uint64_t got = 0, first = 0;
+    struct timespec a, b;
+    while (got < count) {
+      int k = tipc_ps_receive_many(h, buf, batch, NULL, -1);
+      if (k < 0) fail("receive", k);
+      if (got == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        first = (uint64_t)k;
+      }
+      got += (uint64_t)k;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    printf("rate %.0f\n", (double)(count - first) / seconds);
+    int status = 0;
+    waitpid(child, &status, 0);
+    free(buf);
   } else {
     return 2;
   }
