@@ -3,10 +3,11 @@
  * both policies, history, a full subscriber table, options and crafted headers. Processes, C peers and
  * SIGKILL rounds are in pubsub-interop.test.ts and pubsub-kill.test.ts.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Channel, open, type PubSubMessage, type PubSubOptions, unlink } from '../../src/channels/index.js';
 import { pubsubLayout as L } from '../../src/channels/pubsub/index.js';
+import { bellDirectory } from '../../src/channels/ring/doorbell.js';
 import { struct, u16, u32, u64 } from '../../src/codecs/index.js';
 import { SystemError, UnsupportedError, ValidationError } from '../../src/errors.js';
 import { Cleanup, uniqueName } from '../helpers.js';
@@ -183,6 +184,9 @@ describe('shm+pubsub: options and refusals', () => {
     const made = await openPs(url, { create: true, capacity: 8 });
     await made.close();
     const original = readFileSync(path);
+    // The crafted files below are not segments: unlink() cannot find the doorbell directory through them.
+    const bells = bellDirectory(original.readBigUInt64LE(L.OFF_BELL_ID));
+    cleanup.add(() => rmSync(bells, { recursive: true, force: true }));
     const fields: [number, number, string][] = [
       [L.OFF_POLICY, 7, 'header.policy'],
       [L.OFF_MSG_SIZE, 0, 'header.msg_size'],
