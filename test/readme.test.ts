@@ -46,7 +46,7 @@ function localise(code: string): string {
     .replaceAll("from 'typed-ipc'", "from '../src/index.js'")
     .replaceAll("from 'typed-ipc/schemas'", "from '../schemas/index.js'")
     .replaceAll("from './schemas/", "from '../schemas/")
-    .replace(/\b(mq|shm):\/readme-/g, `$1:/${prefix}-`)
+    .replace(/\b(mq|shm|shm\+pubsub):\/readme-/g, `$1:/${prefix}-`)
     .replace(/'\/tmp\//g, `'${tmpdir()}/${prefix}-`)
     .replace(/:\/\/(127\.0\.0\.1|\[::1\]):47901\b/g, `://$1:${udpPort}`);
 }
@@ -54,8 +54,10 @@ function localise(code: string): string {
 /** The objects a block names (after `localise`), each with how to remove it. */
 function objectsOf(code: string): (() => unknown)[] {
   const removals: (() => unknown)[] = [];
-  for (const [url] of code.matchAll(/\b(?:mq|shm|fifo|unix\+dgram|unix\+seqpacket|unix\+stream):[^'"`\s]+/g)) {
-    if (url.startsWith('mq:') || url.startsWith('shm:')) removals.push(() => unlink(url).catch(() => undefined));
+  for (const [url] of code.matchAll(
+    /\b(?:mq|shm(?:\+pubsub)?|fifo|unix\+dgram|unix\+seqpacket|unix\+stream):[^'"`\s]+/g,
+  )) {
+    if (url.startsWith('mq:') || url.startsWith('shm')) removals.push(() => unlink(url).catch(() => undefined));
     else removals.push(() => rmSync(url.slice(url.indexOf(':') + 1), { force: true }));
   }
   for (const [path] of code.matchAll(new RegExp(`'(${tmpdir()}/${prefix}-[^']+)'`, 'g'))) {

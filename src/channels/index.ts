@@ -5,6 +5,7 @@
 import type { MessageCodec } from '../codecs/codec.js';
 import type { Channel, DatagramChannel, Listener } from './channel.js';
 import type { NatsChannel, NatsOptions } from './nats.js';
+import type { PubSubOptions } from './pubsub/index.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
 import { checkWaitOption } from './wait-strategy.js';
@@ -40,6 +41,7 @@ export {
   type NatsStreamLimits,
   type NatsTlsOptions,
 } from './nats.js';
+export type { PubSubMessage, PubSubOptions, PubSubPolicy } from './pubsub/index.js';
 export { type RingHeader, readRingHeader } from './ring.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
@@ -80,6 +82,11 @@ export async function open<T>(
   codec: MessageCodec<T>,
   options?: NatsOptions,
 ): Promise<NatsChannel<T>>;
+export async function open<T>(
+  url: `shm+pubsub:${string}`,
+  codec: MessageCodec<T>,
+  options?: PubSubOptions,
+): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
   const [address, fn] = lookup(url, 'open');

@@ -3,6 +3,7 @@ import { UnsupportedError } from '../errors.js';
 import { transports as fifoTransports } from './fifo.js';
 import { transports as mqTransports } from './mq.js';
 import { transports as natsTransports } from './nats.js';
+import { transports as pubsubTransports } from './pubsub/index.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
 import { transports as streamTransports } from './stream-socket.js';
@@ -14,6 +15,7 @@ const registry: Partial<Record<string, Transport>> = {
   ...mqTransports,
   ...natsTransports,
   ...ringTransports,
+  ...pubsubTransports,
   ...socketTransports,
   ...fifoTransports,
   ...streamTransports,

@@ -1,5 +1,5 @@
 /**
- * Channel URLs: `mq:/name`, `shm:/name`, `fifo:/path`, `unix+dgram:/path`, `unix+seqpacket:/path`,
+ * Channel URLs: `mq:/name`, `shm:/name`, `shm+pubsub:/name`, `fifo:/path`, `unix+dgram:/path`, `unix+seqpacket:/path`,
  * `unix+stream:/path` (`@name` in place of the leading `/` for the abstract namespace),
  * `udp://host:port`, `tcp://host:port` (IPv6 hosts in brackets), System V queues as `sysv:key=0x1234`,
  * `sysv:/path?proj=N` (ftok), `sysv:id=N` or `sysv:private`, `nats://host:port/subject` (see nats/url.ts).
@@ -11,6 +11,7 @@ import { type NatsAddress, parseNatsUrl } from './nats/url.js';
 export type Scheme =
   | 'mq'
   | 'shm'
+  | 'shm+pubsub'
   | 'fifo'
   | 'unix+dgram'
   | 'unix+seqpacket'
@@ -30,6 +31,7 @@ export type SysvTarget =
 /** A parsed channel URL. */
 export type Address =
   | { readonly scheme: 'mq' | 'shm'; readonly url: string; readonly name: string }
+  | { readonly scheme: 'shm+pubsub'; readonly url: string; readonly name: string }
   | { readonly scheme: 'fifo'; readonly url: string; readonly path: string }
   | {
       readonly scheme: 'unix+dgram' | 'unix+seqpacket' | 'unix+stream';
@@ -45,6 +47,7 @@ export type Address =
 const schemes: readonly Scheme[] = [
   'mq',
   'shm',
+  'shm+pubsub',
   'fifo',
   'unix+dgram',
   'unix+seqpacket',
@@ -84,6 +87,9 @@ export function parseUrl(url: string): Address {
     case 'mq':
     case 'shm':
       if (!rest.startsWith('/')) throw bad(url, `${scheme}:/name (a name with a leading slash)`);
+      return { scheme, url, name: rest };
+    case 'shm+pubsub':
+      if (!rest.startsWith('/')) throw bad(url, 'shm+pubsub:/name (a name with a leading slash)');
       return { scheme, url, name: rest };
     case 'fifo':
       if (rest.length === 0) throw bad(url, 'fifo:/path/to/fifo');

@@ -279,6 +279,38 @@ const natsRow: Row = {
   exclusive: { refused: 'a subject is never created, so nothing claims its address: open subscribes or publishes' },
 };
 
+/**
+ * Shared-memory publish/subscribe (block policy, the default): a subscriber (access 'receive', the
+ * default) created first, then a publisher (access 'send') on the same segment.
+ */
+const pubsubRow: Row = {
+  name: 'shm+pubsub',
+  async pair(codec, defer, options = {}, senderCodec) {
+    const url = `shm+pubsub:/${uniqueName('ps')}`;
+    defer(() => unlink(url));
+    const rx = await tracked(defer, open(url, codec, { ...options, create: true, capacity: 4, access: 'receive' }));
+    const tx = await tracked(defer, open(url, sender(codec, senderCodec), { ...options, access: 'send' }));
+    return { tx, rx, url };
+  },
+  foreignWriter: { refused: 'the segment records its schema fingerprint: a foreign codec is refused at open' },
+  createdMode: (pair) => statSync(`/dev/shm${pair.url.slice('shm+pubsub:'.length)}`).mode & 0o7777,
+  create(defer, options) {
+    const url = `shm+pubsub:/${uniqueName('ps')}`;
+    defer(() => unlink(url));
+    return tracked(defer, open(url, Rec, { create: true, access: 'receive', ...options }));
+  },
+  priorities: { refused: 'a pub/sub slot carries no priority' },
+  backpressure: true,
+  endOfStream: { refused: 'a named object has no end: closing one end leaves the object open for others' },
+  listener: { refused: 'opened by name: there is nothing to connect or accept' },
+  peerWait: { refused: 'open never waits: the segment exists (it opens) or not (ENOENT at once)' },
+  peerGone: {
+    refused:
+      'publish/subscribe has no peer to lose: with no subscriber a publisher never waits, and what it publishes stays in the buffer as history',
+  },
+  exclusive: true,
+};
+
 /** Every transport under test. */
 export const rows: readonly Row[] = [
   namedRow('mq', {}),
@@ -350,6 +382,7 @@ export const rows: readonly Row[] = [
     exclusive: true,
   },
   natsRow,
+  pubsubRow,
 ];
 
 /** The row of transport `name` (for child processes that take a row name on the command line). */

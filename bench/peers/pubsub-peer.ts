@@ -1,0 +1,54 @@
+/**
+ * The processes of the pub/sub benchmark (bench/pubsub.bench.ts):
+ *   pubsub-peer.ts produce <url> <count> <batch> <size>   publishes (or, on a shm: ring, sends) `count` samples
+ *                                                  (sendMany in batches, or send), then prints its CPU seconds
+ *   pubsub-peer.ts consume <url> <count> <batch> <size>   subscribes, prints `ready`, receives `count` samples and
+ *                                                  prints `rate <msg/s>` from its first message to its last
+ */
+import { open } from '../../src/index.js';
+import { type Sample, sampleCodec } from '../ring.bench.js';
+
+const [mode = '', url = '', countArg = '0', batchArg = '1', size = '24'] = process.argv.slice(2);
+const count = Number(countArg);
+const batch = Number(batchArg);
+const codec = sampleCodec(Number(size));
+
+if (mode === 'produce') {
+  const channel = await open(url, codec, url.startsWith('shm+pubsub:') ? { access: 'send' } : {});
+  const cpu = process.cpuUsage();
+  const pad = new Uint8Array(Math.max(0, Number(size) - 24)).fill(0x5a);
+  const values: Sample[] = Array.from({ length: batch }, (_, i) => ({
+    channel: 1,
+    timestamp: BigInt(i),
+    value: i,
+    pad,
+  }));
+  if (batch === 1) {
+    const sample = values[0]!;
+    for (let i = 0; i < count; i++) {
+      sample.timestamp = BigInt(i);
+      await channel.send(sample);
+    }
+  } else {
+    for (let sent = 0; sent < count; sent += batch) {
+      await channel.sendMany(sent + batch <= count ? values : values.slice(0, count - sent));
+    }
+  }
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${(used.user + used.system) / 1e6}\n`);
+  await channel.close();
+} else if (mode === 'consume') {
+  const channel = await open(url, codec);
+  process.stdout.write('ready\n');
+  const wait = { timeoutMs: 60_000 };
+  let received = (await channel.receiveMany(batch, wait)).length;
+  const first = received;
+  const start = process.hrtime.bigint();
+  if (batch === 1) for (; received < count; received++) await channel.receive(wait);
+  else while (received < count) received += (await channel.receiveMany(batch, wait)).length;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  process.stdout.write(`rate ${(count - first) / seconds}\n`);
+  await channel.close();
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
