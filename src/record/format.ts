@@ -4,8 +4,7 @@
  * recordings (record, replay, plot, the Foxglove server) share these names.
  */
 import { createRequire } from 'node:module';
-import type { Message } from '../channels/index.js';
-import type { JsonSchema, JsonWriter } from '../codecs/index.js';
+import type { JsonSchema } from '../codecs/index.js';
 
 /** MCAP schema encoding of the embedded schemas. */
 export const SCHEMA_ENCODING = 'jsonschema';
@@ -50,10 +49,4 @@ export function libraryName(): string {
   } catch {
     return 'typed-ipc';
   }
-}
-
-/** One message's JSON envelope text: `{"value":...,"priority":n}` plus `"from"` when it has a sender. */
-export function envelopeJson(write: JsonWriter, message: Message<unknown>): string {
-  const from = message.from === undefined ? '' : `,"from":${JSON.stringify(message.from)}`;
-  return `{"value":${write(message.value)},"priority":${message.priority}${from}}`;
 }

@@ -8,7 +8,9 @@
  */
 import { crc32 } from 'node:zlib';
 import type { McapRecordBuilder, McapTypes } from '@mcap/core';
+import type { Message } from '../channels/index.js';
 import type { RecordingFile } from './file.js';
+import type { EnvelopeWriter } from './json-bytes.js';
 
 /** MCAP opcodes written here directly. */
 const OP_MESSAGE = 0x05;
@@ -45,9 +47,9 @@ export class McapFileWriter {
   #messageCount = 0n;
   #start: bigint | undefined;
   #end = 0n;
-  /** The last log time given to addJsonMessage and its 8 little-endian bytes (a batch shares one). */
-  #timeValue = -1n;
-  readonly #timeBytes = Buffer.alloc(8);
+  /** The log time of the batch being written, as 8 little-endian bytes (a batch shares one). */
+  readonly #timeBytes = new Uint8Array(8);
+  readonly #time = new DataView(this.#timeBytes.buffer);
   /**
    * The chunk write in flight: the next chunk is built while the file takes this one (awaiting each
    * write left the recorder idle for the disk). Awaited before any other write, so writes stay in order.
@@ -118,47 +120,118 @@ export class McapFileWriter {
   }
 
   /**
-   * Adds one message whose data is the UTF-8 of `json`, written straight into the chunk. Resolves at
-   * once unless the chunk filled up and was written.
+   * Adds `messages` of one channel, all received at `logTime` and numbered from `sequence`: each one's
+   * envelope JSON is written by `envelope` straight into the chunk, behind its record header. Resolves
+   * with the JSON bytes written, once every message is in a chunk (waiting only when a chunk filled up).
    */
-  addJsonMessage(channelId: number, sequence: number, logTime: bigint, json: string): Promise<void> | undefined {
+  async addMessages(
+    channelId: number,
+    sequence: number,
+    logTime: bigint,
+    messages: readonly Message<unknown>[],
+    envelope: EnvelopeWriter,
+  ): Promise<number> {
     const state = this.#states.get(channelId)!;
-    const room = MESSAGE_HEADER + json.length * 3;
-    if (this.#chunkLength + room > this.#chunk.length) this.#grow(this.#chunkLength + room);
-    const at = this.#chunkLength;
-    const chunk = this.#chunk;
-    const dataLength = chunk.write(json, at + MESSAGE_HEADER, 'utf8');
-    // No bigint arithmetic per message (writeBigUInt64LE was the recorder's largest cost): the record
-    // length fits 32 bits, and the log time's bytes are made once per value and copied.
-    if (logTime !== this.#timeValue) {
-      this.#timeValue = logTime;
-      this.#timeBytes.writeBigUInt64LE(logTime);
+    this.#time.setBigUint64(0, logTime, true);
+    let bytes = 0;
+    for (let i = 0; i < messages.length; ) {
+      const before = this.#chunkLength;
+      const end = this.#fill(state, sequence + i, messages, i, envelope);
+      bytes += this.#chunkLength - before - (end - i) * MESSAGE_HEADER;
+      this.#counted(state, end - i, logTime);
+      i = end;
+      if (this.#chunkLength >= this.#chunkSize) await this.#finishChunk();
     }
-    chunk[at] = OP_MESSAGE;
-    chunk.writeUInt32LE(MESSAGE_HEADER - 9 + dataLength, at + 1);
-    chunk.writeUInt32LE(0, at + 5);
-    chunk.writeUInt16LE(channelId, at + 9);
-    chunk.writeUInt32LE(sequence >>> 0, at + 11);
-    this.#timeBytes.copy(chunk, at + 15);
-    this.#timeBytes.copy(chunk, at + 23);
-    this.#chunkLength = at + MESSAGE_HEADER + dataLength;
-    if (state.indexLength + 16 > state.index.length) {
-      const bigger = Buffer.allocUnsafe(state.index.length * 2);
-      state.index.copy(bigger, 0, 0, state.indexLength);
-      state.index = bigger;
+    return bytes;
+  }
+
+  /**
+   * Writes messages[from ..] into the chunk until the batch ends or the chunk is full; returns the index
+   * of the first message not written. No bigint and no Buffer method per message (each cost more than
+   * the message's JSON): the header's fields are byte stores, the log time's 8 bytes made once a batch.
+   */
+  #fill(
+    state: ChannelState,
+    sequence: number,
+    messages: readonly Message<unknown>[],
+    from: number,
+    envelope: EnvelopeWriter,
+  ): number {
+    const time = this.#timeBytes;
+    const channelId = state.id;
+    this.#reserveIndex(state, messages.length - from);
+    const index = state.index;
+    let indexAt = state.indexLength;
+    let i = from;
+    while (i < messages.length) {
+      const message = messages[i]!;
+      const at = this.#chunkLength;
+      const room = MESSAGE_HEADER + envelope.bound(message);
+      if (at + room > this.#chunk.length) this.#grow(at + room);
+      const chunk = this.#chunk;
+      const end = envelope.put(chunk, at + MESSAGE_HEADER, message);
+      // The bound is arithmetic over the schema; past the buffer a typed array would drop bytes silently.
+      if (end > chunk.length) throw new Error(`message JSON overran its bound (${room} bytes)`);
+      const length = end - at - 9; // the record's length: everything after opcode and length
+      chunk[at] = OP_MESSAGE;
+      chunk[at + 1] = length;
+      chunk[at + 2] = length >>> 8;
+      chunk[at + 3] = length >>> 16;
+      chunk[at + 4] = length >>> 24;
+      chunk[at + 5] = 0;
+      chunk[at + 6] = 0;
+      chunk[at + 7] = 0;
+      chunk[at + 8] = 0;
+      chunk[at + 9] = channelId;
+      chunk[at + 10] = channelId >>> 8;
+      const seq = sequence + (i - from);
+      chunk[at + 11] = seq;
+      chunk[at + 12] = seq >>> 8;
+      chunk[at + 13] = seq >>> 16;
+      chunk[at + 14] = seq >>> 24;
+      for (let b = 0; b < 8; b++) {
+        const t = time[b]!;
+        chunk[at + 15 + b] = t; // log time
+        chunk[at + 23 + b] = t; // publish time
+        index[indexAt + b] = t;
+      }
+      // The message index entry: log time, then the record's offset in the chunk (u64; chunks stay < 4 GiB).
+      index[indexAt + 8] = at;
+      index[indexAt + 9] = at >>> 8;
+      index[indexAt + 10] = at >>> 16;
+      index[indexAt + 11] = at >>> 24;
+      index[indexAt + 12] = 0;
+      index[indexAt + 13] = 0;
+      index[indexAt + 14] = 0;
+      index[indexAt + 15] = 0;
+      indexAt += 16;
+      this.#chunkLength = end;
+      i++;
+      if (end >= this.#chunkSize) break;
     }
-    this.#timeBytes.copy(state.index, state.indexLength);
-    state.index.writeUInt32LE(at, state.indexLength + 8);
-    state.index.writeUInt32LE(0, state.indexLength + 12);
-    state.indexLength += 16;
-    state.messages += 1n;
+    state.indexLength = indexAt;
+    return i;
+  }
+
+  /** Room in the channel's message index of this chunk for `count` more entries. */
+  #reserveIndex(state: ChannelState, count: number): void {
+    const needed = state.indexLength + 16 * count;
+    if (needed <= state.index.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(needed, state.index.length * 2));
+    state.index.copy(bigger, 0, 0, state.indexLength);
+    state.index = bigger;
+  }
+
+  /** Counts `count` messages just written at `logTime` into the chunk's, the channel's and the file's figures. */
+  #counted(state: ChannelState, count: number, logTime: bigint): void {
+    if (count === 0) return;
+    state.messages += BigInt(count);
     if (this.#chunkMessages === 0 || logTime < this.#chunkStart) this.#chunkStart = logTime;
     if (this.#chunkMessages === 0 || logTime > this.#chunkEnd) this.#chunkEnd = logTime;
-    this.#chunkMessages += 1;
-    this.#messageCount += 1n;
+    this.#chunkMessages += count;
+    this.#messageCount += BigInt(count);
     if (this.#start === undefined || logTime < this.#start) this.#start = logTime;
     if (logTime > this.#end) this.#end = logTime;
-    return this.#chunkLength >= this.#chunkSize ? this.#finishChunk() : undefined;
   }
 
   #grow(needed: number): void {
