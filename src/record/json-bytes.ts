@@ -327,6 +327,9 @@ function copy(out: Uint8Array, at: number, bytes: Uint8Array): number {
   return at;
 }
 
+/** '00' to '99': two digits per division. */
+const PAIRS = text(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
+
 /** Writes an integer |n| <= 2^53 in decimal; -0 is `0`, as JSON.stringify writes it. */
 function putInteger(out: Uint8Array, at: number, n: number): number {
   if (n < 0) {
@@ -342,12 +345,17 @@ function putInteger(out: Uint8Array, at: number, n: number): number {
   for (let limit = 100; n >= limit && digits < 16; limit *= 10) digits++;
   const end = at + digits;
   let i = end;
-  while (n >= 10) {
-    const q = Math.floor(n / 10);
-    out[--i] = 0x30 + (n - q * 10);
+  while (n >= 100) {
+    const q = Math.floor(n / 100);
+    const r = 2 * (n - q * 100);
+    out[--i] = PAIRS[r + 1]!;
+    out[--i] = PAIRS[r]!;
     n = q;
   }
-  out[--i] = 0x30 + n;
+  if (n >= 10) {
+    out[--i] = PAIRS[2 * n + 1]!;
+    out[--i] = PAIRS[2 * n]!;
+  } else out[--i] = 0x30 + n;
   return end;
 }
 
@@ -409,9 +417,11 @@ function putUnsigned64(out: Uint8Array, at: number, hi: number, lo: number): num
   const carry = Math.floor(low / 1e6);
   low -= carry * 1e6;
   at = putInteger(out, at, hi * HI_MILLIONS + carry);
-  for (let i = at + 5; i >= at; i--) {
-    const q = Math.floor(low / 10);
-    out[i] = 0x30 + (low - q * 10);
+  for (let i = at + 4; i >= at; i -= 2) {
+    const q = Math.floor(low / 100);
+    const r = 2 * (low - q * 100);
+    out[i + 1] = PAIRS[r + 1]!;
+    out[i] = PAIRS[r]!;
     low = q;
   }
   return at + 6;

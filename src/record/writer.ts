@@ -25,8 +25,11 @@ interface ChannelState {
   messages: bigint;
   /** This chunk's message index entries (log time, offset in the chunk), 16 bytes each. */
   index: Buffer;
+  indexView: DataView;
   indexLength: number;
 }
+
+const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 
 /** Writes one MCAP file: `start`, schemas/channels/metadata, messages in any number, then `end`. */
 export class McapFileWriter {
@@ -35,6 +38,7 @@ export class McapFileWriter {
   readonly #chunkSize: number;
   readonly #compress: Compress | undefined;
   #chunk: Buffer;
+  #chunkView: DataView;
   #chunkLength = 0;
   #chunkStart = 0n;
   #chunkEnd = 0n;
@@ -48,8 +52,7 @@ export class McapFileWriter {
   #start: bigint | undefined;
   #end = 0n;
   /** The log time of the batch being written, as 8 little-endian bytes (a batch shares one). */
-  readonly #timeBytes = new Uint8Array(8);
-  readonly #time = new DataView(this.#timeBytes.buffer);
+  readonly #time = new DataView(new ArrayBuffer(8));
   /**
    * The chunk write in flight: the next chunk is built while the file takes this one (awaiting each
    * write left the recorder idle for the disk). Awaited before any other write, so writes stay in order.
@@ -64,6 +67,7 @@ export class McapFileWriter {
     this.#chunkSize = chunkSize;
     this.#compress = compress;
     this.#chunk = Buffer.allocUnsafe(chunkSize + 64 * 1024);
+    this.#chunkView = viewOf(this.#chunk);
   }
 
   /** Writes the magic and header into `file`. */
@@ -105,7 +109,8 @@ export class McapFileWriter {
   async addChannel(channel: Omit<McapTypes.Channel, 'id'>): Promise<number> {
     const record = { ...channel, id: this.#channels.length };
     this.#channels.push(record);
-    this.#states.set(record.id, { id: record.id, messages: 0n, index: Buffer.allocUnsafe(16 * 1024), indexLength: 0 });
+    const index = Buffer.allocUnsafe(16 * 1024);
+    this.#states.set(record.id, { id: record.id, messages: 0n, index, indexView: viewOf(index), indexLength: 0 });
     this.#builder.writeChannel(record);
     await this.#flushBuilder();
     return record.id;
@@ -148,7 +153,7 @@ export class McapFileWriter {
   /**
    * Writes messages[from ..] into the chunk until the batch ends or the chunk is full; returns the index
    * of the first message not written. No bigint and no Buffer method per message (each cost more than
-   * the message's JSON): the header's fields are byte stores, the log time's 8 bytes made once a batch.
+   * the message's JSON): the header's fields are DataView stores, the log time's halves made once a batch.
    */
   #fill(
     state: ChannelState,
@@ -157,10 +162,11 @@ export class McapFileWriter {
     from: number,
     envelope: EnvelopeWriter,
   ): number {
-    const time = this.#timeBytes;
+    const timeLo = this.#time.getUint32(0, true);
+    const timeHi = this.#time.getUint32(4, true);
     const channelId = state.id;
     this.#reserveIndex(state, messages.length - from);
-    const index = state.index;
+    const index = state.indexView;
     let indexAt = state.indexLength;
     let i = from;
     while (i < messages.length) {
@@ -169,41 +175,24 @@ export class McapFileWriter {
       const room = MESSAGE_HEADER + envelope.bound(message);
       if (at + room > this.#chunk.length) this.#grow(at + room);
       const chunk = this.#chunk;
+      const view = this.#chunkView;
       const end = envelope.put(chunk, at + MESSAGE_HEADER, message);
       // The bound is arithmetic over the schema; past the buffer a typed array would drop bytes silently.
       if (end > chunk.length) throw new Error(`message JSON overran its bound (${room} bytes)`);
-      const length = end - at - 9; // the record's length: everything after opcode and length
-      chunk[at] = OP_MESSAGE;
-      chunk[at + 1] = length;
-      chunk[at + 2] = length >>> 8;
-      chunk[at + 3] = length >>> 16;
-      chunk[at + 4] = length >>> 24;
-      chunk[at + 5] = 0;
-      chunk[at + 6] = 0;
-      chunk[at + 7] = 0;
-      chunk[at + 8] = 0;
-      chunk[at + 9] = channelId;
-      chunk[at + 10] = channelId >>> 8;
-      const seq = sequence + (i - from);
-      chunk[at + 11] = seq;
-      chunk[at + 12] = seq >>> 8;
-      chunk[at + 13] = seq >>> 16;
-      chunk[at + 14] = seq >>> 24;
-      for (let b = 0; b < 8; b++) {
-        const t = time[b]!;
-        chunk[at + 15 + b] = t; // log time
-        chunk[at + 23 + b] = t; // publish time
-        index[indexAt + b] = t;
-      }
+      view.setUint8(at, OP_MESSAGE);
+      view.setUint32(at + 1, end - at - 9, true); // the record's length (u64): all after opcode and length
+      view.setUint32(at + 5, 0, true);
+      view.setUint16(at + 9, channelId, true);
+      view.setUint32(at + 11, sequence + (i - from), true);
+      view.setUint32(at + 15, timeLo, true); // log time
+      view.setUint32(at + 19, timeHi, true);
+      view.setUint32(at + 23, timeLo, true); // publish time
+      view.setUint32(at + 27, timeHi, true);
       // The message index entry: log time, then the record's offset in the chunk (u64; chunks stay < 4 GiB).
-      index[indexAt + 8] = at;
-      index[indexAt + 9] = at >>> 8;
-      index[indexAt + 10] = at >>> 16;
-      index[indexAt + 11] = at >>> 24;
-      index[indexAt + 12] = 0;
-      index[indexAt + 13] = 0;
-      index[indexAt + 14] = 0;
-      index[indexAt + 15] = 0;
+      index.setUint32(indexAt, timeLo, true);
+      index.setUint32(indexAt + 4, timeHi, true);
+      index.setUint32(indexAt + 8, at, true);
+      index.setUint32(indexAt + 12, 0, true);
       indexAt += 16;
       this.#chunkLength = end;
       i++;
@@ -220,6 +209,7 @@ export class McapFileWriter {
     const bigger = Buffer.allocUnsafe(Math.max(needed, state.index.length * 2));
     state.index.copy(bigger, 0, 0, state.indexLength);
     state.index = bigger;
+    state.indexView = viewOf(bigger);
   }
 
   /** Counts `count` messages just written at `logTime` into the chunk's, the channel's and the file's figures. */
@@ -238,6 +228,7 @@ export class McapFileWriter {
     const bigger = Buffer.allocUnsafe(Math.max(needed, this.#chunk.length * 2));
     this.#chunk.copy(bigger, 0, 0, this.#chunkLength);
     this.#chunk = bigger;
+    this.#chunkView = viewOf(bigger);
   }
 
   /** Compresses and writes the chunk in progress, then its message indexes. */
