@@ -1,7 +1,7 @@
 /**
- * What a typed-ipc recording holds besides MCAP itself: the message envelope and its JSON Schema, and
- * the keys of the channel and file metadata that carry the typed-ipc schema. Readers and writers of
- * recordings (record, replay, plot, the Foxglove server) share these names.
+ * What a typed-ipc recording holds besides MCAP itself: the JSON Schema of the message envelope (whose
+ * text json-bytes.ts writes), and the keys of the channel and file metadata that carry the typed-ipc
+ * schema. Readers and writers of recordings (record, replay, plot, the Foxglove server) share these names.
  */
 import { createRequire } from 'node:module';
 import type { JsonSchema } from '../codecs/index.js';

@@ -1,10 +1,10 @@
 /**
  * The MCAP writer of recordings. Records other than messages (header, schemas, channels, metadata,
  * chunks, summary, footer) are framed by @mcap/core's McapRecordBuilder; the message records of a chunk
- * are written here, straight into one reused buffer, because McapWriter.addMessage costs about 5 µs a
- * message (a bigint pair per index entry, a copy of the chunk per CRC, CRC-32 in JavaScript), which is
- * slower than the channels it records. CRCs here are zlib's (native). Files are read back by @mcap/core's
- * readers in the tests, never by this code.
+ * are written here, a batch at a time, straight into one reused buffer (their JSON by json-bytes.ts),
+ * because McapWriter.addMessage costs about 5 µs a message (a bigint pair per index entry, a copy of the
+ * chunk per CRC, CRC-32 in JavaScript), which is slower than the channels it records. CRCs here are
+ * zlib's (native). Files are read back by @mcap/core's readers in the tests, never by this code.
  */
 import { crc32 } from 'node:zlib';
 import type { McapRecordBuilder, McapTypes } from '@mcap/core';
