@@ -1,11 +1,10 @@
 /**
- * What a typed-ipc recording holds besides MCAP itself: the message envelope and its JSON Schema, and
- * the keys of the channel and file metadata that carry the typed-ipc schema. Readers and writers of
- * recordings (record, replay, plot, the Foxglove server) share these names.
+ * What a typed-ipc recording holds besides MCAP itself: the JSON Schema of the message envelope (whose
+ * text json-bytes.ts writes), and the keys of the channel and file metadata that carry the typed-ipc
+ * schema. Readers and writers of recordings (record, replay, plot, the Foxglove server) share these names.
  */
 import { createRequire } from 'node:module';
-import type { Message } from '../channels/index.js';
-import type { JsonSchema, JsonWriter } from '../codecs/index.js';
+import type { JsonSchema } from '../codecs/index.js';
 
 /** MCAP schema encoding of the embedded schemas. */
 export const SCHEMA_ENCODING = 'jsonschema';
@@ -50,10 +49,4 @@ export function libraryName(): string {
   } catch {
     return 'typed-ipc';
   }
-}
-
-/** One message's JSON envelope text: `{"value":...,"priority":n}` plus `"from"` when it has a sender. */
-export function envelopeJson(write: JsonWriter, message: Message<unknown>): string {
-  const from = message.from === undefined ? '' : `,"from":${JSON.stringify(message.from)}`;
-  return `{"value":${write(message.value)},"priority":${message.priority}${from}}`;
 }

@@ -6,9 +6,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Channel, Message } from '../channels/index.js';
-import { jsonSchemaOf, jsonWriter, type MessageCodec } from '../codecs/index.js';
+import { jsonSchemaOf, type MessageCodec } from '../codecs/index.js';
 import { ValidationError } from '../errors.js';
-import { envelopeJson, envelopeSchema, MESSAGE_ENCODING, SCHEMA_ENCODING } from './format.js';
+import { envelopeSchema, MESSAGE_ENCODING, SCHEMA_ENCODING } from './format.js';
+import { envelopeWriter } from './json-bytes.js';
 import type { RecordSource } from './record.js';
 
 /** Options of `serveFoxglove`. */
@@ -68,7 +69,7 @@ export async function serveFoxglove(
       schema: JSON.stringify(envelopeSchema(jsonSchemaOf(codec))),
       schemaEncoding: SCHEMA_ENCODING,
     });
-    return { channel: source.channel, id, write: jsonWriter(codec) };
+    return { channel: source.channel, id, envelope: envelopeWriter(codec) };
   });
   const wss = new WebSocketServer({
     host: options.host ?? '127.0.0.1',
@@ -104,8 +105,10 @@ export async function serveFoxglove(
         throw error;
       }
       const time = epoch + process.hrtime.bigint();
+      const { envelope } = topic;
       for (const message of batch) {
-        server.sendMessage(topic.id, time, Buffer.from(envelopeJson(topic.write, message)));
+        const bytes = new Uint8Array(envelope.bound(message));
+        server.sendMessage(topic.id, time, bytes.subarray(0, envelope.put(bytes, 0, message)));
       }
       received += batch.length;
     }

@@ -6,19 +6,12 @@
  * `replay` can check a target against it.
  */
 import type { Channel, Message } from '../channels/index.js';
-import { cHeader, type JsonWriter, jsonSchemaOf, jsonWriter, type MessageCodec } from '../codecs/index.js';
+import { cHeader, jsonSchemaOf, type MessageCodec } from '../codecs/index.js';
 import { ValidationError } from '../errors.js';
 import { type Compression, chunkCompressor } from './compression.js';
 import { RecordingFile, writeFailure } from './file.js';
-import {
-  envelopeJson,
-  envelopeSchema,
-  libraryName,
-  MESSAGE_ENCODING,
-  META,
-  METADATA_NAME,
-  SCHEMA_ENCODING,
-} from './format.js';
+import { envelopeSchema, libraryName, MESSAGE_ENCODING, META, METADATA_NAME, SCHEMA_ENCODING } from './format.js';
+import { type EnvelopeWriter, envelopeWriter } from './json-bytes.js';
 import { McapFileWriter } from './writer.js';
 
 /** A channel to record and the MCAP topic it is written under (default: the channel's URL). */
@@ -83,7 +76,7 @@ interface Topic {
   readonly source: RecordSource;
   readonly topic: string;
   readonly id: number;
-  readonly write: JsonWriter;
+  readonly envelope: EnvelopeWriter;
   messages: number;
   sequence: number;
 }
@@ -172,7 +165,7 @@ async function register(writer: McapFileWriter, source: RecordSource): Promise<T
       ...(header === undefined ? [] : [[META.cHeader, header] as const]),
     ]),
   });
-  return { source, topic, id, write: jsonWriter(codec), messages: 0, sequence: 0 };
+  return { source, topic, id, envelope: envelopeWriter(codec), messages: 0, sequence: 0 };
 }
 
 /** The C header of a struct codec (the schema's source a C peer or `fromCHeader` reads), if it has one. */
@@ -307,14 +300,10 @@ class Session {
   }
 
   async #write(topic: Topic, messages: readonly Message<unknown>[], logTime: bigint): Promise<void> {
-    const writer = this.writer!;
-    for (const message of messages) {
-      const json = envelopeJson(topic.write, message);
-      const written = writer.addJsonMessage(topic.id, topic.sequence++, logTime, json);
-      if (written !== undefined) await written;
-      this.#messageBytes += json.length;
-      topic.messages += 1;
-    }
+    const bytes = await this.writer!.addMessages(topic.id, topic.sequence, logTime, messages, topic.envelope);
+    topic.sequence += messages.length;
+    topic.messages += messages.length;
+    this.#messageBytes += bytes;
   }
 
   /** After an error: stops every source; a failed write leaves the file closed as a readable recording. */

@@ -1,14 +1,16 @@
 /**
  * The MCAP writer of recordings. Records other than messages (header, schemas, channels, metadata,
  * chunks, summary, footer) are framed by @mcap/core's McapRecordBuilder; the message records of a chunk
- * are written here, straight into one reused buffer, because McapWriter.addMessage costs about 5 µs a
- * message (a bigint pair per index entry, a copy of the chunk per CRC, CRC-32 in JavaScript), which is
- * slower than the channels it records. CRCs here are zlib's (native). Files are read back by @mcap/core's
- * readers in the tests, never by this code.
+ * are written here, a batch at a time, straight into one reused buffer (their JSON by json-bytes.ts),
+ * because McapWriter.addMessage costs about 5 µs a message (a bigint pair per index entry, a copy of the
+ * chunk per CRC, CRC-32 in JavaScript), which is slower than the channels it records. CRCs here are
+ * zlib's (native). Files are read back by @mcap/core's readers in the tests, never by this code.
  */
 import { crc32 } from 'node:zlib';
 import type { McapRecordBuilder, McapTypes } from '@mcap/core';
+import type { Message } from '../channels/index.js';
 import type { RecordingFile } from './file.js';
+import type { EnvelopeWriter } from './json-bytes.js';
 
 /** MCAP opcodes written here directly. */
 const OP_MESSAGE = 0x05;
@@ -23,8 +25,11 @@ interface ChannelState {
   messages: bigint;
   /** This chunk's message index entries (log time, offset in the chunk), 16 bytes each. */
   index: Buffer;
+  indexView: DataView;
   indexLength: number;
 }
+
+const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 
 /** Writes one MCAP file: `start`, schemas/channels/metadata, messages in any number, then `end`. */
 export class McapFileWriter {
@@ -33,6 +38,7 @@ export class McapFileWriter {
   readonly #chunkSize: number;
   readonly #compress: Compress | undefined;
   #chunk: Buffer;
+  #chunkView: DataView;
   #chunkLength = 0;
   #chunkStart = 0n;
   #chunkEnd = 0n;
@@ -45,9 +51,8 @@ export class McapFileWriter {
   #messageCount = 0n;
   #start: bigint | undefined;
   #end = 0n;
-  /** The last log time given to addJsonMessage and its 8 little-endian bytes (a batch shares one). */
-  #timeValue = -1n;
-  readonly #timeBytes = Buffer.alloc(8);
+  /** The log time of the batch being written, as 8 little-endian bytes (a batch shares one). */
+  readonly #time = new DataView(new ArrayBuffer(8));
   /**
    * The chunk write in flight: the next chunk is built while the file takes this one (awaiting each
    * write left the recorder idle for the disk). Awaited before any other write, so writes stay in order.
@@ -62,6 +67,7 @@ export class McapFileWriter {
     this.#chunkSize = chunkSize;
     this.#compress = compress;
     this.#chunk = Buffer.allocUnsafe(chunkSize + 64 * 1024);
+    this.#chunkView = viewOf(this.#chunk);
   }
 
   /** Writes the magic and header into `file`. */
@@ -103,7 +109,8 @@ export class McapFileWriter {
   async addChannel(channel: Omit<McapTypes.Channel, 'id'>): Promise<number> {
     const record = { ...channel, id: this.#channels.length };
     this.#channels.push(record);
-    this.#states.set(record.id, { id: record.id, messages: 0n, index: Buffer.allocUnsafe(16 * 1024), indexLength: 0 });
+    const index = Buffer.allocUnsafe(16 * 1024);
+    this.#states.set(record.id, { id: record.id, messages: 0n, index, indexView: viewOf(index), indexLength: 0 });
     this.#builder.writeChannel(record);
     await this.#flushBuilder();
     return record.id;
@@ -118,53 +125,110 @@ export class McapFileWriter {
   }
 
   /**
-   * Adds one message whose data is the UTF-8 of `json`, written straight into the chunk. Resolves at
-   * once unless the chunk filled up and was written.
+   * Adds `messages` of one channel, all received at `logTime` and numbered from `sequence`: each one's
+   * envelope JSON is written by `envelope` straight into the chunk, behind its record header. Resolves
+   * with the JSON bytes written, once every message is in a chunk (waiting only when a chunk filled up).
    */
-  addJsonMessage(channelId: number, sequence: number, logTime: bigint, json: string): Promise<void> | undefined {
+  async addMessages(
+    channelId: number,
+    sequence: number,
+    logTime: bigint,
+    messages: readonly Message<unknown>[],
+    envelope: EnvelopeWriter,
+  ): Promise<number> {
     const state = this.#states.get(channelId)!;
-    const room = MESSAGE_HEADER + json.length * 3;
-    if (this.#chunkLength + room > this.#chunk.length) this.#grow(this.#chunkLength + room);
-    const at = this.#chunkLength;
-    const chunk = this.#chunk;
-    const dataLength = chunk.write(json, at + MESSAGE_HEADER, 'utf8');
-    // No bigint arithmetic per message (writeBigUInt64LE was the recorder's largest cost): the record
-    // length fits 32 bits, and the log time's bytes are made once per value and copied.
-    if (logTime !== this.#timeValue) {
-      this.#timeValue = logTime;
-      this.#timeBytes.writeBigUInt64LE(logTime);
+    this.#time.setBigUint64(0, logTime, true);
+    let bytes = 0;
+    for (let i = 0; i < messages.length; ) {
+      const before = this.#chunkLength;
+      const end = this.#fill(state, sequence + i, messages, i, envelope);
+      bytes += this.#chunkLength - before - (end - i) * MESSAGE_HEADER;
+      this.#counted(state, end - i, logTime);
+      i = end;
+      if (this.#chunkLength >= this.#chunkSize) await this.#finishChunk();
     }
-    chunk[at] = OP_MESSAGE;
-    chunk.writeUInt32LE(MESSAGE_HEADER - 9 + dataLength, at + 1);
-    chunk.writeUInt32LE(0, at + 5);
-    chunk.writeUInt16LE(channelId, at + 9);
-    chunk.writeUInt32LE(sequence >>> 0, at + 11);
-    this.#timeBytes.copy(chunk, at + 15);
-    this.#timeBytes.copy(chunk, at + 23);
-    this.#chunkLength = at + MESSAGE_HEADER + dataLength;
-    if (state.indexLength + 16 > state.index.length) {
-      const bigger = Buffer.allocUnsafe(state.index.length * 2);
-      state.index.copy(bigger, 0, 0, state.indexLength);
-      state.index = bigger;
+    return bytes;
+  }
+
+  /**
+   * Writes messages[from ..] into the chunk until the batch ends or the chunk is full; returns the index
+   * of the first message not written. No bigint and no Buffer method per message (each cost more than
+   * the message's JSON): the header's fields are DataView stores, the log time's halves made once a batch.
+   */
+  #fill(
+    state: ChannelState,
+    sequence: number,
+    messages: readonly Message<unknown>[],
+    from: number,
+    envelope: EnvelopeWriter,
+  ): number {
+    const timeLo = this.#time.getUint32(0, true);
+    const timeHi = this.#time.getUint32(4, true);
+    const channelId = state.id;
+    this.#reserveIndex(state, messages.length - from);
+    const index = state.indexView;
+    let indexAt = state.indexLength;
+    let i = from;
+    while (i < messages.length) {
+      const message = messages[i]!;
+      const at = this.#chunkLength;
+      const room = MESSAGE_HEADER + envelope.bound(message);
+      if (at + room > this.#chunk.length) this.#grow(at + room);
+      const chunk = this.#chunk;
+      const view = this.#chunkView;
+      const end = envelope.put(chunk, at + MESSAGE_HEADER, message);
+      // The bound is arithmetic over the schema; past the buffer a typed array would drop bytes silently.
+      if (end > chunk.length) throw new Error(`message JSON overran its bound (${room} bytes)`);
+      view.setUint8(at, OP_MESSAGE);
+      view.setUint32(at + 1, end - at - 9, true); // the record's length (u64): all after opcode and length
+      view.setUint32(at + 5, 0, true);
+      view.setUint16(at + 9, channelId, true);
+      view.setUint32(at + 11, sequence + (i - from), true);
+      view.setUint32(at + 15, timeLo, true); // log time
+      view.setUint32(at + 19, timeHi, true);
+      view.setUint32(at + 23, timeLo, true); // publish time
+      view.setUint32(at + 27, timeHi, true);
+      // The message index entry: log time, then the record's offset in the chunk (u64; chunks stay < 4 GiB).
+      index.setUint32(indexAt, timeLo, true);
+      index.setUint32(indexAt + 4, timeHi, true);
+      index.setUint32(indexAt + 8, at, true);
+      index.setUint32(indexAt + 12, 0, true);
+      indexAt += 16;
+      this.#chunkLength = end;
+      i++;
+      if (end >= this.#chunkSize) break;
     }
-    this.#timeBytes.copy(state.index, state.indexLength);
-    state.index.writeUInt32LE(at, state.indexLength + 8);
-    state.index.writeUInt32LE(0, state.indexLength + 12);
-    state.indexLength += 16;
-    state.messages += 1n;
+    state.indexLength = indexAt;
+    return i;
+  }
+
+  /** Room in the channel's message index of this chunk for `count` more entries. */
+  #reserveIndex(state: ChannelState, count: number): void {
+    const needed = state.indexLength + 16 * count;
+    if (needed <= state.index.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(needed, state.index.length * 2));
+    state.index.copy(bigger, 0, 0, state.indexLength);
+    state.index = bigger;
+    state.indexView = viewOf(bigger);
+  }
+
+  /** Counts `count` messages just written at `logTime` into the chunk's, the channel's and the file's figures. */
+  #counted(state: ChannelState, count: number, logTime: bigint): void {
+    if (count === 0) return;
+    state.messages += BigInt(count);
     if (this.#chunkMessages === 0 || logTime < this.#chunkStart) this.#chunkStart = logTime;
     if (this.#chunkMessages === 0 || logTime > this.#chunkEnd) this.#chunkEnd = logTime;
-    this.#chunkMessages += 1;
-    this.#messageCount += 1n;
+    this.#chunkMessages += count;
+    this.#messageCount += BigInt(count);
     if (this.#start === undefined || logTime < this.#start) this.#start = logTime;
     if (logTime > this.#end) this.#end = logTime;
-    return this.#chunkLength >= this.#chunkSize ? this.#finishChunk() : undefined;
   }
 
   #grow(needed: number): void {
     const bigger = Buffer.allocUnsafe(Math.max(needed, this.#chunk.length * 2));
     this.#chunk.copy(bigger, 0, 0, this.#chunkLength);
     this.#chunk = bigger;
+    this.#chunkView = viewOf(bigger);
   }
 
   /** Compresses and writes the chunk in progress, then its message indexes. */
