@@ -134,23 +134,31 @@ function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: str
   });
 }
 
-/** A received JetStream message: ack, nak and term are methods, not closures made for every message. */
+/**
+ * A received JetStream message: ack, nak and term are methods, not closures made for every message.
+ * `sequence` and `deliveries` are read when asked for: the client parses them out of the reply subject,
+ * a cost a consumer that never looks at them should not pay per message.
+ */
 class JetStreamMessage<T> implements NatsMessage<T> {
   readonly value: T;
   readonly priority = 0;
   readonly from: string;
-  readonly sequence: number;
-  readonly deliveries: number;
   readonly #msg: JsMsg;
   readonly #ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>;
 
   constructor(value: T, from: string, msg: JsMsg, ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>) {
     this.value = value;
     this.from = from;
-    this.sequence = msg.seq;
-    this.deliveries = msg.info.deliveryCount;
     this.#msg = msg;
     this.#ack = ack;
+  }
+
+  get sequence(): number {
+    return this.#msg.seq;
+  }
+
+  get deliveries(): number {
+    return this.#msg.info.deliveryCount;
   }
 
   ack(options?: NatsAckOptions): Promise<void> {
@@ -189,6 +197,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   /** The header block every message of this schema carries, as bytes (see #fingerprintOf). */
   readonly #headerBlock: Uint8Array;
   readonly #js: JetStreamClient | undefined;
+  /** The codec's decode, without copies where the codec has one (see the constructor). */
+  readonly #decodeData: (bytes: Uint8Array) => T;
   #sub: Subscription | undefined;
   #consumer: ConsumerMessages | undefined;
   readonly #queue: (Msg | JsMsg)[] = [];
@@ -240,6 +250,13 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     this.#publishOptions = { headers: hdrs };
     this.#headerBlock = new TextEncoder().encode(hdrs.toString());
     this.#js = this.#mode === 'jetstream' ? jetstream(nc) : undefined;
+    // Each received message is memory of its own that the client never writes again (a view of the
+    // socket read it came in, a fresh buffer per read), so bytes(n) fields can be views of it: a copy
+    // would buy nothing, and at 4 KiB it cost as much as the rest of a receive (allocating a buffer
+    // to copy into is slow). Codecs without decodeViews (a lending codec, msgpack) decode as usual.
+    const { decodeViews } = codec;
+    this.#decodeData =
+      decodeViews === undefined ? (bytes) => codec.decode(bytes) : (bytes) => decodeViews.call(codec, bytes);
     void this.#watchStatus();
     void nc.closed().then((error) => this.#connectionClosed(error ?? undefined));
   }
@@ -395,7 +412,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     }
     let value: T;
     try {
-      value = this.codec.decode(msg.data);
+      value = this.#decodeData(msg.data);
     } catch (error) {
       js?.term();
       throw error;
