@@ -214,6 +214,35 @@ describe('core publishes: encode slabs reused once a flush proves them sent', ()
     await reading;
     expect(whole).toBe(total);
   });
+
+  it('sends through a server restart: what arrives is whole (no slab reused while the client still held it)', async () => {
+    const Page = struct('page', { id: u32, data: bytes(3000) });
+    const page = (i: number) => ({ id: i, data: new Uint8Array(3000).map((_, k) => (k * 17 + i * 5) & 0xff) });
+    const s = await server();
+    const again: NatsOptions = { maxReconnectAttempts: -1, reconnectTimeWaitMs: 50 };
+    const rx = await channel(s.url('restart'), Page, again);
+    const tx = await channel(s.url('restart'), Page, { ...again, access: 'send' });
+    const received: { id: number; whole: boolean }[] = [];
+    const total = 1500;
+    const reading = (async () => {
+      for await (const { value } of rx) {
+        received.push({ id: value.id, whole: Buffer.from(value.data).equals(page(value.id).data) });
+        if (value.id === total - 1) return;
+      }
+    })();
+    // While the server is gone the client holds what is published (unsent) and the flushes fail:
+    // sends go on without waiting, so many slabs fill while their bytes are still the client's.
+    for (let i = 0; i < total; i++) {
+      if (i === 400) await s.kill();
+      if (i === 800) await s.restart();
+      if (i === 800) await until(() => rx.info().reconnects >= 1 && tx.info().reconnects >= 1, 30_000);
+      await tx.send(page(i)).catch(() => {});
+    }
+    await reading;
+    expect(received.filter((r) => !r.whole)).toEqual([]);
+    expect(received.some((r) => r.id < 400)).toBe(true);
+    expect(received.some((r) => r.id >= 800)).toBe(true);
+  });
 });
 
 describe('unref', () => {
