@@ -3,7 +3,9 @@
  * publish -> subscribe, and JetStream publish (acked, a sliding window of 256 in flight) -> durable consumer (explicit
  * acks), at each size. The publisher is a process of its own (bench/peers/nats-peer.ts); the consumer
  * runs here and times from its first message to its last. typed-ipc rows encode, send the schema header,
- * check it and decode; the raw rows publish one pre-encoded buffer and count messages without decoding.
+ * check it and decode; the raw rows publish one pre-encoded buffer and read each message's fields by hand
+ * (a DataView over the payload, the same fields typed-ipc hands over, without its checks): what a program
+ * on the raw client does to use a message, and what typed-ipc does for it.
  * Rounds interleave typed and raw (alternating which goes first); ratios are medians over the rounds.
  * Each round also takes the CPU time per message of the publisher (its whole publish) and of the
  * consumer (first to last message): on a loaded machine msg/s follows the load, CPU per message the code.
@@ -21,6 +23,26 @@ type Mode = 'typed' | 'raw';
 type Kind = 'core' | 'js';
 
 let serial = 0;
+
+/** Where the raw rows put each message's fields, so that reading them is not optimised away. */
+export let rawSink: unknown;
+
+/**
+ * Reads a bench message's fields as a program on the raw client would: channel and timestamp, and the
+ * value (the 24-byte sample) or a view of the data bytes (a copy would be typed-ipc's old cost, not the client's).
+ */
+function rawReader(size: number): (data: Uint8Array) => void {
+  if (size === 24) {
+    return (d) => {
+      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      rawSink = { channel: dv.getUint16(0, true), timestamp: dv.getBigUint64(8, true), value: dv.getFloat64(16, true) };
+    };
+  }
+  return (d) => {
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    rawSink = { channel: dv.getUint16(0, true), timestamp: dv.getBigUint64(8, true), data: d.subarray(16, size) };
+  };
+}
 
 /** Publishes `count` messages from a child process while this process consumes them; msg/s at the consumer. */
 async function measure(server: NatsServer, nc: NatsConnection, mode: Mode, kind: Kind, size: number, count: number) {
@@ -70,8 +92,10 @@ async function measure(server: NatsServer, nc: NatsConnection, mode: Mode, kind:
     // The client's own async iterator, as its documentation reads messages (typed-ipc iterates too).
     const sub = nc.subscribe(subject);
     await nc.flush();
+    const read = rawReader(size);
     consume = (async () => {
-      for await (const _ of sub) {
+      for await (const m of sub) {
+        read(m.data);
         tick();
         if (received === count) break;
       }
@@ -80,8 +104,10 @@ async function measure(server: NatsServer, nc: NatsConnection, mode: Mode, kind:
   } else {
     const consumer = await jetstream(nc).consumers.get(stream, durable);
     const messages = await consumer.consume({ max_messages: 512 });
+    const read = rawReader(size);
     consume = (async () => {
       for await (const m of messages) {
+        read(m.data);
         m.ack();
         tick();
         if (received === count) break;

@@ -23,6 +23,12 @@ export interface MessageCodec<T> {
    * The value must not share memory with `bytes`: channels decode from buffers they reuse.
    */
   decode(bytes: Uint8Array, offset?: number): T;
+  /**
+   * As `decode`, but `bytes(n)` fields are views of `bytes` rather than copies (struct codecs have it).
+   * Only for input that nothing writes again while the value lives: a transport whose every received
+   * message is fresh memory of its own (NATS) uses it to save the copy.
+   */
+  readonly decodeViews?: (bytes: Uint8Array, offset?: number) => T;
   /** Checks a value against the schema; returns it typed, or throws ValidationError. */
   validate(value: unknown): T;
 }
@@ -38,6 +44,8 @@ export interface CompiledCodec<T> {
   encode(value: T): Uint8Array;
   encodeInto(value: T, target: Uint8Array, offset?: number): number;
   decode(bytes: Uint8Array, offset?: number): T;
+  /** `decode` with `bytes(n)` fields as views of the input (see `MessageCodec.decodeViews`). */
+  decodeViews(bytes: Uint8Array, offset?: number): T;
   validate(value: unknown): T;
   /**
    * A decode of its own that copies each message into the next of `slots` regions of a buffer it

@@ -159,7 +159,7 @@ function padding(type: CompositeShape, out: string[]): void {
   }
 }
 
-/** Builds the source of a struct's or union's codec functions (`encode`, `encodeInto`, `decode`, `validate`, `lendingDecoder`). */
+/** Builds the source of a struct's or union's codec functions (`encode`, `encodeInto`, `decode`, `decodeViews`, `validate`, `lendingDecoder`). */
 export function emitStruct(type: CompositeShape): CodecSource {
   const emitter = new Emitter();
   const self = emitter.ref(type);
@@ -296,6 +296,24 @@ export function emitStruct(type: CompositeShape): CodecSource {
     ...reads,
     `return ${result};`,
     '}',
+    '// decodeViews is decode with the reads of a lending decoder: bytes(n) fields are views of the input',
+    '// itself, for input that nothing writes again (MessageCodec.decodeViews).',
+    'function decodeViews(u, o) {',
+    ...inputChecks('u', 'o'),
+    'if (u !== inputBytes) {',
+    'const b = u.buffer;',
+    'if (b !== inputBuffer) {',
+    'inputView = new DataView(b);',
+    'inputBuffer = b;',
+    '}',
+    'inputBytes = u;',
+    'inputBase = u.byteOffset;',
+    '}',
+    'const dv = inputView;',
+    'const p = inputBase + o;',
+    ...lendingReads,
+    `return ${lendingResult};`,
+    '}',
     '// A lending decoder copies each message into the next of its `slots` regions and decodes from',
     '// there: bytes(n) fields are views of that copy, valid until the region comes round again.',
     'function lendingDecoder(slots) {',
@@ -319,7 +337,7 @@ export function emitStruct(type: CompositeShape): CodecSource {
     ...validation,
     'return v;',
     '}',
-    'return { encode, encodeInto, decode, validate, lendingDecoder };',
+    'return { encode, encodeInto, decode, decodeViews, validate, lendingDecoder };',
   ].join('\n');
   return { source, args: emitter.args };
 }

@@ -10,7 +10,7 @@ import { paddingRanges } from './layout.js';
 import type { CompositeShape } from './types.js';
 import { inputError, targetError } from './values.js';
 
-/** The walk over contained types that kind modules recurse through (`lending` for a lending decoder's reads). */
+/** The walk over contained types that kind modules recurse through (`lending` for the reads that may return views). */
 function walker(lending: boolean): Walk {
   const walk: Walk = {
     lending,
@@ -70,6 +70,11 @@ export function interpretStruct<T>(type: CompositeShape<T>): CompiledCodec<T> {
       checkInput(type, bytes, offset);
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return walk.read(type, dv, bytes, offset ?? 0, little, type.name) as T;
+    },
+    decodeViews(bytes: Uint8Array, offset?: number): T {
+      checkInput(type, bytes, offset);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return lendingWalk.read(type, dv, bytes, offset ?? 0, little, type.name) as T;
     },
     lendingDecoder(slots: number): (bytes: Uint8Array, offset?: number) => T {
       const own = new Uint8Array(slots * type.size);

@@ -67,6 +67,11 @@ export interface CompositeType<T> {
   encodeInto(value: T, target: Uint8Array, offset?: number): number;
   /** Decodes exactly `size` bytes (or `size` bytes at `offset`). */
   decode(bytes: Uint8Array, offset?: number): T;
+  /**
+   * As `decode`, with `bytes(n)` fields as views of `bytes` instead of copies: the value shares the
+   * input's memory, so use it only on input nothing writes again while the value lives.
+   */
+  decodeViews(bytes: Uint8Array, offset?: number): T;
   /** Checks a value; returns it typed or throws ValidationError naming the field path. */
   validate(value: unknown): T;
 }
@@ -126,6 +131,7 @@ export abstract class CompositeType<T = unknown> implements MessageCodec<T>, Sta
     this.encode = codec.encode;
     this.encodeInto = codec.encodeInto;
     this.decode = codec.decode;
+    this.decodeViews = codec.decodeViews;
     this.validate = codec.validate;
     this.source = codec.source;
     this.#codec = codec;

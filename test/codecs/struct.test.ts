@@ -10,6 +10,7 @@ import { NetworkHeader, Sample, SensorFrame } from '../../schemas/index.js';
 import {
   aligned,
   array,
+  bool,
   bytes,
   char,
   DecodeError,
@@ -412,7 +413,71 @@ describe("lending codecs: bytes(n) as views of the codec's own copy", () => {
   }
 });
 
-describe('lending decoders, generated and interpreted, agree with decode', () => {
+describe('decodeViews: bytes(n) as views of the input', () => {
+  for (const interpreted of [false, true]) {
+    const kind = interpreted ? 'interpreted' : 'generated';
+    const blob = struct('view_blob', { id: u16, data: bytes(100), tags: array(bytes(3), 2) }, { interpreted });
+    const fill = (k: number) => ({
+      id: k,
+      data: new Uint8Array(100).map((_, i) => (i * 7 + k) & 0xff),
+      tags: [new Uint8Array([k, 5, 6]), new Uint8Array([k, 7, 8])],
+    });
+
+    it(`${kind}: decodes what decode decodes, its bytes fields views of the input at the offset`, () => {
+      const input = new Uint8Array(blob.size + 11);
+      blob.encodeInto(fill(3), input, 7);
+      const value = blob.decodeViews(input, 7);
+      expect(value).toEqual(blob.decode(input, 7));
+      expect(value.data.buffer).toBe(input.buffer);
+      expect(value.data.byteOffset).toBe(input.byteOffset + 7 + blob.offsetOf('data'));
+      expect(value.tags[1]!.buffer).toBe(input.buffer);
+      // Views, not copies: writing the input shows in the value (decode's copy keeps its bytes).
+      const copy = blob.decode(input, 7);
+      input.fill(0xab);
+      expect(value.data.every((b) => b === 0xab)).toBe(true);
+      expect(value.tags[0]).toEqual(new Uint8Array([0xab, 0xab, 0xab]));
+      expect(copy).toEqual(fill(3));
+      // The numbers were read at decode time.
+      expect(value.id).toBe(3);
+      // A subarray input: views of the same memory, at its own offset.
+      const outer = new Uint8Array(blob.size + 20);
+      const inner = outer.subarray(13, 13 + blob.size);
+      blob.encodeInto(fill(4), inner);
+      const fromInner = blob.decodeViews(inner);
+      expect(fromInner).toEqual(fill(4));
+      expect(fromInner.data.byteOffset).toBe(13 + blob.offsetOf('data'));
+    });
+
+    it(`${kind}: refuses what decode refuses, with the same errors`, () => {
+      const refusal = (decode: () => unknown) => {
+        try {
+          decode();
+        } catch (error) {
+          return { error, message: (error as Error).message };
+        }
+        return undefined;
+      };
+      for (const [input, offset] of [
+        [new Uint8Array(3), undefined],
+        [new Uint8Array(blob.size + 1), undefined],
+        [new Uint8Array(blob.size), 1],
+        [new Uint8Array(blob.size + 4), -1],
+      ] as const) {
+        const ours = refusal(() => blob.decodeViews(input, offset));
+        expect(ours?.error).toBeInstanceOf(DecodeError);
+        expect(ours?.message).toBe(refusal(() => blob.decode(input, offset))?.message);
+      }
+      const bad = struct('view_flag', { on: bool, data: bytes(8) }, { interpreted });
+      const input = new Uint8Array(bad.size);
+      input[0] = 2;
+      const ours = refusal(() => bad.decodeViews(input));
+      expect(ours?.error).toBeInstanceOf(DecodeError);
+      expect(ours?.message).toBe(refusal(() => bad.decode(input))?.message);
+    });
+  }
+});
+
+describe('lending decoders and decodeViews, generated and interpreted, agree with decode', () => {
   it.each(randomStructs(0x1e4d, 60).map((type) => [type.name, type] as const))('%s', (_, type) => {
     const entries = type.fields.map((field) => [field.name, field.type] as const);
     const twin = struct(type.name, entries, {
@@ -428,6 +493,8 @@ describe('lending decoders, generated and interpreted, agree with decode', () =>
       const bytes = type.encode(randomValue(rng, type));
       expect(generated.decode(bytes)).toEqual(type.decode(bytes));
       expect(interpreted.decode(bytes)).toEqual(type.decode(bytes));
+      expect(type.decodeViews(bytes)).toEqual(type.decode(bytes));
+      expect(twin.decodeViews(bytes)).toEqual(type.decode(bytes));
       const noise = Uint8Array.from({ length: type.size }, () => rng.int(0, 255));
       const outcome = (decode: (b: Uint8Array) => unknown) => {
         try {
@@ -438,6 +505,8 @@ describe('lending decoders, generated and interpreted, agree with decode', () =>
       };
       expect(outcome(generated.decode)).toEqual(outcome((b) => type.decode(b)));
       expect(outcome(interpreted.decode)).toEqual(outcome((b) => type.decode(b)));
+      expect(outcome(type.decodeViews)).toEqual(outcome((b) => type.decode(b)));
+      expect(outcome(twin.decodeViews)).toEqual(outcome((b) => type.decode(b)));
     }
   });
 });

@@ -61,10 +61,17 @@ const settled: Promise<void> = Promise.resolve();
  * makes `send` wait instead of the buffer growing without bound.
  */
 const FLUSH_BYTES = 256 * 1024;
-/** Payload bytes of queued core publishes handed to the client at once (one write(2) for many messages). */
-const BATCH_BYTES = 16 * 1024;
+/**
+ * Payload bytes of queued core publishes handed to the client at once (one write(2) for many messages):
+ * the client's own threshold for writing at once (32 KiB), so typed-ipc makes as many writes as a program
+ * publishing on the raw client; at 16 KiB it made twice as many, and at 4 KiB writes were a fifth of the
+ * publisher's CPU.
+ */
+const BATCH_BYTES = 32 * 1024;
 /** Size of the slabs encoded messages are carved from. */
 const SLAB_BYTES = 64 * 1024;
+/** Core NATS: full slabs kept for reuse, waiting for the flush that proves their bytes were sent. */
+const SPARE_SLABS = 16;
 /** JetStream publishes `sendMany` keeps in flight at once (each waits for its ack). */
 const JS_WINDOW = 256;
 /** How long `close()` lets the client drain (deliver what was published) before closing hard. */
@@ -134,23 +141,31 @@ function bounded<R>(promise: Promise<R>, options: ReceiveOptions, operation: str
   });
 }
 
-/** A received JetStream message: ack, nak and term are methods, not closures made for every message. */
+/**
+ * A received JetStream message: ack, nak and term are methods, not closures made for every message.
+ * `sequence` and `deliveries` are read when asked for: the client parses them out of the reply subject,
+ * a cost a consumer that never looks at them should not pay per message.
+ */
 class JetStreamMessage<T> implements NatsMessage<T> {
   readonly value: T;
   readonly priority = 0;
   readonly from: string;
-  readonly sequence: number;
-  readonly deliveries: number;
   readonly #msg: JsMsg;
   readonly #ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>;
 
   constructor(value: T, from: string, msg: JsMsg, ack: (msg: JsMsg, options?: NatsAckOptions) => Promise<void>) {
     this.value = value;
     this.from = from;
-    this.sequence = msg.seq;
-    this.deliveries = msg.info.deliveryCount;
     this.#msg = msg;
     this.#ack = ack;
+  }
+
+  get sequence(): number {
+    return this.#msg.seq;
+  }
+
+  get deliveries(): number {
+    return this.#msg.info.deliveryCount;
   }
 
   ack(options?: NatsAckOptions): Promise<void> {
@@ -179,8 +194,13 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   readonly #canSend: boolean;
   readonly #wildcard: boolean;
   /** Encoded messages are carved from this slab (see #encode). */
-  #slab = new Uint8Array(0);
+  #slab: Uint8Array = new Uint8Array(0);
   #slabUsed = 0;
+  /** Core NATS: full slabs, oldest first, each with the number of the flush after which it is free. */
+  readonly #spareSlabs: { readonly slab: Uint8Array; readonly freeAfter: number }[] = [];
+  /** Core NATS: flushes started, and the highest-numbered one the server has answered. */
+  #flushesStarted = 0;
+  #flushesDone = 0;
   readonly #canReceive: boolean;
   readonly #maxPending: number;
   readonly #scrub: (text: string) => string;
@@ -189,6 +209,8 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   /** The header block every message of this schema carries, as bytes (see #fingerprintOf). */
   readonly #headerBlock: Uint8Array;
   readonly #js: JetStreamClient | undefined;
+  /** The codec's decode, without copies where the codec has one (see the constructor). */
+  readonly #decodeData: (bytes: Uint8Array) => T;
   #sub: Subscription | undefined;
   #consumer: ConsumerMessages | undefined;
   readonly #queue: (Msg | JsMsg)[] = [];
@@ -240,6 +262,13 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     this.#publishOptions = { headers: hdrs };
     this.#headerBlock = new TextEncoder().encode(hdrs.toString());
     this.#js = this.#mode === 'jetstream' ? jetstream(nc) : undefined;
+    // Each received message is memory of its own that the client never writes again (a view of the
+    // socket read it came in, a fresh buffer per read), so bytes(n) fields can be views of it: a copy
+    // would buy nothing, and at 4 KiB it cost as much as the rest of a receive (allocating a buffer
+    // to copy into is slow). Codecs without decodeViews (a lending codec, msgpack) decode as usual.
+    const { decodeViews } = codec;
+    this.#decodeData =
+      decodeViews === undefined ? (bytes) => codec.decode(bytes) : (bytes) => decodeViews.call(codec, bytes);
     void this.#watchStatus();
     void nc.closed().then((error) => this.#connectionClosed(error ?? undefined));
   }
@@ -395,7 +424,7 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     }
     let value: T;
     try {
-      value = this.codec.decode(msg.data);
+      value = this.#decodeData(msg.data);
     } catch (error) {
       js?.term();
       throw error;
@@ -453,12 +482,12 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
   }
 
   #encode(value: T): Uint8Array {
-    // The client keeps a reference to each payload until it is written out, so no buffer is reused:
-    // messages are carved one after the other from a 64 KiB slab (one allocation per slab, not per message),
-    // and a full slab is left to the messages that point into it.
+    // The client keeps a reference to each payload until it is written out, so no region is reused before
+    // then: messages are carved one after the other from a 64 KiB slab (one allocation per slab, not per
+    // message), and a full slab is reused only once its bytes have surely left (see #nextSlab).
     const size = this.codec.size;
     if (this.#slabUsed + size > this.#slab.length) {
-      this.#slab = new Uint8Array(Math.max(SLAB_BYTES, size));
+      this.#slab = this.#nextSlab(Math.max(SLAB_BYTES, size));
       this.#slabUsed = 0;
     }
     const start = this.#slabUsed;
@@ -475,6 +504,31 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
       );
     }
     return bytes;
+  }
+
+  /**
+   * A slab to encode into: on core NATS a full one whose bytes have surely left, else a new one. A new
+   * 64 KiB buffer costs tens of microseconds on a loaded machine (a 4 KiB publisher paid more for its
+   * slabs than for its messages). The client copies payloads into its write buffer when it writes, and
+   * a flush (PING) goes out after every message published before it, so once the server answers flush
+   * n, the slabs filled before flush n started hold nothing the client still reads. (JetStream
+   * publishes keep their payload until the ack, or a retry: their slabs are left to the GC.)
+   */
+  #nextSlab(bytes: number): Uint8Array {
+    const spare = this.#spareSlabs[0];
+    if (spare !== undefined && spare.freeAfter <= this.#flushesDone && spare.slab.length === bytes) {
+      this.#spareSlabs.shift();
+      this.#retire();
+      return spare.slab;
+    }
+    this.#retire();
+    return new Uint8Array(bytes);
+  }
+
+  /** Keeps the full current slab for reuse after the next flush (core NATS). */
+  #retire(): void {
+    if (this.#mode !== 'core' || this.#slab.length === 0 || this.#spareSlabs.length >= SPARE_SLABS) return;
+    this.#spareSlabs.push({ slab: this.#slab, freeAfter: this.#flushesStarted + 1 });
   }
 
   #mapError(error: unknown, operation: string, timeoutMs?: number): unknown {
@@ -556,11 +610,15 @@ class NatsChannelImpl<T> implements NatsChannel<T> {
     this.#publishBatch();
     const previous = this.#flushing;
     const flushing = this.#nc.flush();
+    this.#flushesStarted += 1;
+    const number = this.#flushesStarted;
     this.#flushing = flushing;
     this.#flushDone = false;
     flushing.then(
       () => {
         if (this.#flushing === flushing) this.#flushDone = true;
+        // Answers come in order; a later one also covers an earlier flush that failed (a reconnect).
+        if (number > this.#flushesDone) this.#flushesDone = number;
       },
       () => {},
     );

@@ -1,6 +1,6 @@
 /**
  * Bytes kind (`bytes(n)`): exactly n raw bytes, judged by the typed array's own length; decoded as a
- * copy, or by a lending decoder as a view of its own copy of the message.
+ * copy, or as a view (of a lending decoder's own copy of the message, or of `decodeViews`' input).
  */
 import type { BytesType } from '../types.js';
 import { bytesLength, copyBytes, invalid } from '../values.js';

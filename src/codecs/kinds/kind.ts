@@ -53,8 +53,9 @@ export interface Emit {
   /** The next checked leaf, as an expression; `release` lets the codec drop its reference once written. */
   take(out: string[], release?: boolean): string;
   /**
-   * True while emitting the reads of a lending decoder: the input is the decoder's own copy of the
-   * message, so a `bytes(n)` field may be a view of it instead of a copy (see `StructType.lending`).
+   * True while emitting the reads of a lending decoder or of `decodeViews`: the input is the decoder's
+   * own copy of the message, or memory nothing writes again, so a `bytes(n)` field may be a view of it
+   * instead of a copy (see `StructType.lending`, `MessageCodec.decodeViews`).
    */
   readonly lending: boolean;
   /**
@@ -81,7 +82,7 @@ export interface Snapshot {
 
 /** What a kind's interpreted half is given: the walk over contained types. */
 export interface Walk {
-  /** As `Emit.lending`: `u` is the lending decoder's own copy of the message. */
+  /** As `Emit.lending`: `u` is the lending decoder's own copy of the message, or `decodeViews`' input. */
   readonly lending: boolean;
   check(type: FieldType, x: unknown, path: string, snap: unknown[]): void;
   write(type: FieldType, snap: Snapshot, dv: DataView, u: Uint8Array, o: number, little: boolean): void;
