@@ -334,6 +334,10 @@ class SysvChannel<T> extends RecordChannel<T> {
   readonly #rx: Uint8Array;
   readonly #rxType: Uint32Array;
   readonly #rxFlags: number;
+  /** The codec's size and fixedSize, and the msgtyp of every msgrcv: read once, not per message. */
+  readonly #size: number;
+  readonly #fixed: boolean;
+  readonly #receiveType: number;
   readonly #stat = new Uint8Array(libc.MSQID_DS_SIZE);
   readonly #statView = new DataView(this.#stat.buffer);
   /** Receives the mtype of a probing msgrcv (no text: see probeReadable). */
@@ -367,6 +371,9 @@ class SysvChannel<T> extends RecordChannel<T> {
     this.#rx = new Uint8Array(MTYPE + codec.size + 1);
     this.#rxType = new Uint32Array(this.#rx.buffer, 0, 2);
     this.#rxFlags = libc.IPC_NOWAIT | libc.MSG_NOERROR | (options.except ? libc.MSG_EXCEPT : 0);
+    this.#size = codec.size;
+    this.#fixed = codec.fixedSize;
+    this.#receiveType = options.receiveType;
     this.#peekFlags = libc.IPC_NOWAIT | (options.except ? libc.MSG_EXCEPT : 0);
   }
 
@@ -391,8 +398,9 @@ class SysvChannel<T> extends RecordChannel<T> {
 
   protected writeMessage(bytes: Uint8Array, type: number): boolean {
     const tx = this.#tx;
-    // A message that waited (or came from sendMany) has its own copy: put it in the msgbuf.
-    if (bytes.buffer !== tx.buffer || bytes.byteOffset !== MTYPE) tx.set(bytes, MTYPE);
+    // A message that waited (or came from sendMany) has its own copy: put it in the msgbuf. The
+    // identity test first: a full-size message of the fast path is #txText itself.
+    if (bytes !== this.#txText && (bytes.buffer !== tx.buffer || bytes.byteOffset !== MTYPE)) tx.set(bytes, MTYPE);
     this.#txType[0] = type % TWO_32;
     this.#txType[1] = Math.floor(type / TWO_32);
     if (libc.msgsnd(this.id, tx, bytes.length, libc.IPC_NOWAIT) === 0) {
@@ -411,8 +419,8 @@ class SysvChannel<T> extends RecordChannel<T> {
       throw this.#foreign('0 bytes', type);
     }
     const rx = this.#rx;
-    const size = this.codec.size;
-    const length = libc.msgrcv(this.id, rx, size + 1, this.#options.receiveType, this.#rxFlags);
+    const size = this.#size;
+    const length = libc.msgrcv(this.id, rx, size + 1, this.#receiveType, this.#rxFlags);
     if (length < 0) {
       const errno = libc.errno();
       if (errno === sysvmsg.ENOMSG || errno === errnos.EAGAIN || errno === errnos.EINTR) return undefined;
@@ -427,14 +435,12 @@ class SysvChannel<T> extends RecordChannel<T> {
         `${this.url} delivered a message of type ${BigInt(high) * BigInt(TWO_32) + BigInt(this.#rxType[0]!)}, beyond 2^53-1, which a JS number cannot carry exactly: the sender must use types <= 2^53-1; the message was dropped`,
       );
     }
-    if (length > size || (length !== size && this.codec.fixedSize)) {
+    if (length > size || (length !== size && this.#fixed)) {
       // A foreign writer used another layout. MSG_NOERROR consumed the message (without it the kernel
       // would keep returning E2BIG for it and block every receiver behind it).
       throw this.#foreign(length > size ? `more than ${size} bytes` : `${length} bytes`, type);
     }
-    const value = this.codec.fixedSize
-      ? this.codec.decode(rx, MTYPE)
-      : this.codec.decode(rx.subarray(MTYPE, MTYPE + length));
+    const value = this.#fixed ? this.codec.decode(rx, MTYPE) : this.codec.decode(rx.subarray(MTYPE, MTYPE + length));
     return { value, priority: type };
   }
 
@@ -453,7 +459,7 @@ class SysvChannel<T> extends RecordChannel<T> {
    * bytes fits, and is taken: the next read reports it as the foreign message it is.
    */
   #probeReadable(): boolean {
-    const length = libc.msgrcv(this.id, this.#peek, 0, this.#options.receiveType, this.#peekFlags);
+    const length = libc.msgrcv(this.id, this.#peek, 0, this.#receiveType, this.#peekFlags);
     if (length >= 0) {
       const peek = new Uint32Array(this.#peek.buffer, 0, 2);
       this.#emptyType = peek[1]! * TWO_32 + peek[0]!;
@@ -523,8 +529,8 @@ class SysvChannel<T> extends RecordChannel<T> {
    */
   #peerRunnable(peer: Peer): boolean {
     if (libc.msgctl(this.id, libc.IPC_STAT, this.#stat) !== 0) return false;
-    const view = new DataView(this.#stat.buffer, this.#stat.byteOffset, this.#stat.byteLength);
-    if (Number(view.getBigUint64(libc.MSQ_QBYTES, true)) >= ACTIVE_SPIN_BELOW_MESSAGES * this.codec.size) return false;
+    const view = this.#statView;
+    if (Number(view.getBigUint64(libc.MSQ_QBYTES, true)) >= ACTIVE_SPIN_BELOW_MESSAGES * this.#size) return false;
     const pid = view.getInt32(peer === 'sender' ? libc.MSQ_LSPID : libc.MSQ_LRPID, true);
     if (pid <= 0 || pid === process.pid) return false;
     let stat: string;
