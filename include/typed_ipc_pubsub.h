@@ -599,6 +599,9 @@ static inline int tipc__ps_attach(tipc_ps *h, int fd, uint32_t msg_size, const c
   return rc;
 }
 
+static inline int tipc__ps_claim(tipc_ps *h, int self, uint64_t start, uint32_t count, mode_t allowed,
+                                 uint32_t history);
+
 /* Takes a table entry (free, or a dead process's) and binds its doorbell; a subscriber then joins. */
 static inline int tipc__ps_register(tipc_ps *h, uint32_t history) {
   struct stat seg, st;
@@ -616,6 +619,24 @@ static inline int tipc__ps_register(tipc_ps *h, uint32_t history) {
   int self = (int)getpid();
   uint64_t start = tipc__start_time(self);
   uint32_t count = h->role == TIPC_PS_PUBLISHER ? h->publishers : h->subscribers;
+  /* The claim holds flock(LOCK_EX) on the segment: two openers at once could otherwise take one entry
+   * (the second sees the first's pid before its start time, and judges it dead). */
+  while (flock(h->fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int rc = -errno;
+      close(h->bell);
+      h->bell = -1;
+      return rc;
+    }
+  }
+  int rc = tipc__ps_claim(h, self, start, count, allowed, history);
+  (void)flock(h->fd, LOCK_UN);
+  return rc;
+}
+
+/* The claim of tipc__ps_register, under its lock. */
+static inline int tipc__ps_claim(tipc_ps *h, int self, uint64_t start, uint32_t count, mode_t allowed,
+                                 uint32_t history) {
   for (uint32_t e = 0; e < count; e++) {
     size_t base = h->role == TIPC_PS_PUBLISHER ? tipc__ps_pub_entry(h, e) : tipc__ps_sub_entry(e);
     uint32_t number = h->role == TIPC_PS_PUBLISHER ? h->subscribers + e : e;

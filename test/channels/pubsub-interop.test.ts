@@ -54,6 +54,8 @@ describe('shm+pubsub: Node and C peers', () => {
     const subscribers = [cPeer('subscribe', name, '1'), cPeer('subscribe', name, '1'), cPeer('subscribe', name, '1')];
     subscribers.push(nodePeer('subscribe', url, '1'));
     for (const peer of subscribers) await peer.lines.next('ready');
+    // They opened at the same moment: each has an entry of its own (the claim is serialised by a lock).
+    expect(control.info().subscribers).toBe(4);
     const n = 20_000;
     for (let i = 0; i < n; i += 50) {
       if (i % 100 === 0) await control.sendMany(Array.from({ length: 50 }, (_, j) => psSample(7, i + j)));

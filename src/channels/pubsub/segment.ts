@@ -299,6 +299,32 @@ export function attachSegment(address: PubSubAddress, codec: MessageCodec<unknow
   throw systemError(errnos.EBUSY, 'open', name, 'the segment kept changing while opening it; try again');
 }
 
+/** flock(2)'s unlock operation (<sys/file.h>). */
+const LOCK_UN = 8;
+/** Tries of the registry lock (1 ms apart) before an open gives up: a claim holds it for microseconds. */
+const LOCK_TRIES = 5000;
+
+/**
+ * Runs `claim` holding flock(LOCK_EX) on the segment (docs/pubsub.md, "Joining"). Two openers that
+ * claimed entries at once could both take one entry: the second sees the first's pid before its start
+ * time is stored, and judges it dead. Openers (Node and C) take the lock around the claim; the kernel
+ * drops it when its holder dies. Never held across a wait: a few tries 1 ms apart, then EBUSY.
+ */
+function withRegistryLock<R>(fd: number, url: string, claim: () => R): R {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB) !== 0; attempt++) {
+    if (attempt >= LOCK_TRIES) {
+      throw systemError(errnos.EBUSY, 'flock', url, 'another process kept the segment locked while opening; try again');
+    }
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  try {
+    return claim();
+  } finally {
+    libc.flock(fd, LOCK_UN);
+  }
+}
+
 /**
  * Takes a free entry of the table (or one a dead process left) after checking the doorbell directory,
  * and binds `bell` as doorbell `bellBase + entry`. Returns the entry; SystemError EUSERS when the table is full.
@@ -315,17 +341,19 @@ export function registerHandle(
   const owner = fstatSync(segment.fd);
   const mode = owner.mode & 0o777;
   checkBellDirectory(url, bellId, { uid: owner.uid, gid: owner.gid, mode });
-  const entry = claimEntry(segment, table, (e) => {
-    const bound = bell.bind(bellBase + e, mode);
-    if (bound === 0) return 'taken';
-    if (bound === errnos.EADDRINUSE) return 'retry';
-    throw systemError(
-      bound,
-      'bind',
-      bell.path(bellBase + e),
-      `${url}: this process may not create its doorbell; the segment's owner grants its doorbells like its segment`,
-    );
-  });
+  const entry = withRegistryLock(segment.fd, url, () =>
+    claimEntry(segment, table, (e) => {
+      const bound = bell.bind(bellBase + e, mode);
+      if (bound === 0) return 'taken';
+      if (bound === errnos.EADDRINUSE) return 'retry';
+      throw systemError(
+        bound,
+        'bind',
+        bell.path(bellBase + e),
+        `${url}: this process may not create its doorbell; the segment's owner grants its doorbells like its segment`,
+      );
+    }),
+  );
   if (entry >= 0) return entry;
   throw systemError(
     errnos.EUSERS,
