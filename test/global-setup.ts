@@ -10,11 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -84,6 +87,43 @@ function taggedQueues(tag: string, scratch: string): { queues: string[]; note?: 
   }
 }
 
+/**
+ * Doorbell directories (`/dev/shm/.tipc-bells.<id>`) made during the run whose segment is gone: a ring
+ * or pub/sub segment names its directory by a random 64-bit id in its header, never by the run's tag,
+ * so a directory is this run's leak when it is new and no segment left in /dev/shm holds its id.
+ */
+function orphanedBells(before: ReadonlySet<string>): string[] {
+  const bells = bellDirectories().filter((path) => !before.has(path));
+  if (bells.length === 0) return [];
+  const headers: Buffer[] = [];
+  for (const entry of readdirSync('/dev/shm', { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      const fd = openSync(join('/dev/shm', entry.name), 'r');
+      try {
+        const header = Buffer.alloc(4096);
+        headers.push(header.subarray(0, readSync(fd, header, 0, header.length, 0)));
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // not readable: not a segment of this run
+    }
+  }
+  return bells.filter((path) => {
+    const id = Buffer.alloc(8);
+    id.writeBigUInt64LE(BigInt(`0x${path.slice(path.lastIndexOf('.') + 1)}`));
+    return !headers.some((header) => header.includes(id));
+  });
+}
+
+function bellDirectories(): string[] {
+  if (!existsSync('/dev/shm')) return [];
+  return readdirSync('/dev/shm')
+    .filter((name) => name.startsWith('.tipc-bells.'))
+    .map((name) => join('/dev/shm', name));
+}
+
 /** Whether an mqueue filesystem is mounted at `dir`. */
 function isMqueue(dir: string): boolean {
   const mounts = readFileSync('/proc/self/mounts', 'utf8');
@@ -106,6 +146,7 @@ export default function setup(project: TestProject): () => void {
   process.env.TMPDIR = temp;
   const report = leakReport(project);
   rmSync(report, { force: true });
+  const bellsBefore = new Set(bellDirectories());
   return () => {
     process.env.TMPDIR = base;
     const scratch = join(temp, '.mqueue');
@@ -113,6 +154,7 @@ export default function setup(project: TestProject): () => void {
     const leaks = [
       ...queues,
       ...tagged('/dev/shm', tag),
+      ...orphanedBells(bellsBefore),
       ...tagged(base, tag).filter((path) => path !== temp),
       ...leftInTemp(temp, scratch),
     ];
