@@ -634,9 +634,12 @@ static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
   return 0;
 }
 
+static inline int tipc__claim(tipc_ring *r, const struct stat *segment);
+
+/* Takes a registry entry and binds its doorbell. The claim holds flock(LOCK_EX) on the segment: an
+ * opener that saw another opener's pid before its start time was stored would judge it dead and take
+ * the same entry (docs/ring-protocol.md, "Handles"). The kernel drops the lock if its holder dies. */
 static inline int tipc__register(tipc_ring *r) {
-  int self = (int)getpid();
-  uint64_t start = tipc__start_time(self);
   struct stat seg;
   int rc = tipc__check_bells(r, &seg);
   if (rc != 0) {
@@ -645,6 +648,22 @@ static inline int tipc__register(tipc_ring *r) {
   }
   r->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (r->bell < 0) return -errno;
+  while (flock(r->fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    rc = -errno;
+    close(r->bell);
+    r->bell = -1;
+    return rc;
+  }
+  rc = tipc__claim(r, &seg);
+  (void)flock(r->fd, LOCK_UN);
+  return rc;
+}
+
+static inline int tipc__claim(tipc_ring *r, const struct stat *segment) {
+  int self = (int)getpid();
+  uint64_t start = tipc__start_time(self);
+  const struct stat seg = *segment;
   for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
     _Atomic uint32_t *pid = TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PID));
     uint32_t seen = atomic_load_explicit(pid, memory_order_acquire);

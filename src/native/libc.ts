@@ -213,6 +213,7 @@ export const O_NOFOLLOW = 0o400000;
 export const O_PATH = 0o10000000;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
+export const LOCK_UN = 8;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;

@@ -10,7 +10,7 @@ import { UnsupportedError, ValidationError } from '../../errors.js';
 import { check, errnos, libc, systemError } from '../../native/index.js';
 import { checkAccess, checkCreate, checkMode } from '../options.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from '../ring/doorbell.js';
-import { alive, claimEntry, type RegistryLayout } from '../ring/liveness.js';
+import { alive, claimEntry, type RegistryLayout, withRegistryLock } from '../ring/liveness.js';
 import { Segment, shmPath } from '../ring/segment.js';
 import type { OpenOptions } from '../transport.js';
 import * as L from './layout.js';
@@ -297,32 +297,6 @@ export function attachSegment(address: PubSubAddress, codec: MessageCodec<unknow
     return segment;
   }
   throw systemError(errnos.EBUSY, 'open', name, 'the segment kept changing while opening it; try again');
-}
-
-/** flock(2)'s unlock operation (<sys/file.h>). */
-const LOCK_UN = 8;
-/** Tries of the registry lock (1 ms apart) before an open gives up: a claim holds it for microseconds. */
-const LOCK_TRIES = 5000;
-
-/**
- * Runs `claim` holding flock(LOCK_EX) on the segment (docs/pubsub.md, "Joining"). Two openers that
- * claimed entries at once could both take one entry: the second sees the first's pid before its start
- * time is stored, and judges it dead. Openers (Node and C) take the lock around the claim; the kernel
- * drops it when its holder dies. Never held across a wait: a few tries 1 ms apart, then EBUSY.
- */
-function withRegistryLock<R>(fd: number, url: string, claim: () => R): R {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let attempt = 0; libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB) !== 0; attempt++) {
-    if (attempt >= LOCK_TRIES) {
-      throw systemError(errnos.EBUSY, 'flock', url, 'another process kept the segment locked while opening; try again');
-    }
-    Atomics.wait(pause, 0, 0, 1);
-  }
-  try {
-    return claim();
-  } finally {
-    libc.flock(fd, LOCK_UN);
-  }
 }
 
 /**

@@ -5,7 +5,7 @@
  * entries are.
  */
 import { readFileSync } from 'node:fs';
-import { errnos, libc } from '../../native/index.js';
+import { errnos, libc, systemError } from '../../native/index.js';
 
 /** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown. */
 export function startTime(pid: number): number {
@@ -104,4 +104,29 @@ export function claimEntry(
     return e;
   }
   return -1;
+}
+
+/** Tries of the registry lock (1 ms apart) before an open gives up: a claim holds it for microseconds. */
+const LOCK_TRIES = 5000;
+
+/**
+ * Runs `claim` (a claimEntry) holding flock(LOCK_EX) on the segment's descriptor. Two openers that
+ * claimed entries at once could both take one entry: the second sees the first's pid before its start
+ * time is stored, and judges it dead. Every opener (Node and C, ring and pub/sub) takes the lock around
+ * its claim; the kernel drops it when its holder dies. Never held across a wait: tries 1 ms apart
+ * (blocking, as the claim itself is synchronous), then EBUSY.
+ */
+export function withRegistryLock<R>(fd: number, url: string, claim: () => R): R {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB) !== 0; attempt++) {
+    if (attempt >= LOCK_TRIES) {
+      throw systemError(errnos.EBUSY, 'flock', url, 'another process kept the segment locked while opening; try again');
+    }
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  try {
+    return claim();
+  } finally {
+    libc.flock(fd, libc.LOCK_UN);
+  }
 }

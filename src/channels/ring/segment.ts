@@ -13,7 +13,7 @@ import type { OpenOptions } from '../transport.js';
 import type { Address } from '../url.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from './doorbell.js';
 import * as L from './layout.js';
-import { alive, claimEntry, entryLive, type RegistryLayout, registryUnused } from './liveness.js';
+import { alive, claimEntry, entryLive, type RegistryLayout, registryUnused, withRegistryLock } from './liveness.js';
 
 const DEFAULT_CAPACITY = 1024;
 
@@ -340,18 +340,20 @@ export function registerHandle(segment: Segment, bell: Doorbell, url: string): n
   const owner = fstatSync(segment.fd);
   const mode = owner.mode & 0o777;
   checkBellDirectory(url, ringId, { uid: owner.uid, gid: owner.gid, mode });
-  const entry = claimEntry(segment, ringRegistry, (e) => {
-    const bound = bell.bind(e, mode);
-    if (bound === 0) return 'taken';
-    if (bound === errnos.EADDRINUSE) return 'retry'; // another opener's socket appeared meanwhile
-    throw systemError(
-      bound,
-      'bind',
-      bell.path(e),
-      `${url}: this process may not create its doorbell in ${bell.path(e).replace(/\/\d+$/, '')}; the ring's ` +
-        'owner grants its doorbells like its segment (write access to the segment gives access to the directory)',
-    );
-  });
+  const entry = withRegistryLock(segment.fd, url, () =>
+    claimEntry(segment, ringRegistry, (e) => {
+      const bound = bell.bind(e, mode);
+      if (bound === 0) return 'taken';
+      if (bound === errnos.EADDRINUSE) return 'retry'; // another opener's socket appeared meanwhile
+      throw systemError(
+        bound,
+        'bind',
+        bell.path(e),
+        `${url}: this process may not create its doorbell in ${bell.path(e).replace(/\/\d+$/, '')}; the ring's ` +
+          'owner grants its doorbells like its segment (write access to the segment gives access to the directory)',
+      );
+    }),
+  );
   if (entry >= 0) return entry;
   throw systemError(
     errnos.EUSERS,
