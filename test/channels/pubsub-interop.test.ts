@@ -21,7 +21,8 @@ interface Peer {
 
 function track(child: ReturnType<typeof spawn>): Peer {
   const lines = new Lines(child);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the exit can come before the last lines of stdout were read (the report).
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   cleanup.add(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;

@@ -31,7 +31,8 @@ function peer(...args: string[]): Peer {
     : spawnTs('test/channels/pubsub-peer.ts', rest);
   const lines = new Lines(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    // 'close' (after 'exit'): every line of stdout is read by then, the report included.
+    child.on('close', (code, signal) => resolve({ code, signal })),
   );
   cleanup.add(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
