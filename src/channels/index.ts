@@ -41,7 +41,13 @@ export {
   type NatsStreamLimits,
   type NatsTlsOptions,
 } from './nats.js';
-export type { PubSubMessage, PubSubOptions, PubSubPolicy } from './pubsub/index.js';
+export {
+  type PubSubHeader,
+  type PubSubMessage,
+  type PubSubOptions,
+  type PubSubPolicy,
+  readPubSubHeader,
+} from './pubsub/index.js';
 export { type RingHeader, readRingHeader } from './ring.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
 export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';

@@ -9,8 +9,8 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { sysvQueues } from '../channels/index.js';
-import { readRingHeader } from './ring-header.js';
+import { type PubSubHeader, readPubSubHeader, sysvQueues } from '../channels/index.js';
+import { processAlive, readRingHeader } from './ring-header.js';
 
 /** Where message queues are listed. */
 export function mqueueDir(): string {
@@ -163,9 +163,24 @@ export function listSysvQueues(procFile = process.env.TYPED_IPC_SYSV_LIST): Obje
 
 /** Shared-memory objects under /dev/shm. */
 export function listSegments(dir = shmDir()): ObjectEntry[] {
-  return listDir(dir, (name, path, stats) =>
-    stats.isFile() ? entry('shm', `shm:/${name}`, stats, stats.size, ringNote(path)) : undefined,
-  );
+  return listDir(dir, (name, path, stats) => (stats.isFile() ? segmentEntry(name, path, stats) : undefined));
+}
+
+// A pub/sub segment is listed by the URL that opens it; anything else in /dev/shm as shm: (a ring, or
+// another program's object).
+function segmentEntry(name: string, path: string, stats: Stats): ObjectEntry {
+  let pubsub: PubSubHeader | undefined;
+  try {
+    pubsub = readPubSubHeader(path);
+  } catch {
+    pubsub = undefined; // not readable by this user: listed as shm:, without details
+  }
+  if (pubsub === undefined) return entry('shm', `shm:/${name}`, stats, stats.size, ringNote(path));
+  const creator = processAlive(pubsub.creatorPid) ? 'running' : 'exited';
+  const note =
+    `pub/sub (${pubsub.policy}): ${pubsub.messageSize}-byte messages, capacity ${pubsub.capacity}, ` +
+    `${pubsub.published} published, up to ${pubsub.subscribers} subscribers, creator pid ${pubsub.creatorPid} (${creator})`;
+  return entry('shm', `shm+pubsub:/${name}`, stats, stats.size, note);
 }
 
 function ringNote(path: string): string | undefined {

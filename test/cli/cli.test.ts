@@ -4,11 +4,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { open, unlink } from '../../src/index.js';
+import { Sample } from '../channels/sample.js';
 import { Cleanup, compileC, uniqueName } from '../helpers.js';
 import { oneLineError, runCli } from './run.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
+
+const sample = (n: number): Sample => ({ channel: n, timestamp: BigInt(n), value: n / 2 });
 
 const commands = ['tail', 'send', 'ls', 'stat', 'rm', 'gen', 'bench'];
 
@@ -182,6 +186,33 @@ int main(int argc, char **argv) {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     const mine = entries.find((e) => e.url === `mq:${name}`);
     expect(mine).toMatchObject({ kind: 'mq', size: 48, mode: '0640', owner: 'root', group: 'root' });
+  });
+});
+
+describe('typed-ipc ls: rings and pub/sub segments', () => {
+  it('lists a pub/sub segment by the URL that opens it, with its policy and figures, beside a ring', async () => {
+    const pubsub = `shm+pubsub:/${uniqueName('ls-ps')}` as const;
+    const ring = `shm:/${uniqueName('ls-ring')}` as const;
+    cleanup.add(() => unlink(pubsub));
+    cleanup.add(() => unlink(ring));
+    const publisher = await open(pubsub, Sample, { create: true, access: 'send', capacity: 8, policy: 'overwrite' });
+    cleanup.add(() => publisher.close());
+    await publisher.sendMany([sample(1), sample(2), sample(3)]);
+    const tx = await open(ring, Sample, { create: true, capacity: 4 });
+    cleanup.add(() => tx.close());
+    const run = await runCli(['ls', '--json']);
+    expect(run.code).toBe(0);
+    const entries = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.find((e) => e.url === pubsub)).toMatchObject({
+      kind: 'shm',
+      mode: '0600',
+      note: `pub/sub (overwrite): 24-byte messages, capacity 8, 3 published, up to 16 subscribers, creator pid ${process.pid} (running)`,
+    });
+    expect(entries.find((e) => e.url === ring)?.note).toMatch(/^ring: 24-byte messages, 0\/4 pending/);
+    expect(entries.some((e) => e.url === `shm:${pubsub.slice('shm+pubsub:'.length)}`)).toBe(false);
   });
 });
 

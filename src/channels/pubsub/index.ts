@@ -16,7 +16,7 @@ import { attachSegment, checkOptions, type PubSubAddress, type PubSubOptions, un
 export { PubSubChannel, type PubSubMessage } from './channel.js';
 /** The segment layout's numbers (offsets, field tables, protocol constants): for tools and tests, not package API. */
 export * as pubsubLayout from './layout.js';
-export type { PubSubOptions, PubSubPolicy } from './segment.js';
+export { type PubSubHeader, type PubSubOptions, type PubSubPolicy, readPubSubHeader } from './segment.js';
 
 function checkScheme(address: Address): asserts address is PubSubAddress {
   if (address.scheme !== 'shm+pubsub')

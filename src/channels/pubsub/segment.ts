@@ -11,7 +11,7 @@ import { check, errnos, libc, systemError } from '../../native/index.js';
 import { checkAccess, checkCreate, checkMode } from '../options.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, claimEntry, type RegistryLayout, withRegistryLock } from '../ring/liveness.js';
-import { Segment, shmPath } from '../ring/segment.js';
+import { readHeaderBytes, Segment, shmPath } from '../ring/segment.js';
 import type { OpenOptions } from '../transport.js';
 import * as L from './layout.js';
 
@@ -371,4 +371,44 @@ export function unlinkSegment(name: string): void {
   }
   check(libc.shmUnlink(name), 'shm_unlink', name);
   if (bells !== undefined) removeBellDirectory(bells.id, bells.count, bells.live);
+}
+
+/** What a pub/sub segment's header says (`typed-ipc ls` and `stat`), read without joining it. */
+export interface PubSubHeader {
+  readonly version: number;
+  readonly policy: PubSubPolicy;
+  /** Bytes per message. */
+  readonly messageSize: number;
+  /** Messages a subscriber may fall behind before the policy applies. */
+  readonly capacity: number;
+  /** Sizes of the subscriber and publisher tables. */
+  readonly subscribers: number;
+  readonly publishers: number;
+  /** Messages published so far (the tail). */
+  readonly published: bigint;
+  /** The process that created the segment (informational). */
+  readonly creatorPid: number;
+  /** The message layout's fingerprint ('' when unknown). */
+  readonly fingerprint: string;
+}
+
+/**
+ * Reads the header of the pub/sub segment stored in the file `path` (e.g. `/dev/shm/name`) with
+ * read(2), without mapping it or taking an entry; undefined when the file is not a pub/sub segment of
+ * this protocol. Throws the open's error when the file cannot be opened.
+ */
+export function readPubSubHeader(path: string): PubSubHeader | undefined {
+  const bytes = readHeaderBytes(path, L.OFF_TAIL + 8);
+  if (bytes === undefined || !L.isPubSubHeader(bytes)) return undefined;
+  return {
+    version: bytes.readUInt32LE(L.OFF_VERSION),
+    policy: bytes.readUInt32LE(L.OFF_POLICY) === L.POLICY_OVERWRITE ? 'overwrite' : 'block',
+    messageSize: bytes.readUInt32LE(L.OFF_MSG_SIZE),
+    capacity: bytes.readUInt32LE(L.OFF_CAPACITY),
+    subscribers: bytes.readUInt32LE(L.OFF_SUBSCRIBERS),
+    publishers: bytes.readUInt32LE(L.OFF_PUBLISHERS),
+    published: bytes.readBigUInt64LE(L.OFF_TAIL),
+    creatorPid: bytes.readInt32LE(L.OFF_CREATOR_PID),
+    fingerprint: fingerprintOf(bytes),
+  };
 }

@@ -380,7 +380,7 @@ function readRegistry(path: string): { ringId: bigint; live: (entry: number) => 
 }
 
 /** The first `length` bytes of the file at `path` (undefined when it is shorter); throws when it cannot be opened. */
-function readHeaderBytes(path: string, length: number): Buffer | undefined {
+export function readHeaderBytes(path: string, length: number): Buffer | undefined {
   const bytes = Buffer.alloc(length);
   const fd = openSync(path, 'r');
   try {

@@ -14,7 +14,8 @@ socket files directly inside each <dir> (default: the directories in $TYPED_IPC_
 colon-separated, else the temporary directory ${tmpdir()}), with size, mode, owner and last
 modification. For a queue, SIZE is the bytes of the messages waiting in it (the kernel's QSIZE, or
 ipcs' used-bytes); for a shared-memory object, the size of the segment. A socket file is shown with
-the kind of socket bound to it (from /proc/net/unix); one that nothing is bound to any more (its
+the kind of socket bound to it (from /proc/net/unix); a pub/sub segment by its shm+pubsub: URL, with
+its policy and figures; a socket file that nothing is bound to any more (its
 process died) is marked stale: typed-ipc rm removes it. Use \`typed-ipc stat <url>\` for a queue's
 capacity and message size or a ring's fill.
 
