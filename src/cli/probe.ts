@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageCodec } from '../codecs/index.js';
-import { parseUrl, readQueueAttributes, SystemError, ValidationError } from '../index.js';
+import { parseUrl, readPubSubHeader, readQueueAttributes, SystemError, ValidationError } from '../index.js';
 import { UsageError } from './args.js';
 import { isMqueueMounted, mqueueDir, shmDir } from './objects.js';
 import { rawCodec } from './raw.js';
@@ -34,6 +34,17 @@ export async function rawCodecFor(url: string, size?: number): Promise<MessageCo
     if (header === undefined) {
       throw new ValidationError('header.magic', 'a typed-ipc ring (TIPCRING)', 'another file', {
         message: `${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`,
+      });
+    }
+    return rawCodec(header.messageSize, header.fingerprint);
+  }
+  if (address.scheme === 'shm+pubsub') {
+    const path = join(shmDir(), address.name.slice(1));
+    if (!existsSync(path)) throw missingObject(url, path);
+    const header = readPubSubHeader(path);
+    if (header === undefined) {
+      throw new ValidationError('header.magic', 'a typed-ipc pub/sub segment (TIPCPUBS)', 'another file', {
+        message: `${url}: ${path} is not a typed-ipc pub/sub segment of this protocol version`,
       });
     }
     return rawCodec(header.messageSize, header.fingerprint);

@@ -213,6 +213,15 @@ describe('typed-ipc ls: rings and pub/sub segments', () => {
     });
     expect(entries.find((e) => e.url === ring)?.note).toMatch(/^ring: 24-byte messages, 0\/4 pending/);
     expect(entries.some((e) => e.url === `shm:${pubsub.slice('shm+pubsub:'.length)}`)).toBe(false);
+    // stat shows the segment's figures, not those of the subscriber it joins as for a moment.
+    const subscriber = await open(pubsub, Sample);
+    cleanup.add(() => subscriber.close());
+    const stat = await runCli(['stat', pubsub, '--json']);
+    expect(stat.code).toBe(0);
+    const figures = JSON.parse(stat.stdout) as Record<string, unknown>;
+    expect(figures).toMatchObject({ policy: 'overwrite', capacity: 8, messageSize: 24, tail: 3, subscribers: 1 });
+    expect(figures).not.toHaveProperty('role');
+    expect(figures).not.toHaveProperty('position');
   });
 });
 

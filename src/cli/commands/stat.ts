@@ -37,7 +37,7 @@ const handleFigures = new Set(['access', 'handle', 'name', 'bytes']);
 /** The `stat` command. */
 export const stat: Command = {
   name: 'stat',
-  summary: 'attributes of a queue, ring, FIFO or socket file (capacity, pending, fill, mode, owner)',
+  summary: 'attributes of a queue, ring, pub/sub segment, FIFO or socket file (capacity, pending, fill, mode, owner)',
   help,
   options: { schema: { type: 'string' }, json: { type: 'boolean' } },
   async run(args) {
@@ -58,6 +58,18 @@ export const stat: Command = {
         if (typeof figures.creatorPid === 'number') figures.creatorRunning = processAlive(figures.creatorPid);
         break;
       }
+      case 'shm+pubsub': {
+        // A subscriber joins for the moment of info(): shown are the segment's figures, without that
+        // subscriber's own (role, position, counts) and without it among the subscribers.
+        const path = namedObjectPath('shm', address.name);
+        const { role, position, pending, delivered, missed, skipped, subscribers, ...segment } = await channelFigures(
+          url!,
+          codec,
+        );
+        figures = { ...segment, subscribers: Number(subscribers) - 1, ...fileFigures(path, false) };
+        if (path !== undefined && existsSync(path)) figures.segmentBytes = lstatSync(path).size;
+        break;
+      }
       case 'fifo':
         figures = { url: url!, ...fileFigures(existingPath(url!, address.path), true) };
         break;
@@ -72,7 +84,7 @@ export const stat: Command = {
         break;
       default:
         throw new UsageError(
-          `${address.url} is a network address, not a named object; stat takes mq:, shm:, fifo: or unix+*: URLs`,
+          `${address.url} is a network address, not a named object; stat takes mq:, shm:, shm+pubsub:, sysv:, fifo: or unix+*: URLs`,
         );
     }
     if (args.values.json === true) writeLine(JSON.stringify(figures));
