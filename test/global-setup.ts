@@ -24,6 +24,8 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { OFF_BELL_ID } from '../src/channels/pubsub/layout.js';
+import { OFF_RING_ID } from '../src/channels/ring/layout.js';
 import { repoRoot } from './helpers.js';
 
 /**
@@ -117,6 +119,28 @@ function orphanedBells(before: ReadonlySet<string>): string[] {
   });
 }
 
+// Rings and pub/sub segments keep their doorbell id at the same offset.
+const BELL_ID_OFFSET = OFF_RING_ID;
+if (OFF_BELL_ID !== BELL_ID_OFFSET) throw new Error('the ring and pub/sub layouts keep their doorbell id apart');
+
+/** The doorbell directory a ring's or pub/sub segment's header names, if any. */
+function bellsOf(segment: string): string | undefined {
+  try {
+    const fd = openSync(segment, 'r');
+    try {
+      const header = Buffer.alloc(BELL_ID_OFFSET + 8);
+      if (readSync(fd, header, 0, header.length, 0) < header.length) return undefined;
+      const id = header.readBigUInt64LE(BELL_ID_OFFSET).toString(16).padStart(16, '0');
+      const path = join('/dev/shm', `.tipc-bells.${id}`);
+      return existsSync(path) ? path : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 function bellDirectories(): string[] {
   if (!existsSync('/dev/shm')) return [];
   return readdirSync('/dev/shm')
@@ -159,8 +183,14 @@ export default function setup(project: TestProject): () => void {
       ...leftInTemp(temp, scratch),
     ];
     if (note !== undefined) console.warn(`leak check: ${note}`);
-    // Removed after the report, so that a leaky run does not eat the machine's queues and memory.
-    for (const path of leaks) if (!path.startsWith('/dev/mqueue/')) rmSync(path, { recursive: true, force: true });
+    // Removed after the report, so that a leaky run does not eat the machine's queues and memory; a
+    // leaked segment's doorbell directory goes with it (it is part of the same leak).
+    for (const path of leaks) {
+      if (path.startsWith('/dev/mqueue/')) continue;
+      const bells = path.startsWith('/dev/shm/') ? bellsOf(path) : undefined;
+      rmSync(path, { recursive: true, force: true });
+      if (bells !== undefined) rmSync(bells, { recursive: true, force: true });
+    }
     rmSync(temp, { recursive: true, force: true });
     if (leaks.length === 0) return;
     writeFileSync(report, `${leaks.join('\n')}\n`);
