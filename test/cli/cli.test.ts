@@ -67,7 +67,9 @@ describe('typed-ipc help and usage errors', () => {
   it('exits 2 for a malformed URL, naming the schemes', async () => {
     const run = await runCli(['send', 'queue:/x', '--schema', 'test/cli/schemas.ts#Sample', '--json', '{}']);
     expect(run.code).toBe(2);
-    expect(oneLineError(run)).toMatch(/^typed-ipc send: url: expected a URL with one of the schemes mq: shm: shm\+pubsub: fifo: /);
+    expect(oneLineError(run)).toMatch(
+      /^typed-ipc send: url: expected a URL with one of the schemes mq: shm: shm\+pubsub: fifo: /,
+    );
   });
 });
 
