@@ -34,6 +34,7 @@ export const transports = {
   fifo: 'fifo',
   tcp: 'tcp',
   shm: 'shm',
+  'shm+pubsub': 'pubsub',
 } as const;
 export type Transport = keyof typeof transports;
 
@@ -48,9 +49,26 @@ export interface Objects {
   remove(): Promise<void>;
 }
 
-/** Makes the objects a pair uses (queues, rings, FIFOs; socket paths to bind), fresh each run. */
+/** Makes the objects a pair uses (queues, rings, pub/sub segments, FIFOs; socket paths to bind), fresh each run. */
 export async function objects(transport: Transport): Promise<Objects> {
   const name = uniqueName('lat');
+  if (transport === 'shm+pubsub') {
+    const urls = [`shm+pubsub:/${name}-a`, `shm+pubsub:/${name}-b`];
+    // Created here (policy block: a ping is never lost), so both peers find them. The creating handle
+    // is a publisher that never publishes: it holds nobody back, as a subscriber that never reads would.
+    for (const url of urls) await (await open(url, Sample, { create: true, exclusive: true, access: 'send' })).close();
+    return {
+      a: urls[0]!,
+      b: urls[1]!,
+      cA: `/${name}-a`,
+      cB: `/${name}-b`,
+      // The pong end subscribes, then says so: the ping end's first message must find it listening.
+      ready: true,
+      remove: async () => {
+        for (const url of urls) await unlink(url);
+      },
+    };
+  }
   if (transport === 'mq' || transport === 'shm') {
     const scheme = transport;
     const made: Channel<unknown>[] = [];
