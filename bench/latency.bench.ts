@@ -4,7 +4,7 @@
  * each transport, in the same round and interleaved: a C pair making the blocking calls a C program
  * would (bench/c/pingpong.c, the baseline), Node <-> Node with the default wait (sleep at once), and
  * Node <-> Node with `wait: { spinUs }` on both ends, yielding the CPU between checks (the default) and
- * busy (`yield: false`); for the ring also with each end pinned to a CPU of its own (taskset). Rows
+ * busy (`yield: false`); for the ring and pub/sub also with each end pinned to a CPU of its own (taskset). Rows
  * give the median over rounds of each round's p50 and p99, and the median of the per-round ratios to
  * C's p50.
  *
@@ -34,6 +34,7 @@ export const transports = {
   fifo: 'fifo',
   tcp: 'tcp',
   shm: 'shm',
+  'shm+pubsub': 'pubsub',
 } as const;
 export type Transport = keyof typeof transports;
 
@@ -48,9 +49,26 @@ export interface Objects {
   remove(): Promise<void>;
 }
 
-/** Makes the objects a pair uses (queues, rings, FIFOs; socket paths to bind), fresh each run. */
+/** Makes the objects a pair uses (queues, rings, pub/sub segments, FIFOs; socket paths to bind), fresh each run. */
 export async function objects(transport: Transport): Promise<Objects> {
   const name = uniqueName('lat');
+  if (transport === 'shm+pubsub') {
+    const urls = [`shm+pubsub:/${name}-a`, `shm+pubsub:/${name}-b`];
+    // Created here (policy block: a ping is never lost), so both peers find them. The creating handle
+    // is a publisher that never publishes: it holds nobody back, as a subscriber that never reads would.
+    for (const url of urls) await (await open(url, Sample, { create: true, exclusive: true, access: 'send' })).close();
+    return {
+      a: urls[0]!,
+      b: urls[1]!,
+      cA: `/${name}-a`,
+      cB: `/${name}-b`,
+      // The pong end subscribes, then says so: the ping end's first message must find it listening.
+      ready: true,
+      remove: async () => {
+        for (const url of urls) await unlink(url);
+      },
+    };
+  }
   if (transport === 'mq' || transport === 'shm') {
     const scheme = transport;
     const made: Channel<unknown>[] = [];
@@ -181,6 +199,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
     });
+  const pinnable: readonly Transport[] = ['shm', 'shm+pubsub'];
   /** What runs: C (the baseline), Node's channels with each wait, and (mq only) Node's floor as a reference. */
   const variants: {
     name: string;
@@ -189,7 +208,8 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
     /** The same-run baseline every other row of the transport is compared with. */
     baseline?: boolean;
     reference?: boolean;
-    only?: Transport;
+    /** The transports the variant runs on (all if not set). */
+    only?: readonly Transport[];
     start(t: Transport): (role: 'ping' | 'pong', a: string, b: string) => ChildProcess;
   }[] = [
     {
@@ -221,23 +241,23 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       name: 'node koffi blocking mq_send/mq_receive, no event loop',
       c: false,
       reference: true,
-      only: 'mq',
+      only: ['mq'],
       start: () => (role: 'ping' | 'pong', a: string, b: string) =>
         spawnTs(peer, [`raw-${role}`, 'mq', a, b, String(count)]),
     },
-    // Each end on a CPU of its own (taskset), the setting a spin is made for; the ring only.
+    // Each end on a CPU of its own (taskset), the setting a spin is made for; the shared-memory transports only.
     {
       name: 'c blocking calls, ends pinned to CPUs 0 and 1',
       c: true,
       reference: true,
-      only: 'shm',
+      only: pinnable,
       start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
         pinned(role, [binary, transports[t], role, a, b, String(count)]),
     },
     ...(['yield', 'busy'] as const).map((how) => ({
       name: `node, wait: { spinUs: ${SPIN_US}${how === 'busy' ? ', yield: false' : ''} }, ends pinned to CPUs 0 and 1`,
       c: false,
-      only: 'shm' as const,
+      only: pinnable,
       start: (t: Transport) => (role: 'ping' | 'pong', a: string, b: string) =>
         pinned(role, [process.execPath, '--import', 'tsx', peer, role, t, a, b, String(count), String(SPIN_US), how]),
     })),
@@ -250,7 +270,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   let step = 0;
   for (let round = 0; round < rounds; round++) {
     for (const transport of names) {
-      for (const variant of variants.filter((v) => v.only === undefined || v.only === transport)) {
+      for (const variant of variants.filter((v) => v.only === undefined || v.only.includes(transport))) {
         context.progress(step++ / (steps + 1), `round ${round + 1}: ${transport}, ${variant.name}`);
         const trips = await pair(transport, variant.start(transport), variant.c);
         const key = `${transport}\0${variant.name}`;
@@ -283,7 +303,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const transport of names) {
     const c = figures.get(`${transport}\0${variants[0]!.name}`)!;
-    for (const variant of variants.filter((v) => v.only === undefined || v.only === transport)) {
+    for (const variant of variants.filter((v) => v.only === undefined || v.only.includes(transport))) {
       const runs = figures.get(`${transport}\0${variant.name}`)!;
       const p50 = median(runs.map((r) => r.p50));
       const p99 = median(runs.map((r) => r.p99));

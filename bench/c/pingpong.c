@@ -4,6 +4,8 @@
  *   pingpong <transport> ping <a> <b> <count>   sends a sample, blocks for its echo, count times, and
  *                                               prints each round trip in ns (CLOCK_MONOTONIC), one a line
  * transport: mq (a, b: queue names), shm (a, b: ring names, typed_ipc_ring.h; $TIPC_FINGERPRINT),
+ * pubsub (a, b: pub/sub segment names, typed_ipc_pubsub.h; each end subscribes to one and publishes on the
+ * other; the pong end prints "ready <a>" once subscribed, so no ping is published before it listens),
  * fifo (a, b: paths), dgram (a: the pong's path; b: the ping's own path), seqpacket, stream (a: path),
  * tcp (pong: listens on 127.0.0.1, port 0; ping: a is the port). a carries ping -> pong, b pong -> ping.
  * Socket pong ends print "ready <path or port>" once bound or listening. $PINGPONG_DELAY_US makes the pong
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench_clock.h"
+#include "typed_ipc_pubsub.h"
 #include "typed_ipc_ring.h"
 
 struct sample {
@@ -41,13 +44,14 @@ struct end {
   const char *kind;
   mqd_t mq_in, mq_out;
   tipc_ring *ring_in, *ring_out;
+  tipc_ps *ps_in, *ps_out;
   int fd_in, fd_out;
   struct sockaddr_un from;
   socklen_t from_len;
   int reply_to_from; /* a bound datagram pong answers whoever sent */
 };
 
-/* typed_ipc_ring.h returns 0 or -errno. */
+/* typed_ipc_ring.h and typed_ipc_pubsub.h return 0 or -errno. */
 static void ring_ok(int rc, const char *what) {
   if (rc != 0) {
     errno = -rc;
@@ -80,6 +84,8 @@ static void send_one(struct end *e, const struct sample *s) {
     if (mq_send(e->mq_out, (const char *)s, sizeof *s, 0) != 0) die("mq_send");
   } else if (e->ring_out != NULL) {
     ring_ok(tipc_ring_send(e->ring_out, s, -1), "tipc_ring_send");
+  } else if (e->ps_out != NULL) {
+    ring_ok(tipc_ps_publish(e->ps_out, s, -1), "tipc_ps_publish");
   } else if (e->reply_to_from) {
     full(sendto(e->fd_out, s, sizeof *s, 0, (struct sockaddr *)&e->from, e->from_len), "sendto");
   } else {
@@ -92,6 +98,14 @@ static void recv_one(struct end *e, struct sample *s) {
     full(mq_receive(e->mq_in, (char *)s, sizeof *s, NULL), "mq_receive");
   } else if (e->ring_in != NULL) {
     ring_ok(tipc_ring_recv(e->ring_in, s, -1), "tipc_ring_recv");
+  } else if (e->ps_in != NULL) {
+    uint64_t missed = 0;
+    ring_ok(tipc_ps_receive(e->ps_in, s, &missed, -1), "tipc_ps_receive");
+    /* The segments block publishers for their subscribers: a loss is a broken measurement. */
+    if (missed != 0) {
+      errno = EPROTO;
+      die("tipc_ps_receive missed messages");
+    }
   } else if (e->reply_to_from) {
     e->from_len = sizeof e->from;
     full(recvfrom(e->fd_in, s, sizeof *s, 0, (struct sockaddr *)&e->from, &e->from_len), "recvfrom");
@@ -125,6 +139,15 @@ static void setup(struct end *e, const char *kind, int pong, const char *a, cons
     const char *fp = getenv("TIPC_FINGERPRINT");
     ring_ok(tipc_ring_open_fp(&e->ring_in, in, sizeof(struct sample), fp), "tipc_ring_open");
     ring_ok(tipc_ring_open_fp(&e->ring_out, out, sizeof(struct sample), fp), "tipc_ring_open");
+  } else if (strcmp(kind, "pubsub") == 0) {
+    const char *fp = getenv("TIPC_FINGERPRINT");
+    /* Subscribe first: a message published before a subscriber joins is not its to read. */
+    ring_ok(tipc_ps_open_fp(&e->ps_in, in, sizeof(struct sample), TIPC_PS_SUBSCRIBER, 0, fp), "tipc_ps_open");
+    ring_ok(tipc_ps_open_fp(&e->ps_out, out, sizeof(struct sample), TIPC_PS_PUBLISHER, 0, fp), "tipc_ps_open");
+    if (pong) {
+      printf("ready %s\n", a);
+      fflush(stdout);
+    }
   } else if (strcmp(kind, "fifo") == 0) {
     /* The same order as the Node ends: the pong end opens its reader first, the ping end its writer. */
     if (pong) {
@@ -232,5 +255,8 @@ int main(int argc, char **argv) {
     free(times);
   }
   if (strcmp(kind, "dgram") == 0 && !pong) unlink(argv[4]);
+  /* A pub/sub handle leaves a doorbell socket behind unless closed. */
+  tipc_ps_close(e.ps_in);
+  tipc_ps_close(e.ps_out);
   return 0;
 }

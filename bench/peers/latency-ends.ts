@@ -55,6 +55,13 @@ export async function ends(
     case 'mq':
     case 'shm':
       return oneWay(await open(inbound, Sample, wait), await open(outbound, Sample, wait));
+    case 'shm+pubsub': {
+      // Subscribe first (a message published before a subscriber joins is not its to read); the pong
+      // end says `ready` once it listens, and the ping end publishes only after that.
+      const rx = await open(inbound, Sample, { access: 'receive', ...wait });
+      if (pong) announce(inbound);
+      return oneWay(rx, await open(outbound, Sample, { access: 'send', ...wait }));
+    }
     case 'fifo': {
       // Both ends open their read side first would deadlock: the pong end opens its reader first, the ping end its writer.
       if (pong) {

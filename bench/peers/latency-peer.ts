@@ -11,8 +11,9 @@
  *                                                               mq_send/mq_receive through koffi: no
  *                                                               event loop, codec or channel (the floor
  *                                                               of any Node code making these calls)
- * <a> and <b> name the objects as bench/latency.bench.ts made them: for mq, shm and fifo two one-way
- * objects (a: ping -> pong, b: pong -> ping); for sockets the address the pong end binds or listens
+ * <a> and <b> name the objects as bench/latency.bench.ts made them: for mq, shm, shm+pubsub and fifo two
+ * one-way objects (a: ping -> pong, b: pong -> ping; shm+pubsub: the pong end prints `ready <a>` once
+ * subscribed); for sockets the address the pong end binds or listens
  * on (tcp: port 0, the chosen port printed as `ready <url>`); <b> is then unused. spinUs 0: no `wait`
  * option; a last argument `busy` spins without yielding (`yield: false`).
  */
