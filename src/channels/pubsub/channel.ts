@@ -7,12 +7,12 @@
  */
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
-import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
-import type { WaitOptions } from '../../native/index.js';
+import { ChannelClosedError, DecodeError } from '../../errors.js';
 import { type ChannelInfo, FdChannel, type Message, type Outgoing, type ReceivedSink } from '../channel.js';
 import { Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
 import type { Segment } from '../ring/segment.js';
+import { DoorbellSleeper, type Recheck, type Recovery, type SleepSpot } from '../ring/sleeper.js';
 import type { WaitOption } from '../wait-strategy.js';
 import * as L from './layout.js';
 import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
@@ -37,8 +37,6 @@ const POS_HI = POS_LO + 1;
 const COUNT = L.E_CLAIM_COUNT >> 2;
 const ENTRY_WORDS = L.ENTRY_SIZE >> 2;
 const { PUBLISHED, SKIPPED, WRITING } = L;
-
-type Recovery = 'recovered' | 'stuck' | 'idle';
 
 /** How a pub/sub handle is set up (the checked options the channel itself needs). */
 export interface PubSubInit {
@@ -81,7 +79,9 @@ export class PubSubChannel<T> extends FdChannel<T> {
   #limitLo = 0;
   #published = 0;
   #nextRecovery = 0;
-  readonly #sleepers = [0, 0];
+  /** Waits for messages (side 0, a subscriber's) and for room (side 1, a publisher's) on this handle's doorbell. */
+  readonly #sleeper: DoorbellSleeper;
+  readonly #recheck: Recheck;
   #truncated = false;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, init: PubSubInit) {
@@ -127,20 +127,33 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#bellNumber = publisher ? subscribers + entry : entry;
     this.#bell = bell;
     this.#bellId = bellId;
+    // A publisher may be held back by a dead subscriber: it looks again every RECOVERY_MS; an idle
+    // subscriber every IDLE_RECHECK_MS (to notice a truncation).
+    this.#recheck = { stuckMs: L.RECOVERY_MS, idleMs: publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS };
+    this.#sleeper = new DoorbellSleeper(
+      this.#i32,
+      bell,
+      this.watch,
+      L.SPIN,
+      () => this.closed,
+      () => this.#assertIntact(),
+    );
     if (!publisher) this.#join(init.history);
     this.useWaits({
       readable: (wait) =>
-        this.#sleep(
-          SUB_SLEEPERS,
+        this.#sleeper.sleep(
+          this.#spot(SUB_SLEEPERS, 0),
           () => this.#readable(),
           () => this.#recoverAtCursor(),
+          this.#recheck,
           wait,
         ),
       writable: (wait) =>
-        this.#sleep(
-          PUB_SLEEPERS,
+        this.#sleeper.sleep(
+          this.#spot(PUB_SLEEPERS, 1),
           () => this.#writable(),
           () => this.#recoverForRoom(),
+          this.#recheck,
           wait,
         ),
       ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
@@ -468,37 +481,9 @@ export class PubSubChannel<T> extends FdChannel<T> {
     }
   }
 
-  /**
-   * Spins briefly, then registers in the sleeper mask and waits on the doorbell (the ring's protocol:
-   * set the bit, look again, sleep). A wait held back by a peer that may be dead sleeps at most
-   * RECOVERY_MS before it looks again; an idle subscriber IDLE_RECHECK_MS (to notice a truncation).
-   */
-  async #sleep(mask: number, ready: () => boolean, recover: () => Recovery, options: WaitOptions): Promise<void> {
-    for (let i = 0; i < L.SPIN; i++) if (ready()) return;
-    const state = recover();
-    if (state === 'recovered') return;
-    const word = mask + (this.#bellNumber >> 5);
-    const bit = 1 << (this.#bellNumber & 31);
-    const side = mask === SUB_SLEEPERS ? 0 : 1;
-    if (!this.watch.waiting) this.#bell.drain();
-    this.#sleepers[side]! += 1;
-    Atomics.or(this.#i32, word, bit);
-    try {
-      if (ready()) return;
-      const recheck = state === 'stuck' || this.#publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS;
-      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
-      const internal = performance.now() + recheck < deadline;
-      try {
-        await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
-      } catch (error) {
-        this.#assertIntact();
-        if (!(internal && error instanceof TimeoutError)) throw error;
-      }
-      this.#assertIntact();
-    } finally {
-      this.#sleepers[side]! -= 1;
-      if (this.#sleepers[side] === 0 && !this.closed) Atomics.and(this.#i32, word, ~bit);
-    }
+  /** This handle's bit in the sleeper mask starting at word `mask` (indexed by doorbell number). */
+  #spot(mask: number, side: 0 | 1): SleepSpot {
+    return { word: mask + (this.#bellNumber >> 5), bit: 1 << (this.#bellNumber & 31), side };
   }
 
   /** Fails and closes the channel, without touching the mapping again, when the segment was truncated. */

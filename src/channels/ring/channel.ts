@@ -6,7 +6,7 @@
  */
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
-import { ChannelClosedError, DecodeError, TimeoutError } from '../../errors.js';
+import { ChannelClosedError, DecodeError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
 import { type ChannelInfo, FdChannel, type Outgoing, type ReceivedSink } from '../channel.js';
 import type { WaitOption } from '../wait-strategy.js';
@@ -14,6 +14,7 @@ import { Doorbell, removeBellDirectory } from './doorbell.js';
 import * as L from './layout.js';
 import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
+import { DoorbellSleeper, type SleepSpot } from './sleeper.js';
 
 /** Messages up to this many bytes are copied into a slot word by word (see #copyIn). */
 const SMALL_MESSAGE = 64;
@@ -59,8 +60,8 @@ export class RingChannel<T> extends FdChannel<T> {
   /** The send buffer last copied word by word, and its Int32Array view (the base reuses one buffer). */
   #wordSource: Uint8Array | undefined;
   #wordView: Int32Array = new Int32Array(0);
-  /** Pending waits of this channel for a message ([0]) and for room ([1]). */
-  readonly #sleepers = [0, 0];
+  /** Waits for a message (side 0) and for room (side 1) on this handle's doorbell. */
+  readonly #sleeper: DoorbellSleeper;
   #nextRecovery = 0;
   /** Set when the segment was found truncated: the mapping must not be touched again. */
   #truncated = false;
@@ -96,6 +97,14 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#ringId = ringId;
     this.#bell = bell;
     this.#entry = entry;
+    this.#sleeper = new DoorbellSleeper(
+      this.#i32,
+      bell,
+      this.watch,
+      L.SPIN,
+      () => this.closed,
+      () => this.#assertIntact(),
+    );
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
     this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
@@ -383,65 +392,28 @@ export class RingChannel<T> extends FdChannel<T> {
   }
 
   #waitReadable(options: WaitOptions): Promise<void> {
-    return this.#sleep(
-      L.OFF_CONSUMERS_WAITING,
+    return this.#sleeper.sleep(
+      this.#spot(L.OFF_CONSUMERS_WAITING, 0),
       () => this.#readable(),
       () => this.#recoverProducer(),
-      L.CONSUMER_RECHECK_MS,
+      { stuckMs: L.RECOVERY_MS, idleMs: L.CONSUMER_RECHECK_MS },
       options,
     );
   }
 
   #waitWritable(options: WaitOptions): Promise<void> {
-    const recover = (): 'recovered' | 'stuck' | 'idle' => this.#recoverConsumer();
-    return this.#sleep(L.OFF_PRODUCERS_WAITING, () => this.#writable(), recover, L.PRODUCER_RECHECK_MS, options);
+    return this.#sleeper.sleep(
+      this.#spot(L.OFF_PRODUCERS_WAITING, 1),
+      () => this.#writable(),
+      () => this.#recoverConsumer(),
+      { stuckMs: L.RECOVERY_MS, idleMs: L.PRODUCER_RECHECK_MS },
+      options,
+    );
   }
 
-  /**
-   * Spins briefly, then registers in the sleeper mask and waits on the doorbell. `idleRecheck`
-   * (0: none) bounds the wait when nothing looks stuck; a stuck slot is rechecked every RECOVERY_MS.
-   */
-  async #sleep(
-    mask: number,
-    ready: () => boolean,
-    recover: () => 'recovered' | 'stuck' | 'idle',
-    idleRecheck: number,
-    options: WaitOptions,
-  ): Promise<void> {
-    for (let i = 0; i < L.SPIN; i++) if (ready()) return;
-    const state = recover();
-    if (state === 'recovered') return;
-    const word = (mask >> 2) + (this.#entry >> 5);
-    const bit = 1 << (this.#entry & 31);
-    const side = mask === L.OFF_CONSUMERS_WAITING ? 0 : 1;
-    // Drain stale rings so the wait below ends only for a new one, but only when no other wait of
-    // this channel is pending: a ring meant for it may not have reached its poll callback yet.
-    if (!this.watch.waiting) {
-      this.#bell.drain();
-    }
-    this.#sleepers[side]! += 1;
-    Atomics.or(this.#i32, word, bit);
-    try {
-      // Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit and
-      // look at the ring again, both seq_cst, so one of us sees the other.
-      if (ready()) return;
-      const recheck = state === 'stuck' ? L.RECOVERY_MS : idleRecheck;
-      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
-      const internal = recheck > 0 && performance.now() + recheck < deadline;
-      try {
-        await this.watch.readable(internal ? { ...options, deadline: performance.now() + recheck } : options);
-      } catch (error) {
-        // A timeout (the caller's or ours) looks at the segment too before anything touches it.
-        this.#assertIntact();
-        if (!(internal && error instanceof TimeoutError)) throw error;
-      }
-      this.#assertIntact();
-    } finally {
-      // The bit is shared by this channel's waits on one side: the last one out clears it. After
-      // close() the mapping is gone: touch it only while open.
-      this.#sleepers[side]! -= 1;
-      if (this.#sleepers[side] === 0 && !this.closed) Atomics.and(this.#i32, word, ~bit);
-    }
+  /** This handle's bit in the sleeper mask at byte offset `mask`. */
+  #spot(mask: number, side: 0 | 1): SleepSpot {
+    return { word: (mask >> 2) + (this.#entry >> 5), bit: 1 << (this.#entry & 31), side };
   }
 
   /**
