@@ -6,7 +6,7 @@
  *                                                  prints `rate <msg/s>` from its first message to its last
  */
 import { open } from '../../src/index.js';
-import { type Sample, sampleCodec } from '../ring.bench.js';
+import { produceSamples, sampleCodec } from '../ring.bench.js';
 
 const [mode = '', url = '', countArg = '0', batchArg = '1', size = '24'] = process.argv.slice(2);
 const count = Number(countArg);
@@ -15,27 +15,7 @@ const codec = sampleCodec(Number(size));
 
 if (mode === 'produce') {
   const channel = await open(url, codec, url.startsWith('shm+pubsub:') ? { access: 'send' } : {});
-  const cpu = process.cpuUsage();
-  const pad = new Uint8Array(Math.max(0, Number(size) - 24)).fill(0x5a);
-  const values: Sample[] = Array.from({ length: batch }, (_, i) => ({
-    channel: 1,
-    timestamp: BigInt(i),
-    value: i,
-    pad,
-  }));
-  if (batch === 1) {
-    const sample = values[0]!;
-    for (let i = 0; i < count; i++) {
-      sample.timestamp = BigInt(i);
-      await channel.send(sample);
-    }
-  } else {
-    for (let sent = 0; sent < count; sent += batch) {
-      await channel.sendMany(sent + batch <= count ? values : values.slice(0, count - sent));
-    }
-  }
-  const used = process.cpuUsage(cpu);
-  process.stdout.write(`${(used.user + used.system) / 1e6}\n`);
+  process.stdout.write(`${await produceSamples(channel, Number(size), count, batch)}\n`);
   await channel.close();
 } else if (mode === 'consume') {
   const channel = await open(url, codec);
