@@ -443,19 +443,10 @@ static inline int tipc__ps_sleep(tipc_ps *h, size_t mask_off, int (*ready)(tipc_
                                  int recheck_ms) {
   _Atomic uint32_t *word = TIPC__PS32(h, mask_off + 4 * (h->bell_number / 32));
   uint32_t bit = 1u << (h->bell_number % 32);
-  char buf[64];
-  while (recv(h->bell, buf, sizeof buf, MSG_DONTWAIT) > 0) {
-  }
+  tipc__drain_bell(h->bell);
   atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
   if (!ready(h)) {
-    int wait_ms = recheck_ms;
-    if (!forever) {
-      uint64_t now = tipc__now_ms();
-      uint64_t left = deadline > now ? deadline - now : 0;
-      if (left < (uint64_t)wait_ms) wait_ms = (int)left;
-    }
-    struct pollfd pfd = {.fd = h->bell, .events = POLLIN, .revents = 0};
-    (void)poll(&pfd, 1, wait_ms);
+    tipc__await_bell(h->bell, deadline, forever, recheck_ms);
     if (!tipc__ps_intact(h)) return -EIO;
   }
   atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);

@@ -275,10 +275,23 @@ static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
   }
 }
 
-static inline void tipc__drain_bell(tipc_ring *r) {
+static inline void tipc__drain_bell(int bell) {
   char buf[64];
-  while (recv(r->bell, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  while (recv(bell, buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
+}
+
+/* Waits for a ring of the doorbell `bell`: at most recheck_ms, or what is left until `deadline`
+ * (monotonic ms) unless `forever`. Shared by rings and pub/sub segments. */
+static inline void tipc__await_bell(int bell, uint64_t deadline, int forever, int recheck_ms) {
+  int wait_ms = recheck_ms;
+  if (!forever) {
+    uint64_t now = tipc__now_ms();
+    uint64_t left = deadline > now ? deadline - now : 0;
+    if (left < (uint64_t)wait_ms) wait_ms = (int)left;
+  }
+  struct pollfd pfd = {.fd = bell, .events = POLLIN, .revents = 0};
+  (void)poll(&pfd, 1, wait_ms);
 }
 
 /* ---- recovery (docs/ring-protocol.md, "Dead peers") ----------------------------------------- */
@@ -453,19 +466,12 @@ static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_r
                                int forever, int recheck_ms) {
   _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
   uint32_t bit = 1u << (r->entry % 32);
-  tipc__drain_bell(r);
+  tipc__drain_bell(r->bell);
   atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
   /* Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit then
    * check the ring again, both seq_cst, so one of us sees the other. */
   if (!ready(r)) {
-    int wait_ms = recheck_ms;
-    if (!forever) {
-      uint64_t now = tipc__now_ms();
-      uint64_t left = deadline > now ? deadline - now : 0;
-      if (left < (uint64_t)wait_ms) wait_ms = (int)left;
-    }
-    struct pollfd pfd = {.fd = r->bell, .events = POLLIN, .revents = 0};
-    (void)poll(&pfd, 1, wait_ms);
+    tipc__await_bell(r->bell, deadline, forever, recheck_ms);
     /* Every wake-up and every timeout looks at the file's size before touching the mapping again. */
     if (!tipc__intact(r)) return -EIO;
   }
