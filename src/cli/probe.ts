@@ -19,6 +19,20 @@ export function namedObjectPath(scheme: 'mq' | 'shm', name: string): string | un
   return isMqueueMounted(dir) ? join(dir, name.slice(1)) : undefined;
 }
 
+/** The segments under /dev/shm that declare their message size: how to read each one's header. */
+const segmentKinds = {
+  shm: {
+    read: readRingHeader,
+    expected: 'a typed-ipc ring (TIPCRING)',
+    refusal: 'is not a typed-ipc ring (no TIPCRING header)',
+  },
+  'shm+pubsub': {
+    read: readPubSubHeader,
+    expected: 'a typed-ipc pub/sub segment (TIPCPUBS)',
+    refusal: 'is not a typed-ipc pub/sub segment of this protocol version',
+  },
+} as const;
+
 /**
  * A raw codec for the messages of `url`: `size` bytes when given (fixed-size records, or datagrams
  * of at most `size` bytes); else the size the object declares (queues and rings).
@@ -27,24 +41,14 @@ export async function rawCodecFor(url: string, size?: number): Promise<MessageCo
   const address = parseUrl(url);
   const datagrams = address.scheme === 'unix+dgram' || address.scheme === 'udp';
   if (size !== undefined) return rawCodec(size, undefined, !datagrams);
-  if (address.scheme === 'shm') {
+  if (address.scheme === 'shm' || address.scheme === 'shm+pubsub') {
+    const { read, expected, refusal } = segmentKinds[address.scheme];
     const path = namedObjectPath('shm', address.name)!;
     if (!existsSync(path)) throw missingObject(url, path);
-    const header = readRingHeader(path);
+    const header = read(path);
     if (header === undefined) {
-      throw new ValidationError('header.magic', 'a typed-ipc ring (TIPCRING)', 'another file', {
-        message: `${url}: ${path} is not a typed-ipc ring (no TIPCRING header)`,
-      });
-    }
-    return rawCodec(header.messageSize, header.fingerprint);
-  }
-  if (address.scheme === 'shm+pubsub') {
-    const path = join(shmDir(), address.name.slice(1));
-    if (!existsSync(path)) throw missingObject(url, path);
-    const header = readPubSubHeader(path);
-    if (header === undefined) {
-      throw new ValidationError('header.magic', 'a typed-ipc pub/sub segment (TIPCPUBS)', 'another file', {
-        message: `${url}: ${path} is not a typed-ipc pub/sub segment of this protocol version`,
+      throw new ValidationError('header.magic', expected, 'another file', {
+        message: `${url}: ${path} ${refusal}`,
       });
     }
     return rawCodec(header.messageSize, header.fingerprint);
