@@ -97,26 +97,12 @@ function taggedQueues(tag: string, scratch: string): { queues: string[]; note?: 
 function orphanedBells(before: ReadonlySet<string>): string[] {
   const bells = bellDirectories().filter((path) => !before.has(path));
   if (bells.length === 0) return [];
-  const headers: Buffer[] = [];
-  for (const entry of readdirSync('/dev/shm', { withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    try {
-      const fd = openSync(join('/dev/shm', entry.name), 'r');
-      try {
-        const header = Buffer.alloc(4096);
-        headers.push(header.subarray(0, readSync(fd, header, 0, header.length, 0)));
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // not readable: not a segment of this run
-    }
-  }
-  return bells.filter((path) => {
-    const id = Buffer.alloc(8);
-    id.writeBigUInt64LE(BigInt(`0x${path.slice(path.lastIndexOf('.') + 1)}`));
-    return !headers.some((header) => header.includes(id));
-  });
+  const named = new Set(
+    readdirSync('/dev/shm', { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => bellsOf(join('/dev/shm', entry.name))),
+  );
+  return bells.filter((path) => !named.has(path));
 }
 
 // Rings and pub/sub segments keep their doorbell id at the same offset.
