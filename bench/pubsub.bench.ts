@@ -7,6 +7,7 @@
  * default 5); rates are timed by the receiver from its first message to its last.
  */
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Channel, open, unlink } from '../src/index.js';
 import { cPeerBinary } from '../test/channels/pubsub-fixtures.js';
@@ -71,8 +72,15 @@ function cRate(size: number, count: number): Promise<number> {
   });
 }
 
-/** One Node publisher to `subscribers` Node subscriber processes: each subscriber's rate. */
-function fanoutRates(size: number, count: number, subscribers: number): Promise<number[]> {
+/** What one fan-out run measured: each subscriber's rate, and CPU seconds per message on each side. */
+interface Fanout {
+  readonly rates: number[];
+  readonly publisherCpu: number;
+  readonly subscriberCpu: number;
+}
+
+/** One Node publisher to `subscribers` Node subscriber processes. */
+function fanoutRates(size: number, count: number, subscribers: number): Promise<Fanout> {
   return withSegment('shm+pubsub', size, async (url, own) => {
     // This process's own subscriber would hold the publisher back: it leaves before the run.
     const children = Array.from({ length: subscribers }, () => {
@@ -88,15 +96,24 @@ function fanoutRates(size: number, count: number, subscribers: number): Promise<
       spawnTs(peer, ['produce', url, String(count), String(BATCH), String(size)]),
       300_000,
     );
-    if (producer.code !== 0) throw new Error(`pub/sub publisher failed: ${producer.stderr}`);
+    const publisherSeconds = Number(producer.stdout.trim());
+    if (producer.code !== 0 || !Number.isFinite(publisherSeconds)) {
+      throw new Error(`pub/sub publisher failed: ${producer.stderr}`);
+    }
     const rates: number[] = [];
+    const cpus: number[] = [];
     for (const child of children) {
       const result = await child.done;
-      const rate = /^rate ([\d.]+)$/m.exec(result.stdout)?.[1];
-      if (result.code !== 0 || rate === undefined) throw new Error(`pub/sub subscriber failed: ${result.stderr}`);
+      const rate = /^rate ([\d.e+-]+)$/m.exec(result.stdout)?.[1];
+      const cpu = /^cpu ([\d.e+-]+)$/m.exec(result.stdout)?.[1];
+      if (result.code !== 0 || rate === undefined || cpu === undefined) {
+        throw new Error(`pub/sub subscriber failed: ${result.stderr}`);
+      }
       rates.push(Number(rate));
+      // The subscriber timed (count - its first batch) messages; per message is close enough to count.
+      cpus.push(Number(cpu) / count);
     }
-    return rates;
+    return { rates, publisherCpu: publisherSeconds / count, subscriberCpu: median(cpus) };
   });
 }
 
@@ -117,6 +134,9 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       one: [] as number[],
       fanout: [] as number[],
       fanoutRatio: [] as number[],
+      ceilingRatio: [] as number[],
+      publisherCpu: [] as number[],
+      subscriberCpu: [] as number[],
     };
     for (let round = 0; round < rounds; round++) {
       const at = (part: number, label: string): void =>
@@ -132,12 +152,23 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       at(0.5, 'C');
       figures.c.push(await cRate(size, few(20_000_000)));
       at(0.6, '1 subscriber process');
-      const [one = 0] = await fanoutRates(size, few(2_000_000), 1);
+      const single = await fanoutRates(size, few(2_000_000), 1);
+      const one = single.rates[0] ?? 0;
       at(0.8, `${FANOUT} subscriber processes`);
       const many = await fanoutRates(size, few(2_000_000), FANOUT);
       figures.one.push(one);
-      figures.fanout.push(median(many));
-      figures.fanoutRatio.push(median(many) / one);
+      figures.fanout.push(median(many.rates));
+      figures.fanoutRatio.push(median(many.rates) / one);
+      // What the cores allow: every message costs the publisher's CPU once and a subscriber's CPU
+      // FANOUT times, so on `cores` CPUs no subscriber can see more than cores / (p + FANOUT * s)
+      // messages per second (nor more than one process alone manages: 1 / max(p, s)). p and s are
+      // the single-subscriber run's (uncontended) costs; the fan-out run's own are higher still.
+      const cores = availableParallelism();
+      const { publisherCpu: p, subscriberCpu: s } = single;
+      const ceiling = Math.min(cores / (p + FANOUT * s), 1 / Math.max(p, s));
+      figures.ceilingRatio.push(ceiling / one);
+      figures.publisherCpu.push(p);
+      figures.subscriberCpu.push(s);
     }
     const m = (values: number[]): number => median(values);
     const base = { transport: 'shm+pubsub', messageBytes: size };
@@ -175,7 +206,11 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         msgPerSec: m(figures.fanout),
         notes:
           `median of ${rounds} rounds of the median subscriber; ${m(figures.fanoutRatio).toFixed(2)}x a single ` +
-          `subscriber's rate in the same rounds (target >= 0.8x); ${FANOUT + 1} processes share the machine's cores`,
+          `subscriber's rate in the same rounds (target >= 0.8x); ${FANOUT + 1} processes share the machine's ` +
+          `${availableParallelism()} cores. CPU per message with one subscriber: publisher ` +
+          `${(m(figures.publisherCpu) * 1e9).toFixed(0)} ns, subscriber ${(m(figures.subscriberCpu) * 1e9).toFixed(0)} ns, ` +
+          `so these cores allow at most ` +
+          `${m(figures.ceilingRatio).toFixed(2)}x a single subscriber's rate`,
       },
     );
   }

@@ -4,6 +4,7 @@
  *                                                  (sendMany in batches, or send), then prints its CPU seconds
  *   pubsub-peer.ts consume <url> <count> <batch> <size>   subscribes, prints `ready`, receives `count` samples and
  *                                                  prints `rate <msg/s>` from its first message to its last
+ *                                                  and `cpu <seconds>`, its CPU time over the same span
  */
 import { open } from '../../src/index.js';
 import { produceSamples, sampleCodec } from '../ring.bench.js';
@@ -24,10 +25,12 @@ if (mode === 'produce') {
   let received = (await channel.receiveMany(batch, wait)).length;
   const first = received;
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   if (batch === 1) for (; received < count; received++) await channel.receive(wait);
   else while (received < count) received += (await channel.receiveMany(batch, wait)).length;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(`rate ${(count - first) / seconds}\n`);
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`rate ${(count - first) / seconds}\ncpu ${(used.user + used.system) / 1e6}\n`);
   await channel.close();
 } else {
   throw new Error(`unknown mode ${mode}`);
