@@ -408,18 +408,14 @@ class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T> {
   }
 
   info(): ChannelInfo {
-    this.assertOpen();
-    return {
-      url: this.url,
-      transport: this.transport,
-      messageSize: this.codec.size,
+    return this.describe(() => ({
       localUrl: this.localUrl,
       peerUrl: this.#peerUrl,
       peer: this.peer,
       ...(this.transport === 'unix+dgram' ? { admits: describeAllow(this.#allow), refused: this.#refused } : {}),
       sendBufferBytes: sockets.getIntOption(this.#fd, libc.SO_SNDBUF),
       receiveBufferBytes: sockets.getIntOption(this.#fd, libc.SO_RCVBUF),
-    };
+    }));
   }
 }
 
@@ -654,46 +650,48 @@ const unixDgram: Transport = {
 
 // --- udp -----------------------------------------------------------------------------------------------
 
+/**
+ * A udp socket for `address` made a channel once `attach` connected or bound it (returning whether it
+ * is connected and its peer's URL).
+ */
+async function udpChannel<T>(
+  address: Address,
+  codec: MessageCodec<T>,
+  options: SocketOptions,
+  attach: (fd: number, sockaddr: SockAddr) => Pick<SocketInit, 'connected' | 'peerUrl'>,
+): Promise<SocketChannel<T>> {
+  refuseAllow('udp', options.allow);
+  const sockaddr = await ipAddressOf(address);
+  const fd = sockets.openSocket(sockaddr.family, libc.SOCK_DGRAM, address.url);
+  return closingOnError(fd, () => {
+    ensureMessageFits(fd, 'udp', sockaddr.family, codec);
+    const ends = attach(fd, sockaddr);
+    return new SocketChannel(codec, {
+      scheme: 'udp',
+      url: address.url,
+      fd,
+      ...ends,
+      localUrl: socketName(fd, 'udp'),
+      options,
+    });
+  });
+}
+
 const udp: Transport = {
   async connect<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<SocketChannel<T>> {
-    refuseAllow('udp', options.allow);
-    const sockaddr = await ipAddressOf(address);
-    const family = sockaddr.family;
-    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
-    return closingOnError(fd, () => {
-      ensureMessageFits(fd, 'udp', family, codec);
+    return udpChannel(address, codec, options, (fd, sockaddr) => {
       check(libc.connect(fd, sockaddr.bytes, sockaddr.length), 'connect', address.url);
-      return new SocketChannel(codec, {
-        scheme: 'udp',
-        url: address.url,
-        fd,
-        connected: true,
-        peerUrl: socketName(fd, 'udp', true),
-        localUrl: socketName(fd, 'udp'),
-        options,
-      });
+      return { connected: true, peerUrl: socketName(fd, 'udp', true) };
     });
   },
 
   async bind<T>(address: Address, codec: MessageCodec<T>, options: SocketOptions): Promise<DatagramChannel<T>> {
-    refuseAllow('udp', options.allow);
-    const sockaddr = await ipAddressOf(address);
-    const family = sockaddr.family;
-    const fd = sockets.openSocket(family, libc.SOCK_DGRAM, address.url);
-    return closingOnError(fd, () => {
-      ensureMessageFits(fd, 'udp', family, codec);
+    return udpChannel(address, codec, options, (fd, sockaddr) => {
       check(libc.bind(fd, sockaddr.bytes, sockaddr.length), 'bind', address.url, {
         EADDRINUSE: `another socket is bound to ${address.url}; pick another port (or port 0 for any free one)`,
         EADDRNOTAVAIL: `${address.url} is not an address of this machine`,
       });
-      return new SocketChannel(codec, {
-        scheme: 'udp',
-        url: address.url,
-        fd,
-        connected: false,
-        localUrl: socketName(fd, 'udp'),
-        options,
-      });
+      return { connected: false };
     });
   },
 };
