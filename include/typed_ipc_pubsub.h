@@ -210,7 +210,9 @@ static inline uint32_t tipc__ps_data_offset(uint32_t subscribers, uint32_t publi
 }
 
 /* Rings every doorbell registered in the mask at `off`, clearing the bits. */
-static inline void tipc__ps_wake(tipc_ps *h, size_t off) { tipc__ring_mask(h->bell, h->base, off, h->mask_words, h->bell_id); }
+static inline void tipc__ps_wake(tipc_ps *h, size_t off) {
+  tipc__ring_mask(h->bell, h->base, off, h->mask_words, h->bell_id);
+}
 
 static inline uint64_t tipc__ps_tail(const tipc_ps *h) {
   return atomic_load_explicit(TIPC__PS64(h, TIPC_PS_OFF_TAIL), memory_order_seq_cst);
@@ -438,15 +440,16 @@ static inline int tipc__ps_ready_to_receive(void *h) { return tipc__ps_readable(
 static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n, int timeout_ms) {
   if (h->broken) return -EIO;
   if (h->role != TIPC_PS_PUBLISHER) return -EPERM;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ps_try_publish_many(h, msgs, n);
     if (k > 0 || n == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_PS_SPIN) continue;
     int state = tipc__ps_recover_room(h);
     if (state == TIPC__PS_RECOVERED) continue;
-    if (tipc__ps_sleep(h, TIPC_PS_OFF_PUB_SLEEPERS, tipc__ps_ready_to_publish, deadline, timeout_ms < 0, TIPC_PS_RECOVERY_MS))
+    if (tipc__ps_sleep(h, TIPC_PS_OFF_PUB_SLEEPERS, tipc__ps_ready_to_publish, deadline, timeout_ms < 0,
+                       TIPC_PS_RECOVERY_MS))
       return -EIO;
   }
 }
@@ -455,16 +458,17 @@ static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n,
 static inline int tipc_ps_receive_many(tipc_ps *h, void *out, uint32_t max, uint64_t *missed, int timeout_ms) {
   if (h->broken) return -EIO;
   if (h->role != TIPC_PS_SUBSCRIBER) return -EPERM;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ps_try_receive_many(h, out, max, missed);
     if (k > 0 || max == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_PS_SPIN) continue;
     int state = tipc__ps_recover_cursor(h);
     if (state == TIPC__PS_RECOVERED) continue;
     int recheck = state == TIPC__PS_STUCK ? TIPC_PS_RECOVERY_MS : TIPC_PS_IDLE_RECHECK_MS;
-    if (tipc__ps_sleep(h, TIPC_PS_OFF_SUB_SLEEPERS, tipc__ps_ready_to_receive, deadline, timeout_ms < 0, recheck)) return -EIO;
+    if (tipc__ps_sleep(h, TIPC_PS_OFF_SUB_SLEEPERS, tipc__ps_ready_to_receive, deadline, timeout_ms < 0, recheck))
+      return -EIO;
   }
 }
 
@@ -517,7 +521,8 @@ static inline int tipc__ps_check_header(const uint8_t *base, size_t file_size) {
 }
 
 static inline int tipc__ps_attach(tipc_ps *h, int fd, uint32_t msg_size, const char *fingerprint) {
-  int rc = tipc__map(fd, TIPC_PS_REGISTRY_OFFSET, TIPC_PS_MAGIC, TIPC_PS_VERSION, "pub/sub segment", &h->base, &h->size);
+  int rc =
+      tipc__map(fd, TIPC_PS_REGISTRY_OFFSET, TIPC_PS_MAGIC, TIPC_PS_VERSION, "pub/sub segment", &h->base, &h->size);
   if (rc != 0) return rc;
   if ((rc = tipc__ps_check_header(h->base, h->size)) == 0) {
     /* Only checked values are copied into the handle; the mapping is indexed with these. */

@@ -200,6 +200,16 @@ static inline uint64_t tipc__now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The monotonic ms a call of `timeout_ms` (0: never waits, -1: forever) gives up at (0 when it has none). */
+static inline uint64_t tipc__deadline(int timeout_ms) {
+  return timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+}
+
+/* Whether a call of `timeout_ms` may wait no longer. */
+static inline int tipc__expired(int timeout_ms, uint64_t deadline) {
+  return timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline);
+}
+
 static inline int tipc__valid_name(const char *name) {
   size_t len = name ? strlen(name) : 0;
   return len >= 2 && len <= 200 && name[0] == '/' && strchr(name + 1, '/') == NULL;
@@ -764,11 +774,11 @@ static inline int tipc__ready_to_recv(void *r) { return tipc__readable((tipc_rin
 /** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
 static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
   if (r->broken) return -EIO;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_send_many(r, msgs, n);
     if (k > 0 || n == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_RING_SPIN) continue; /* brief bounded spinning before sleeping */
     int state = tipc__recover_consumer(r);
     if (state == TIPC__RECOVERED) continue;
@@ -781,11 +791,11 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
 /** Receives up to max messages into out, waiting for at least one; returns the count or -errno. */
 static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int timeout_ms) {
   if (r->broken) return -EIO;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_recv_many(r, out, max);
     if (k > 0 || max == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_RING_SPIN) continue;
     int state = tipc__recover_producer(r);
     if (state == TIPC__RECOVERED) continue;
@@ -856,7 +866,8 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   /* On a damaged header the fields copied above are never used: the handle is dropped. */
   rc = tipc__check_header(r->base, r->size);
   if (rc == 0)
-    rc = tipc__check_codec(r->msg_size, (const char *)r->base + TIPC_RING_OFF_FINGERPRINT, msg_size, fingerprint, "ring");
+    rc = tipc__check_codec(r->msg_size, (const char *)r->base + TIPC_RING_OFF_FINGERPRINT, msg_size, fingerprint,
+                           "ring");
   if (rc != 0) {
     munmap(r->base, r->size);
     r->base = NULL;
