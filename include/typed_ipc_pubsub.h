@@ -337,7 +337,9 @@ static inline int tipc__ps_recover_room(tipc_ps *h) {
   return TIPC__PS_RECOVERED;
 }
 
-static inline int tipc__ps_writable(tipc_ps *h) {
+/* Whether publisher `handle` may claim the tail. */
+static inline int tipc__ps_writable(void *handle) {
+  tipc_ps *h = (tipc_ps *)handle;
   uint64_t t = tipc__ps_tail(h);
   if (h->policy == TIPC_PS_BLOCK && tipc__ps_refresh_limit(h, (uint32_t)t) <= 0) return 0;
   return tipc__ps_done(atomic_load_explicit(tipc__ps_seq(h, t), memory_order_seq_cst), t - h->slots);
@@ -407,7 +409,9 @@ static inline uint32_t tipc_ps_try_receive_many(tipc_ps *h, void *out, uint32_t 
   return got;
 }
 
-static inline int tipc__ps_readable(tipc_ps *h) {
+/* Whether subscriber `handle` has something at its cursor (a done position, or it was overrun). */
+static inline int tipc__ps_readable(void *handle) {
+  tipc_ps *h = (tipc_ps *)handle;
   uint32_t s = atomic_load_explicit(tipc__ps_seq(h, h->cursor), memory_order_seq_cst);
   return tipc__ps_done(s, h->cursor) || tipc__ps_overrun(s, h->cursor);
 }
@@ -433,9 +437,6 @@ static inline int tipc__ps_sleep(tipc_ps *h, size_t mask_off, int (*ready)(void 
   return tipc__sleep_on(&me, mask_off, ready, h, deadline, forever, recheck_ms);
 }
 
-static inline int tipc__ps_ready_to_publish(void *h) { return tipc__ps_writable((tipc_ps *)h); }
-static inline int tipc__ps_ready_to_receive(void *h) { return tipc__ps_readable((tipc_ps *)h); }
-
 /** Publishes up to n messages, waiting for room for at least one; the count sent, or -errno. */
 static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n, int timeout_ms) {
   if (h->broken) return -EIO;
@@ -448,8 +449,7 @@ static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n,
     if (spin < TIPC_PS_SPIN) continue;
     int state = tipc__ps_recover_room(h);
     if (state == TIPC__PS_RECOVERED) continue;
-    if (tipc__ps_sleep(h, TIPC_PS_OFF_PUB_SLEEPERS, tipc__ps_ready_to_publish, deadline, timeout_ms < 0,
-                       TIPC_PS_RECOVERY_MS))
+    if (tipc__ps_sleep(h, TIPC_PS_OFF_PUB_SLEEPERS, tipc__ps_writable, deadline, timeout_ms < 0, TIPC_PS_RECOVERY_MS))
       return -EIO;
   }
 }
@@ -467,8 +467,7 @@ static inline int tipc_ps_receive_many(tipc_ps *h, void *out, uint32_t max, uint
     int state = tipc__ps_recover_cursor(h);
     if (state == TIPC__PS_RECOVERED) continue;
     int recheck = state == TIPC__PS_STUCK ? TIPC_PS_RECOVERY_MS : TIPC_PS_IDLE_RECHECK_MS;
-    if (tipc__ps_sleep(h, TIPC_PS_OFF_SUB_SLEEPERS, tipc__ps_ready_to_receive, deadline, timeout_ms < 0, recheck))
-      return -EIO;
+    if (tipc__ps_sleep(h, TIPC_PS_OFF_SUB_SLEEPERS, tipc__ps_readable, deadline, timeout_ms < 0, recheck)) return -EIO;
   }
 }
 

@@ -739,15 +739,17 @@ static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t
   }
 }
 
-/* Whether the slot at the head holds something for consumers (message or skip). */
-static inline int tipc__readable(tipc_ring *r) {
+/* Whether the slot at the head of ring `handle` holds something for consumers (message or skip). */
+static inline int tipc__readable(void *handle) {
+  tipc_ring *r = (tipc_ring *)handle;
   uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
   uint32_t s = atomic_load_explicit(tipc__seq(r, h), memory_order_seq_cst);
   return s == (uint32_t)(h + 1) || s == ((uint32_t)(h + 1) ^ TIPC_RING_SEQ_SKIP);
 }
 
-/* Whether the slot at the tail is free for producers. */
-static inline int tipc__writable(tipc_ring *r) {
+/* Whether the slot at the tail of ring `handle` is free for producers. */
+static inline int tipc__writable(void *handle) {
+  tipc_ring *r = (tipc_ring *)handle;
   uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
   if (r->capacity < r->slots) {
     uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
@@ -768,9 +770,6 @@ static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(void *
   return tipc__sleep_on(&me, mask_off, ready, r, deadline, forever, recheck_ms);
 }
 
-static inline int tipc__ready_to_send(void *r) { return tipc__writable((tipc_ring *)r); }
-static inline int tipc__ready_to_recv(void *r) { return tipc__readable((tipc_ring *)r); }
-
 /** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
 static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
   if (r->broken) return -EIO;
@@ -783,7 +782,7 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
     int state = tipc__recover_consumer(r);
     if (state == TIPC__RECOVERED) continue;
     int recheck = state == TIPC__STUCK ? TIPC_RING_RECOVERY_MS : TIPC_RING_PRODUCER_RECHECK_MS;
-    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__ready_to_send, deadline, timeout_ms < 0, recheck) != 0)
+    if (tipc__sleep(r, TIPC_RING_OFF_PRODUCERS_WAITING, tipc__writable, deadline, timeout_ms < 0, recheck) != 0)
       return -EIO;
   }
 }
@@ -800,7 +799,7 @@ static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int
     int state = tipc__recover_producer(r);
     if (state == TIPC__RECOVERED) continue;
     int recheck = state == TIPC__STUCK ? TIPC_RING_RECOVERY_MS : TIPC_RING_CONSUMER_RECHECK_MS;
-    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__ready_to_recv, deadline, timeout_ms < 0, recheck) != 0)
+    if (tipc__sleep(r, TIPC_RING_OFF_CONSUMERS_WAITING, tipc__readable, deadline, timeout_ms < 0, recheck) != 0)
       return -EIO;
   }
 }
