@@ -144,6 +144,12 @@ TIPC__PS_CHECK(tipc_ps_entry, pos, TIPC_PS_E_POS);
 TIPC__PS_CHECK(tipc_ps_entry, count, TIPC_PS_E_COUNT);
 _Static_assert(sizeof(tipc_ps_header) <= TIPC_PS_REGISTRY_OFFSET, "the header ends before the registry");
 _Static_assert(sizeof(tipc_ps_entry) == TIPC_PS_ENTRY_SIZE, "registry entry size");
+/* What typed_ipc_ring.h's shared helpers take for granted of both protocols. */
+_Static_assert(TIPC_PS_E_PID == TIPC_RING_E_PID && TIPC_PS_E_START_TIME == TIPC_RING_E_START_TIME &&
+                   TIPC_PS_ENTRY_SIZE == TIPC_RING_ENTRY_SIZE,
+               "registry entries begin like the ring's");
+_Static_assert(TIPC_PS_OFF_MAGIC == 0 && TIPC_PS_OFF_VERSION == 8 && TIPC_PS_FINGERPRINT_MAX == TIPC_RING_FINGERPRINT_MAX,
+               "headers begin like the ring's");
 #undef TIPC__PS_CHECK
 
 /** What a created segment is like (tipc_ps_create); zeroes take the defaults. */
@@ -205,20 +211,7 @@ static inline uint32_t tipc__ps_data_offset(uint32_t subscribers, uint32_t publi
 
 /* Rings every doorbell registered in the mask at `off`, clearing the bits. */
 static inline void tipc__ps_wake(tipc_ps *h, size_t off) {
-  for (uint32_t w = 0; w < h->mask_words; w++) {
-    _Atomic uint32_t *word = TIPC__PS32(h, off + 4 * w);
-    if (atomic_load_explicit(word, memory_order_seq_cst) == 0) continue;
-    uint32_t bits = atomic_exchange_explicit(word, 0, memory_order_seq_cst);
-    while (bits != 0) {
-      uint32_t b = (uint32_t)__builtin_ctz(bits);
-      bits &= bits - 1;
-      struct sockaddr_un addr;
-      socklen_t len;
-      tipc__bell_address(&addr, &len, h->bell_id, w * 32 + b);
-      char one = 1;
-      (void)sendto(h->bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, len);
-    }
-  }
+  tipc__ring_mask(h->bell, h->base, off, h->mask_words, h->bell_id);
 }
 
 static inline uint64_t tipc__ps_tail(const tipc_ps *h) {
@@ -344,7 +337,9 @@ static inline int tipc__ps_recover_room(tipc_ps *h) {
   return TIPC__PS_RECOVERED;
 }
 
-static inline int tipc__ps_writable(tipc_ps *h) {
+/* Whether publisher `handle` may claim the tail. */
+static inline int tipc__ps_writable(void *handle) {
+  tipc_ps *h = (tipc_ps *)handle;
   uint64_t t = tipc__ps_tail(h);
   if (h->policy == TIPC_PS_BLOCK && tipc__ps_refresh_limit(h, (uint32_t)t) <= 0) return 0;
   return tipc__ps_done(atomic_load_explicit(tipc__ps_seq(h, t), memory_order_seq_cst), t - h->slots);
@@ -414,7 +409,9 @@ static inline uint32_t tipc_ps_try_receive_many(tipc_ps *h, void *out, uint32_t 
   return got;
 }
 
-static inline int tipc__ps_readable(tipc_ps *h) {
+/* Whether subscriber `handle` has something at its cursor (a done position, or it was overrun). */
+static inline int tipc__ps_readable(void *handle) {
+  tipc_ps *h = (tipc_ps *)handle;
   uint32_t s = atomic_load_explicit(tipc__ps_seq(h, h->cursor), memory_order_seq_cst);
   return tipc__ps_done(s, h->cursor) || tipc__ps_overrun(s, h->cursor);
 }
@@ -431,37 +428,24 @@ static inline int tipc__ps_recover_cursor(tipc_ps *h) {
 
 /* ---- waiting -------------------------------------------------------------------------------- */
 
-static inline int tipc__ps_intact(tipc_ps *h) {
-  struct stat st;
-  if (!h->broken && fstat(h->fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)h->size) return 1;
-  h->broken = 1;
-  return 0;
-}
+static inline int tipc__ps_intact(tipc_ps *h) { return tipc__covers(h->fd, h->size, &h->broken); }
 
 /* Set the sleeper bit, look again, sleep on the doorbell (at most recheck_ms); -EIO if truncated. */
-static inline int tipc__ps_sleep(tipc_ps *h, size_t mask_off, int (*ready)(tipc_ps *), uint64_t deadline, int forever,
+static inline int tipc__ps_sleep(tipc_ps *h, size_t mask_off, int (*ready)(void *), uint64_t deadline, int forever,
                                  int recheck_ms) {
-  _Atomic uint32_t *word = TIPC__PS32(h, mask_off + 4 * (h->bell_number / 32));
-  uint32_t bit = 1u << (h->bell_number % 32);
-  tipc__drain_bell(h->bell);
-  atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
-  if (!ready(h)) {
-    tipc__await_bell(h->bell, deadline, forever, recheck_ms);
-    if (!tipc__ps_intact(h)) return -EIO;
-  }
-  atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
-  return 0;
+  tipc__sleeper me = {h->base, h->size, h->fd, h->bell, &h->broken, h->bell_number};
+  return tipc__sleep_on(&me, mask_off, ready, h, deadline, forever, recheck_ms);
 }
 
 /** Publishes up to n messages, waiting for room for at least one; the count sent, or -errno. */
 static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n, int timeout_ms) {
   if (h->broken) return -EIO;
   if (h->role != TIPC_PS_PUBLISHER) return -EPERM;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ps_try_publish_many(h, msgs, n);
     if (k > 0 || n == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_PS_SPIN) continue;
     int state = tipc__ps_recover_room(h);
     if (state == TIPC__PS_RECOVERED) continue;
@@ -474,11 +458,11 @@ static inline int tipc_ps_publish_many(tipc_ps *h, const void *msgs, uint32_t n,
 static inline int tipc_ps_receive_many(tipc_ps *h, void *out, uint32_t max, uint64_t *missed, int timeout_ms) {
   if (h->broken) return -EIO;
   if (h->role != TIPC_PS_SUBSCRIBER) return -EPERM;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ps_try_receive_many(h, out, max, missed);
     if (k > 0 || max == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_PS_SPIN) continue;
     int state = tipc__ps_recover_cursor(h);
     if (state == TIPC__PS_RECOVERED) continue;
@@ -523,43 +507,23 @@ static inline int tipc__ps_check_header(const uint8_t *base, size_t file_size) {
   const char *field = NULL;
   unsigned long long value = 0;
   if (policy > TIPC_PS_OVERWRITE) field = "policy", value = policy;
-  else if (msg_size < 1 || msg_size > TIPC_PS_MAX_MSG_SIZE) field = "msg_size", value = msg_size;
-  else if (slots < 2 || slots > TIPC_PS_MAX_SLOTS || (slots & (slots - 1)) != 0) field = "slots", value = slots;
-  else if (capacity < 1 || capacity > slots) field = "capacity", value = capacity;
+  else if ((field = tipc__check_slots(msg_size, slots, capacity, TIPC_PS_MAX_MSG_SIZE, TIPC_PS_MAX_SLOTS, &value)))
+    ;
   else if (subs < 1 || subs > TIPC_PS_MAX_SUBSCRIBERS) field = "subscribers", value = subs;
   else if (pubs < 1 || pubs > TIPC_PS_MAX_PUBLISHERS) field = "publishers", value = pubs;
   else if (words != (subs + pubs + 31) / 32) field = "mask_words", value = words;
   else if (registry != TIPC_PS_REGISTRY_OFFSET) field = "registry_offset", value = registry;
   else if (seq_off != tipc__ps_seq_offset(subs, pubs)) field = "seq_offset", value = seq_off;
   else if (data_off != tipc__ps_data_offset(subs, pubs, slots)) field = "data_offset", value = data_off;
-  else if (total != (uint64_t)data_off + (uint64_t)slots * msg_size) field = "total_size", value = total;
-  else if ((uint64_t)file_size != total) field = "file size", value = file_size;
-  if (field == NULL) return 0;
-  snprintf(tipc__why, sizeof tipc__why, "damaged pub/sub header: %s is %llu (see docs/pubsub.md, \"Opening\")",
-           field, value);
-  return -EBADMSG;
+  else field = tipc__check_extent(data_off, slots, msg_size, total, file_size, &value);
+  return tipc__damaged(field, value, "pub/sub", "pubsub.md");
 }
 
 static inline int tipc__ps_attach(tipc_ps *h, int fd, uint32_t msg_size, const char *fingerprint) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return -errno;
-  if ((size_t)st.st_size < TIPC_PS_REGISTRY_OFFSET) {
-    snprintf(tipc__why, sizeof tipc__why, "not a pub/sub segment: %lld bytes, less than the header",
-             (long long)st.st_size);
-    return -EPROTO;
-  }
-  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (m == MAP_FAILED) return -errno;
-  h->base = (uint8_t *)m;
-  h->size = (size_t)st.st_size;
-  uint64_t magic = atomic_load_explicit(TIPC__PS64(h, TIPC_PS_OFF_MAGIC), memory_order_acquire);
-  uint32_t version = *(uint32_t *)(void *)(h->base + TIPC_PS_OFF_VERSION);
-  int rc = 0;
-  if (magic != TIPC_PS_MAGIC || version != TIPC_PS_VERSION) {
-    snprintf(tipc__why, sizeof tipc__why, "not a typed-ipc pub/sub segment of version %u (magic %016llx, version %u)",
-             TIPC_PS_VERSION, (unsigned long long)magic, version);
-    rc = -EPROTO;
-  } else if ((rc = tipc__ps_check_header(h->base, h->size)) == 0) {
+  int rc =
+      tipc__map(fd, TIPC_PS_REGISTRY_OFFSET, TIPC_PS_MAGIC, TIPC_PS_VERSION, "pub/sub segment", &h->base, &h->size);
+  if (rc != 0) return rc;
+  if ((rc = tipc__ps_check_header(h->base, h->size)) == 0) {
     /* Only checked values are copied into the handle; the mapping is indexed with these. */
     h->policy = *(uint32_t *)(void *)(h->base + TIPC_PS_OFF_POLICY);
     h->msg_size = *(uint32_t *)(void *)(h->base + TIPC_PS_OFF_MSG_SIZE);
@@ -573,86 +537,38 @@ static inline int tipc__ps_attach(tipc_ps *h, int fd, uint32_t msg_size, const c
     h->data_off = *(uint32_t *)(void *)(h->base + TIPC_PS_OFF_DATA);
     h->bell_id = *(uint64_t *)(void *)(h->base + TIPC_PS_OFF_BELL_ID);
     const char *theirs = (const char *)h->base + TIPC_PS_OFF_FINGERPRINT;
-    if (h->msg_size != msg_size) {
-      snprintf(tipc__why, sizeof tipc__why, "the segment holds %u-byte messages, not %u", h->msg_size, msg_size);
-      rc = -EINVAL;
-    } else if (fingerprint != NULL && fingerprint[0] != '\0' && theirs[0] != '\0' &&
-               strncmp(theirs, fingerprint, TIPC_PS_FINGERPRINT_MAX) != 0) {
-      snprintf(tipc__why, sizeof tipc__why, "the segment's message layout has fingerprint %.64s, not %.64s", theirs,
-               fingerprint);
-      rc = -EINVAL;
-    }
+    rc = tipc__check_codec(h->msg_size, theirs, msg_size, fingerprint, "segment");
   }
   if (rc != 0) {
-    munmap(m, h->size);
+    munmap(h->base, h->size);
     h->base = NULL;
   }
   return rc;
 }
 
-static inline int tipc__ps_claim(tipc_ps *h, int self, uint64_t start, uint32_t count, mode_t allowed,
-                                 uint32_t history);
+/* What the claim of tipc__ps_register needs besides the handle. */
+typedef struct tipc__ps_joining {
+  tipc_ps *h;
+  uint32_t history;
+} tipc__ps_joining;
 
-/* Takes a table entry (free, or a dead process's) and binds its doorbell; a subscriber then joins. */
-static inline int tipc__ps_register(tipc_ps *h, uint32_t history) {
-  struct stat seg, st;
-  char dir[64];
-  if (fstat(h->fd, &seg) != 0) return -errno;
-  tipc__bell_dir(dir, sizeof dir, h->bell_id);
-  mode_t allowed = tipc__bells_mode(seg.st_mode & 0777);
-  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != seg.st_uid || st.st_gid != seg.st_gid ||
-      (st.st_mode & 0777 & ~allowed)) {
-    snprintf(tipc__why, sizeof tipc__why, "%s is missing or not the segment's own doorbell directory", dir);
-    return -EPERM;
-  }
-  h->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (h->bell < 0) return -errno;
+/* The claim of tipc__ps_register, under its lock: a free entry of its table, or one a dead process left. */
+static inline int tipc__ps_claim(void *joining, mode_t sock_mode) {
+  tipc_ps *h = ((tipc__ps_joining *)joining)->h;
+  uint32_t history = ((tipc__ps_joining *)joining)->history;
   int self = (int)getpid();
   uint64_t start = tipc__start_time(self);
   uint32_t count = h->role == TIPC_PS_PUBLISHER ? h->publishers : h->subscribers;
-  /* The claim holds flock(LOCK_EX) on the segment: two openers at once could otherwise take one entry
-   * (the second sees the first's pid before its start time, and judges it dead). */
-  while (flock(h->fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      int rc = -errno;
-      close(h->bell);
-      h->bell = -1;
-      return rc;
-    }
-  }
-  int rc = tipc__ps_claim(h, self, start, count, allowed, history);
-  (void)flock(h->fd, LOCK_UN);
-  return rc;
-}
-
-/* The claim of tipc__ps_register, under its lock. */
-static inline int tipc__ps_claim(tipc_ps *h, int self, uint64_t start, uint32_t count, mode_t allowed,
-                                 uint32_t history) {
   for (uint32_t e = 0; e < count; e++) {
     size_t base = h->role == TIPC_PS_PUBLISHER ? tipc__ps_pub_entry(h, e) : tipc__ps_sub_entry(e);
     uint32_t number = h->role == TIPC_PS_PUBLISHER ? h->subscribers + e : e;
-    _Atomic uint32_t *pid = TIPC__PS32(h, base + TIPC_PS_E_PID);
-    uint32_t seen = atomic_load_explicit(pid, memory_order_acquire);
-    if (seen != 0 &&
-        tipc__alive((int)seen, atomic_load_explicit(TIPC__PS64(h, base + TIPC_PS_E_START_TIME), memory_order_acquire)))
-      continue;
-    if (!atomic_compare_exchange_strong_explicit(pid, &seen, (uint32_t)self, memory_order_seq_cst, memory_order_relaxed))
-      continue;
     struct sockaddr_un addr;
-    socklen_t len;
-    tipc__bell_address(&addr, &len, h->bell_id, number);
-    (void)unlink(addr.sun_path);
-    int bound = bind(h->bell, (struct sockaddr *)&addr, len) == 0 ? 0 : -errno;
-    if (bound == 0 && chmod(addr.sun_path, allowed & 0666) != 0) {
-      bound = -errno;
-      (void)unlink(addr.sun_path);
-    }
-    if (bound != 0) {
-      atomic_store_explicit(pid, seen, memory_order_seq_cst);
-      if (bound == -EADDRINUSE) continue;
+    int taken = tipc__take_entry(h->base, base, self, h->bell, h->bell_id, number, sock_mode, &addr);
+    if (taken == 0) continue;
+    if (taken < 0) {
       close(h->bell);
       h->bell = -1;
-      return bound;
+      return taken;
     }
     atomic_store_explicit(TIPC__PS32(h, base + TIPC_PS_E_ACTIVE), 0, memory_order_seq_cst);
     atomic_store_explicit(TIPC__PS32(h, base + TIPC_PS_E_COUNT), 0, memory_order_seq_cst);
@@ -676,6 +592,21 @@ static inline int tipc__ps_claim(tipc_ps *h, int self, uint64_t start, uint32_t 
   snprintf(tipc__why, sizeof tipc__why, "the %s table is full (%u entries held by live processes)",
            h->role == TIPC_PS_PUBLISHER ? "publisher" : "subscriber", count);
   return -EUSERS;
+}
+
+/* Takes a table entry (free, or a dead process's) and binds its doorbell, under the registry lock
+ * (tipc__claim_locked); a subscriber then joins. */
+static inline int tipc__ps_register(tipc_ps *h, uint32_t history) {
+  struct stat seg, st;
+  char dir[64];
+  if (fstat(h->fd, &seg) != 0) return -errno;
+  tipc__bell_dir(dir, sizeof dir, h->bell_id);
+  if (lstat(dir, &st) != 0 || !tipc__bell_dir_ok(&seg, &st)) {
+    snprintf(tipc__why, sizeof tipc__why, "%s is missing or not the segment's own doorbell directory", dir);
+    return -EPERM;
+  }
+  tipc__ps_joining joining = {h, history};
+  return tipc__claim_locked(h->fd, &h->bell, tipc__ps_claim, &joining, tipc__bells_mode(seg.st_mode & 0777) & 0666);
 }
 
 /** Opens an existing segment as a publisher or a subscriber (history: messages still in the buffer to start with). */
@@ -712,25 +643,12 @@ static inline int tipc__ps_build(char *tmp, size_t tmp_len, uint32_t msg_size, c
   uint32_t capacity = o->capacity ? o->capacity : 1024, subs = o->subscribers ? o->subscribers : 16;
   uint32_t pubs = o->publishers ? o->publishers : 8;
   mode_t mode = o->mode ? o->mode : 0600;
-  snprintf(tmp, tmp_len, "/dev/shm/.tipc-pubsub.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
-  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return -errno;
-  uint32_t slots = 2;
-  while (slots < capacity) slots <<= 1;
+  uint32_t slots = tipc__slots_for(capacity);
   uint32_t data_off = tipc__ps_data_offset(subs, pubs, slots);
   size_t size = (size_t)data_off + (size_t)slots * msg_size;
   uint8_t *base = NULL;
-  int rc = fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0 ? -errno : 0;
-  if (rc == 0) {
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) rc = -errno;
-    else base = (uint8_t *)m;
-  }
-  if (rc != 0) {
-    close(fd);
-    unlink(tmp);
-    return rc;
-  }
+  int fd = tipc__build_begin(tmp, tmp_len, ".tipc-pubsub", mode, size, &base);
+  if (fd < 0) return fd;
   tipc_ps_header *hd = (tipc_ps_header *)(void *)base;
   hd->version = TIPC_PS_VERSION;
   hd->policy = o->policy;
@@ -752,19 +670,7 @@ static inline int tipc__ps_build(char *tmp, size_t tmp_len, uint32_t msg_size, c
   uint32_t *seq = (uint32_t *)(void *)(base + hd->seq_offset);
   /* Every slot starts as a skip of the position a lap before its first. */
   for (uint32_t i = 0; i < slots; i++) seq[i] = tipc__ps_word((uint64_t)i - slots, TIPC_PS_SKIPPED);
-  char dir[64];
-  tipc__bell_dir(dir, sizeof dir, *bell_id);
-  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode) | ((mode & 0020) ? 02000 : 0)) != 0) {
-    rc = -errno;
-    (void)rmdir(dir);
-    munmap(base, size);
-    close(fd);
-    unlink(tmp);
-    return rc;
-  }
-  atomic_store_explicit((_Atomic uint64_t *)(void *)base, TIPC_PS_MAGIC, memory_order_release);
-  munmap(base, size);
-  return fd;
+  return tipc__build_end(tmp, fd, base, size, mode, *bell_id, TIPC_PS_MAGIC);
 }
 
 /** Creates a segment with `options` (NULL: the defaults) or opens the existing one, as `role`. */
@@ -784,15 +690,8 @@ static inline int tipc_ps_create(tipc_ps **out, const char *name, uint32_t msg_s
     uint64_t id;
     int fd = tipc__ps_build(tmp, sizeof tmp, msg_size, o, &id);
     if (fd < 0) return fd;
-    int linked = link(tmp, path) == 0 ? 0 : -errno;
-    unlink(tmp);
-    close(fd);
-    if (linked != 0) {
-      char dir[64];
-      tipc__bell_dir(dir, sizeof dir, id);
-      (void)rmdir(dir);
-      if (linked != -EEXIST) return linked;
-    }
+    int linked = tipc__publish(tmp, path, fd, id);
+    if (linked != 0 && linked != -EEXIST) return linked;
   }
   return -EBUSY;
 }
@@ -802,7 +701,6 @@ static inline void tipc_ps_close(tipc_ps *h) {
   if (h == NULL) return;
   struct sockaddr_un addr;
   socklen_t len;
-  struct stat st;
   tipc__bell_address(&addr, &len, h->bell_id, h->bell_number);
   (void)unlink(addr.sun_path);
   int intact = tipc__ps_intact(h);
@@ -815,21 +713,8 @@ static inline void tipc_ps_close(tipc_ps *h) {
     atomic_store(TIPC__PS32(h, h->entry_off + TIPC_PS_E_PID), 0);
     if (h->role == TIPC_PS_SUBSCRIBER) tipc__ps_wake(h, TIPC_PS_OFF_PUB_SLEEPERS);
   }
-  if (fstat(h->fd, &st) == 0 && st.st_nlink == 0) {
-    char dir[64];
-    tipc__bell_dir(dir, sizeof dir, h->bell_id);
-    for (uint32_t b = 0; intact && b < h->subscribers + h->publishers; b++) {
-      size_t base = TIPC_PS_REGISTRY_OFFSET + (size_t)b * TIPC_PS_ENTRY_SIZE;
-      int pid = (int)atomic_load(TIPC__PS32(h, base + TIPC_PS_E_PID));
-      if (pid != 0 && tipc__alive(pid, atomic_load(TIPC__PS64(h, base + TIPC_PS_E_START_TIME)))) continue;
-      tipc__bell_address(&addr, &len, h->bell_id, b);
-      (void)unlink(addr.sun_path);
-    }
-    (void)rmdir(dir);
-  }
-  if (h->bell >= 0) close(h->bell);
-  munmap(h->base, h->size);
-  close(h->fd);
+  tipc__leave_bells(h->fd, intact, h->bell_id, h->base + TIPC_PS_REGISTRY_OFFSET, h->subscribers + h->publishers);
+  tipc__release(h->bell, h->base, h->size, h->fd);
   free(h);
 }
 
@@ -838,32 +723,20 @@ static inline int tipc_ps_unlink(const char *name) {
   if (!tipc__valid_name(name)) return -EINVAL;
   uint8_t header[TIPC_PS_REGISTRY_OFFSET];
   int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-  int ours = fd >= 0 && pread(fd, header, sizeof header, 0) == (ssize_t)sizeof header &&
-             *(uint64_t *)(void *)header == TIPC_PS_MAGIC &&
-             *(uint32_t *)(void *)(header + TIPC_PS_OFF_VERSION) == TIPC_PS_VERSION;
+  int ours = tipc__read_header(fd, header, sizeof header, TIPC_PS_MAGIC, TIPC_PS_VERSION);
   uint64_t bell_id = ours ? *(uint64_t *)(void *)(header + TIPC_PS_OFF_BELL_ID) : 0;
   uint32_t subs = ours ? *(uint32_t *)(void *)(header + TIPC_PS_OFF_SUBSCRIBERS) : 0;
   uint32_t pubs = ours ? *(uint32_t *)(void *)(header + TIPC_PS_OFF_PUBLISHERS) : 0;
   if (subs > TIPC_PS_MAX_SUBSCRIBERS || pubs > TIPC_PS_MAX_PUBLISHERS) ours = 0;
-  for (uint32_t b = 0; ours && b < subs + pubs; b++) {
-    tipc_ps_entry entry;
-    if (pread(fd, &entry, sizeof entry, TIPC_PS_REGISTRY_OFFSET + (off_t)b * TIPC_PS_ENTRY_SIZE) !=
-        (ssize_t)sizeof entry)
-      break;
-    if (entry.pid != 0 && tipc__alive((int)entry.pid, entry.start_time)) continue;
-    struct sockaddr_un addr;
-    socklen_t len;
-    tipc__bell_address(&addr, &len, bell_id, b);
-    (void)unlink(addr.sun_path);
-  }
+  /* The registry is read (not mapped); the doorbells of the entries read whole that are not live go. */
+  size_t bytes = (size_t)(subs + pubs) * TIPC_PS_ENTRY_SIZE;
+  uint8_t *registry = ours && bytes > 0 ? (uint8_t *)malloc(bytes) : NULL;
+  ssize_t got = registry != NULL ? pread(fd, registry, bytes, TIPC_PS_REGISTRY_OFFSET) : 0;
   if (fd >= 0) close(fd);
-  if (shm_unlink(name) != 0) return -errno;
-  if (ours) {
-    char dir[64];
-    tipc__bell_dir(dir, sizeof dir, bell_id);
-    (void)rmdir(dir);
-  }
-  return 0;
+  int rc = shm_unlink(name) != 0 ? -errno : 0;
+  if (rc == 0 && ours) tipc__remove_bells_of(bell_id, registry, got > 0 ? (uint32_t)(got / TIPC_PS_ENTRY_SIZE) : 0);
+  free(registry);
+  return rc;
 }
 
 #undef TIPC__PS32

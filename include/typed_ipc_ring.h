@@ -200,6 +200,16 @@ static inline uint64_t tipc__now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The monotonic ms a call of `timeout_ms` (0: never waits, -1: forever) gives up at (0 when it has none). */
+static inline uint64_t tipc__deadline(int timeout_ms) {
+  return timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+}
+
+/* Whether a call of `timeout_ms` may wait no longer. */
+static inline int tipc__expired(int timeout_ms, uint64_t deadline) {
+  return timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline);
+}
+
 static inline int tipc__valid_name(const char *name) {
   size_t len = name ? strlen(name) : 0;
   return len >= 2 && len <= 200 && name[0] == '/' && strchr(name + 1, '/') == NULL;
@@ -252,14 +262,11 @@ static inline void tipc__bell_address(struct sockaddr_un *addr, socklen_t *len, 
   *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
 }
 
-/* Removes the doorbell sockets of a ring (all, or those whose registry entry in `base` is not live)
- * and then the directory, which fails harmlessly while a live handle's socket is left in it. */
-static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base);
-
-/* Rings every doorbell whose bit is set in the two-word mask at `off`, clearing the bits. */
-static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
-  for (uint32_t w = 0; w < 2; w++) {
-    _Atomic uint32_t *word = TIPC__A32(r, off + 4 * w);
+/* Rings, from the socket `bell`, every doorbell of directory `bell_id` whose bit is set in the
+ * `words` mask words at `base + off`, clearing the bits. Shared by rings and pub/sub segments. */
+static inline void tipc__ring_mask(int bell, uint8_t *base, size_t off, uint32_t words, uint64_t bell_id) {
+  for (uint32_t w = 0; w < words; w++) {
+    _Atomic uint32_t *word = (_Atomic uint32_t *)(void *)(base + off + 4 * w);
     if (atomic_load_explicit(word, memory_order_seq_cst) == 0) continue;
     uint32_t bits = atomic_exchange_explicit(word, 0, memory_order_seq_cst);
     while (bits != 0) {
@@ -267,13 +274,16 @@ static inline void tipc__ring_bells(tipc_ring *r, size_t off) {
       bits &= bits - 1;
       struct sockaddr_un addr;
       socklen_t len;
-      tipc__bell_address(&addr, &len, r->ring_id, w * 32 + b);
+      tipc__bell_address(&addr, &len, bell_id, w * 32 + b);
       char one = 1;
       /* EAGAIN (a ring already queued) and ECONNREFUSED (sleeper gone) both mean nothing to do. */
-      (void)sendto(r->bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, len);
+      (void)sendto(bell, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&addr, len);
     }
   }
 }
+
+/* Rings every doorbell whose bit is set in the ring's two-word mask at `off`, clearing the bits. */
+static inline void tipc__ring_bells(tipc_ring *r, size_t off) { tipc__ring_mask(r->bell, r->base, off, 2, r->ring_id); }
 
 static inline void tipc__drain_bell(int bell) {
   char buf[64];
@@ -292,6 +302,304 @@ static inline void tipc__await_bell(int bell, uint64_t deadline, int forever, in
   }
   struct pollfd pfd = {.fd = bell, .events = POLLIN, .revents = 0};
   (void)poll(&pfd, 1, wait_ms);
+}
+
+/* Whether the segment `fd` still covers a mapping of `size` bytes. A segment truncated under the
+ * mapping (by anyone who can write /dev/shm/<name>) makes every access past the new end a SIGBUS:
+ * once this is seen, *broken is set and nothing touches the mapping again (docs: "Trust model"). */
+static inline int tipc__covers(int fd, size_t size, int *broken) {
+  struct stat st;
+  if (!*broken && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)size) return 1;
+  *broken = 1;
+  return 0;
+}
+
+/* What a sleep needs of a handle (a ring's or a pub/sub one): its mapping, file, doorbell and the
+ * number of its bit in the sleeper masks. */
+typedef struct tipc__sleeper {
+  uint8_t *base;
+  size_t size;
+  int fd;
+  int bell;
+  int *broken;
+  uint32_t number;
+} tipc__sleeper;
+
+/* Sets the sleeper's bit in the mask at `mask_off`, looks again (`ready(handle)`), and sleeps on the
+ * doorbell (tipc__await_bell); -EIO (nothing touched) when the segment was found truncated on waking. */
+static inline int tipc__sleep_on(const tipc__sleeper *s, size_t mask_off, int (*ready)(void *), void *handle,
+                                 uint64_t deadline, int forever, int recheck_ms) {
+  _Atomic uint32_t *word = (_Atomic uint32_t *)(void *)(s->base + mask_off + 4 * (s->number / 32));
+  uint32_t bit = 1u << (s->number % 32);
+  tipc__drain_bell(s->bell);
+  atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
+  /* Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit then
+   * check the segment again, both seq_cst, so one of us sees the other. */
+  if (!ready(handle)) {
+    tipc__await_bell(s->bell, deadline, forever, recheck_ms);
+    /* Every wake-up and every timeout looks at the file's size before touching the mapping again. */
+    if (!tipc__covers(s->fd, s->size, s->broken)) return -EIO;
+  }
+  atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
+  return 0;
+}
+
+/* ---- what rings and pub/sub segments share as files and handles ---------------------------- */
+/* A registry entry of either protocol starts with a u32 pid and, at 8, a u64 start time; the u64 at 0
+ * of a header is its magic and the u32 at 8 its version (typed_ipc_pubsub.h checks its layout agrees). */
+
+/* Removes the doorbell sockets of directory `bell_id` (all `count`, or those whose entry in the
+ * `count` registry entries at `registry` is not live), then the directory, which fails harmlessly
+ * while a live handle's socket is left in it. */
+static inline void tipc__remove_bells_of(uint64_t bell_id, const uint8_t *registry, uint32_t count) {
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, bell_id);
+  for (uint32_t e = 0; e < count; e++) {
+    if (registry != NULL) {
+      const uint8_t *entry = registry + (size_t)e * TIPC_RING_ENTRY_SIZE;
+      int pid = (int)*(const uint32_t *)(const void *)(entry + TIPC_RING_E_PID);
+      if (pid != 0 && tipc__alive(pid, *(const uint64_t *)(const void *)(entry + TIPC_RING_E_START_TIME))) continue;
+    }
+    struct sockaddr_un addr;
+    socklen_t len;
+    tipc__bell_address(&addr, &len, bell_id, e);
+    (void)unlink(addr.sun_path);
+  }
+  (void)rmdir(dir);
+}
+
+/* Removes the doorbell sockets of a ring (all, or those whose registry entry in `base` is not live)
+ * and then the directory. */
+static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base) {
+  tipc__remove_bells_of(ring_id, base != NULL ? base + TIPC_RING_OFF_REGISTRY : NULL, TIPC_RING_HANDLES);
+}
+
+/* Whether the first `len` bytes of the segment `fd` (read into `buf`) start with `magic` and `version`. */
+static inline int tipc__read_header(int fd, uint8_t *buf, size_t len, uint64_t magic, uint32_t version) {
+  return fd >= 0 && pread(fd, buf, len, 0) == (ssize_t)len && *(uint64_t *)(void *)buf == magic &&
+         *(uint32_t *)(void *)(buf + 8) == version;
+}
+
+/* Maps the segment `fd` read-write into *base and *size once it is at least `min_size` bytes and
+ * starts with `magic` and `version`; 0, or -errno or -EPROTO with why in tipc__why (nothing left
+ * mapped). `noun` names the kind in that sentence ("ring", "pub/sub segment"). */
+static inline int tipc__map(int fd, size_t min_size, uint64_t magic, uint32_t version, const char *noun, uint8_t **base,
+                            size_t *size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  if ((size_t)st.st_size < min_size) {
+    snprintf(tipc__why, sizeof tipc__why, "not a %s: %lld bytes, less than the header", noun, (long long)st.st_size);
+    return -EPROTO;
+  }
+  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) return -errno;
+  uint64_t found = atomic_load_explicit((_Atomic uint64_t *)m, memory_order_acquire);
+  uint32_t found_version = *(uint32_t *)(void *)((uint8_t *)m + 8);
+  if (found != magic || found_version != version) {
+    snprintf(tipc__why, sizeof tipc__why, "not a typed-ipc %s of version %u (magic %016llx, version %u)", noun, version,
+             (unsigned long long)found, found_version);
+    munmap(m, (size_t)st.st_size);
+    return -EPROTO;
+  }
+  *base = (uint8_t *)m;
+  *size = (size_t)st.st_size;
+  return 0;
+}
+
+/* The first of the fields every header has that is out of range: msg_size, slots (a power of two),
+ * capacity (<= slots); NULL when they are right. */
+static inline const char *tipc__check_slots(uint32_t msg_size, uint32_t slots, uint32_t capacity, uint32_t max_msg_size,
+                                            uint32_t max_slots, unsigned long long *value) {
+  if (msg_size < 1 || msg_size > max_msg_size) return *value = msg_size, "msg_size";
+  if (slots < 2 || slots > max_slots || (slots & (slots - 1)) != 0) return *value = slots, "slots";
+  if (capacity < 1 || capacity > slots) return *value = capacity, "capacity";
+  return NULL;
+}
+
+/* The end of a segment: total_size must be data_offset + slots * msg_size, and the file that long. */
+static inline const char *tipc__check_extent(uint32_t data_off, uint32_t slots, uint32_t msg_size, uint64_t total,
+                                             size_t file_size, unsigned long long *value) {
+  if (total != (uint64_t)data_off + (uint64_t)slots * msg_size) return *value = total, "total_size";
+  if ((uint64_t)file_size != total) return *value = file_size, "file size";
+  return NULL;
+}
+
+/* 0 when no field is wrong; else -EBADMSG, naming the field and its value in tipc__why. */
+static inline int tipc__damaged(const char *field, unsigned long long value, const char *kind, const char *doc) {
+  if (field == NULL) return 0;
+  snprintf(tipc__why, sizeof tipc__why, "damaged %s header: %s is %llu (see docs/%s, \"Opening\")", kind, field, value,
+           doc);
+  return -EBADMSG;
+}
+
+/* Whether a segment's messages (`size` bytes, fingerprint field `theirs`) are the opener's: a
+ * `fingerprint` of NULL or "", or a segment without one, skips that check. 0, or -EINVAL with why in
+ * tipc__why; `noun` names the segment ("ring", "segment"). */
+static inline int tipc__check_codec(uint32_t size, const char *theirs, uint32_t msg_size, const char *fingerprint,
+                                    const char *noun) {
+  if (size != msg_size) {
+    snprintf(tipc__why, sizeof tipc__why, "the %s holds %u-byte messages, not %u", noun, size, msg_size);
+    return -EINVAL;
+  }
+  if (fingerprint != NULL && fingerprint[0] != '\0' && theirs[0] != '\0' &&
+      strncmp(theirs, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) {
+    snprintf(tipc__why, sizeof tipc__why, "the %s's message layout has fingerprint %.64s, not %.64s", noun, theirs,
+             fingerprint);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* Whether the doorbell directory (lstat'ed into *dir) is the one the segment's creator made: a
+ * directory (not a link) of the segment's owner and group, granting nobody the segment does not grant. */
+static inline int tipc__bell_dir_ok(const struct stat *seg, const struct stat *dir) {
+  mode_t allowed = tipc__bells_mode(seg->st_mode & 0777);
+  return S_ISDIR(dir->st_mode) && dir->st_uid == seg->st_uid && dir->st_gid == seg->st_gid &&
+         !(dir->st_mode & 0777 & ~allowed);
+}
+
+/* Opens the handle's doorbell socket into *bell, then runs claim(handle, sock_mode) holding
+ * flock(LOCK_EX) on the segment `fd`: an opener that saw another opener's pid before its start time
+ * was stored would judge it dead and take the same entry (docs/ring-protocol.md, "Handles"). The
+ * kernel drops the lock if its holder dies. */
+static inline int tipc__claim_locked(int fd, int *bell, int (*claim)(void *, mode_t), void *handle, mode_t sock_mode) {
+  *bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (*bell < 0) return -errno;
+  while (flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    int rc = -errno;
+    close(*bell);
+    *bell = -1;
+    return rc;
+  }
+  int rc = claim(handle, sock_mode);
+  (void)flock(fd, LOCK_UN);
+  return rc;
+}
+
+/* Tries to take the registry entry at `base + entry` (free, or its process dead) for `self`: CAS of
+ * its pid, then binds `bell` as doorbell `number` of directory `bell_id`, granted `sock_mode`. 1: taken
+ * (the caller clears the dead owner's words, then stores its start time last); 0: not this one (live,
+ * taken meanwhile, or another opener's socket appeared meanwhile); -errno: the doorbell cannot be
+ * created (`addr` names it; the entry is given back). */
+static inline int tipc__take_entry(uint8_t *base, size_t entry, int self, int bell, uint64_t bell_id, uint32_t number,
+                                   mode_t sock_mode, struct sockaddr_un *addr) {
+  _Atomic uint32_t *pid = (_Atomic uint32_t *)(void *)(base + entry + TIPC_RING_E_PID);
+  uint32_t seen = atomic_load_explicit(pid, memory_order_acquire);
+  if (seen != 0) {
+    _Atomic uint64_t *start = (_Atomic uint64_t *)(void *)(base + entry + TIPC_RING_E_START_TIME);
+    if (tipc__alive((int)seen, atomic_load_explicit(start, memory_order_acquire))) return 0;
+  }
+  if (!atomic_compare_exchange_strong_explicit(pid, &seen, (uint32_t)self, memory_order_seq_cst, memory_order_relaxed))
+    return 0;
+  socklen_t len;
+  tipc__bell_address(addr, &len, bell_id, number);
+  /* The entry is ours: a socket file its dead owner left goes (a forked child of that owner may
+   * still hold the socket; it is no handle and gets no more rings). */
+  (void)unlink(addr->sun_path);
+  int bound = bind(bell, (struct sockaddr *)addr, len) == 0 ? 0 : -errno;
+  /* Peers of other uids that the segment grants must be able to ring it; the directory keeps out the rest. */
+  if (bound == 0 && chmod(addr->sun_path, sock_mode) != 0) {
+    bound = -errno;
+    (void)unlink(addr->sun_path);
+  }
+  if (bound == 0) return 1;
+  atomic_store_explicit(pid, seen, memory_order_seq_cst);
+  return bound == -EADDRINUSE ? 0 : bound;
+}
+
+/* Closes a handle's doorbell, mapping and segment descriptor. */
+static inline void tipc__release(int bell, uint8_t *base, size_t size, int fd) {
+  if (bell >= 0) close(bell);
+  munmap(base, size);
+  close(fd);
+}
+
+/* For a handle that closes: once its segment was unlinked, the doorbells of dead handles go too
+ * (nobody takes their entries again), then the directory unless a live handle remains. A truncated
+ * registry (not `intact`) cannot be read: only the directory is tried. */
+static inline void tipc__leave_bells(int fd, int intact, uint64_t bell_id, const uint8_t *registry, uint32_t count) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_nlink != 0) return;
+  if (intact) {
+    tipc__remove_bells_of(bell_id, registry, count);
+    return;
+  }
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, bell_id);
+  (void)rmdir(dir);
+}
+
+static inline uint64_t tipc__random64(void) {
+  uint64_t v = 0;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) v = 0;
+    close(fd);
+  }
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return v ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+}
+
+/* Slots of a segment holding `capacity` messages: a power of two, at least 2. */
+static inline uint32_t tipc__slots_for(uint32_t capacity) {
+  uint32_t slots = 2;
+  while (slots < capacity) slots <<= 1;
+  return slots;
+}
+
+/* Creates the temporary segment file `tmp` (/dev/shm/<prefix>.<pid>.<random>) of `size` bytes and
+ * `mode`, and maps it into *base (zero-filled); its fd, or -errno with nothing left behind. */
+static inline int tipc__build_begin(char *tmp, size_t tmp_len, const char *prefix, mode_t mode, size_t size,
+                                    uint8_t **base) {
+  snprintf(tmp, tmp_len, "/dev/shm/%s.%d.%llx", prefix, (int)getpid(), (unsigned long long)tipc__random64());
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return -errno;
+  int rc = 0;
+  if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0) rc = -errno;
+  if (rc == 0) {
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) rc = -errno;
+    else *base = (uint8_t *)m;
+  }
+  if (rc != 0) {
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
+  return fd;
+}
+
+/* Finishes a segment tipc__build_begin made, its header written: the doorbell directory `bell_id` is
+ * made before the segment is visible under its name (owner-only first, then the exact mode, umask
+ * ignored), then `magic` is stored last. Returns `fd`, or -errno with nothing left behind. */
+static inline int tipc__build_end(const char *tmp, int fd, uint8_t *base, size_t size, mode_t mode, uint64_t bell_id,
+                                  uint64_t magic) {
+  char dir[64];
+  tipc__bell_dir(dir, sizeof dir, bell_id);
+  /* setgid when the group is granted: sockets made in it get the segment's group, not their binder's. */
+  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode) | ((mode & 0020) ? 02000 : 0)) != 0) {
+    int rc = -errno;
+    (void)rmdir(dir);
+    munmap(base, size);
+    close(fd);
+    unlink(tmp);
+    return rc;
+  }
+  atomic_store_explicit((_Atomic uint64_t *)(void *)base, magic, memory_order_release);
+  munmap(base, size);
+  return fd;
+}
+
+/* Publishes the built segment `tmp` as `path` with link(), which fails if the name exists; closes
+ * `fd`. A segment not published leaves no doorbell directory. 0, or -errno. */
+static inline int tipc__publish(const char *tmp, const char *path, int fd, uint64_t bell_id) {
+  int linked = link(tmp, path) == 0 ? 0 : -errno;
+  unlink(tmp);
+  close(fd);
+  if (linked != 0) tipc__remove_bells_of(bell_id, NULL, 0);
+  return linked;
 }
 
 /* ---- recovery (docs/ring-protocol.md, "Dead peers") ----------------------------------------- */
@@ -431,15 +739,17 @@ static inline uint32_t tipc_ring_try_recv_many(tipc_ring *r, void *out, uint32_t
   }
 }
 
-/* Whether the slot at the head holds something for consumers (message or skip). */
-static inline int tipc__readable(tipc_ring *r) {
+/* Whether the slot at the head of ring `handle` holds something for consumers (message or skip). */
+static inline int tipc__readable(void *handle) {
+  tipc_ring *r = (tipc_ring *)handle;
   uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
   uint32_t s = atomic_load_explicit(tipc__seq(r, h), memory_order_seq_cst);
   return s == (uint32_t)(h + 1) || s == ((uint32_t)(h + 1) ^ TIPC_RING_SEQ_SKIP);
 }
 
-/* Whether the slot at the tail is free for producers. */
-static inline int tipc__writable(tipc_ring *r) {
+/* Whether the slot at the tail of ring `handle` is free for producers. */
+static inline int tipc__writable(void *handle) {
+  tipc_ring *r = (tipc_ring *)handle;
   uint64_t t = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_TAIL), memory_order_seq_cst);
   if (r->capacity < r->slots) {
     uint64_t h = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_HEAD), memory_order_seq_cst);
@@ -448,45 +758,26 @@ static inline int tipc__writable(tipc_ring *r) {
   return atomic_load_explicit(tipc__seq(r, t), memory_order_seq_cst) == (uint32_t)t;
 }
 
-/* Whether the segment still has the size it was mapped with. A segment truncated under the mapping
- * (by anyone who can write /dev/shm/<name>) makes every access past the new end a SIGBUS: once this
- * is seen, the handle is broken and nothing touches the mapping again (docs: "Trust model"). */
-static inline int tipc__intact(tipc_ring *r) {
-  struct stat st;
-  if (!r->broken && fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)r->size) return 1;
-  r->broken = 1;
-  return 0;
-}
+static inline int tipc__intact(tipc_ring *r) { return tipc__covers(r->fd, r->size, &r->broken); }
 
 /* Sleeps on the doorbell until woken, the deadline passes, or `recheck_ms` elapses (the recovery
  * interval while a slot is stuck, else the side's idle recheck). `mask_off` selects the consumers'
  * or the producers' sleeper mask. Returns -EIO (nothing touched) when the segment was found
  * truncated on waking. */
-static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(tipc_ring *), uint64_t deadline,
-                               int forever, int recheck_ms) {
-  _Atomic uint32_t *word = TIPC__A32(r, mask_off + 4 * (r->entry / 32));
-  uint32_t bit = 1u << (r->entry % 32);
-  tipc__drain_bell(r->bell);
-  atomic_fetch_or_explicit(word, bit, memory_order_seq_cst);
-  /* Dekker with the waker: it stores (publish/release) then loads the mask; we set the bit then
-   * check the ring again, both seq_cst, so one of us sees the other. */
-  if (!ready(r)) {
-    tipc__await_bell(r->bell, deadline, forever, recheck_ms);
-    /* Every wake-up and every timeout looks at the file's size before touching the mapping again. */
-    if (!tipc__intact(r)) return -EIO;
-  }
-  atomic_fetch_and_explicit(word, ~bit, memory_order_seq_cst);
-  return 0;
+static inline int tipc__sleep(tipc_ring *r, size_t mask_off, int (*ready)(void *), uint64_t deadline, int forever,
+                              int recheck_ms) {
+  tipc__sleeper me = {r->base, r->size, r->fd, r->bell, &r->broken, r->entry};
+  return tipc__sleep_on(&me, mask_off, ready, r, deadline, forever, recheck_ms);
 }
 
 /** Sends up to n messages, waiting for room for at least one; returns the count sent or -errno. */
 static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n, int timeout_ms) {
   if (r->broken) return -EIO;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_send_many(r, msgs, n);
     if (k > 0 || n == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_RING_SPIN) continue; /* brief bounded spinning before sleeping */
     int state = tipc__recover_consumer(r);
     if (state == TIPC__RECOVERED) continue;
@@ -499,11 +790,11 @@ static inline int tipc_ring_send_many(tipc_ring *r, const void *msgs, uint32_t n
 /** Receives up to max messages into out, waiting for at least one; returns the count or -errno. */
 static inline int tipc_ring_recv_many(tipc_ring *r, void *out, uint32_t max, int timeout_ms) {
   if (r->broken) return -EIO;
-  uint64_t deadline = timeout_ms > 0 ? tipc__now_ms() + (uint64_t)timeout_ms : 0;
+  uint64_t deadline = tipc__deadline(timeout_ms);
   for (uint32_t spin = 0;; spin++) {
     uint32_t k = tipc_ring_try_recv_many(r, out, max);
     if (k > 0 || max == 0) return (int)k;
-    if (timeout_ms == 0 || (timeout_ms > 0 && tipc__now_ms() >= deadline)) return -EAGAIN;
+    if (tipc__expired(timeout_ms, deadline)) return -EAGAIN;
     if (spin < TIPC_RING_SPIN) continue;
     int state = tipc__recover_producer(r);
     if (state == TIPC__RECOVERED) continue;
@@ -540,7 +831,6 @@ static inline uint32_t tipc__data_offset(uint32_t slots) {
   return (tipc__seq_offset() + 4u * slots + 63u) & ~63u;
 }
 
-/* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
 /* Checks every layout field of a mapped header against the protocol, each other and the file size
  * (docs/ring-protocol.md, "Opening"); 0, or -EBADMSG with the field and its value in tipc__why. */
 static inline int tipc__check_header(const uint8_t *base, size_t file_size) {
@@ -550,35 +840,21 @@ static inline int tipc__check_header(const uint8_t *base, size_t file_size) {
   uint32_t seq_off = TIPC__U32(TIPC_RING_OFF_SEQ), data_off = TIPC__U32(TIPC_RING_OFF_DATA);
 #undef TIPC__U32
   uint64_t total = *(const uint64_t *)(const void *)(base + TIPC_RING_OFF_TOTAL_SIZE);
-  const char *field = NULL;
   unsigned long long value = 0;
-  if (msg_size < 1 || msg_size > TIPC_RING_MAX_MSG_SIZE) field = "msg_size", value = msg_size;
-  else if (slots < 2 || slots > TIPC_RING_MAX_CAPACITY || (slots & (slots - 1)) != 0) field = "slots", value = slots;
-  else if (capacity < 1 || capacity > slots) field = "capacity", value = capacity;
-  else if (handles != TIPC_RING_HANDLES) field = "max_handles", value = handles;
+  const char *field =
+      tipc__check_slots(msg_size, slots, capacity, TIPC_RING_MAX_MSG_SIZE, TIPC_RING_MAX_CAPACITY, &value);
+  if (field != NULL) {
+  } else if (handles != TIPC_RING_HANDLES) field = "max_handles", value = handles;
   else if (seq_off != tipc__seq_offset()) field = "seq_offset", value = seq_off;
   else if (data_off != tipc__data_offset(slots)) field = "data_offset", value = data_off;
-  else if (total != (uint64_t)data_off + (uint64_t)slots * msg_size) field = "total_size", value = total;
-  else if ((uint64_t)file_size != total) field = "file size", value = file_size;
-  if (field == NULL) return 0;
-  snprintf(tipc__why, sizeof tipc__why, "damaged ring header: %s is %llu (see docs/ring-protocol.md, \"Opening\")",
-           field, value);
-  return -EBADMSG;
+  else field = tipc__check_extent(data_off, slots, msg_size, total, file_size, &value);
+  return tipc__damaged(field, value, "ring", "ring-protocol.md");
 }
 
+/* Maps an open segment and checks it against msg_size and fingerprint (NULL or "" skips the check). */
 static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t msg_size, const char *fingerprint) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return -errno;
-  if ((size_t)st.st_size < tipc__seq_offset()) {
-    snprintf(tipc__why, sizeof tipc__why, "not a ring: %lld bytes, less than the header", (long long)st.st_size);
-    return -EPROTO;
-  }
-  void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return -errno;
-  r->base = (uint8_t *)base;
-  r->size = (size_t)st.st_size;
-  uint64_t magic = atomic_load_explicit(TIPC__A64(r, TIPC_RING_OFF_MAGIC), memory_order_acquire);
-  uint32_t version = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_VERSION);
+  int rc = tipc__map(fd, tipc__seq_offset(), TIPC_RING_MAGIC, TIPC_RING_VERSION, "ring", &r->base, &r->size);
+  if (rc != 0) return rc;
   r->msg_size = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_MSG_SIZE);
   r->slots = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_SLOTS);
   r->capacity = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_CAPACITY);
@@ -586,27 +862,13 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   r->data_off = *(uint32_t *)(void *)(r->base + TIPC_RING_OFF_DATA);
   r->ring_id = *(uint64_t *)(void *)(r->base + TIPC_RING_OFF_RING_ID);
   r->mask = r->slots - 1;
-  int rc = 0;
-  if (magic != TIPC_RING_MAGIC || version != TIPC_RING_VERSION) {
-    snprintf(tipc__why, sizeof tipc__why, "not a typed-ipc ring of version %u (magic %016llx, version %u)",
-             TIPC_RING_VERSION, (unsigned long long)magic, version);
-    rc = -EPROTO;
-  } else if ((rc = tipc__check_header(r->base, r->size)) != 0) {
-    /* the fields were copied above, but none is used: the handle is dropped */
-  } else if (r->msg_size != msg_size) {
-    snprintf(tipc__why, sizeof tipc__why, "the ring holds %u-byte messages, not %u", r->msg_size, msg_size);
-    rc = -EINVAL;
-  }
-  else if (fingerprint != NULL && fingerprint[0] != '\0') {
-    const char *mine = (const char *)r->base + TIPC_RING_OFF_FINGERPRINT;
-    if (mine[0] != '\0' && strncmp(mine, fingerprint, TIPC_RING_FINGERPRINT_MAX) != 0) {
-      snprintf(tipc__why, sizeof tipc__why, "the ring's message layout has fingerprint %.64s, not %.64s", mine,
-               fingerprint);
-      rc = -EINVAL;
-    }
-  }
+  /* On a damaged header the fields copied above are never used: the handle is dropped. */
+  rc = tipc__check_header(r->base, r->size);
+  if (rc == 0)
+    rc = tipc__check_codec(r->msg_size, (const char *)r->base + TIPC_RING_OFF_FINGERPRINT, msg_size, fingerprint,
+                           "ring");
   if (rc != 0) {
-    munmap(base, r->size);
+    munmap(r->base, r->size);
     r->base = NULL;
     return rc;
   }
@@ -614,7 +876,6 @@ static inline int tipc__attach(tipc_ring *r, int fd, const char *name, uint32_t 
   return 0;
 }
 
-/* Takes a registry entry (free, or left by a dead process) and binds its doorbell. */
 /* Checks that the doorbell directory is the one the ring's creator made: a directory (not a link) of
  * the segment's owner and group, granting nobody the segment does not grant. */
 static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
@@ -629,7 +890,7 @@ static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
     return rc;
   }
   mode_t allowed = tipc__bells_mode(seg->st_mode & 0777);
-  if (!S_ISDIR(st.st_mode) || st.st_uid != seg->st_uid || st.st_gid != seg->st_gid || (st.st_mode & 0777 & ~allowed)) {
+  if (!tipc__bell_dir_ok(seg, &st)) {
     snprintf(tipc__why, sizeof tipc__why,
              "%s is not the ring's own doorbell directory (uid %u gid %u mode %03o; expected a directory of %u:%u "
              "within %03o): remove it, or chmod it like the segment",
@@ -640,65 +901,21 @@ static inline int tipc__check_bells(tipc_ring *r, struct stat *seg) {
   return 0;
 }
 
-static inline int tipc__claim(tipc_ring *r, const struct stat *segment);
-
-/* Takes a registry entry and binds its doorbell. The claim holds flock(LOCK_EX) on the segment: an
- * opener that saw another opener's pid before its start time was stored would judge it dead and take
- * the same entry (docs/ring-protocol.md, "Handles"). The kernel drops the lock if its holder dies. */
-static inline int tipc__register(tipc_ring *r) {
-  struct stat seg;
-  int rc = tipc__check_bells(r, &seg);
-  if (rc != 0) {
-    r->bell = -1;
-    return rc;
-  }
-  r->bell = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (r->bell < 0) return -errno;
-  while (flock(r->fd, LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    rc = -errno;
-    close(r->bell);
-    r->bell = -1;
-    return rc;
-  }
-  rc = tipc__claim(r, &seg);
-  (void)flock(r->fd, LOCK_UN);
-  return rc;
-}
-
-static inline int tipc__claim(tipc_ring *r, const struct stat *segment) {
+/* The claim of tipc__register, under its lock: a free entry, or one a dead process left. */
+static inline int tipc__claim(void *handle, mode_t sock_mode) {
+  tipc_ring *r = (tipc_ring *)handle;
   int self = (int)getpid();
   uint64_t start = tipc__start_time(self);
-  const struct stat seg = *segment;
   for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
-    _Atomic uint32_t *pid = TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PID));
-    uint32_t seen = atomic_load_explicit(pid, memory_order_acquire);
-    if (seen != 0) {
-      uint64_t st = atomic_load_explicit(TIPC__A64(r, TIPC__ENTRY(r, e, TIPC_RING_E_START_TIME)), memory_order_acquire);
-      if (tipc__alive((int)seen, st)) continue;
-    }
-    if (!atomic_compare_exchange_strong_explicit(pid, &seen, (uint32_t)self, memory_order_seq_cst, memory_order_relaxed))
-      continue;
     struct sockaddr_un addr;
-    socklen_t len;
-    tipc__bell_address(&addr, &len, r->ring_id, e);
-    /* The entry is ours: a socket file its dead owner left goes (a forked child of that owner may
-     * still hold the socket; it is no handle and gets no more rings). */
-    (void)unlink(addr.sun_path);
-    int bound = bind(r->bell, (struct sockaddr *)&addr, len) == 0 ? 0 : -errno;
-    /* Peers of other uids that the segment grants must be able to ring it; the directory keeps out the rest. */
-    if (bound == 0 && chmod(addr.sun_path, tipc__bells_mode(seg.st_mode & 0777) & 0666) != 0) {
-      bound = -errno;
-      (void)unlink(addr.sun_path);
-    }
-    if (bound != 0) {
-      atomic_store_explicit(pid, seen, memory_order_seq_cst);
-      if (bound == -EADDRINUSE) continue; /* another opener's socket appeared meanwhile */
+    int taken = tipc__take_entry(r->base, TIPC__ENTRY(r, e, 0), self, r->bell, r->ring_id, e, sock_mode, &addr);
+    if (taken == 0) continue;
+    if (taken < 0) {
       snprintf(tipc__why, sizeof tipc__why, "cannot create the doorbell %s: %s (it is granted like the segment)",
-               addr.sun_path, strerror(-bound));
+               addr.sun_path, strerror(-taken));
       close(r->bell);
       r->bell = -1;
-      return bound;
+      return taken;
     }
     /* The dead owner's intents stay until cleared; the start time is written last (see docs). */
     atomic_store_explicit(TIPC__A32(r, TIPC__ENTRY(r, e, TIPC_RING_E_PROD_COUNT)), 0, memory_order_release);
@@ -712,6 +929,17 @@ static inline int tipc__claim(tipc_ring *r, const struct stat *segment) {
   return -EUSERS;
 }
 
+/* Takes a registry entry and binds its doorbell (tipc__claim_locked holds the registry lock). */
+static inline int tipc__register(tipc_ring *r) {
+  struct stat seg;
+  int rc = tipc__check_bells(r, &seg);
+  if (rc != 0) {
+    r->bell = -1;
+    return rc;
+  }
+  return tipc__claim_locked(r->fd, &r->bell, tipc__claim, r, tipc__bells_mode(seg.st_mode & 0777) & 0666);
+}
+
 /* Whether no live process holds a handle on the mapped ring. */
 static inline int tipc__unused(const uint8_t *base) {
   for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
@@ -723,58 +951,15 @@ static inline int tipc__unused(const uint8_t *base) {
   return 1;
 }
 
-static inline void tipc__remove_bells(uint64_t ring_id, const uint8_t *base) {
-  char dir[64];
-  tipc__bell_dir(dir, sizeof dir, ring_id);
-  for (uint32_t e = 0; e < TIPC_RING_HANDLES; e++) {
-    if (base != NULL) {
-      const uint8_t *entry = base + TIPC_RING_OFF_REGISTRY + (size_t)e * TIPC_RING_ENTRY_SIZE;
-      int pid = (int)*(const uint32_t *)(const void *)(entry + TIPC_RING_E_PID);
-      if (pid != 0 && tipc__alive(pid, *(const uint64_t *)(const void *)(entry + TIPC_RING_E_START_TIME))) continue;
-    }
-    struct sockaddr_un addr;
-    socklen_t len;
-    tipc__bell_address(&addr, &len, ring_id, e);
-    (void)unlink(addr.sun_path);
-  }
-  (void)rmdir(dir);
-}
-
-static inline uint64_t tipc__random64(void) {
-  uint64_t v = 0;
-  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) v = 0;
-    close(fd);
-  }
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return v ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
-}
-
 /* Builds a fully initialised segment under a temporary name in /dev/shm; returns its fd. */
 static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint32_t capacity, mode_t mode,
                               const char *fingerprint, uint64_t *ring_id) {
-  snprintf(tmp, tmp_len, "/dev/shm/.tipc-ring.%d.%llx", (int)getpid(), (unsigned long long)tipc__random64());
-  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return -errno;
-  uint32_t slots = 2;
-  while (slots < capacity) slots <<= 1;
+  uint32_t slots = tipc__slots_for(capacity);
   uint32_t data_off = tipc__data_offset(slots);
   size_t size = (size_t)data_off + (size_t)slots * msg_size;
-  int rc = 0;
   uint8_t *base = NULL;
-  if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size) != 0) rc = -errno;
-  if (rc == 0) {
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) rc = -errno;
-    else base = (uint8_t *)m;
-  }
-  if (rc != 0) {
-    close(fd);
-    unlink(tmp);
-    return rc;
-  }
+  int fd = tipc__build_begin(tmp, tmp_len, ".tipc-ring", mode, size, &base);
+  if (fd < 0) return fd;
   /* ftruncate zero-fills: counters, masks, registry and stats start at 0. */
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_VERSION) = TIPC_RING_VERSION;
   *(uint32_t *)(void *)(base + TIPC_RING_OFF_MSG_SIZE) = msg_size;
@@ -791,23 +976,7 @@ static inline int tipc__build(char *tmp, size_t tmp_len, uint32_t msg_size, uint
     memcpy(base + TIPC_RING_OFF_FINGERPRINT, fingerprint, strnlen(fingerprint, TIPC_RING_FINGERPRINT_MAX - 1));
   uint32_t *seq = (uint32_t *)(void *)(base + tipc__seq_offset());
   for (uint32_t i = 0; i < slots; i++) seq[i] = i;
-  /* The doorbell directory exists before the ring is visible under its name: owner-only first, then
-   * the exact mode (umask ignored). */
-  char dir[64];
-  tipc__bell_dir(dir, sizeof dir, *ring_id);
-  /* setgid when the group is granted: sockets made in it get the ring's group, not their binder's. */
-  if (mkdir(dir, 0700) != 0 || chmod(dir, tipc__bells_mode(mode) | ((mode & 0020) ? 02000 : 0)) != 0) {
-    rc = -errno;
-    (void)rmdir(dir);
-    munmap(base, size);
-    close(fd);
-    unlink(tmp);
-    return rc;
-  }
-  atomic_store_explicit((_Atomic uint64_t *)(void *)(base + TIPC_RING_OFF_MAGIC), TIPC_RING_MAGIC,
-                        memory_order_release);
-  munmap(base, size);
-  return fd;
+  return tipc__build_end(tmp, fd, base, size, mode, *ring_id, TIPC_RING_MAGIC);
 }
 
 /* Removes temporary segments (/dev/shm/.tipc-ring.<pid>.<random>) whose creator died before
@@ -876,10 +1045,7 @@ static inline int tipc_ring_create_fp(tipc_ring **out, const char *name, uint32_
       int fd = tipc__build(tmp, sizeof tmp, msg_size, capacity, mode, fingerprint, &id);
       if (fd < 0) return fd;
       /* link() publishes the finished segment atomically and fails if the name was taken. */
-      int linked = link(tmp, path) == 0 ? 0 : -errno;
-      unlink(tmp);
-      close(fd);
-      if (linked != 0) tipc__remove_bells(id, NULL);
+      int linked = tipc__publish(tmp, path, fd, id);
       if (linked != 0 && linked != -EEXIST) return linked;
       continue;
     }
@@ -934,24 +1100,14 @@ static inline void tipc_ring_close(tipc_ring *r) {
   if (r == NULL) return;
   struct sockaddr_un addr;
   socklen_t len;
-  char dir[64];
-  struct stat st;
   tipc__bell_address(&addr, &len, r->ring_id, r->entry);
-  tipc__bell_dir(dir, sizeof dir, r->ring_id);
   /* The doorbell file goes before the entry is freed (afterwards it may be the next owner's); the
    * last handle of an unlinked ring removes the directory. */
   (void)unlink(addr.sun_path);
-  /* Unlinked ring: dead handles' sockets go too (nobody takes their entries again), then the directory
-   * unless a live handle remains. A truncated registry cannot be read: only the directory is tried. */
   int intact = tipc__intact(r);
-  if (fstat(r->fd, &st) == 0 && st.st_nlink == 0) {
-    if (intact) tipc__remove_bells(r->ring_id, r->base);
-    else (void)rmdir(dir);
-  }
+  tipc__leave_bells(r->fd, intact, r->ring_id, r->base + TIPC_RING_OFF_REGISTRY, TIPC_RING_HANDLES);
   if (!intact) { /* truncated: the registry entry is gone with the pages; touch nothing */
-    if (r->bell >= 0) close(r->bell);
-    munmap(r->base, r->size);
-    close(r->fd);
+    tipc__release(r->bell, r->base, r->size, r->fd);
     free(r);
     return;
   }
@@ -961,9 +1117,7 @@ static inline void tipc_ring_close(tipc_ring *r) {
   atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PROD_COUNT)), 0);
   atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_CONS_COUNT)), 0);
   atomic_store(TIPC__A32(r, TIPC__ENTRY(r, r->entry, TIPC_RING_E_PID)), 0);
-  if (r->bell >= 0) close(r->bell);
-  munmap(r->base, r->size);
-  close(r->fd);
+  tipc__release(r->bell, r->base, r->size, r->fd);
   free(r);
 }
 
@@ -973,9 +1127,7 @@ static inline int tipc_ring_unlink(const char *name) {
   /* The header is read (not mapped): the ring id names the doorbells; the registry says which are live. */
   uint8_t header[TIPC_RING_OFF_REGISTRY + TIPC_RING_HANDLES * TIPC_RING_ENTRY_SIZE];
   int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-  int ours = fd >= 0 && pread(fd, header, sizeof header, 0) == (ssize_t)sizeof header &&
-             *(uint64_t *)(void *)header == TIPC_RING_MAGIC &&
-             *(uint32_t *)(void *)(header + TIPC_RING_OFF_VERSION) == TIPC_RING_VERSION;
+  int ours = tipc__read_header(fd, header, sizeof header, TIPC_RING_MAGIC, TIPC_RING_VERSION);
   if (fd >= 0) close(fd);
   if (shm_unlink(name) != 0) return -errno;
   /* Sockets of live handles stay: they keep working until closed, and the last to close removes the directory. */

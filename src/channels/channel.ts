@@ -223,6 +223,15 @@ export abstract class FdChannel<T> implements Channel<T> {
     if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);
   }
 
+  /**
+   * For `info()`: assertOpen (info after close is a ChannelClosedError), then the fields every channel
+   * reports (URL, transport, the codec's size) and the transport's own, which `more` reads only then.
+   */
+  protected describe(more: () => Readonly<Record<string, unknown>>): ChannelInfo {
+    this.assertOpen();
+    return { url: this.url, transport: this.transport, messageSize: this.codec.size, ...more() };
+  }
+
   /** assertOpen, and UnsupportedError for the direction a one-way channel was not opened for. */
   #assertCan(direction: 'send' | 'receive'): void {
     if (this.#closed) throw new ChannelClosedError(`${this.url} is closed`);

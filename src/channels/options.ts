@@ -65,10 +65,7 @@ export function checkAccess<A extends AccessOption>(
 /** Checks a listen `backlog` (default 128; the kernel caps it at net.core.somaxconn). */
 export function checkBacklog(backlog: number | undefined): number {
   if (backlog === undefined) return 128;
-  if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 1 || backlog > 65_535) {
-    throw new ValidationError('backlog', 'an integer in [1, 65535] (pending connections)', String(backlog));
-  }
-  return backlog;
+  return checkInteger('backlog', backlog, 1, 65_535, 'an integer in [1, 65535] (pending connections)');
 }
 
 /** Checks a `timeoutMs` option: milliseconds >= 0, or undefined (wait as long as it takes). */
@@ -84,10 +81,15 @@ export function checkTimeout(timeoutMs: number | undefined, name = 'timeoutMs'):
   return timeoutMs;
 }
 
+/** Checks the option `name`: an integer in [`min`, `max`]; `expected` is how the ValidationError words the rule. */
+export function checkInteger(name: string, value: unknown, min: number, max: number, expected: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(name, expected, String(value));
+  }
+  return value;
+}
+
 /** Checks a capacity in messages: an integer in [1, `max`] (`limit` says where `max` comes from). */
 export function checkCapacity(capacity: unknown, max: number, limit: string): number {
-  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > max) {
-    throw new ValidationError('capacity', `an integer in [1, ${max}] (messages; ${limit})`, String(capacity));
-  }
-  return capacity;
+  return checkInteger('capacity', capacity, 1, max, `an integer in [1, ${max}] (messages; ${limit})`);
 }

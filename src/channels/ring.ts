@@ -1,9 +1,10 @@
 /**
  * `shm:/name`: a bounded multi-producer, multi-consumer ring of fixed-size messages in POSIX shared
  * memory (docs/ring-protocol.md; C peers use include/typed_ipc_ring.h). The transport entry: the
- * parts live in ring/ — layout.ts (the layout descriptor), segment.ts and liveness.ts (mapping,
- * header checks, creation, stale segments, the registry of handles), doorbell.ts (wake-ups) and
- * channel.ts (the queue algorithm).
+ * parts live in ring/ — layout.ts (the layout descriptor), segment.ts (header checks, creation, stale
+ * segments, the registry of handles), segment-file.ts (what rings and pub/sub segments share as files:
+ * mapping, building and publishing, the open round, the claim of an entry), liveness.ts (who is alive,
+ * the registry lock), doorbell.ts (wake-ups) and channel.ts (the queue algorithm).
  */
 import type { MessageCodec } from '../codecs/codec.js';
 import { UnsupportedError } from '../errors.js';

@@ -287,18 +287,14 @@ export class StreamChannel<T> extends FdChannel<T> {
   }
 
   info(): ChannelInfo {
-    this.assertOpen();
-    return {
-      url: this.url,
-      transport: this.transport,
-      messageSize: this.codec.size,
+    return this.describe(() => ({
       framing: this.#fixed ? `fixed ${this.#frame}-byte records` : 'u32 little-endian length prefix + message',
       ...(this.#fixed ? { pending: Math.floor((this.#end - this.#start) / this.#frame) } : {}),
       queuedRecords: this.queuedSends,
       shared: this.#atomic,
       ...(this.#kind === 'pipe' ? { pipeSize: libc.fcntl(this.#fd, libc.F_GETPIPE_SZ) } : {}),
       ...(this.peer === undefined ? {} : { peer: this.peer }),
-    };
+    }));
   }
 }
 

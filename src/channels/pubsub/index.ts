@@ -2,21 +2,23 @@
  * `shm+pubsub:/name`: publish/subscribe in POSIX shared memory (docs/pubsub.md; C peers use
  * include/typed_ipc_pubsub.h). Every subscriber sees every message, in order per publisher; the
  * policy set at create decides whether publishers wait for the slowest live subscriber (`block`) or
- * never wait (`overwrite`, losses counted). The parts: layout.ts (the layout descriptor), segment.ts
- * (options, creation, checks, the handle tables), channel.ts (the algorithm); mapping, doorbells and
- * liveness are the ring's (ring/).
+ * never wait (`overwrite`, losses counted). The parts: layout.ts (the layout descriptor), options.ts
+ * (the options of an open), segment.ts (creation, checks, the handle tables), channel.ts (the
+ * algorithm); the segment file, doorbells and liveness are the ring's (ring/).
  */
 import type { MessageCodec } from '../../codecs/codec.js';
 import { UnsupportedError } from '../../errors.js';
 import type { OpenOptions, Transport } from '../transport.js';
 import type { Address } from '../url.js';
 import { PubSubChannel } from './channel.js';
-import { attachSegment, checkOptions, type PubSubAddress, type PubSubOptions, unlinkSegment } from './segment.js';
+import { checkOptions, type PubSubAddress, type PubSubOptions } from './options.js';
+import { attachSegment, unlinkSegment } from './segment.js';
 
 export { PubSubChannel, type PubSubMessage } from './channel.js';
 /** The segment layout's numbers (offsets, field tables, protocol constants): for tools and tests, not package API. */
 export * as pubsubLayout from './layout.js';
-export { type PubSubHeader, type PubSubOptions, type PubSubPolicy, readPubSubHeader } from './segment.js';
+export type { PubSubOptions, PubSubPolicy } from './options.js';
+export { type PubSubHeader, readPubSubHeader } from './segment.js';
 
 function checkScheme(address: Address): asserts address is PubSubAddress {
   if (address.scheme !== 'shm+pubsub')

@@ -5,11 +5,9 @@
  * these numbers; include/typed_ipc_pubsub.h declares the same layout, and test/channels/pubsub-layout.test.ts
  * compiles it with `cc` and compares every offset, size and constant.
  */
-import type { FieldType, HeaderProblem, LayoutField } from '../ring/layout.js';
+import { field, type HeaderProblem, type LayoutField, problem } from '../ring/layout.js';
 
 export { type FieldType, fieldSize, type HeaderProblem, type LayoutField } from '../ring/layout.js';
-
-const field = (name: string, offset: number, type: FieldType): LayoutField => ({ name, offset, type });
 
 /** The magic number at offset 0: the bytes "TIPCPUBS". */
 export const MAGIC = 0x5342555043504954n;
@@ -173,11 +171,6 @@ export const entryFields: readonly LayoutField[] = [
  * range would make it read or write outside the segment.
  */
 export function headerProblem(view: DataView, fileSize: number): HeaderProblem | undefined {
-  const problem = (name: string, value: number | bigint, expected: string) => ({
-    field: name,
-    value: String(value),
-    expected,
-  });
   const policy = view.getUint32(OFF_POLICY, true);
   if (policy !== POLICY_BLOCK && policy !== POLICY_OVERWRITE)
     return problem('policy', policy, '0 (block) or 1 (overwrite)');

@@ -23,7 +23,8 @@ export function fieldSize(type: FieldType): number {
   return type === 'u64' ? 8 : 4;
 }
 
-const field = (name: string, offset: number, type: FieldType): LayoutField => ({ name, offset, type });
+/** A layout field (for the field tables of this layout and of pub/sub's). */
+export const field = (name: string, offset: number, type: FieldType): LayoutField => ({ name, offset, type });
 
 /** The magic number at offset 0: the bytes "TIPCRING". */
 export const MAGIC = 0x474e495243504954n;
@@ -153,6 +154,13 @@ export interface HeaderProblem {
   readonly expected: string;
 }
 
+/** The problem of header field `name`, which holds `value` and should hold what `expected` says. */
+export const problem = (name: string, value: number | bigint, expected: string): HeaderProblem => ({
+  field: name,
+  value: String(value),
+  expected,
+});
+
 /**
  * Checks every layout field of a ring header (magic and version already matched) against the
  * protocol, against each other and against the file's size, in the order docs/ring-protocol.md
@@ -160,11 +168,6 @@ export interface HeaderProblem {
  * or write outside the segment.
  */
 export function headerProblem(view: DataView, fileSize: number): HeaderProblem | undefined {
-  const problem = (name: string, value: number | bigint, expected: string) => ({
-    field: name,
-    value: String(value),
-    expected,
-  });
   const size = view.getUint32(OFF_MSG_SIZE, true);
   if (size < 1 || size > MAX_MSG_SIZE) return problem('msg_size', size, `1..${MAX_MSG_SIZE}`);
   const slots = view.getUint32(OFF_SLOTS, true);
