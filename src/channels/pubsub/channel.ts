@@ -13,7 +13,7 @@ import { type Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
 import type { Segment } from '../ring/segment.js';
 import { DoorbellSleeper, type Recheck, type Recovery, type SleepSpot } from '../ring/sleeper.js';
-import { claimTail, openHandle, SlotCopier, truncation } from '../ring/slots.js';
+import { claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';
 import * as L from './layout.js';
 import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
@@ -84,7 +84,8 @@ export class PubSubChannel<T> extends FdChannel<T> {
   /** Waits for messages (side 0, a subscriber's) and for room (side 1, a publisher's) on this handle's doorbell. */
   readonly #sleeper: DoorbellSleeper;
   readonly #recheck: Recheck;
-  #truncated = false;
+  /** Notices a truncated segment, after which the mapping is not touched again. */
+  readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, init: PubSubInit) {
     const bellId = segment.view.getBigUint64(L.OFF_BELL_ID, true);
@@ -118,6 +119,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#bell = bell;
     this.#bellId = bellId;
     this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
+    this.#guard = new TruncationGuard(segment);
     // A publisher may be held back by a dead subscriber: it looks again every RECOVERY_MS; an idle
     // subscriber every IDLE_RECHECK_MS (to notice a truncation).
     this.#recheck = { stuckMs: L.RECOVERY_MS, idleMs: publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS };
@@ -127,7 +129,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
       this.watch,
       L.SPIN,
       () => this.closed,
-      () => this.#assertIntact(),
+      () => this.#guard.check(this),
     );
     if (!publisher) this.#join(init.history);
     this.useWaits({
@@ -451,23 +453,13 @@ export class PubSubChannel<T> extends FdChannel<T> {
     return { word: mask + (this.#bellNumber >> 5), bit: 1 << (this.#bellNumber & 31), side };
   }
 
-  /** Fails and closes the channel, without touching the mapping again, when the segment was truncated. */
-  #assertIntact(): void {
-    if (this.closed) return;
-    const error = truncation(this.#segment, this.url, this.transport);
-    if (error === undefined) return;
-    this.#truncated = true;
-    this.destroy(error);
-    throw error;
-  }
-
   // --- lifecycle -------------------------------------------------------------------------------
 
   #removeBell(): void {
     this.#bell.unlinkOwn();
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
     const count = this.#subscribers + this.#publishers;
-    if (this.#truncated) {
+    if (this.#guard.truncated) {
       removeBellDirectory(this.#bellId, count, () => true);
       return;
     }
@@ -481,7 +473,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
   }
 
   protected closeResources(): void {
-    if (!this.#truncated) {
+    if (!this.#guard.truncated) {
       const i32 = this.#i32;
       const bit = 1 << (this.#bellNumber & 31);
       this.#removeBell();

@@ -15,7 +15,7 @@ import * as L from './layout.js';
 import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
 import { DoorbellSleeper, type SleepSpot } from './sleeper.js';
-import { claimTail, openHandle, SlotCopier, truncation } from './slots.js';
+import { claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
 
 /** BigUint64 index of the head. */
 const HEAD_64 = L.OFF_HEAD >> 3;
@@ -56,8 +56,8 @@ export class RingChannel<T> extends FdChannel<T> {
   /** Waits for a message (side 0) and for room (side 1) on this handle's doorbell. */
   readonly #sleeper: DoorbellSleeper;
   #nextRecovery = 0;
-  /** Set when the segment was found truncated: the mapping must not be touched again. */
-  #truncated = false;
+  /** Notices a truncated segment, after which the mapping is not touched again. */
+  readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
     const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
@@ -82,10 +82,11 @@ export class RingChannel<T> extends FdChannel<T> {
       this.watch,
       L.SPIN,
       () => this.closed,
-      () => this.#assertIntact(),
+      () => this.#guard.check(this),
     );
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
     this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
+    this.#guard = new TruncationGuard(segment);
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
     this.useWaits({
       readable: (wait) => this.#waitReadable(wait),
@@ -345,21 +346,6 @@ export class RingChannel<T> extends FdChannel<T> {
     return { word: (mask >> 2) + (this.#entry >> 5), bit: 1 << (this.#entry & 31), side };
   }
 
-  /**
-   * Fails, and closes the channel without touching the mapping again, when the segment's file was
-   * truncated below the mapping: an access past its new end would kill the process with SIGBUS.
-   * Called on every wake-up and timeout, before the ring is looked at (docs/ring-protocol.md, "Trust model").
-   */
-  #assertIntact(): void {
-    if (this.closed) return;
-    const error = truncation(this.#segment, this.url, this.transport);
-    if (error === undefined) return;
-    this.#truncated = true;
-    // destroy, not close: a graceful close would keep pending sends retrying against the shrunk mapping.
-    this.destroy(error);
-    throw error;
-  }
-
   // --- lifecycle -------------------------------------------------------------------------------
   /** Removes this handle's doorbell file, and the directory once the ring is unlinked and this was the last. */
   #removeBell(): void {
@@ -367,12 +353,12 @@ export class RingChannel<T> extends FdChannel<T> {
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
     // Unlinked ring: the sockets of dead handles go too (nobody will take their entries again), and
     // the directory with them unless a live handle remains. A truncated registry cannot be read.
-    if (this.#truncated) removeBellDirectory(this.#ringId, L.HANDLES, () => true);
+    if (this.#guard.truncated) removeBellDirectory(this.#ringId, L.HANDLES, () => true);
     else removeBellDirectory(this.#ringId, L.HANDLES, (e) => handleLive(this.#segment, e));
   }
 
   protected closeResources(): void {
-    if (this.#truncated) {
+    if (this.#guard.truncated) {
       // The registry entry and masks went with the truncated pages: nothing to clear, and touching them would fault.
       this.#removeBell();
       this.#bell.close();

@@ -121,17 +121,47 @@ export class SlotCopier {
   }
 }
 
+/** What TruncationGuard needs of a channel. */
+export interface GuardedChannel {
+  readonly closed: boolean;
+  readonly url: string;
+  readonly transport: string;
+  destroy(error: Error): void;
+}
+
 /**
- * The error of a channel whose segment was truncated below its mapping (an access past the new end
- * would kill the process with SIGBUS), or undefined while the file still covers it. `scheme` is the
- * URL's (`shm`, `shm+pubsub`): the rest of the URL names the file in /dev/shm.
+ * Noticing a segment truncated below the mapping (an access past the new end would kill the process
+ * with SIGBUS): `check` runs on every wake-up and timeout, before the segment is looked at
+ * (docs/ring-protocol.md, "Trust model"), and once it found one the channel must not touch the mapping
+ * again (`truncated`).
  */
-export function truncation(segment: Segment, url: string, scheme: string): ChannelClosedError | undefined {
-  const size = segment.shrunk();
-  if (size === undefined) return undefined;
-  return new ChannelClosedError(
-    `${url}: the segment was truncated to ${size} bytes under this channel (it maps ${segment.length}); ` +
-      `whoever can write /dev/shm${url.slice(scheme.length + 1)} did it. The channel is closed without ` +
-      'touching the segment again; recreate it (unlink, then open with create)',
-  );
+export class TruncationGuard {
+  /** The segment was found truncated: the mapping must not be touched again. */
+  truncated = false;
+  readonly #segment: Segment;
+
+  constructor(segment: Segment) {
+    this.#segment = segment;
+  }
+
+  /**
+   * Destroys `channel` (not a graceful close: pending sends would keep retrying against the shrunk
+   * mapping) with a ChannelClosedError and throws it when the segment's file no longer covers the
+   * mapping.
+   */
+  check(channel: GuardedChannel): void {
+    if (channel.closed) return;
+    const size = this.#segment.shrunk();
+    if (size === undefined) return;
+    this.truncated = true;
+    // The URL's scheme (its transport) aside, the rest names the file in /dev/shm.
+    const { url } = channel;
+    const error = new ChannelClosedError(
+      `${url}: the segment was truncated to ${size} bytes under this channel (it maps ${this.#segment.length}); ` +
+        `whoever can write /dev/shm${url.slice(channel.transport.length + 1)} did it. The channel is closed without ` +
+        'touching the segment again; recreate it (unlink, then open with create)',
+    );
+    channel.destroy(error);
+    throw error;
+  }
 }
