@@ -2,7 +2,7 @@
  * Shared-memory publish/subscribe (`shm+pubsub:`, block policy) beside the shared-memory ring (`shm:`),
  * in the same run and interleaved rounds, at 24 B and 256 B: Node -> Node one by one (send/receive)
  * and batched (sendMany/receiveMany), a C publisher -> C subscriber (include/typed_ipc_pubsub.h, the
- * baseline), and fan-out: one Node publisher to 4 Node subscriber processes, each subscriber's rate
+ * baseline; one by one too, a reference row), and fan-out: one Node publisher to 4 Node subscriber processes, each subscriber's rate
  * against a single subscriber's in the same setup. Each row is the median of its rounds (BENCH_ROUNDS,
  * default 5); rates are timed by the receiver from its first message to its last.
  */
@@ -53,14 +53,14 @@ function nodeRate(scheme: Scheme, size: number, count: number, batch: number): P
 }
 
 /** A C publisher -> a C subscriber (the C peer forks its publisher): messages per second. */
-function cRate(size: number, count: number): Promise<number> {
+function cRate(size: number, count: number, batch = BATCH): Promise<number> {
   const binary = cPeerBinary();
   return withSegment('shm+pubsub', size, async (url, own) => {
     // This process's subscriber would hold the C publisher back: only the C subscriber stays.
     await own.close();
     const child = spawn(
       binary,
-      ['bench', url.slice('shm+pubsub:'.length), String(count), String(BATCH), String(size)],
+      ['bench', url.slice('shm+pubsub:'.length), String(count), String(batch), String(size)],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -131,6 +131,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       single: [] as number[],
       batched: [] as number[],
       c: [] as number[],
+      cSingle: [] as number[],
       one: [] as number[],
       fanout: [] as number[],
       fanoutRatio: [] as number[],
@@ -151,6 +152,8 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       figures.batched.push(await nodeRate('shm+pubsub', size, few(4_000_000), BATCH));
       at(0.5, 'C');
       figures.c.push(await cRate(size, few(20_000_000)));
+      at(0.55, 'C one by one');
+      figures.cSingle.push(await cRate(size, few(4_000_000), 1));
       at(0.6, '1 subscriber process');
       const single = await fanoutRates(size, few(2_000_000), 1);
       const one = single.rates[0] ?? 0;
@@ -193,6 +196,13 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         msgPerSec: m(figures.c),
         baseline: 'c',
         notes: `median of ${rounds} rounds`,
+      },
+      {
+        ...base,
+        variant: 'c tipc_ps_publish_many/receive_many one by one (batch 1)',
+        msgPerSec: m(figures.cSingle),
+        reference: true,
+        notes: `median of ${rounds} rounds; the protocol's own cost of one claim and one publish per message between two cores, what node send/receive cannot beat`,
       },
       {
         ...base,

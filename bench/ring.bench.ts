@@ -2,7 +2,8 @@
  * Shared-memory ring (`shm:`), samples of 24 bytes (and, for 256 B / 4 KiB, a sample followed by filler)
  * between two processes: Node -> Node with sendMany/receiveMany and with send/receive (and, where the
  * message has a `bytes(n)` filler, sendMany/receiveMany into a lending codec: no copy per field), C -> C
- * through include/typed_ipc_ring.h, and Node's child_process IPC (`process.send`, one message per call)
+ * through include/typed_ipc_ring.h (batched, the baseline, and one by one, a reference row: what the
+ * protocol itself costs per message between two cores), and Node's child_process IPC (`process.send`, one message per call)
  * as the baseline, all in the same run, in interleaved rounds. Each row is the median of its rounds
  * (BENCH_ROUNDS, default 5); rates are timed by the receiver from its first message to its last. The
  * latency row measures send -> wake-up of a receiver that sleeps on its doorbell (one message every 2 ms).
@@ -249,6 +250,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   for (const [index, size] of sizes.entries()) {
     const runs = { batched: [] as NodeRun[], lending: [] as NodeRun[], single: [] as NodeRun[] };
     const c: NodeRun[] = [];
+    const cSingle: NodeRun[] = [];
     const ipc: number[] = [];
     const latencies: { p50: number; p99: number }[] = [];
     const floors: Floor[] = [];
@@ -267,6 +269,8 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       runs.single.push(await nodeRate(size, countFor(1_000_000 * scale, size), 1));
       at(0.6, 'C');
       c.push(await cRate(size, countFor(20_000_000 * scale, size), BATCH));
+      at(0.65, 'C one by one');
+      cSingle.push(await cRate(size, countFor(4_000_000 * scale, size), 1));
       at(0.7, 'per-message floor');
       floors.push(await floorRate(size, countFor(4_000_000 * scale, size)));
       at(0.8, 'process.send');
@@ -280,6 +284,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
           `p99 ${median(latencies.map((l) => l.p99)).toFixed(0)} µs`
         : '';
     const cRun = medianRun(c);
+    const cOne = medianRun(cSingle);
     // Per CPU-second figures do not depend on how much of a core each side got (the machine may be
     // shared): beside the wall-clock ratio, the rows say what fraction of C's work per message they do.
     const perCpu = (run: NodeRun): string =>
@@ -305,6 +310,16 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         notes:
           `median of ${rounds} rounds; per CPU-second: producer ${(cRun.producerCpuRate / 1e6).toFixed(1)} M, ` +
           `consumer ${(cRun.consumerCpuRate / 1e6).toFixed(1)} M msg`,
+      },
+      {
+        ...base,
+        variant: 'c tipc_ring_send_many/recv_many one by one (batch 1)',
+        msgPerSec: cOne.rate,
+        reference: true,
+        notes:
+          `median of ${rounds} rounds; per CPU-second: producer ${(cOne.producerCpuRate / 1e6).toFixed(1)} M, ` +
+          `consumer ${(cOne.consumerCpuRate / 1e6).toFixed(1)} M msg: the protocol's own cost of one claim and ` +
+          'one publish (release) per message between two cores, what node send/receive cannot beat',
       },
       { ...base, variant: 'node process.send', msgPerSec: median(ipc), baseline: 'node-ipc' },
       {

@@ -189,6 +189,11 @@ export abstract class FdChannel<T> implements Channel<T> {
     return this.#inFlight.accept();
   }
 
+  /** Items readRecords delivered that the caller has not taken yet (read ahead, or behind an error). */
+  protected get undelivered(): number {
+    return this.#inbox.size;
+  }
+
   /** Sends queued and not yet wholly written. */
   protected get queuedSends(): number {
     return this.#queue.length;

@@ -65,6 +65,11 @@ export class Inbox<T> implements ReceivedSink<T> {
     return this.#head === this.#tail;
   }
 
+  /** Items received and not yet taken. */
+  get size(): number {
+    return this.#tail - this.#head;
+  }
+
   push(item: Received<T>): void {
     this.#slots[this.#tail++] = item;
   }

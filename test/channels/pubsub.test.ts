@@ -98,6 +98,33 @@ describe('shm+pubsub: fan-out', () => {
     expect((await take(fast, 4)).map((m) => m.seq)).toEqual([4, 5, 6, 7]);
   });
 
+  it('receive reads ahead: info() counts what waits in the inbox as pending, not delivered; it arrives in order', async () => {
+    const url = psUrl();
+    const sub = await openPs(url, { create: true, capacity: 1024 });
+    const pub = await openPs(url, { access: 'send' });
+    await pub.sendMany(Array.from({ length: 100 }, (_, i) => tick(0, i)));
+    expect((await sub.receive({ timeoutMs: 20_000 })).value.seq).toBe(0);
+    // 64 read from the segment at once (an eighth of 1024 is more): one handed out, 63 in the inbox.
+    expect(sub.info()).toMatchObject({ position: 64, delivered: 1, pending: 99 });
+    const rest: number[] = [];
+    for (let i = 1; i < 100; i++) rest.push(sub.tryReceive()!.value.seq);
+    expect(rest).toEqual(Array.from({ length: 99 }, (_, i) => i + 1));
+    expect(sub.tryReceive()).toBeUndefined();
+    expect(sub.info()).toMatchObject({ position: 100, delivered: 100, pending: 0 });
+  });
+
+  it('a small block-mode buffer is not widened by read-ahead: with capacity 4 each receive reads one', async () => {
+    const url = psUrl();
+    const sub = await openPs(url, { create: true, capacity: 4 });
+    const pub = await openPs(url, { access: 'send' });
+    for (let i = 0; i < 4; i++) expect(pub.trySend(tick(0, i))).toBe(true);
+    expect((await sub.receive({ timeoutMs: 20_000 })).value.seq).toBe(0);
+    expect(sub.info()).toMatchObject({ position: 1, delivered: 1, pending: 3 });
+    // One position freed, not four.
+    expect(pub.trySend(tick(0, 4))).toBe(true);
+    expect(pub.trySend(tick(0, 5))).toBe(false);
+  });
+
   it('overwrite: the publisher never waits; the subscriber gets the newest messages and the exact count it missed', async () => {
     const url = psUrl();
     const sub = await openPs(url, { create: true, capacity: 8, policy: 'overwrite' });

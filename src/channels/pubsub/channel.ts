@@ -7,12 +7,13 @@
  */
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
-import { ChannelClosedError, DecodeError } from '../../errors.js';
+import { DecodeError } from '../../errors.js';
 import { type ChannelInfo, FdChannel, type Message, type Outgoing, type ReceivedSink } from '../channel.js';
-import { Doorbell, removeBellDirectory } from '../ring/doorbell.js';
+import { type Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
 import type { Segment } from '../ring/segment.js';
 import { DoorbellSleeper, type Recheck, type Recovery, type SleepSpot } from '../ring/sleeper.js';
+import { claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';
 import * as L from './layout.js';
 import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
@@ -37,6 +38,13 @@ const POS_HI = POS_LO + 1;
 const COUNT = L.E_CLAIM_COUNT >> 2;
 const ENTRY_WORDS = L.ENTRY_SIZE >> 2;
 const { PUBLISHED, SKIPPED, WRITING } = L;
+/**
+ * Messages one receive() of a subscriber reads from the segment at most (the rest wait in its inbox),
+ * and at most an eighth of the capacity, so that in block mode the inbox adds little to how far a
+ * publisher may run ahead: several messages then cost one pass (one cursor store, one look at the
+ * sleepers). Nothing is lost by it: the cursor is this subscriber's own.
+ */
+const READ_AHEAD = 64;
 
 /** How a pub/sub handle is set up (the checked options the channel itself needs). */
 export interface PubSubInit {
@@ -49,6 +57,7 @@ export interface PubSubInit {
 /** A publisher or a subscriber on a shared-memory pub/sub segment. */
 export class PubSubChannel<T> extends FdChannel<T> {
   readonly transport = 'shm+pubsub';
+  protected override readonly readAhead: number;
   readonly #segment: Segment;
   readonly #u8: Uint8Array;
   readonly #i32: Int32Array;
@@ -68,6 +77,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
   readonly #bellNumber: number;
   readonly #bell: Doorbell;
   readonly #bellId: bigint;
+  readonly #copier: SlotCopier;
   // Subscriber state.
   #cursor = 0;
   #joinTail = 0;
@@ -82,30 +92,19 @@ export class PubSubChannel<T> extends FdChannel<T> {
   /** Waits for messages (side 0, a subscriber's) and for room (side 1, a publisher's) on this handle's doorbell. */
   readonly #sleeper: DoorbellSleeper;
   readonly #recheck: Recheck;
-  #truncated = false;
+  /** Notices a truncated segment, after which the mapping is not touched again. */
+  readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, init: PubSubInit) {
     const bellId = segment.view.getBigUint64(L.OFF_BELL_ID, true);
     const subscribers = segment.u32(L.OFF_SUBSCRIBERS);
     const publishers = segment.u32(L.OFF_PUBLISHERS);
     const publisher = init.access === 'send';
-    let bell: Doorbell;
-    let entry: number;
-    try {
-      bell = new Doorbell(bellId, url);
-    } catch (error) {
-      segment.unmap();
-      throw error;
-    }
-    try {
-      entry = publisher
-        ? registerHandle(segment, publisherTable(subscribers, publishers), subscribers, bell, url, 'publisher')
-        : registerHandle(segment, subscriberTable(subscribers), 0, bell, url, 'subscriber');
-    } catch (error) {
-      bell.close();
-      segment.unmap();
-      throw error;
-    }
+    const { bell, entry } = openHandle(segment, bellId, url, (b) =>
+      publisher
+        ? registerHandle(segment, publisherTable(subscribers, publishers), subscribers, b, url, 'publisher')
+        : registerHandle(segment, subscriberTable(subscribers), 0, b, url, 'subscriber'),
+    );
     super(url, codec, bell.fd, { ref: init.ref, wait: init.wait, access: init.access });
     this.#segment = segment;
     this.#u8 = segment.u8;
@@ -114,6 +113,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#slots = segment.u32(L.OFF_SLOTS);
     this.#mask = this.#slots - 1;
     this.#capacity = segment.u32(L.OFF_CAPACITY);
+    this.readAhead = publisher ? 1 : Math.max(1, Math.min(READ_AHEAD, this.#capacity >> 3));
     this.#overwrite = segment.u32(L.OFF_POLICY) === L.POLICY_OVERWRITE;
     this.#seq = segment.u32(L.OFF_SEQ) >> 2;
     this.#data = segment.u32(L.OFF_DATA);
@@ -127,6 +127,8 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#bellNumber = publisher ? subscribers + entry : entry;
     this.#bell = bell;
     this.#bellId = bellId;
+    this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
+    this.#guard = new TruncationGuard(segment);
     // A publisher may be held back by a dead subscriber: it looks again every RECOVERY_MS; an idle
     // subscriber every IDLE_RECHECK_MS (to notice a truncation).
     this.#recheck = { stuckMs: L.RECOVERY_MS, idleMs: publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS };
@@ -136,7 +138,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
       this.watch,
       L.SPIN,
       () => this.closed,
-      () => this.#assertIntact(),
+      () => this.#guard.check(this),
     );
     if (!publisher) this.#join(init.history);
     this.useWaits({
@@ -228,14 +230,14 @@ export class PubSubChannel<T> extends FdChannel<T> {
       i32[intent] = lo | 0;
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
-      const won = this.#claimTail(lo, hi, k);
+      const won = claimTail(i32, this.#segment.i64, TAIL_LO, lo, hi, k, slots);
       if (won === 0) continue;
       if (won < 0) {
         i32[intent + 2] = 0;
         continue;
       }
       for (let j = 0; j < k; j++) i32[seq + ((lo + j) & mask)] = L.slotWord(lo + j, WRITING);
-      this.#copyIn(source, first, lo & mask, k);
+      this.#copier.copyIn(source, first, lo & mask, k);
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = L.slotWord(lo + j, PUBLISHED);
       Atomics.store(i32, seq + (lo & mask), L.slotWord(lo, PUBLISHED));
       this.#published += k;
@@ -244,19 +246,6 @@ export class PubSubChannel<T> extends FdChannel<T> {
       this.#wake(PUB_SLEEPERS);
       return k;
     }
-  }
-
-  /** The ring's claim (ring/channel.ts #claimTail): a 32-bit CAS far from a carry, else a 64-bit one. */
-  #claimTail(lo: number, hi: number, k: number): number {
-    const i32 = this.#i32;
-    const next = lo + k;
-    if (next + this.#slots < TWO_32) {
-      if (Atomics.compareExchange(i32, TAIL_LO, lo | 0, next | 0) !== (lo | 0)) return 0;
-      return i32[TAIL_HI] === hi ? 1 : -1;
-    }
-    const i64 = this.#segment.i64;
-    const tail = (BigInt(hi >>> 0) << 32n) | BigInt(lo);
-    return Atomics.compareExchange(i64, L.OFF_TAIL >> 3, tail, tail + BigInt(k)) === tail ? 1 : 0;
   }
 
   /**
@@ -276,19 +265,6 @@ export class PubSubChannel<T> extends FdChannel<T> {
     const left = this.#capacity - behind;
     this.#limitLo = (tailLo + left) | 0;
     return left;
-  }
-
-  #copyIn(source: Uint8Array, first: number, index: number, k: number): void {
-    const size = this.#size;
-    const at = this.#data + index * size;
-    if (k === 1 && first === 0 && source.length === size) {
-      this.#u8.set(source, at);
-      return;
-    }
-    const start = first * size;
-    const run = Math.min(k, this.#slots - index);
-    this.#u8.set(source.subarray(start, start + run * size), at);
-    if (run < k) this.#u8.set(source.subarray(start + run * size, start + k * size), this.#data);
   }
 
   protected writeRecords(out: Outgoing): number {
@@ -486,27 +462,13 @@ export class PubSubChannel<T> extends FdChannel<T> {
     return { word: mask + (this.#bellNumber >> 5), bit: 1 << (this.#bellNumber & 31), side };
   }
 
-  /** Fails and closes the channel, without touching the mapping again, when the segment was truncated. */
-  #assertIntact(): void {
-    if (this.closed) return;
-    const size = this.#segment.shrunk();
-    if (size === undefined) return;
-    this.#truncated = true;
-    const error = new ChannelClosedError(
-      `${this.url}: the segment was truncated to ${size} bytes under this channel (it is ${this.#segment.length}); ` +
-        'the channel is closed without touching it again; recreate it (unlink, then open with create)',
-    );
-    this.destroy(error);
-    throw error;
-  }
-
   // --- lifecycle -------------------------------------------------------------------------------
 
   #removeBell(): void {
     this.#bell.unlinkOwn();
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
     const count = this.#subscribers + this.#publishers;
-    if (this.#truncated) {
+    if (this.#guard.truncated) {
       removeBellDirectory(this.#bellId, count, () => true);
       return;
     }
@@ -520,7 +482,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
   }
 
   protected closeResources(): void {
-    if (!this.#truncated) {
+    if (!this.#guard.truncated) {
       const i32 = this.#i32;
       const bit = 1 << (this.#bellNumber & 31);
       this.#removeBell();
@@ -573,8 +535,9 @@ export class PubSubChannel<T> extends FdChannel<T> {
     return {
       ...common,
       position: this.#cursor,
-      pending: Math.max(0, tail - this.#cursor),
-      delivered: this.#delivered,
+      // Messages read ahead into the inbox are past the cursor and not delivered yet.
+      pending: Math.max(0, tail - this.#cursor) + this.undelivered,
+      delivered: this.#delivered - this.undelivered,
       missed: this.#missed,
       skipped: this.#skipped,
     };

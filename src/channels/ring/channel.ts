@@ -6,25 +6,22 @@
  */
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
-import { ChannelClosedError, DecodeError } from '../../errors.js';
+import { DecodeError } from '../../errors.js';
 import type { WaitOptions } from '../../native/index.js';
 import { type ChannelInfo, FdChannel, type Outgoing, type ReceivedSink } from '../channel.js';
 import type { WaitOption } from '../wait-strategy.js';
-import { Doorbell, removeBellDirectory } from './doorbell.js';
+import { type Doorbell, removeBellDirectory } from './doorbell.js';
 import * as L from './layout.js';
 import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
 import { DoorbellSleeper, type SleepSpot } from './sleeper.js';
+import { claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
 
-/** Messages up to this many bytes are copied into a slot word by word (see #copyIn). */
-const SMALL_MESSAGE = 64;
-/** BigUint64 indexes of the tail and the head. */
-const TAIL_64 = L.OFF_TAIL >> 3;
+/** BigUint64 index of the head. */
 const HEAD_64 = L.OFF_HEAD >> 3;
 /** Int32 indexes of the sleeper masks' first words. */
 const CONSUMERS_WAITING = L.OFF_CONSUMERS_WAITING >> 2;
 const PRODUCERS_WAITING = L.OFF_PRODUCERS_WAITING >> 2;
-const TWO_32 = 2 ** 32;
 const LOW_32 = 0xffffffffn;
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
 const TAIL_LO = L.OFF_TAIL >> 2;
@@ -55,34 +52,16 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #entryBase: number; // int32 index of this handle's registry entry
   readonly #bell: Doorbell;
   readonly #ringId: bigint;
-  /** Int32 words of a message small enough to be copied word by word (0: copied with set()). */
-  readonly #smallWords: number;
-  /** The send buffer last copied word by word, and its Int32Array view (the base reuses one buffer). */
-  #wordSource: Uint8Array | undefined;
-  #wordView: Int32Array = new Int32Array(0);
+  readonly #copier: SlotCopier;
   /** Waits for a message (side 0) and for room (side 1) on this handle's doorbell. */
   readonly #sleeper: DoorbellSleeper;
   #nextRecovery = 0;
-  /** Set when the segment was found truncated: the mapping must not be touched again. */
-  #truncated = false;
+  /** Notices a truncated segment, after which the mapping is not touched again. */
+  readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
     const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
-    let bell: Doorbell;
-    let entry: number;
-    try {
-      bell = new Doorbell(ringId, url);
-    } catch (error) {
-      segment.unmap();
-      throw error;
-    }
-    try {
-      entry = registerHandle(segment, bell, url);
-    } catch (error) {
-      bell.close();
-      segment.unmap();
-      throw error;
-    }
+    const { bell, entry } = openHandle(segment, ringId, url, (b) => registerHandle(segment, b, url));
     super(url, codec, bell.fd, { ref, wait });
     this.#segment = segment;
     this.#u8 = segment.u8;
@@ -103,10 +82,11 @@ export class RingChannel<T> extends FdChannel<T> {
       this.watch,
       L.SPIN,
       () => this.closed,
-      () => this.#assertIntact(),
+      () => this.#guard.check(this),
     );
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
-    this.#smallWords = this.#size % 4 === 0 && this.#size <= SMALL_MESSAGE ? this.#size >> 2 : 0;
+    this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
+    this.#guard = new TruncationGuard(segment);
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
     this.useWaits({
       readable: (wait) => this.#waitReadable(wait),
@@ -158,73 +138,23 @@ export class RingChannel<T> extends FdChannel<T> {
       i32[intent + 1] = hi;
       i32[intent + 2] = k;
       claimed = true;
-      const won = this.#claimTail(lo, hi, k);
+      const won = claimTail(i32, this.#i64, TAIL_LO, lo, hi, k, this.#slots);
       if (won === 0) continue;
       if (won < 0) {
-        // Claimed at another high half than the one checked (see #claimTail): never published, the
+        // Claimed at another high half than the one checked (see claimTail): never published, the
         // positions are left to recovery, which turns them into skips (our intent does not cover them).
         i32[intent + 2] = 0;
         claimed = false;
         continue;
       }
       const index = lo & mask;
-      this.#copyIn(source, first, index, k);
+      this.#copier.copyIn(source, first, index, k);
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
       // One seq_cst store publishes the whole batch.
       Atomics.store(i32, seq + index, (lo + 1) | 0);
       if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(L.OFF_CONSUMERS_WAITING);
       return k;
     }
-  }
-
-  /**
-   * CAS of the tail from (hi, lo) to (hi, lo) + k: 1 when claimed, 0 when the tail moved (retry).
-   * Far from a carry into the high half (lo + k + slots < 2^32, all but 2^24 of every 2^32 positions)
-   * only the low half is exchanged (a 32-bit CAS, no BigInt), and the high half is read again after
-   * it: while our claim is unpublished the tail cannot pass lo + k + slots, so the high half cannot
-   * legitimately change, and an unchanged one proves the whole tail was (hi, lo) at the exchange.
-   * A changed one means the low half came round (the tail moved by 2^32 while this process was
-   * stopped) or the halves were read across a carry: the claim is of other positions than the
-   * checked ones, and -1 says so (see #push).
-   */
-  #claimTail(lo: number, hi: number, k: number): number {
-    const i32 = this.#i32;
-    const next = lo + k;
-    if (next + this.#slots < TWO_32) {
-      if (Atomics.compareExchange(i32, TAIL_LO, lo | 0, next | 0) !== (lo | 0)) return 0;
-      return i32[TAIL_HI] === hi ? 1 : -1;
-    }
-    const tail = (BigInt(hi >>> 0) << 32n) | BigInt(lo);
-    return Atomics.compareExchange(this.#i64, TAIL_64, tail, tail + BigInt(k)) === tail ? 1 : 0;
-  }
-
-  /** Copies `k` messages of `source` from message `first` on into the slots from `index` on (wrapping). */
-  #copyIn(source: Uint8Array, first: number, index: number, k: number): void {
-    const size = this.#size;
-    const u8 = this.#u8;
-    const at = this.#data + index * size;
-    if (k === 1 && first === 0 && source.length === size) {
-      // One message (send()): no subarray to allocate; a small one is copied a word at a time, which
-      // beats TypedArray.set's call for a few dozen bytes.
-      const words = this.#smallWords;
-      if (words > 0 && (source.byteOffset & 3) === 0) {
-        if (source !== this.#wordSource) {
-          this.#wordSource = source;
-          this.#wordView = new Int32Array(source.buffer, source.byteOffset, words);
-        }
-        const from = this.#wordView;
-        const i32 = this.#i32;
-        const to = at >> 2;
-        for (let w = 0; w < words; w++) i32[to + w] = from[w]!;
-      } else {
-        u8.set(source, at);
-      }
-      return;
-    }
-    const start = first * size;
-    const run = Math.min(k, this.#slots - index);
-    u8.set(source.subarray(start, start + run * size), at);
-    if (run < k) u8.set(source.subarray(start + run * size, start + k * size), this.#data);
   }
 
   protected writeRecords(out: Outgoing): number {
@@ -245,7 +175,7 @@ export class RingChannel<T> extends FdChannel<T> {
     const intent = this.#entryBase + CONS_INTENT;
     let claimed = false;
     for (;;) {
-      // A full 64-bit CAS here, not #claimTail's 32-bit one: a consumer that claimed positions it did
+      // A full 64-bit CAS here, not claimTail's 32-bit one: a consumer that claimed positions it did
       // not check could not give them back (their messages would be lost), a producer can.
       const head = this.#i64[HEAD_64]!;
       // Halves of a later head than `head` only lead to a failing CAS (head only grows).
@@ -416,26 +346,6 @@ export class RingChannel<T> extends FdChannel<T> {
     return { word: (mask >> 2) + (this.#entry >> 5), bit: 1 << (this.#entry & 31), side };
   }
 
-  /**
-   * Fails, and closes the channel without touching the mapping again, when the segment's file was
-   * truncated below the mapping: an access past its new end would kill the process with SIGBUS.
-   * Called on every wake-up and timeout, before the ring is looked at (docs/ring-protocol.md, "Trust model").
-   */
-  #assertIntact(): void {
-    if (this.closed) return;
-    const size = this.#segment.shrunk();
-    if (size === undefined) return;
-    this.#truncated = true;
-    const error = new ChannelClosedError(
-      `${this.url}: the segment was truncated to ${size} bytes under this channel (the ring is ` +
-        `${this.#segment.length}); whoever can write /dev/shm${this.url.slice(4)} did it. The channel is closed ` +
-        'without touching the ring again; recreate the ring (unlink, then open with create)',
-    );
-    // destroy, not close: a graceful close would keep pending sends retrying against the shrunk mapping.
-    this.destroy(error);
-    throw error;
-  }
-
   // --- lifecycle -------------------------------------------------------------------------------
   /** Removes this handle's doorbell file, and the directory once the ring is unlinked and this was the last. */
   #removeBell(): void {
@@ -443,12 +353,12 @@ export class RingChannel<T> extends FdChannel<T> {
     if (fstatSync(this.#segment.fd).nlink !== 0) return;
     // Unlinked ring: the sockets of dead handles go too (nobody will take their entries again), and
     // the directory with them unless a live handle remains. A truncated registry cannot be read.
-    if (this.#truncated) removeBellDirectory(this.#ringId, L.HANDLES, () => true);
+    if (this.#guard.truncated) removeBellDirectory(this.#ringId, L.HANDLES, () => true);
     else removeBellDirectory(this.#ringId, L.HANDLES, (e) => handleLive(this.#segment, e));
   }
 
   protected closeResources(): void {
-    if (this.#truncated) {
+    if (this.#guard.truncated) {
       // The registry entry and masks went with the truncated pages: nothing to clear, and touching them would fault.
       this.#removeBell();
       this.#bell.close();
