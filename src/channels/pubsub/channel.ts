@@ -11,7 +11,7 @@ import { DecodeError } from '../../errors.js';
 import { type ChannelInfo, FdChannel, type Message, type Outgoing, type ReceivedSink } from '../channel.js';
 import { type Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
-import type { Segment } from '../ring/segment.js';
+import type { Segment } from '../ring/segment-file.js';
 import { DoorbellSleeper, type Recheck, type Recovery, type SleepSpot } from '../ring/sleeper.js';
 import { claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';

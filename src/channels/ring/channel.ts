@@ -13,7 +13,8 @@ import type { WaitOption } from '../wait-strategy.js';
 import { type Doorbell, removeBellDirectory } from './doorbell.js';
 import * as L from './layout.js';
 import { alive } from './liveness.js';
-import { handleLive, registerHandle, ringFingerprint, type Segment } from './segment.js';
+import { handleLive, registerHandle, ringFingerprint } from './segment.js';
+import type { Segment } from './segment-file.js';
 import { DoorbellSleeper, type SleepSpot } from './sleeper.js';
 import { claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
 

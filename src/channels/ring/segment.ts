@@ -17,8 +17,6 @@ import * as L from './layout.js';
 import { entryLive, type RegistryLayout, registryUnused } from './liveness.js';
 import * as files from './segment-file.js';
 
-export { Segment } from './segment-file.js';
-
 const DEFAULT_CAPACITY = 1024;
 
 /** Rings, to the code they share with pub/sub segments. */

@@ -6,7 +6,7 @@
  */
 import { ChannelClosedError } from '../../errors.js';
 import { Doorbell } from './doorbell.js';
-import type { Segment } from './segment.js';
+import type { Segment } from './segment-file.js';
 
 const TWO_32 = 2 ** 32;
 
