@@ -84,6 +84,17 @@ export function checkTimeout(timeoutMs: number | undefined, name = 'timeoutMs'):
   return timeoutMs;
 }
 
+/**
+ * Checks an integer option in [`min`, `max`] and returns it; `expected` is the ValidationError's
+ * account of what is wanted (each transport words its own ranges: a System V type, a slot count).
+ */
+export function checkInteger(name: string, value: unknown, min: number, max: number, expected: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(name, expected, String(value));
+  }
+  return value;
+}
+
 /** Checks a capacity in messages: an integer in [1, `max`] (`limit` says where `max` comes from). */
 export function checkCapacity(capacity: unknown, max: number, limit: string): number {
   if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > max) {

@@ -8,7 +8,7 @@ import { fstatSync, readdirSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
 import { UnsupportedError, ValidationError } from '../../errors.js';
 import { check, errnos, libc, systemError } from '../../native/index.js';
-import { checkAccess, checkCreate, checkMode } from '../options.js';
+import { checkAccess, checkCreate, checkInteger, checkMode } from '../options.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, claimEntry, type RegistryLayout, withRegistryLock } from '../ring/liveness.js';
 import { readHeaderBytes, Segment, shmPath } from '../ring/segment.js';
@@ -80,10 +80,7 @@ export interface CheckedOptions {
 }
 
 function integerIn(name: string, value: unknown, min: number, max: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(name, `an integer in [${min}, ${max}] (${what})`, String(value));
-  }
-  return value;
+  return checkInteger(name, value, min, max, `an integer in [${min}, ${max}] (${what})`);
 }
 
 /** Checks the URL, the codec and the options of an open before anything is created. */
