@@ -81,7 +81,10 @@ export function checkTimeout(timeoutMs: number | undefined, name = 'timeoutMs'):
   return timeoutMs;
 }
 
-/** Checks the option `name`: an integer in [`min`, `max`]; `expected` is how the ValidationError words the rule. */
+/**
+ * Checks an integer option in [`min`, `max`] and returns it; `expected` is the ValidationError's
+ * account of what is wanted (each transport words its own ranges: a System V type, a slot count).
+ */
 export function checkInteger(name: string, value: unknown, min: number, max: number, expected: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ValidationError(name, expected, String(value));

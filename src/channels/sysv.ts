@@ -25,7 +25,7 @@ import {
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
 import { type Access, type ChannelInfo, type Message, RecordChannel } from './channel.js';
-import { checkAccess, checkCapacity, checkCreate, checkMode } from './options.js';
+import { checkAccess, checkCapacity, checkCreate, checkInteger, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
 
@@ -256,6 +256,47 @@ class RetryPacer {
   }
 }
 
+/** Frees the msgbufs of a channel that was dropped without close(). */
+const unclosed = new FinalizationRegistry<bigint>((address) => libc.free(address));
+
+/**
+ * A channel's `struct msgbuf`s in one piece of native memory: for sends at 0, for receives at `rxAt`
+ * (8-aligned, as the kernel's `long mtype` wants), and the mtype of a probe at `peekAt`. Freed by
+ * close(), or when a channel that was never closed is collected. No call is made after close (every
+ * send and receive checks the channel is open first); the addresses are 0 (NULL) after `free`, so a
+ * call that slipped through would fail with EFAULT rather than write to freed memory.
+ */
+class MsgBuffers {
+  readonly memory: ArrayBuffer;
+  readonly rxAt: number;
+  readonly peekAt: number;
+  tx: bigint;
+  rx: bigint;
+  peek: bigint;
+
+  constructor(owner: object, size: number) {
+    const align = (n: number): number => Math.ceil(n / 8) * 8;
+    this.rxAt = align(MTYPE + size);
+    this.peekAt = this.rxAt + align(MTYPE + size + 1);
+    const total = this.peekAt + MTYPE;
+    this.tx = libc.allocNative(total);
+    this.rx = this.tx + BigInt(this.rxAt);
+    this.peek = this.tx + BigInt(this.peekAt);
+    this.memory = libc.viewNative(this.tx, total);
+    new Uint8Array(this.memory).fill(0);
+    unclosed.register(owner, this.tx, this);
+  }
+
+  free(): void {
+    if (this.tx === 0n) return;
+    unclosed.unregister(this);
+    libc.free(this.tx);
+    this.tx = 0n;
+    this.rx = 0n;
+    this.peek = 0n;
+  }
+}
+
 /** Checked options of a `sysv:` open. */
 interface SysvOptions {
   readonly create: boolean;
@@ -266,13 +307,6 @@ interface SysvOptions {
   readonly receiveType: number;
   readonly except: boolean;
   readonly pollMaxMs: number;
-}
-
-function integerIn(name: string, value: unknown, min: number, max: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(name, what, String(value));
-  }
-  return value;
 }
 
 function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options: OpenOptions): SysvOptions {
@@ -297,9 +331,9 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
     capacityBytes = checkCapacity(options.capacity, 2 ** 31, 'times the message size, msg_qbytes') * codec.size;
   }
   if (capacityBytes !== undefined) {
-    integerIn('capacityBytes', capacityBytes, 1, MAX_TYPE, 'an integer >= 1 (bytes of message text, msg_qbytes)');
+    checkInteger('capacityBytes', capacityBytes, 1, MAX_TYPE, 'an integer >= 1 (bytes of message text, msg_qbytes)');
   }
-  const receiveType = integerIn(
+  const receiveType = checkInteger(
     'receiveType',
     options.receiveType ?? 0,
     -MAX_TYPE,
@@ -309,7 +343,7 @@ function checkOptions(target: SysvTarget, codec: MessageCodec<unknown>, options:
   if (except && receiveType <= 0) {
     throw new ValidationError('except', 'a receiveType > 0 to leave out (MSG_EXCEPT)', `receiveType ${receiveType}`);
   }
-  const pollMaxMs = integerIn(
+  const pollMaxMs = checkInteger(
     'pollMaxMs',
     options.pollMaxMs ?? DEFAULT_POLL_MAX_MS,
     1,
@@ -326,10 +360,17 @@ class SysvChannel<T> extends RecordChannel<T> {
   readonly id: number;
   readonly #pacer: RetryPacer;
   readonly #options: SysvOptions;
+  /**
+   * The channel's three `struct msgbuf`s, in native memory (see MsgBuffers): koffi passes their
+   * addresses for less than the bytes of a Uint8Array, on every msgsnd and msgrcv.
+   */
+  readonly #buffers: MsgBuffers;
   /** `struct msgbuf` for sends: mtype, then the encoded message (encodeScratch writes it in place). */
   readonly #tx: Uint8Array;
   readonly #txType: Uint32Array;
   readonly #txText: Uint8Array;
+  /** The mtype #txType holds now: a run of sends of one type writes it once. */
+  #txTypeValue = 0;
   /** `struct msgbuf` for receives, one byte longer than a message so that a longer one is noticed. */
   readonly #rx: Uint8Array;
   readonly #rxType: Uint32Array;
@@ -341,7 +382,7 @@ class SysvChannel<T> extends RecordChannel<T> {
   readonly #stat = new Uint8Array(libc.MSQID_DS_SIZE);
   readonly #statView = new DataView(this.#stat.buffer);
   /** Receives the mtype of a probing msgrcv (no text: see probeReadable). */
-  readonly #peek = new Uint8Array(MTYPE);
+  readonly #peekType: Uint32Array;
   readonly #peekFlags: number;
   /** IPC_STAT was refused (no read permission): sends cannot probe for room. */
   #statDenied = false;
@@ -365,11 +406,14 @@ class SysvChannel<T> extends RecordChannel<T> {
       ref: () => this.#pacer.ref(),
       unref: () => this.#pacer.unref(),
     });
-    this.#tx = new Uint8Array(MTYPE + codec.size);
-    this.#txType = new Uint32Array(this.#tx.buffer, 0, 2);
+    this.#buffers = new MsgBuffers(this, codec.size);
+    const { memory, rxAt, peekAt } = this.#buffers;
+    this.#tx = new Uint8Array(memory, 0, MTYPE + codec.size);
+    this.#txType = new Uint32Array(memory, 0, 2);
     this.#txText = this.#tx.subarray(MTYPE);
-    this.#rx = new Uint8Array(MTYPE + codec.size + 1);
-    this.#rxType = new Uint32Array(this.#rx.buffer, 0, 2);
+    this.#rx = new Uint8Array(memory, rxAt, MTYPE + codec.size + 1);
+    this.#rxType = new Uint32Array(memory, rxAt, 2);
+    this.#peekType = new Uint32Array(memory, peekAt, 2);
     this.#rxFlags = libc.IPC_NOWAIT | libc.MSG_NOERROR | (options.except ? libc.MSG_EXCEPT : 0);
     this.#size = codec.size;
     this.#fixed = codec.fixedSize;
@@ -401,9 +445,12 @@ class SysvChannel<T> extends RecordChannel<T> {
     // A message that waited (or came from sendMany) has its own copy: put it in the msgbuf. The
     // identity test first: a full-size message of the fast path is #txText itself.
     if (bytes !== this.#txText && (bytes.buffer !== tx.buffer || bytes.byteOffset !== MTYPE)) tx.set(bytes, MTYPE);
-    this.#txType[0] = type % TWO_32;
-    this.#txType[1] = Math.floor(type / TWO_32);
-    if (libc.msgsnd(this.id, tx, bytes.length, libc.IPC_NOWAIT) === 0) {
+    if (type !== this.#txTypeValue) {
+      this.#txType[0] = type % TWO_32;
+      this.#txType[1] = Math.floor(type / TWO_32);
+      this.#txTypeValue = type;
+    }
+    if (libc.msgsnd(this.id, this.#buffers.tx, bytes.length, libc.IPC_NOWAIT) === 0) {
       this.#pacer.done();
       return true;
     }
@@ -420,7 +467,7 @@ class SysvChannel<T> extends RecordChannel<T> {
     }
     const rx = this.#rx;
     const size = this.#size;
-    const length = libc.msgrcv(this.id, rx, size + 1, this.#receiveType, this.#rxFlags);
+    const length = libc.msgrcv(this.id, this.#buffers.rx, size + 1, this.#receiveType, this.#rxFlags);
     if (length < 0) {
       const errno = libc.errno();
       if (errno === sysvmsg.ENOMSG || errno === errnos.EAGAIN || errno === errnos.EINTR) return undefined;
@@ -459,9 +506,9 @@ class SysvChannel<T> extends RecordChannel<T> {
    * bytes fits, and is taken: the next read reports it as the foreign message it is.
    */
   #probeReadable(): boolean {
-    const length = libc.msgrcv(this.id, this.#peek, 0, this.#receiveType, this.#peekFlags);
+    const length = libc.msgrcv(this.id, this.#buffers.peek, 0, this.#receiveType, this.#peekFlags);
     if (length >= 0) {
-      const peek = new Uint32Array(this.#peek.buffer, 0, 2);
+      const peek = this.#peekType;
       this.#emptyType = peek[1]! * TWO_32 + peek[0]!;
       return true;
     }
@@ -546,6 +593,7 @@ class SysvChannel<T> extends RecordChannel<T> {
   protected closeResources(): void {
     // A System V queue outlives its users: closing forgets the id, unlink() removes the queue.
     this.#pacer.close(this.#removal ?? new ChannelClosedError(`${this.url} was closed`));
+    this.#buffers.free();
   }
 
   info(): SysvInfo {
