@@ -1,0 +1,98 @@
+/**
+ * JetStream setup: the stream a channel creates with `create: true` (its limits), and the durable
+ * consumer a receiving channel reads through (created when missing, explicit acks), consumed into a
+ * callback.
+ */
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JetStreamClient,
+  type JsMsg,
+  jetstreamManager,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { NatsOptions } from '../nats.js';
+import { errorText } from './errors.js';
+
+function streamConfig(name: string, subject: string, options: NatsOptions): Partial<StreamConfig> & { name: string } {
+  // OpenOptions' capacity (the CLI's --capacity) is the created stream's message limit unless limits say more.
+  const limits = { ...(options.capacity === undefined ? {} : { maxMsgs: options.capacity }), ...options.limits };
+  const config: Partial<StreamConfig> & { name: string } = {
+    name,
+    subjects: [...(limits.subjects ?? [subject])],
+    storage: limits.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    discard: limits.discard === 'old' ? DiscardPolicy.Old : DiscardPolicy.New,
+    num_replicas: limits.replicas ?? 1,
+  };
+  if (limits.maxMsgs !== undefined) config.max_msgs = limits.maxMsgs;
+  if (limits.maxBytes !== undefined) config.max_bytes = limits.maxBytes;
+  if (limits.maxAgeMs !== undefined) config.max_age = nanos(limits.maxAgeMs);
+  if (limits.maxMsgSize !== undefined) config.max_msg_size = limits.maxMsgSize;
+  return config;
+}
+
+/** Creates stream `name` (storing `subject` unless the limits name subjects) when it does not exist. */
+export async function ensureStream(
+  nc: NatsConnection,
+  name: string,
+  subject: string,
+  options: NatsOptions,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(name);
+    return;
+  } catch (error) {
+    if (!/stream not found/i.test(errorText(error))) throw error;
+  }
+  await jsm.streams.add(streamConfig(name, subject, options));
+}
+
+async function ensureConsumer(
+  nc: NatsConnection,
+  stream: string,
+  durable: string,
+  subject: string,
+  options: NatsOptions,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.consumers.info(stream, durable);
+    return;
+  } catch (error) {
+    if (!/consumer not found/i.test(errorText(error))) throw error;
+  }
+  await jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: subject,
+    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+    max_ack_pending: options.maxAckPending ?? 1000,
+  });
+}
+
+/** Where a durable consumer reads from. */
+export interface DurableConsumer {
+  readonly stream: string;
+  readonly durable: string;
+  readonly subject: string;
+}
+
+/** Starts consuming from the durable consumer (created if missing); every message goes to `onMessage`. */
+export async function consumeDurable(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  where: DurableConsumer,
+  options: NatsOptions,
+  onMessage: (msg: JsMsg) => void,
+): Promise<ConsumerMessages> {
+  await ensureConsumer(nc, where.stream, where.durable, where.subject, options);
+  const consumer = await js.consumers.get(where.stream, where.durable);
+  const maxAckPending = options.maxAckPending ?? 1000;
+  return consumer.consume({ max_messages: Math.min(maxAckPending, 512), callback: onMessage });
+}
