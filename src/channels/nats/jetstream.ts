@@ -35,45 +35,34 @@ function streamConfig(name: string, subject: string, options: NatsOptions): Part
   return config;
 }
 
-/** Creates stream `name` (storing `subject` unless the limits name subjects) when it does not exist. */
-export async function ensureStream(
+type Manager = Awaited<ReturnType<typeof jetstreamManager>>;
+
+/** Runs `create` unless `look` finds the object (a failure other than `missing` is thrown). */
+async function ensure(
   nc: NatsConnection,
-  name: string,
-  subject: string,
-  options: NatsOptions,
+  look: (jsm: Manager) => Promise<unknown>,
+  missing: RegExp,
+  create: (jsm: Manager) => Promise<unknown>,
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   try {
-    await jsm.streams.info(name);
+    await look(jsm);
     return;
   } catch (error) {
-    if (!/stream not found/i.test(errorText(error))) throw error;
+    if (!missing.test(errorText(error))) throw error;
   }
-  await jsm.streams.add(streamConfig(name, subject, options));
+  await create(jsm);
 }
 
-async function ensureConsumer(
-  nc: NatsConnection,
-  stream: string,
-  durable: string,
-  subject: string,
-  options: NatsOptions,
-): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  try {
-    await jsm.consumers.info(stream, durable);
-    return;
-  } catch (error) {
-    if (!/consumer not found/i.test(errorText(error))) throw error;
-  }
-  await jsm.consumers.add(stream, {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: subject,
-    ack_wait: nanos(options.ackWaitMs ?? 30_000),
-    max_ack_pending: options.maxAckPending ?? 1000,
-  });
+/** Creates stream `name` (storing `subject` unless the limits name subjects) when it does not exist. */
+export function ensureStream(nc: NatsConnection, name: string, subject: string, options: NatsOptions): Promise<void> {
+  const config = streamConfig(name, subject, options);
+  return ensure(
+    nc,
+    (jsm) => jsm.streams.info(name),
+    /stream not found/i,
+    (jsm) => jsm.streams.add(config),
+  );
 }
 
 /** Where a durable consumer reads from. */
@@ -81,6 +70,24 @@ export interface DurableConsumer {
   readonly stream: string;
   readonly durable: string;
   readonly subject: string;
+}
+
+/** Creates the durable consumer (explicit acks, from the first message) when it does not exist. */
+function ensureConsumer(nc: NatsConnection, where: DurableConsumer, options: NatsOptions): Promise<void> {
+  const config = {
+    durable_name: where.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: where.subject,
+    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+    max_ack_pending: options.maxAckPending ?? 1000,
+  };
+  return ensure(
+    nc,
+    (jsm) => jsm.consumers.info(where.stream, where.durable),
+    /consumer not found/i,
+    (jsm) => jsm.consumers.add(where.stream, config),
+  );
 }
 
 /** Starts consuming from the durable consumer (created if missing); every message goes to `onMessage`. */
@@ -91,7 +98,7 @@ export async function consumeDurable(
   options: NatsOptions,
   onMessage: (msg: JsMsg) => void,
 ): Promise<ConsumerMessages> {
-  await ensureConsumer(nc, where.stream, where.durable, where.subject, options);
+  await ensureConsumer(nc, where, options);
   const consumer = await js.consumers.get(where.stream, where.durable);
   const maxAckPending = options.maxAckPending ?? 1000;
   return consumer.consume({ max_messages: Math.min(maxAckPending, 512), callback: onMessage });
