@@ -168,12 +168,12 @@ export class NatsError extends IpcError {
   }
 }
 
-type Impl = typeof import('./nats/channel.js');
+type Impl = typeof import('./nats/open.js');
 let impl: Promise<Impl> | undefined;
 
 // Loaded on first use: the NATS client is some 200 KiB of JavaScript that mq: or unix: users never need.
 function load(): Promise<Impl> {
-  impl ??= import('./nats/channel.js');
+  impl ??= import('./nats/open.js');
   return impl;
 }
 
