@@ -12,8 +12,8 @@ import { type ChannelInfo, FdChannel, type Message, type Outgoing, type Received
 import { type Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
 import type { Segment } from '../ring/segment-file.js';
-import { DoorbellSleeper, type Recheck, type Recovery, type SleepSpot } from '../ring/sleeper.js';
-import { claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
+import type { DoorbellSleeper, Recheck, Recovery, SleepSpot } from '../ring/sleeper.js';
+import { channelSleeper, claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';
 import * as L from './layout.js';
 import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
@@ -132,14 +132,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
     // A publisher may be held back by a dead subscriber: it looks again every RECOVERY_MS; an idle
     // subscriber every IDLE_RECHECK_MS (to notice a truncation).
     this.#recheck = { stuckMs: L.RECOVERY_MS, idleMs: publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS };
-    this.#sleeper = new DoorbellSleeper(
-      this.#i32,
-      bell,
-      this.watch,
-      L.SPIN,
-      () => this.closed,
-      () => this.#guard.check(this),
-    );
+    this.#sleeper = channelSleeper(this.#i32, bell, this.watch, L.SPIN, this, this.#guard);
     if (!publisher) this.#join(init.history);
     this.useWaits({
       readable: (wait) =>

@@ -15,8 +15,8 @@ import * as L from './layout.js';
 import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint } from './segment.js';
 import type { Segment } from './segment-file.js';
-import { DoorbellSleeper, type SleepSpot } from './sleeper.js';
-import { claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
+import type { DoorbellSleeper, SleepSpot } from './sleeper.js';
+import { channelSleeper, claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
 
 /** BigUint64 index of the head. */
 const HEAD_64 = L.OFF_HEAD >> 3;
@@ -77,17 +77,10 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#ringId = ringId;
     this.#bell = bell;
     this.#entry = entry;
-    this.#sleeper = new DoorbellSleeper(
-      this.#i32,
-      bell,
-      this.watch,
-      L.SPIN,
-      () => this.closed,
-      () => this.#guard.check(this),
-    );
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
     this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
     this.#guard = new TruncationGuard(segment);
+    this.#sleeper = channelSleeper(this.#i32, bell, this.watch, L.SPIN, this, this.#guard);
     // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
     this.useWaits({
       readable: (wait) => this.#waitReadable(wait),

@@ -5,8 +5,10 @@
  * their slot words and what a claim waits for, not in these.
  */
 import { ChannelClosedError } from '../../errors.js';
+import type { DescriptorWait } from '../wait.js';
 import { Doorbell } from './doorbell.js';
 import type { Segment } from './segment-file.js';
+import { DoorbellSleeper } from './sleeper.js';
 
 const TWO_32 = 2 ** 32;
 
@@ -164,4 +166,26 @@ export class TruncationGuard {
     channel.destroy(error);
     throw error;
   }
+}
+
+/**
+ * The doorbell sleeper of a ring or pub/sub channel: it stops at the channel's close, and every wake-up
+ * and timeout runs the channel's truncation check before the segment is looked at.
+ */
+export function channelSleeper(
+  i32: Int32Array,
+  bell: Doorbell,
+  watch: DescriptorWait,
+  spin: number,
+  channel: GuardedChannel,
+  guard: TruncationGuard,
+): DoorbellSleeper {
+  return new DoorbellSleeper(
+    i32,
+    bell,
+    watch,
+    spin,
+    () => channel.closed,
+    () => guard.check(channel),
+  );
 }
