@@ -110,8 +110,7 @@ function fanoutRates(size: number, count: number, subscribers: number): Promise<
         throw new Error(`pub/sub subscriber failed: ${result.stderr}`);
       }
       rates.push(Number(rate));
-      // The subscriber timed (count - its first batch) messages; per message is close enough to count.
-      cpus.push(Number(cpu) / count);
+      cpus.push(Number(cpu));
     }
     return { rates, publisherCpu: publisherSeconds / count, subscriberCpu: median(cpus) };
   });
@@ -123,6 +122,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
   const scale = context.quick ? 0.1 : 1;
   const sizes = context.sizes.filter((size) => size === 24 || size === 256);
   const results: BenchResult[] = [];
+  const cores = availableParallelism();
   for (const [index, size] of sizes.entries()) {
     const few = (n: number): number => Math.round((n * scale * 24) / Math.max(24, size / 4));
     const figures = {
@@ -166,7 +166,6 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
       // FANOUT times, so on `cores` CPUs no subscriber can see more than cores / (p + FANOUT * s)
       // messages per second (nor more than one process alone manages: 1 / max(p, s)). p and s are
       // the single-subscriber run's (uncontended) costs; the fan-out run's own are higher still.
-      const cores = availableParallelism();
       const { publisherCpu: p, subscriberCpu: s } = single;
       const ceiling = Math.min(cores / (p + FANOUT * s), 1 / Math.max(p, s));
       figures.ceilingRatio.push(ceiling / one);
@@ -217,7 +216,7 @@ export async function run(context: BenchContext): Promise<BenchResult[]> {
         notes:
           `median of ${rounds} rounds of the median subscriber; ${m(figures.fanoutRatio).toFixed(2)}x a single ` +
           `subscriber's rate in the same rounds (target >= 0.8x); ${FANOUT + 1} processes share the machine's ` +
-          `${availableParallelism()} cores. CPU per message with one subscriber: publisher ` +
+          `${cores} cores. CPU per message with one subscriber: publisher ` +
           `${(m(figures.publisherCpu) * 1e9).toFixed(0)} ns, subscriber ${(m(figures.subscriberCpu) * 1e9).toFixed(0)} ns, ` +
           `so these cores allow at most ` +
           `${m(figures.ceilingRatio).toFixed(2)}x a single subscriber's rate`,

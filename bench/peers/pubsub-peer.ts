@@ -4,7 +4,7 @@
  *                                                  (sendMany in batches, or send), then prints its CPU seconds
  *   pubsub-peer.ts consume <url> <count> <batch> <size>   subscribes, prints `ready`, receives `count` samples and
  *                                                  prints `rate <msg/s>` from its first message to its last
- *                                                  and `cpu <seconds>`, its CPU time over the same span
+ *                                                  and `cpu <seconds>`, its CPU time per message over the same span
  */
 import { open } from '../../src/index.js';
 import { produceSamples, sampleCodec } from '../ring.bench.js';
@@ -30,7 +30,7 @@ if (mode === 'produce') {
   else while (received < count) received += (await channel.receiveMany(batch, wait)).length;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const used = process.cpuUsage(cpu);
-  process.stdout.write(`rate ${(count - first) / seconds}\ncpu ${(used.user + used.system) / 1e6}\n`);
+  process.stdout.write(`rate ${(count - first) / seconds}\ncpu ${(used.user + used.system) / 1e6 / (count - first)}\n`);
   await channel.close();
 } else {
   throw new Error(`unknown mode ${mode}`);
