@@ -9,16 +9,11 @@
  */
 import { libc } from '../native/index.js';
 
-// Offsets in struct msghdr (x86_64).
-const MSG_NAME = 0;
-const MSG_NAMELEN = 8;
-const MSG_IOV = 16;
-const MSG_IOVLEN = 24;
-const MSG_CONTROL = 32;
-const MSG_CONTROLLEN = 40;
-const MSG_FLAGS = 48;
-const MSG_LEN = 56; // mmsghdr.msg_len, after the msghdr
-const IOV_LEN = 8;
+// The field offsets of struct msghdr, mmsghdr and iovec are the ABI's: they live in native/libc.ts
+// beside the struct sizes.
+const { MSGHDR_NAME, MSGHDR_NAMELEN, MSGHDR_IOV, MSGHDR_IOVLEN, MSGHDR_CONTROL, MSGHDR_CONTROLLEN, MSGHDR_FLAGS } =
+  libc;
+const { MMSGHDR_LEN, IOVEC_LEN } = libc;
 
 /** `slots` message buffers of `messageSize` bytes each, wired into an mmsghdr array. */
 export class MmsgBatch {
@@ -65,15 +60,15 @@ export class MmsgBatch {
       const header = i * libc.MMSGHDR_SIZE;
       const iov = iovStart + i * libc.IOVEC_SIZE;
       if (addressSize > 0) {
-        this.#headers.setBigUint64(header + MSG_NAME, base + BigInt(addressStart + i * this.#addressSize), true);
+        this.#headers.setBigUint64(header + MSGHDR_NAME, base + BigInt(addressStart + i * this.#addressSize), true);
       }
       if (credentials) {
-        this.#headers.setBigUint64(header + MSG_CONTROL, base + BigInt(controlStart + i * this.#controlSize), true);
+        this.#headers.setBigUint64(header + MSGHDR_CONTROL, base + BigInt(controlStart + i * this.#controlSize), true);
       }
-      this.#headers.setBigUint64(header + MSG_IOV, base + BigInt(iov), true);
-      this.#headers.setBigUint64(header + MSG_IOVLEN, 1n, true);
+      this.#headers.setBigUint64(header + MSGHDR_IOV, base + BigInt(iov), true);
+      this.#headers.setBigUint64(header + MSGHDR_IOVLEN, 1n, true);
       this.#headers.setBigUint64(iov, base + BigInt(dataStart + i * this.stride), true);
-      this.#headers.setBigUint64(iov + IOV_LEN, BigInt(messageSize), true);
+      this.#headers.setBigUint64(iov + IOVEC_LEN, BigInt(messageSize), true);
     }
   }
 
@@ -85,7 +80,7 @@ export class MmsgBatch {
   /** Sets how many bytes slot `index` sends (variable-size codecs; fixed ones keep the message size). */
   setLength(index: number, length: number): void {
     this.#headers.setBigUint64(
-      libc.MMSGHDR_SIZE * this.slots + index * libc.IOVEC_SIZE + IOV_LEN,
+      libc.MMSGHDR_SIZE * this.slots + index * libc.IOVEC_SIZE + IOVEC_LEN,
       BigInt(length),
       true,
     );
@@ -100,11 +95,12 @@ export class MmsgBatch {
   prepareReceive(count: number): void {
     const headers = this.#headers;
     if (this.#addressSize > 0) {
-      for (let i = 0; i < count; i++) headers.setUint32(i * libc.MMSGHDR_SIZE + MSG_NAMELEN, this.#addressSize, true);
+      for (let i = 0; i < count; i++)
+        headers.setUint32(i * libc.MMSGHDR_SIZE + MSGHDR_NAMELEN, this.#addressSize, true);
     }
     if (this.#controlSize > 0) {
       const size = BigInt(this.#controlSize);
-      for (let i = 0; i < count; i++) headers.setBigUint64(i * libc.MMSGHDR_SIZE + MSG_CONTROLLEN, size, true);
+      for (let i = 0; i < count; i++) headers.setBigUint64(i * libc.MMSGHDR_SIZE + MSGHDR_CONTROLLEN, size, true);
     }
   }
 
@@ -117,7 +113,7 @@ export class MmsgBatch {
   credentials(index: number): { pid: number; uid: number; gid: number } | undefined {
     const controls = this.#controls;
     if (controls === undefined) return undefined;
-    const length = Number(this.#headers.getBigUint64(index * libc.MMSGHDR_SIZE + MSG_CONTROLLEN, true));
+    const length = Number(this.#headers.getBigUint64(index * libc.MMSGHDR_SIZE + MSGHDR_CONTROLLEN, true));
     if (length < libc.CMSGHDR_SIZE + libc.UCRED_SIZE) return undefined;
     const at = index * this.#controlSize;
     if (
@@ -136,18 +132,18 @@ export class MmsgBatch {
 
   /** After recvmmsg: the received length of slot `index` (the real length, with MSG_TRUNC). */
   receivedLength(index: number): number {
-    return this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MSG_LEN, true);
+    return this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MMSGHDR_LEN, true);
   }
 
   /** After recvmmsg: msg_flags of slot `index` (MSG_TRUNC when the datagram did not fit). */
   receivedFlags(index: number): number {
-    return this.#headers.getInt32(index * libc.MMSGHDR_SIZE + MSG_FLAGS, true);
+    return this.#headers.getInt32(index * libc.MMSGHDR_SIZE + MSGHDR_FLAGS, true);
   }
 
   /** After recvmmsg: the sender address of slot `index` and its length. */
   sender(index: number): [Uint8Array, number] | undefined {
     if (this.addresses === undefined) return undefined;
-    const length = this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MSG_NAMELEN, true);
+    const length = this.#headers.getUint32(index * libc.MMSGHDR_SIZE + MSGHDR_NAMELEN, true);
     return [this.addresses.subarray(index * this.#addressSize, (index + 1) * this.#addressSize), length];
   }
 

@@ -236,6 +236,17 @@ export const MSG_NOSIGNAL = 0x4000;
 export const MMSGHDR_SIZE = 64;
 /** `struct iovec`: base pointer and length. */
 export const IOVEC_SIZE = 16;
+/** Offsets of the fields of struct msghdr (x86_64); `msg_len` of struct mmsghdr follows the msghdr. */
+export const MSGHDR_NAME = 0;
+export const MSGHDR_NAMELEN = 8;
+export const MSGHDR_IOV = 16;
+export const MSGHDR_IOVLEN = 24;
+export const MSGHDR_CONTROL = 32;
+export const MSGHDR_CONTROLLEN = 40;
+export const MSGHDR_FLAGS = 48;
+export const MMSGHDR_LEN = 56;
+/** Offset of `iov_len` in struct iovec (after the `iov_base` pointer). */
+export const IOVEC_LEN = 8;
 /** `struct ucred` (SO_PEERCRED): pid, uid, gid as 32-bit integers. */
 export const UCRED_SIZE = 12;
 export const IPPROTO_TCP = 6;
