@@ -74,6 +74,33 @@ export function compileC(
   return output;
 }
 
+/**
+ * Compiles and runs a C program that prints the unsigned value of each `[key, expression]` (after
+ * `#include`s of `includes`: `<h>` system headers or `"h"` ones of include/), and returns key -> value as
+ * printed. How the layout and ABI tests ask gcc what it makes of a struct, a macro or an expression.
+ */
+export function cFigures(
+  name: string,
+  includes: readonly string[],
+  figures: readonly (readonly [key: string, expression: string])[],
+): Map<string, string> {
+  const source = [
+    ...includes.map((h) => `#include ${h}`),
+    '#include <stdio.h>',
+    'int main(void) {',
+    ...figures.map(
+      ([key, expression]) => `  printf("%s %llu\\n", ${JSON.stringify(key)}, (unsigned long long)(${expression}));`,
+    ),
+    '  return 0;',
+    '}',
+    '',
+  ].join('\n');
+  const output = execFileSync(compileC(name, [source]), { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  return new Map(output.map((line) => line.split(' ', 2) as [string, string]));
+}
+
 let shared: string | undefined;
 
 /**
