@@ -529,9 +529,9 @@ class SysvChannel<T> extends RecordChannel<T> {
       return undefined;
     }
     const view = this.#statView;
-    const capacity = Number(view.getBigUint64(libc.MSQ_QBYTES, true));
-    const used = Number(view.getBigUint64(libc.MSQ_CBYTES, true));
-    const count = Number(view.getBigUint64(libc.MSQ_QNUM, true));
+    const capacity = sysvmsg.readULong(view, libc.MSQ_QBYTES);
+    const used = sysvmsg.readULong(view, libc.MSQ_CBYTES);
+    const count = sysvmsg.readULong(view, libc.MSQ_QNUM);
     return used + this.codec.size <= capacity && count + 1 <= capacity;
   }
 
@@ -577,7 +577,7 @@ class SysvChannel<T> extends RecordChannel<T> {
   #peerRunnable(peer: Peer): boolean {
     if (libc.msgctl(this.id, libc.IPC_STAT, this.#stat) !== 0) return false;
     const view = this.#statView;
-    if (Number(view.getBigUint64(libc.MSQ_QBYTES, true)) >= ACTIVE_SPIN_BELOW_MESSAGES * this.#size) return false;
+    if (sysvmsg.readULong(view, libc.MSQ_QBYTES) >= ACTIVE_SPIN_BELOW_MESSAGES * this.#size) return false;
     const pid = view.getInt32(peer === 'sender' ? libc.MSQ_LSPID : libc.MSQ_LRPID, true);
     if (pid <= 0 || pid === process.pid) return false;
     let stat: string;
