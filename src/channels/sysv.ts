@@ -24,7 +24,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
-import { type Access, type ChannelInfo, type Message, RecordChannel } from './channel.js';
+import { type Access, type ChannelInfo, type Message, RecordChannel, type SendOptions } from './channel.js';
 import { checkAccess, checkCapacity, checkCreate, checkInteger, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
@@ -178,18 +178,9 @@ class RetryPacer {
       if (spin) progress.spinUntil = now + SPIN_MAX_MS;
     }
     const resumed = progress;
-    if (spin) {
-      const until = now + SYNC_SPIN_MS;
-      for (;;) {
-        libc.schedYield();
-        const ready = probe();
-        if (ready === undefined) break;
-        if (ready) {
-          this.#resumed = resumed;
-          return settled;
-        }
-        if (performance.now() >= until) break;
-      }
+    if (spin && this.#probeSpin(now, probe)) {
+      this.#resumed = resumed;
+      return settled;
     }
     const delay = spin
       ? 0
@@ -222,6 +213,29 @@ class RetryPacer {
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Probes for up to SYNC_SPIN_MS from `now`, with a sched_yield before each probe: whether the call
+   * would go through now (false also when the probe cannot tell).
+   */
+  #probeSpin(now: number, probe: () => boolean | undefined): boolean {
+    const until = now + SYNC_SPIN_MS;
+    for (;;) {
+      libc.schedYield();
+      const ready = probe();
+      if (ready !== false) return ready === true;
+      if (performance.now() >= until) return false;
+    }
+  }
+
+  /**
+   * The first try of a send() found the queue full: probe for a moment before it is queued (see
+   * SysvChannel.send). False at once when unref'ed, as a pause would not spin either.
+   */
+  beforeQueueing(probe: () => boolean | undefined): boolean {
+    if (!this.#ref || this.#closedWith !== undefined) return false;
+    return this.#probeSpin(performance.now(), probe);
   }
 
   /** A send or receive succeeded: if it ended a wait, adapt the spin window to how long that took. */
@@ -390,6 +404,8 @@ class SysvChannel<T> extends RecordChannel<T> {
   #emptyType: number | undefined;
   readonly #probeRead = (): boolean => this.#probeReadable();
   readonly #probeWrite = (): boolean | undefined => this.#probeWritable();
+  /** send() is making its first try (see send): a full queue is probed before the send is queued. */
+  #patient = false;
   /** Why the channel closed itself: the queue was removed under it. */
   #removal: ChannelClosedError | undefined;
 
@@ -419,6 +435,32 @@ class SysvChannel<T> extends RecordChannel<T> {
     this.#fixed = codec.fixedSize;
     this.#receiveType = options.receiveType;
     this.#peekFlags = libc.IPC_NOWAIT | (options.except ? libc.MSG_EXCEPT : 0);
+  }
+
+  /**
+   * A send() (not trySend, not a queued retry) whose first try finds the queue full probes it for up
+   * to SYNC_SPIN_MS before the base queues it. On a 64-message queue (256 B) the two ends of a stream
+   * meet a full queue every 64 messages, and a queued send costs 10-25 us more than one that goes
+   * through (the queue entry and its copy, the stack of the accepting call, a promise, the pump);
+   * the receiver usually makes room within the spin. Not for a send whose signal is already aborted
+   * or whose timeout is 0: those fail on a full queue, as before.
+   */
+  override send(value: T, options: SendOptions = {}): Promise<void> {
+    return this.#patiently(options, () => super.send(value, options));
+  }
+
+  /** The same for a batch: its first message that finds the queue full probes it once. */
+  override sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
+    return this.#patiently(options, () => super.sendMany(values, options));
+  }
+
+  #patiently(options: SendOptions, send: () => Promise<void>): Promise<void> {
+    this.#patient = options.timeoutMs !== 0 && options.signal?.aborted !== true;
+    try {
+      return send();
+    } finally {
+      this.#patient = false;
+    }
   }
 
   /** The message type: the priority of a send, 1 when none is given. */
@@ -455,8 +497,11 @@ class SysvChannel<T> extends RecordChannel<T> {
       return true;
     }
     const errno = libc.errno();
-    if (errno === errnos.EAGAIN || errno === errnos.EINTR) return false;
-    throw this.#failure(errno, 'msgsnd');
+    if (errno !== errnos.EAGAIN && errno !== errnos.EINTR) throw this.#failure(errno, 'msgsnd');
+    if (!this.#patient) return false;
+    // send()'s first try: the msgbuf still holds this message; one more try if room comes soon.
+    this.#patient = false;
+    return this.#pacer.beforeQueueing(this.#probeWrite) && this.writeMessage(bytes, type);
   }
 
   protected readMessage(): Message<T> | undefined {
@@ -529,9 +574,9 @@ class SysvChannel<T> extends RecordChannel<T> {
       return undefined;
     }
     const view = this.#statView;
-    const capacity = Number(view.getBigUint64(libc.MSQ_QBYTES, true));
-    const used = Number(view.getBigUint64(libc.MSQ_CBYTES, true));
-    const count = Number(view.getBigUint64(libc.MSQ_QNUM, true));
+    const capacity = sysvmsg.readULong(view, libc.MSQ_QBYTES);
+    const used = sysvmsg.readULong(view, libc.MSQ_CBYTES);
+    const count = sysvmsg.readULong(view, libc.MSQ_QNUM);
     return used + this.codec.size <= capacity && count + 1 <= capacity;
   }
 
@@ -577,7 +622,7 @@ class SysvChannel<T> extends RecordChannel<T> {
   #peerRunnable(peer: Peer): boolean {
     if (libc.msgctl(this.id, libc.IPC_STAT, this.#stat) !== 0) return false;
     const view = this.#statView;
-    if (Number(view.getBigUint64(libc.MSQ_QBYTES, true)) >= ACTIVE_SPIN_BELOW_MESSAGES * this.#size) return false;
+    if (sysvmsg.readULong(view, libc.MSQ_QBYTES) >= ACTIVE_SPIN_BELOW_MESSAGES * this.#size) return false;
     const pid = view.getInt32(peer === 'sender' ? libc.MSQ_LSPID : libc.MSQ_LRPID, true);
     if (pid <= 0 || pid === process.pid) return false;
     let stat: string;

@@ -157,13 +157,22 @@ function statCall(id: number, cmd: number, buffer: Uint8Array, label: string): v
   throw systemError(errno, cmd === libc.IPC_SET ? 'msgctl(IPC_SET)' : 'msgctl(IPC_STAT)', label, hint);
 }
 
+/**
+ * An `unsigned long` of a `struct msqid_ds` (little-endian, 64-bit), as a number: two 32-bit reads
+ * rather than getBigUint64, which allocates a BigInt per field. A waiting send reads three per probe
+ * of the spin (docs/sysv.md, fourth pass). Exact up to 2^53; above it rounded once, as Number(BigInt) is.
+ */
+export function readULong(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+}
+
 /** `msgctl(IPC_STAT)`; `scratch` (MSQID_DS_SIZE bytes) may be passed to avoid an allocation. */
 export function queueStat(id: number, label: string, scratch?: Uint8Array): QueueStat {
   const buffer = scratch ?? new Uint8Array(libc.MSQID_DS_SIZE);
   statCall(id, libc.IPC_STAT, buffer, label);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const u32 = (offset: number): number => view.getUint32(offset, true);
-  const long = (offset: number): number => Number(view.getBigUint64(offset, true));
+  const long = (offset: number): number => readULong(view, offset);
   return {
     key: view.getInt32(libc.MSQ_KEY, true),
     uid: u32(libc.MSQ_UID),
