@@ -326,11 +326,22 @@ export abstract class FdChannel<T> implements Channel<T> {
       checkTimeout(options.timeoutMs);
       const priority = this.checkPriority(options.priority);
       one = this.#buffers.single(this.encodeScratch(value), priority);
-      if (this.#queue.length === 0 && writeAll(one, this.#write)) return settled;
+      if (this.#queue.length === 0 && (writeAll(one, this.#write) || this.#retrySoon(one, options))) return settled;
     } catch (error) {
       return Promise.reject(error);
     }
     return this.#queue.enqueue(one, options);
+  }
+
+  /**
+   * The first try of a send found no room: when the wait strategy sees room come within a brief look
+   * (`roomSoon`), one more try before the send is queued. Not for a send that may not wait (timeout 0,
+   * an aborted signal): it fails on no room, as it always has.
+   */
+  #retrySoon(out: Outgoing, options: SendOptions): boolean {
+    const roomSoon = this.#waits.roomSoon;
+    if (roomSoon === undefined || options.timeoutMs === 0 || options.signal?.aborted === true) return false;
+    return roomSoon.call(this.#waits) && writeAll(out, this.#write);
   }
 
   sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
@@ -342,7 +353,7 @@ export abstract class FdChannel<T> implements Channel<T> {
       // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing. It is one
       // queue entry, so no later send lands inside it.
       const out = this.#buffers.many(values, priority, this.recordBytes, this.codec.fixedSize, this.#encoder);
-      if (this.#queue.length === 0 && writeAll(out, this.#write)) return settled;
+      if (this.#queue.length === 0 && (writeAll(out, this.#write) || this.#retrySoon(out, options))) return settled;
       return this.#queue.enqueue(out, options);
     } catch (error) {
       return Promise.reject(error);

@@ -24,7 +24,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { errnos, libc, systemError, sysvmsg, type WaitOptions } from '../native/index.js';
-import { type Access, type ChannelInfo, type Message, RecordChannel, type SendOptions } from './channel.js';
+import { type Access, type ChannelInfo, type Message, RecordChannel } from './channel.js';
 import { checkAccess, checkCapacity, checkCreate, checkInteger, checkMode } from './options.js';
 import type { OpenOptions, Transport } from './transport.js';
 import type { Address, SysvTarget } from './url.js';
@@ -230,8 +230,8 @@ class RetryPacer {
   }
 
   /**
-   * The first try of a send() found the queue full: probe for a moment before it is queued (see
-   * SysvChannel.send). False at once when unref'ed, as a pause would not spin either.
+   * The first try of a send() found the queue full: probe for a moment before it is queued (the
+   * channel's `roomSoon`, see FdChannel). False at once when unref'ed, as a pause would not spin either.
    */
   beforeQueueing(probe: () => boolean | undefined): boolean {
     if (!this.#ref || this.#closedWith !== undefined) return false;
@@ -404,8 +404,6 @@ class SysvChannel<T> extends RecordChannel<T> {
   #emptyType: number | undefined;
   readonly #probeRead = (): boolean => this.#probeReadable();
   readonly #probeWrite = (): boolean | undefined => this.#probeWritable();
-  /** send() is making its first try (see send): a full queue is probed before the send is queued. */
-  #patient = false;
   /** Why the channel closed itself: the queue was removed under it. */
   #removal: ChannelClosedError | undefined;
 
@@ -421,6 +419,11 @@ class SysvChannel<T> extends RecordChannel<T> {
       writable: (wait) => this.#pacer.pause(wait, 'receiver', this.#probeWrite),
       ref: () => this.#pacer.ref(),
       unref: () => this.#pacer.unref(),
+      // On a 64-message queue (256 B) the two ends of a stream meet a full queue every 64 messages,
+      // and a queued send costs 10-25 us more than one that goes through (the queue entry and its
+      // copy, the stack of the accepting call, a promise, the pump); the receiver usually makes room
+      // within SYNC_SPIN_MS (docs/sysv.md, fourth pass).
+      roomSoon: () => this.#pacer.beforeQueueing(this.#probeWrite),
     });
     this.#buffers = new MsgBuffers(this, codec.size);
     const { memory, rxAt, peekAt } = this.#buffers;
@@ -435,32 +438,6 @@ class SysvChannel<T> extends RecordChannel<T> {
     this.#fixed = codec.fixedSize;
     this.#receiveType = options.receiveType;
     this.#peekFlags = libc.IPC_NOWAIT | (options.except ? libc.MSG_EXCEPT : 0);
-  }
-
-  /**
-   * A send() (not trySend, not a queued retry) whose first try finds the queue full probes it for up
-   * to SYNC_SPIN_MS before the base queues it. On a 64-message queue (256 B) the two ends of a stream
-   * meet a full queue every 64 messages, and a queued send costs 10-25 us more than one that goes
-   * through (the queue entry and its copy, the stack of the accepting call, a promise, the pump);
-   * the receiver usually makes room within the spin. Not for a send whose signal is already aborted
-   * or whose timeout is 0: those fail on a full queue, as before.
-   */
-  override send(value: T, options: SendOptions = {}): Promise<void> {
-    return this.#patiently(options, () => super.send(value, options));
-  }
-
-  /** The same for a batch: its first message that finds the queue full probes it once. */
-  override sendMany(values: readonly T[], options: SendOptions = {}): Promise<void> {
-    return this.#patiently(options, () => super.sendMany(values, options));
-  }
-
-  #patiently(options: SendOptions, send: () => Promise<void>): Promise<void> {
-    this.#patient = options.timeoutMs !== 0 && options.signal?.aborted !== true;
-    try {
-      return send();
-    } finally {
-      this.#patient = false;
-    }
   }
 
   /** The message type: the priority of a send, 1 when none is given. */
@@ -497,11 +474,8 @@ class SysvChannel<T> extends RecordChannel<T> {
       return true;
     }
     const errno = libc.errno();
-    if (errno !== errnos.EAGAIN && errno !== errnos.EINTR) throw this.#failure(errno, 'msgsnd');
-    if (!this.#patient) return false;
-    // send()'s first try: the msgbuf still holds this message; one more try if room comes soon.
-    this.#patient = false;
-    return this.#pacer.beforeQueueing(this.#probeWrite) && this.writeMessage(bytes, type);
+    if (errno === errnos.EAGAIN || errno === errnos.EINTR) return false;
+    throw this.#failure(errno, 'msgsnd');
   }
 
   protected readMessage(): Message<T> | undefined {

@@ -43,6 +43,12 @@ export interface WaitStrategy {
    * checks (wait-strategy.ts). Default: poll(2) on the descriptor.
    */
   ready?(direction: 'readable' | 'writable'): boolean;
+  /**
+   * The first try of a send() or sendMany() found no room, and the send may wait: whether room came
+   * within a brief synchronous look (then the base tries once more before it queues the send, which
+   * costs far more than a probe). Absent: the send is queued at once. System V's pacer has it.
+   */
+  roomSoon?(): boolean;
 }
 
 /**
