@@ -354,7 +354,12 @@ export abstract class FdChannel<T> implements Channel<T> {
       // queue entry, so no later send lands inside it.
       const out = this.#buffers.many(values, priority, this.recordBytes, this.codec.fixedSize, this.#encoder);
       if (this.#queue.length === 0 && (writeAll(out, this.#write) || this.#retrySoon(out, options))) return settled;
-      return this.#queue.enqueue(out, options);
+      // The queue keeps the batch's bytes, not a copy; the buffer comes back when they are written.
+      this.#buffers.handOver(out);
+      const queued = this.#queue.enqueue(out, options, true);
+      const giveBack = (): void => this.#buffers.giveBack(out.bytes);
+      queued.then(giveBack, giveBack);
+      return queued;
     } catch (error) {
       return Promise.reject(error);
     } finally {

@@ -16,7 +16,7 @@ const UNTIMED: WaitOptions = {};
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
 
-/** A queued send: what is left of its Outgoing (a copy), and its promise. */
+/** A queued send: what is left of its Outgoing (a copy, unless the queue was given its bytes), and its promise. */
 class Pending implements Outgoing {
   readonly bytes: Uint8Array;
   readonly count: number;
@@ -39,9 +39,15 @@ class Pending implements Outgoing {
   readonly #resolve: () => void;
   readonly #reject: (error: unknown) => void;
 
-  constructor(out: Outgoing, accepted: InFlightSend, resolve: () => void, reject: (error: unknown) => void) {
+  constructor(
+    out: Outgoing,
+    owned: boolean,
+    accepted: InFlightSend,
+    resolve: () => void,
+    reject: (error: unknown) => void,
+  ) {
     const start = recordStart(out, out.sent);
-    this.bytes = out.bytes.slice(start);
+    this.bytes = owned ? out.bytes.subarray(start) : out.bytes.slice(start);
     this.count = out.count - out.sent;
     this.ends = out.ends?.slice(out.sent).map((end) => end - start);
     this.stride = out.stride;
@@ -103,14 +109,15 @@ export class SendQueue {
   }
 
   /**
-   * Queues what the kernel did not take of `out` (a copy: its buffer is reused by the next send),
-   * until the pump writes it. Until part of a record is in the kernel, its timeout or signal
+   * Queues what the kernel did not take of `out` until the pump writes it: a copy, as its buffer is
+   * reused by the next send, unless `owned` (the caller hands its bytes over and leaves them alone
+   * until the promise settles). Until part of a record is in the kernel, its timeout or signal
    * withdraws what is left of it.
    */
-  enqueue(out: Outgoing, options: QueuedSendOptions): Promise<void> {
+  enqueue(out: Outgoing, options: QueuedSendOptions, owned = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // close() delivers it before releasing the descriptor; destroy() fails it with an error naming it.
-      const item = new Pending(out, this.#host.accept(), resolve, reject);
+      const item = new Pending(out, owned, this.#host.accept(), resolve, reject);
       const { signal, timeoutMs } = options;
       if (!item.committed && (signal !== undefined || timeoutMs !== undefined)) {
         const operation = `send on ${this.#host.url}`;
