@@ -8,6 +8,7 @@ import type { NatsChannel, NatsOptions } from './nats.js';
 import type { PubSubOptions } from './pubsub/index.js';
 import { lookup } from './registry.js';
 import type { OpenOptions, SocketOptions } from './transport.js';
+import type { Address } from './url.js';
 import { checkWaitOption } from './wait-strategy.js';
 
 export type {
@@ -64,6 +65,28 @@ export { MAX_SPIN_US, type WaitOption } from './wait-strategy.js';
 
 // The entry points are async functions so that a bad URL rejects the promise rather than throwing.
 
+/** What each entry point resolves to. */
+interface Started<T> {
+  open: Channel<T>;
+  connect: Channel<T>;
+  bind: DatagramChannel<T>;
+  listen: Listener<T>;
+}
+
+/** The URL's transport runs `verb`, after the one check every entry point makes (the `wait` option). */
+function start<T, K extends keyof Started<T>>(
+  verb: K,
+  url: string,
+  codec: MessageCodec<T>,
+  options: OpenOptions | SocketOptions,
+): Promise<Started<T>[K]> {
+  const [address, fn] = lookup(url, verb);
+  checkWaitOption(address.scheme, options.wait);
+  // The registry's operation of that name (Transport[K]), whose generic signature TypeScript cannot index.
+  const run = fn as (address: Address, codec: MessageCodec<T>, options: object) => Promise<Started<T>[K]>;
+  return run(address, codec, options);
+}
+
 /**
  * Opens a named object (`mq:`, `shm:`, `fifo:`, `sysv:`) or a NATS subject (`nats://host:port/subject`)
  * as a channel. Two processes that open one queue or ring should both pass `create: true` (the first
@@ -95,9 +118,7 @@ export async function open<T>(
 ): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
 export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
-  const [address, fn] = lookup(url, 'open');
-  checkWaitOption(address.scheme, options.wait);
-  return fn(address, codec, options);
+  return start('open', url, codec, options);
 }
 
 /**
@@ -124,9 +145,7 @@ export async function connect<T>(
   codec: MessageCodec<T>,
   options: SocketOptions = {},
 ): Promise<Channel<T>> {
-  const [address, fn] = lookup(url, 'connect');
-  checkWaitOption(address.scheme, options.wait);
-  return fn(address, codec, options);
+  return start('connect', url, codec, options);
 }
 
 /**
@@ -149,9 +168,7 @@ export async function bind<T>(
   codec: MessageCodec<T>,
   options: SocketOptions = {},
 ): Promise<DatagramChannel<T>> {
-  const [address, fn] = lookup(url, 'bind');
-  checkWaitOption(address.scheme, options.wait);
-  return fn(address, codec, options);
+  return start('bind', url, codec, options);
 }
 
 /**
@@ -174,9 +191,7 @@ export async function listen<T>(
   codec: MessageCodec<T>,
   options: SocketOptions = {},
 ): Promise<Listener<T>> {
-  const [address, fn] = lookup(url, 'listen');
-  checkWaitOption(address.scheme, options.wait);
-  return fn(address, codec, options);
+  return start('listen', url, codec, options);
 }
 
 /**
