@@ -51,7 +51,7 @@ export {
 } from './pubsub/index.js';
 export { type RingHeader, readRingHeader } from './ring.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
-export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv.js';
+export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv/index.js';
 export type {
   AdoptOptions,
   Direction,

@@ -7,7 +7,7 @@ import { transports as pubsubTransports } from './pubsub/index.js';
 import { transports as ringTransports } from './ring.js';
 import { transports as socketTransports } from './socket.js';
 import { transports as streamTransports } from './stream-socket.js';
-import { transports as sysvTransports } from './sysv.js';
+import { transports as sysvTransports } from './sysv/index.js';
 import type { Transport } from './transport.js';
 import { type Address, parseUrl } from './url.js';
 
