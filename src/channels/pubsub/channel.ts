@@ -13,7 +13,7 @@ import { type Doorbell, removeBellDirectory } from '../ring/doorbell.js';
 import { alive, entryLive } from '../ring/liveness.js';
 import type { Segment } from '../ring/segment-file.js';
 import type { DoorbellSleeper, Recheck, Recovery, SleepSpot } from '../ring/sleeper.js';
-import { channelSleeper, claimTail, openHandle, SlotCopier, TruncationGuard } from '../ring/slots.js';
+import { channelSleeper, claimTail, openHandle, SlotCopier, storeIntent, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';
 import * as L from './layout.js';
 import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
@@ -134,25 +134,14 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#recheck = { stuckMs: L.RECOVERY_MS, idleMs: publisher ? L.RECOVERY_MS : L.IDLE_RECHECK_MS };
     this.#sleeper = channelSleeper(this.#i32, bell, this.watch, L.SPIN, this, this.#guard);
     if (!publisher) this.#join(init.history);
-    this.useWaits({
-      readable: (wait) =>
-        this.#sleeper.sleep(
-          this.#spot(SUB_SLEEPERS, 0),
-          () => this.#readable(),
-          () => this.#recoverAtCursor(),
-          this.#recheck,
-          wait,
-        ),
-      writable: (wait) =>
-        this.#sleeper.sleep(
-          this.#spot(PUB_SLEEPERS, 1),
-          () => this.#writable(),
-          () => this.#recoverForRoom(),
-          this.#recheck,
-          wait,
-        ),
-      ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
-    });
+    this.useWaits(
+      this.#sleeper.waits({
+        spots: [this.#spot(SUB_SLEEPERS, 0), this.#spot(PUB_SLEEPERS, 1)],
+        recheck: this.#recheck,
+        ready: (side) => (side === 0 ? this.#readable() : this.#writable()),
+        recover: (side) => (side === 0 ? this.#recoverAtCursor() : this.#recoverForRoom()),
+      }),
+    );
   }
 
   /** The tail as a number (exact below 2^53): the high half is read around the low one until it holds still. */
@@ -220,9 +209,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
       }
       if (k === 0) return 0;
       // The intent covers the claim before the claim exists: whoever sees the claim sees who owns it.
-      i32[intent] = lo | 0;
-      i32[intent + 1] = hi;
-      i32[intent + 2] = k;
+      storeIntent(i32, intent, lo, hi, k);
       const won = claimTail(i32, this.#segment.i64, TAIL_LO, lo, hi, k, slots);
       if (won === 0) continue;
       if (won < 0) {
@@ -350,9 +337,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const size = this.#size;
-    const data = this.#data;
-    const u8 = this.#u8;
+    const copier = this.#copier;
     const { codec } = this;
     const start = this.#cursor;
     // A subscriber a multiple of 2^30 positions behind would find words that look like its own.
@@ -366,7 +351,7 @@ export class PubSubChannel<T> extends FdChannel<T> {
       if (s === L.slotWord(lo, PUBLISHED)) {
         let item: PubSubMessage<T> | Error;
         try {
-          item = { value: codec.decode(u8, data + index * size), priority: 0, missed: this.#missedSince };
+          item = { value: copier.decodeAt(codec, index), priority: 0, missed: this.#missedSince };
         } catch (error) {
           item = error instanceof Error ? error : new DecodeError('', String(error));
         }

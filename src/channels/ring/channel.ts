@@ -7,7 +7,6 @@
 import { fstatSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
 import { DecodeError } from '../../errors.js';
-import type { WaitOptions } from '../../native/index.js';
 import { type ChannelInfo, FdChannel, type Outgoing, type ReceivedSink } from '../channel.js';
 import type { WaitOption } from '../wait-strategy.js';
 import { type Doorbell, removeBellDirectory } from './doorbell.js';
@@ -16,7 +15,7 @@ import { alive } from './liveness.js';
 import { handleLive, registerHandle, ringFingerprint } from './segment.js';
 import type { Segment } from './segment-file.js';
 import type { DoorbellSleeper, SleepSpot } from './sleeper.js';
-import { channelSleeper, claimTail, openHandle, SlotCopier, TruncationGuard } from './slots.js';
+import { channelSleeper, claimTail, openHandle, SlotCopier, storeIntent, TruncationGuard } from './slots.js';
 
 /** BigUint64 index of the head. */
 const HEAD_64 = L.OFF_HEAD >> 3;
@@ -24,6 +23,10 @@ const HEAD_64 = L.OFF_HEAD >> 3;
 const CONSUMERS_WAITING = L.OFF_CONSUMERS_WAITING >> 2;
 const PRODUCERS_WAITING = L.OFF_PRODUCERS_WAITING >> 2;
 const LOW_32 = 0xffffffffn;
+// A sleeping consumer looks again every RECOVERY_MS while a dead producer may hold the slot it waits
+// for, else every CONSUMER_RECHECK_MS (to notice a truncation); a producer every PRODUCER_RECHECK_MS.
+const CONSUMER_RECHECK = { stuckMs: L.RECOVERY_MS, idleMs: L.CONSUMER_RECHECK_MS };
+const PRODUCER_RECHECK = { stuckMs: L.RECOVERY_MS, idleMs: L.PRODUCER_RECHECK_MS };
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
 const TAIL_LO = L.OFF_TAIL >> 2;
 const TAIL_HI = TAIL_LO + 1;
@@ -40,7 +43,6 @@ const CONS_INTENT = L.E_CONS_POS >> 2;
 export class RingChannel<T> extends FdChannel<T> {
   readonly transport = 'shm';
   readonly #segment: Segment;
-  readonly #u8: Uint8Array;
   readonly #i32: Int32Array;
   readonly #i64: BigUint64Array;
   readonly #size: number;
@@ -65,7 +67,6 @@ export class RingChannel<T> extends FdChannel<T> {
     const { bell, entry } = openHandle(segment, ringId, url, (b) => registerHandle(segment, b, url));
     super(url, codec, bell.fd, { ref, wait });
     this.#segment = segment;
-    this.#u8 = segment.u8;
     this.#i32 = segment.i32;
     this.#i64 = segment.i64;
     this.#size = segment.u32(L.OFF_MSG_SIZE);
@@ -81,13 +82,16 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
     this.#guard = new TruncationGuard(segment);
     this.#sleeper = channelSleeper(this.#i32, bell, this.watch, L.SPIN, this, this.#guard);
-    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait.
-    this.useWaits({
-      readable: (wait) => this.#waitReadable(wait),
-      writable: (wait) => this.#waitWritable(wait),
-      // What the `wait` option's spin checks: the ring's memory, no system call.
-      ready: (direction) => (direction === 'readable' ? this.#readable() : this.#writable()),
-    });
+    // The ring's readiness is its memory; the doorbell descriptor only wakes a sleeping wait. A
+    // consumer's wait may be held back by a dead producer's claim, a producer's by a dead consumer's.
+    this.useWaits(
+      this.#sleeper.waits({
+        spots: [this.#spot(L.OFF_CONSUMERS_WAITING, 0), this.#spot(L.OFF_PRODUCERS_WAITING, 1)],
+        recheck: [CONSUMER_RECHECK, PRODUCER_RECHECK],
+        ready: (side) => (side === 0 ? this.#readable() : this.#writable()),
+        recover: (side) => (side === 0 ? this.#recoverProducer() : this.#recoverConsumer()),
+      }),
+    );
   }
 
   // --- producing -------------------------------------------------------------------------------
@@ -128,9 +132,7 @@ export class RingChannel<T> extends FdChannel<T> {
         return 0;
       }
       // The intent (position, count) is visible before the claim: a recoverer that sees the claim sees it.
-      i32[intent] = lo | 0;
-      i32[intent + 1] = hi;
-      i32[intent + 2] = k;
+      storeIntent(i32, intent, lo, hi, k);
       claimed = true;
       const won = claimTail(i32, this.#i64, TAIL_LO, lo, hi, k, this.#slots);
       if (won === 0) continue;
@@ -190,9 +192,7 @@ export class RingChannel<T> extends FdChannel<T> {
         if (claimed) Atomics.store(i32, intent + 2, 0);
         return;
       }
-      i32[intent] = lo | 0;
-      i32[intent + 1] = hi;
-      i32[intent + 2] = k;
+      storeIntent(i32, intent, lo, hi, k);
       claimed = true;
       // 1n is a literal: the usual single message allocates no BigInt for the addend.
       if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
@@ -213,20 +213,17 @@ export class RingChannel<T> extends FdChannel<T> {
    */
   #decodeOut(lo: number, k: number, into: ReceivedSink<T>): number {
     const { codec } = this;
+    const copier = this.#copier;
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const size = this.#size;
-    const data = this.#data;
-    const u8 = this.#u8;
     let delivered = 0;
     for (let j = 0; j < k; j++) {
       const index = (lo + j) & mask;
       if (i32[seq + index] !== ((lo + j + 1) | 0)) continue; // a skip left by recovery
       delivered++;
       try {
-        // Decoded in place, from the mapped slot: no copy of the message before the codec reads it.
-        into.push({ value: codec.decode(u8, data + index * size), priority: 0 });
+        into.push({ value: copier.decodeAt(codec, index), priority: 0 });
       } catch (error) {
         into.push(error instanceof Error ? error : new DecodeError('', String(error)));
       }
@@ -313,26 +310,6 @@ export class RingChannel<T> extends FdChannel<T> {
     Atomics.add(this.#i64, L.OFF_ABANDONED >> 3, 1n);
     this.#ringBells(L.OFF_PRODUCERS_WAITING);
     return 'recovered';
-  }
-
-  #waitReadable(options: WaitOptions): Promise<void> {
-    return this.#sleeper.sleep(
-      this.#spot(L.OFF_CONSUMERS_WAITING, 0),
-      () => this.#readable(),
-      () => this.#recoverProducer(),
-      { stuckMs: L.RECOVERY_MS, idleMs: L.CONSUMER_RECHECK_MS },
-      options,
-    );
-  }
-
-  #waitWritable(options: WaitOptions): Promise<void> {
-    return this.#sleeper.sleep(
-      this.#spot(L.OFF_PRODUCERS_WAITING, 1),
-      () => this.#writable(),
-      () => this.#recoverConsumer(),
-      { stuckMs: L.RECOVERY_MS, idleMs: L.PRODUCER_RECHECK_MS },
-      options,
-    );
   }
 
   /** This handle's bit in the sleeper mask at byte offset `mask`. */

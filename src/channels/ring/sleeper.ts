@@ -7,7 +7,7 @@
  * truncated segment, is bounded by a recheck and looks again.
  */
 import { TimeoutError } from '../../errors.js';
-import type { DescriptorWait, WaitOptions } from '../wait.js';
+import type { DescriptorWait, WaitOptions, WaitStrategy } from '../wait.js';
 import type { Doorbell } from './doorbell.js';
 
 /** What a recovery attempt found: a dead peer's slot released, a slot that may be stuck, or nothing. */
@@ -27,6 +27,21 @@ export interface Recheck {
   readonly stuckMs: number;
   /** Otherwise. */
   readonly idleMs: number;
+}
+
+/** A channel's two sides: 0, receivers waiting for messages; 1, senders waiting for room. */
+export type Side = 0 | 1;
+
+/** What a ring or pub/sub channel tells its sleeper about its two sides (see `DoorbellSleeper.waits`). */
+export interface SleepSides {
+  /** This handle's bit in each side's sleeper mask. */
+  readonly spots: readonly [SleepSpot, SleepSpot];
+  /** How long a sleep lasts before it looks again: one for both sides, or one per side. */
+  readonly recheck: Recheck | readonly [Recheck, Recheck];
+  /** Whether a wait of `side` may end now (the segment's memory, no system call). */
+  ready(side: Side): boolean;
+  /** What a wait of `side` that found nothing tries first: release what a dead peer holds. */
+  recover(side: Side): Recovery;
 }
 
 export class DoorbellSleeper {
@@ -60,6 +75,25 @@ export class DoorbellSleeper {
     this.#spin = spin;
     this.#closed = closed;
     this.#assertIntact = assertIntact;
+  }
+
+  /**
+   * The channel's wait strategy (FdChannel.useWaits): a wait for readable sleeps on side 0, for
+   * writable on side 1, and the `wait` option's spin checks `ready` in the segment's memory.
+   */
+  waits(sides: SleepSides): WaitStrategy {
+    const { spots, recheck } = sides;
+    const rechecks = 'stuckMs' in recheck ? [recheck, recheck] : recheck;
+    // Bound once: a wait passes them on rather than making closures of its own.
+    const ready = [() => sides.ready(0), () => sides.ready(1)] as const;
+    const recover = [() => sides.recover(0), () => sides.recover(1)] as const;
+    const sleep = (side: Side, wait: WaitOptions): Promise<void> =>
+      this.sleep(spots[side], ready[side], recover[side], rechecks[side] as Recheck, wait);
+    return {
+      readable: (wait) => sleep(0, wait),
+      writable: (wait) => sleep(1, wait),
+      ready: (direction) => sides.ready(direction === 'readable' ? 0 : 1),
+    };
   }
 
   /** Waits until `ready()` may hold: woken by a peer, or at a recheck (then the caller looks again). */

@@ -4,6 +4,7 @@
  * tail, the copy of messages into slots, and noticing a truncated segment. The two algorithms differ in
  * their slot words and what a claim waits for, not in these.
  */
+import type { MessageCodec } from '../../codecs/codec.js';
 import { ChannelClosedError } from '../../errors.js';
 import type { DescriptorWait } from '../wait.js';
 import { Doorbell } from './doorbell.js';
@@ -71,6 +72,17 @@ export function claimTail(
 const SMALL_MESSAGE = 64;
 
 /** Copies encoded messages into the slots of a segment (fixed-size messages, `slots` a power of two). */
+/**
+ * Declares a claim's intent (position halves lo/hi, count k) at int32 index `at` of the handle's
+ * registry entry, before the claim itself: a recoverer that sees the claim sees the intent too (plain
+ * stores keep their order on x86-64; docs/ring-protocol.md, "Recovery").
+ */
+export function storeIntent(i32: Int32Array, at: number, lo: number, hi: number, k: number): void {
+  i32[at] = lo | 0;
+  i32[at + 1] = hi;
+  i32[at + 2] = k;
+}
+
 export class SlotCopier {
   readonly #u8: Uint8Array;
   readonly #i32: Int32Array;
@@ -91,6 +103,14 @@ export class SlotCopier {
     this.#size = size;
     this.#slots = slots;
     this.#smallWords = size % 4 === 0 && size <= SMALL_MESSAGE && data % 4 === 0 ? size >> 2 : 0;
+  }
+
+  /**
+   * Decodes the message in slot `index` in place, from the mapped slot: no copy of the message before
+   * the codec reads it (whether the slot still holds it afterwards is the caller's check).
+   */
+  decodeAt<T>(codec: MessageCodec<T>, index: number): T {
+    return codec.decode(this.#u8, this.#data + index * this.#size);
   }
 
   /** Copies `k` messages of `source` from message `first` on into the slots from `index` on (wrapping). */
