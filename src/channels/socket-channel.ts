@@ -118,6 +118,10 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
   #lastSenderLength = -1;
   #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
+  /** The Outgoing bytes whose records `#stagedFirst` .. + `#stagedCount` - 1 sit in the send batch's slots 0... */
+  #staged: Uint8Array | undefined;
+  #stagedFirst = 0;
+  #stagedCount = 0;
   #receiveBatch: MmsgBatch | undefined;
   /** `sendTo` destinations, parsed once (replies usually go to the same few peers). */
   #destinations = new Map<string, SockAddr>();
@@ -158,9 +162,36 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
     }
     this.#sendBatch ??= new MmsgBatch(batchSlots(this.codec.size), this.codec.size);
     const batch = this.#sendBatch;
-    const count = Math.min(batch.slots, left);
-    const fixed = out.ends === undefined && out.stride === batch.stride;
-    if (fixed) {
+    // A retry of a batch the kernel took part of (EAGAIN, then writable) finds its next records in
+    // native memory already: they go from their slots, not copied again (a full batch's copy per
+    // retry, several per batch, was most of a batched send's cost at 4 KiB).
+    let slot = out.sent - this.#stagedFirst;
+    if (out.bytes !== this.#staged || slot < 0 || slot >= this.#stagedCount) {
+      slot = 0;
+      this.#stage(batch, out, Math.min(batch.slots, left));
+    }
+    const count = this.#stagedCount - slot;
+    let sent = 0;
+    while (sent < count) {
+      const n = libc.sendmmsg(this.#fd, batch.headerAddress(slot + sent), count - sent, SEND_FLAGS);
+      if (n > 0) sent += n;
+      else {
+        this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
+        break;
+      }
+    }
+    // All staged records are out: nothing to keep alive for a retry.
+    if (slot + sent === this.#stagedCount) this.#staged = undefined;
+    return sent;
+  }
+
+  /**
+   * Copies `count` records of `out` from `out.sent` on into the native batch's slots 0..count-1 and
+   * remembers them (by `out.bytes`, which the send queue keeps for a waiting batch: the bytes of an
+   * Outgoing do not change while it lives, and a new batch is a new array).
+   */
+  #stage(batch: MmsgBatch, out: Outgoing, count: number): void {
+    if (out.ends === undefined && out.stride === batch.stride) {
       const start = out.sent * out.stride;
       batch.data.set(out.bytes.subarray(start, start + count * out.stride));
     } else {
@@ -170,16 +201,9 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
         if (!this.codec.fixedSize) batch.setLength(i, record.length);
       }
     }
-    let sent = 0;
-    while (sent < count) {
-      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
-      if (n > 0) sent += n;
-      else {
-        this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
-        break;
-      }
-    }
-    return sent;
+    this.#staged = out.bytes;
+    this.#stagedFirst = out.sent;
+    this.#stagedCount = count;
   }
 
   /** Maps a failed send's errno (to `to`, or to the connected peer): false to wait and retry (EAGAIN), otherwise throws. */
@@ -393,6 +417,7 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
     this.#receiveBatch?.free();
     this.#sendBatch = undefined;
     this.#receiveBatch = undefined;
+    this.#staged = undefined;
     removeBoundFile(this.#bound);
   }
 
