@@ -16,7 +16,11 @@ const UNTIMED: WaitOptions = {};
 /** Queued records are gathered into writes of up to this many bytes. */
 const COALESCE = 64 * 1024;
 
-/** A queued send: what is left of its Outgoing (a copy, unless the queue was given its bytes), and its promise. */
+/**
+ * A queued send and its promise: the Outgoing itself when the queue was given its bytes (records and
+ * counts as they were: a transport that staged some of them for the kernel finds them again), else a
+ * copy of what is left of it.
+ */
 class Pending implements Outgoing {
   readonly bytes: Uint8Array;
   readonly count: number;
@@ -47,13 +51,21 @@ class Pending implements Outgoing {
     reject: (error: unknown) => void,
   ) {
     const start = recordStart(out, out.sent);
-    this.bytes = owned ? out.bytes.subarray(start) : out.bytes.slice(start);
-    this.count = out.count - out.sent;
-    this.ends = out.ends?.slice(out.sent).map((end) => end - start);
     this.stride = out.stride;
     this.priority = out.priority;
-    this.offset = out.offset - start;
     this.committed = out.offset > start;
+    if (owned) {
+      this.bytes = out.bytes;
+      this.count = out.count;
+      this.ends = out.ends;
+      this.sent = out.sent;
+      this.offset = out.offset;
+    } else {
+      this.bytes = out.bytes.slice(start);
+      this.count = out.count - out.sent;
+      this.ends = out.ends?.slice(out.sent).map((end) => end - start);
+      this.offset = out.offset - start;
+    }
     this.#accepted = accepted;
     this.#resolve = resolve;
     this.#reject = reject;

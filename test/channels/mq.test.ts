@@ -324,6 +324,16 @@ describe('mq: send and receive', () => {
     expect(await drain(channel)).toEqual([sample(1)]);
   });
 
+  it('a sendMany withdrawn by its timeout names how many of the call were sent, and exactly those arrive', async () => {
+    const channel = await openChannel(queueUrl(), Sample, { create: true, capacity: 4 });
+    const values = Array.from({ length: 7 }, (_, i) => sample(i));
+    const error = await channel.sendMany(values, { timeoutMs: 30 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    // Counted over the whole call: the 4 that went out before it had to wait, of its 7.
+    expect((error as Error).message).toMatch(/: 4 of the 7 messages of this call were sent, the rest withdrawn$/);
+    expect(await drain(channel)).toEqual(values.slice(0, 4));
+  });
+
   it('aborts a waiting receive or send through its AbortSignal, with the reason as cause', async () => {
     const channel = await openChannel(queueUrl(), Sample, { create: true, capacity: 1 });
     const controller = new AbortController();
