@@ -24,8 +24,8 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { OFF_BELL_ID } from '../src/channels/pubsub/layout.js';
-import { OFF_RING_ID } from '../src/channels/ring/layout.js';
+import { header as pubsubHeader } from '../src/channels/pubsub/layout.js';
+import { header as ringHeader } from '../src/channels/ring/layout.js';
 import { repoRoot } from './helpers.js';
 
 /**
@@ -106,8 +106,9 @@ function orphanedBells(before: ReadonlySet<string>): string[] {
 }
 
 // Rings and pub/sub segments keep their doorbell id at the same offset.
-const BELL_ID_OFFSET = OFF_RING_ID;
-if (OFF_BELL_ID !== BELL_ID_OFFSET) throw new Error('the ring and pub/sub layouts keep their doorbell id apart');
+const BELL_ID_OFFSET = ringHeader.ring_id;
+if (pubsubHeader.bell_id !== BELL_ID_OFFSET)
+  throw new Error('the ring and pub/sub layouts keep their doorbell id apart');
 
 /** The doorbell directory a ring's or pub/sub segment's header names, if any. */
 function bellsOf(segment: string): string | undefined {

@@ -212,21 +212,21 @@ describe('shm+pubsub: options and refusals', () => {
     await made.close();
     const original = readFileSync(path);
     // The crafted files below are not segments: unlink() cannot find the doorbell directory through them.
-    const bells = bellDirectory(original.readBigUInt64LE(L.OFF_BELL_ID));
+    const bells = bellDirectory(original.readBigUInt64LE(L.header.bell_id));
     cleanup.add(() => rmSync(bells, { recursive: true, force: true }));
     const fields: [number, number, string][] = [
-      [L.OFF_POLICY, 7, 'header.policy'],
-      [L.OFF_MSG_SIZE, 0, 'header.msg_size'],
-      [L.OFF_SLOTS, 6, 'header.slots'],
-      [L.OFF_SLOTS, 1 << 20, 'header.data_offset'],
-      [L.OFF_CAPACITY, 9, 'header.capacity'],
-      [L.OFF_SUBSCRIBERS, 5000, 'header.subscribers'],
-      [L.OFF_PUBLISHERS, 0, 'header.publishers'],
-      [L.OFF_MASK_WORDS, 100, 'header.mask_words'],
-      [L.OFF_REGISTRY_OFFSET, 0, 'header.registry_offset'],
-      [L.OFF_SEQ, 0xffffff00, 'header.seq_offset'],
-      [L.OFF_DATA, 64, 'header.data_offset'],
-      [L.OFF_TOTAL_SIZE, 1, 'header.total_size'],
+      [L.header.policy, 7, 'header.policy'],
+      [L.header.msg_size, 0, 'header.msg_size'],
+      [L.header.slots, 6, 'header.slots'],
+      [L.header.slots, 1 << 20, 'header.data_offset'],
+      [L.header.capacity, 9, 'header.capacity'],
+      [L.header.subscribers, 5000, 'header.subscribers'],
+      [L.header.publishers, 0, 'header.publishers'],
+      [L.header.mask_words, 100, 'header.mask_words'],
+      [L.header.registry_offset, 0, 'header.registry_offset'],
+      [L.header.seq_offset, 0xffffff00, 'header.seq_offset'],
+      [L.header.data_offset, 64, 'header.data_offset'],
+      [L.header.total_size, 1, 'header.total_size'],
     ];
     for (const [offset, value, field] of fields) {
       const crafted = Buffer.from(original);

@@ -30,7 +30,7 @@ const OFF_PRODUCERS_WAITING = 264;
 
 /** The doorbell directory of a ring, named by the ring id in its header. */
 export function bellDirectoryOf(url: string): string {
-  const id = readFileSync(`/dev/shm${url.slice(4)}`).readBigUInt64LE(ringLayout.OFF_RING_ID);
+  const id = readFileSync(`/dev/shm${url.slice(4)}`).readBigUInt64LE(ringLayout.header.ring_id);
   return `/dev/shm/.tipc-bells.${id.toString(16).padStart(16, '0')}`;
 }
 

@@ -29,7 +29,7 @@ export function sample(id: number, i: number): Sample {
  * ring no peer has attached yet (or all have closed): it rewrites the counters under their feet.
  */
 export function startRingAt(name: string, position: bigint): void {
-  const { OFF_SLOTS, OFF_SEQ, OFF_TAIL, OFF_HEAD } = ringLayout;
+  const { slots: OFF_SLOTS, seq_offset: OFF_SEQ, tail: OFF_TAIL, head: OFF_HEAD } = ringLayout.header;
   const fd = openSync(`/dev/shm${name}`, 'r+');
   try {
     const header = Buffer.alloc(OFF_SEQ + 4);

@@ -211,7 +211,7 @@ describe('shm ring: C and Node peers', () => {
 
 /** The tail of a ring no peer holds open, read from its file. */
 function tailOf(name: string): bigint {
-  return readFileSync(`/dev/shm${name}`).readBigUInt64LE(ringLayout.OFF_TAIL);
+  return readFileSync(`/dev/shm${name}`).readBigUInt64LE(ringLayout.header.tail);
 }
 
 // Positions live in the segment and survive restarts: a long-lived ring passes these. 2^31 sets the

@@ -24,18 +24,18 @@ export interface PubSubMessage<T> extends Message<T> {
   readonly missed: number;
 }
 
-const TAIL_LO = L.OFF_TAIL >> 2;
+const TAIL_LO = L.header.tail >> 2;
 const TAIL_HI = TAIL_LO + 1;
-const SUB_SLEEPERS = L.OFF_SUB_SLEEPERS >> 2;
-const PUB_SLEEPERS = L.OFF_PUB_SLEEPERS >> 2;
+const SUB_SLEEPERS = L.header.sub_sleepers >> 2;
+const PUB_SLEEPERS = L.header.pub_sleepers >> 2;
 const TWO_32 = 2 ** 32;
 const LOW_30 = 0x3fffffff;
 /** Int32 offsets within an entry. */
-const PID = L.E_PID >> 2;
-const ACTIVE = L.E_ACTIVE >> 2;
-const POS_LO = L.E_CURSOR >> 2;
+const PID = L.entry.pid >> 2;
+const ACTIVE = L.entry.active >> 2;
+const POS_LO = L.entry.pos >> 2;
 const POS_HI = POS_LO + 1;
-const COUNT = L.E_CLAIM_COUNT >> 2;
+const COUNT = L.entry.count >> 2;
 const ENTRY_WORDS = L.ENTRY_SIZE >> 2;
 const { PUBLISHED, SKIPPED, WRITING } = L;
 /**
@@ -96,9 +96,9 @@ export class PubSubChannel<T> extends FdChannel<T> {
   readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, init: PubSubInit) {
-    const bellId = segment.view.getBigUint64(L.OFF_BELL_ID, true);
-    const subscribers = segment.u32(L.OFF_SUBSCRIBERS);
-    const publishers = segment.u32(L.OFF_PUBLISHERS);
+    const bellId = segment.view.getBigUint64(L.header.bell_id, true);
+    const subscribers = segment.u32(L.header.subscribers);
+    const publishers = segment.u32(L.header.publishers);
     const publisher = init.access === 'send';
     const { bell, entry } = openHandle(segment, bellId, url, (b) =>
       publisher
@@ -109,17 +109,17 @@ export class PubSubChannel<T> extends FdChannel<T> {
     this.#segment = segment;
     this.#u8 = segment.u8;
     this.#i32 = segment.i32;
-    this.#size = segment.u32(L.OFF_MSG_SIZE);
-    this.#slots = segment.u32(L.OFF_SLOTS);
+    this.#size = segment.u32(L.header.msg_size);
+    this.#slots = segment.u32(L.header.slots);
     this.#mask = this.#slots - 1;
-    this.#capacity = segment.u32(L.OFF_CAPACITY);
+    this.#capacity = segment.u32(L.header.capacity);
     this.readAhead = publisher ? 1 : Math.max(1, Math.min(READ_AHEAD, this.#capacity >> 3));
-    this.#overwrite = segment.u32(L.OFF_POLICY) === L.POLICY_OVERWRITE;
-    this.#seq = segment.u32(L.OFF_SEQ) >> 2;
-    this.#data = segment.u32(L.OFF_DATA);
+    this.#overwrite = segment.u32(L.header.policy) === L.POLICY_OVERWRITE;
+    this.#seq = segment.u32(L.header.seq_offset) >> 2;
+    this.#data = segment.u32(L.header.data_offset);
     this.#subscribers = subscribers;
     this.#publishers = publishers;
-    this.#maskWords = segment.u32(L.OFF_MASK_WORDS);
+    this.#maskWords = segment.u32(L.header.mask_words);
     this.#publisher = publisher;
     this.#entry = entry;
     const table = publisher ? publisherTable(subscribers, publishers) : subscriberTable(subscribers);
@@ -286,11 +286,11 @@ export class PubSubChannel<T> extends FdChannel<T> {
       const owner = Atomics.load(i32, base + ACTIVE);
       if (owner === 0) continue;
       if (((lo - Atomics.load(i32, base + POS_LO)) | 0) < this.#capacity) continue;
-      const start = Number(Atomics.load(this.#segment.i64, (base + (L.E_START_TIME >> 2)) >> 1));
+      const start = Number(Atomics.load(this.#segment.i64, (base + (L.entry.start_time >> 2)) >> 1));
       if (alive(owner, start)) continue;
       // The owner's pid as the token: a new owner of the entry sets its own only after its start time.
       if (Atomics.compareExchange(i32, base + ACTIVE, owner, 0) === owner) {
-        Atomics.add(this.#segment.i64, L.OFF_RETIRED >> 3, 1n);
+        Atomics.add(this.#segment.i64, L.header.retired >> 3, 1n);
         retired = true;
       }
     }
@@ -316,11 +316,11 @@ export class PubSubChannel<T> extends FdChannel<T> {
       if (pid === 0 || count === 0) continue;
       const from = Atomics.load(i64, (base + POS_LO) >> 1);
       if (target < from || target - from >= BigInt(count)) continue;
-      if (alive(pid, Number(Atomics.load(i64, (base + (L.E_START_TIME >> 2)) >> 1)))) return 'stuck';
+      if (alive(pid, Number(Atomics.load(i64, (base + (L.entry.start_time >> 2)) >> 1)))) return 'stuck';
     }
     const index = this.#seq + (position & this.#mask);
     if (Atomics.compareExchange(i32, index, seen, L.slotWord(position >>> 0, SKIPPED)) !== seen) return 'recovered';
-    Atomics.add(i64, L.OFF_RECOVERED >> 3, 1n);
+    Atomics.add(i64, L.header.recovered >> 3, 1n);
     this.#wake(SUB_SLEEPERS);
     this.#wake(PUB_SLEEPERS);
     return 'recovered';
@@ -502,10 +502,10 @@ export class PubSubChannel<T> extends FdChannel<T> {
       subscriberTable: this.#subscribers,
       publisherTable: this.#publishers,
       tail,
-      recovered: Number(Atomics.load(i64, L.OFF_RECOVERED >> 3)),
-      retired: Number(Atomics.load(i64, L.OFF_RETIRED >> 3)),
+      recovered: Number(Atomics.load(i64, L.header.recovered >> 3)),
+      retired: Number(Atomics.load(i64, L.header.retired >> 3)),
       fingerprint: fingerprintOf(this.#u8),
-      creatorPid: this.#segment.view.getInt32(L.OFF_CREATOR_PID, true),
+      creatorPid: this.#segment.view.getInt32(L.header.creator_pid, true),
       slots: this.#slots,
       bytes: this.#segment.length,
     };

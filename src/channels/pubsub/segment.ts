@@ -17,7 +17,7 @@ import type { CheckedOptions, PubSubAddress, PubSubPolicy } from './options.js';
 /** Pub/sub segments, to the code they share with rings. */
 export const pubsubKind: files.SegmentKind = {
   layout: L,
-  bellIdAt: L.OFF_BELL_ID,
+  bellIdAt: L.header.bell_id,
   scheme: 'shm+pubsub',
   noun: 'pub/sub segment',
   variableSize: (codec) =>
@@ -32,9 +32,9 @@ export const subscriberTable = (subscribers: number): RegistryLayout => ({
   offset: L.REGISTRY_OFFSET,
   count: subscribers,
   entrySize: L.ENTRY_SIZE,
-  pid: L.E_PID,
-  startTime: L.E_START_TIME,
-  clear: [L.E_ACTIVE],
+  pid: L.entry.pid,
+  startTime: L.entry.start_time,
+  clear: [L.entry.active],
 });
 
 /** The publisher table of a mapped segment, after the subscriber table. */
@@ -42,9 +42,9 @@ export const publisherTable = (subscribers: number, publishers: number): Registr
   offset: L.REGISTRY_OFFSET + subscribers * L.ENTRY_SIZE,
   count: publishers,
   entrySize: L.ENTRY_SIZE,
-  pid: L.E_PID,
-  startTime: L.E_START_TIME,
-  clear: [L.E_CLAIM_COUNT],
+  pid: L.entry.pid,
+  startTime: L.entry.start_time,
+  clear: [L.entry.count],
 });
 
 /** A new segment for `codec` with `options`: every slot a skip of the position one lap before its first (done, holding no message). */
@@ -58,18 +58,18 @@ function pubsubShape(codec: MessageCodec<unknown>, options: CheckedOptions): fil
     dataOffset: (slots) => L.dataOffsetFor(subscribers, publishers, slots),
     firstWord: (i, slots) => L.slotWord(i - slots, L.SKIPPED),
     fill(view) {
-      view.setUint32(L.OFF_POLICY, options.policy === 'overwrite' ? L.POLICY_OVERWRITE : L.POLICY_BLOCK, true);
-      view.setUint32(L.OFF_SUBSCRIBERS, subscribers, true);
-      view.setUint32(L.OFF_PUBLISHERS, publishers, true);
-      view.setUint32(L.OFF_MASK_WORDS, L.maskWordsFor(subscribers, publishers), true);
-      view.setUint32(L.OFF_REGISTRY_OFFSET, L.REGISTRY_OFFSET, true);
+      view.setUint32(L.header.policy, options.policy === 'overwrite' ? L.POLICY_OVERWRITE : L.POLICY_BLOCK, true);
+      view.setUint32(L.header.subscribers, subscribers, true);
+      view.setUint32(L.header.publishers, publishers, true);
+      view.setUint32(L.header.mask_words, L.maskWordsFor(subscribers, publishers), true);
+      view.setUint32(L.header.registry_offset, L.REGISTRY_OFFSET, true);
     },
   };
 }
 
 /** The NUL-padded fingerprint field of a mapped header. */
 export function fingerprintOf(bytes: Uint8Array): string {
-  return files.paddedText(bytes, L.OFF_FINGERPRINT, L.FINGERPRINT_MAX);
+  return files.paddedText(bytes, L.header.fingerprint, L.FINGERPRINT_MAX);
 }
 
 /** Checks a mapped segment against the protocol and the codec; throws the ValidationError that says what is wrong. */
@@ -79,8 +79,8 @@ function checkSegment(
   codec: MessageCodec<unknown>,
   options: CheckedOptions,
 ): void {
-  const magic = Atomics.load(segment.i64, L.OFF_MAGIC >> 3);
-  const version = segment.u32(L.OFF_VERSION);
+  const magic = Atomics.load(segment.i64, L.header.magic >> 3);
+  const version = segment.u32(L.header.version);
   if (segment.length < L.REGISTRY_OFFSET || magic !== L.MAGIC || version !== L.VERSION) {
     throw new ValidationError('url', 'a typed-ipc pub/sub segment', 'another kind of segment', {
       message: `${url} is not a typed-ipc pub/sub segment of protocol version ${L.VERSION} (magic 0x${magic.toString(16)}, version ${version}, ${segment.length} bytes); remove it with unlink('${url}') if it is left over`,
@@ -100,7 +100,7 @@ function checkSegment(
       message: incompatible,
     });
   }
-  const policy = segment.u32(L.OFF_POLICY) === L.POLICY_OVERWRITE ? 'overwrite' : 'block';
+  const policy = segment.u32(L.header.policy) === L.POLICY_OVERWRITE ? 'overwrite' : 'block';
   if (options.policy !== undefined && options.policy !== policy) {
     throw new ValidationError('policy', `'${policy}' (the segment's)`, `'${options.policy}'`, {
       message: `${url} was created with policy '${policy}', not '${options.policy}'; leave policy out to join it, or unlink it and create it again`,
@@ -143,7 +143,7 @@ export function registerHandle(
   url: string,
   role: 'subscriber' | 'publisher',
 ): number {
-  const id = segment.view.getBigUint64(L.OFF_BELL_ID, true);
+  const id = segment.view.getBigUint64(L.header.bell_id, true);
   const entry = files.claimHandle(
     segment,
     table,
@@ -172,15 +172,15 @@ export function unlinkSegment(name: string): void {
       const { size } = fstatSync(fd);
       if (size >= L.REGISTRY_OFFSET && libc.read(fd, bytes, bytes.length) === bytes.length && L.isPubSubHeader(bytes)) {
         const view = new DataView(bytes.buffer);
-        const subscribers = Math.min(view.getUint32(L.OFF_SUBSCRIBERS, true), L.MAX_SUBSCRIBERS);
-        const publishers = Math.min(view.getUint32(L.OFF_PUBLISHERS, true), L.MAX_PUBLISHERS);
+        const subscribers = Math.min(view.getUint32(L.header.subscribers, true), L.MAX_SUBSCRIBERS);
+        const publishers = Math.min(view.getUint32(L.header.publishers, true), L.MAX_PUBLISHERS);
         const count = subscribers + publishers;
         const registry = new Uint8Array(count * L.ENTRY_SIZE);
         const got = size >= L.REGISTRY_OFFSET + registry.length ? libc.read(fd, registry, registry.length) : 0;
         // An unreadable registry leaves every socket.
         const live =
           got === registry.length ? files.liveInCopy(registry, { ...subscriberTable(count), offset: 0 }) : () => true;
-        bells = { id: view.getBigUint64(L.OFF_BELL_ID, true), count, live };
+        bells = { id: view.getBigUint64(L.header.bell_id, true), count, live };
       }
     } finally {
       libc.close(fd);
@@ -214,17 +214,17 @@ export interface PubSubHeader {
  * this protocol. Throws the open's error when the file cannot be opened.
  */
 export function readPubSubHeader(path: string): PubSubHeader | undefined {
-  const bytes = files.readHeaderBytes(path, L.OFF_TAIL + 8);
+  const bytes = files.readHeaderBytes(path, L.header.tail + 8);
   if (bytes === undefined || !L.isPubSubHeader(bytes)) return undefined;
   return {
-    version: bytes.readUInt32LE(L.OFF_VERSION),
-    policy: bytes.readUInt32LE(L.OFF_POLICY) === L.POLICY_OVERWRITE ? 'overwrite' : 'block',
-    messageSize: bytes.readUInt32LE(L.OFF_MSG_SIZE),
-    capacity: bytes.readUInt32LE(L.OFF_CAPACITY),
-    subscribers: bytes.readUInt32LE(L.OFF_SUBSCRIBERS),
-    publishers: bytes.readUInt32LE(L.OFF_PUBLISHERS),
-    published: bytes.readBigUInt64LE(L.OFF_TAIL),
-    creatorPid: bytes.readInt32LE(L.OFF_CREATOR_PID),
+    version: bytes.readUInt32LE(L.header.version),
+    policy: bytes.readUInt32LE(L.header.policy) === L.POLICY_OVERWRITE ? 'overwrite' : 'block',
+    messageSize: bytes.readUInt32LE(L.header.msg_size),
+    capacity: bytes.readUInt32LE(L.header.capacity),
+    subscribers: bytes.readUInt32LE(L.header.subscribers),
+    publishers: bytes.readUInt32LE(L.header.publishers),
+    published: bytes.readBigUInt64LE(L.header.tail),
+    creatorPid: bytes.readInt32LE(L.header.creator_pid),
     fingerprint: fingerprintOf(bytes),
   };
 }

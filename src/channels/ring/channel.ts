@@ -18,26 +18,26 @@ import type { DoorbellSleeper, SleepSpot } from './sleeper.js';
 import { channelSleeper, claimTail, openHandle, SlotCopier, storeIntent, TruncationGuard } from './slots.js';
 
 /** BigUint64 index of the head. */
-const HEAD_64 = L.OFF_HEAD >> 3;
+const HEAD_64 = L.header.head >> 3;
 /** Int32 indexes of the sleeper masks' first words. */
-const CONSUMERS_WAITING = L.OFF_CONSUMERS_WAITING >> 2;
-const PRODUCERS_WAITING = L.OFF_PRODUCERS_WAITING >> 2;
+const CONSUMERS_WAITING = L.header.consumers_waiting >> 2;
+const PRODUCERS_WAITING = L.header.producers_waiting >> 2;
 const LOW_32 = 0xffffffffn;
 // A sleeping consumer looks again every RECOVERY_MS while a dead producer may hold the slot it waits
 // for, else every CONSUMER_RECHECK_MS (to notice a truncation); a producer every PRODUCER_RECHECK_MS.
 const CONSUMER_RECHECK = { stuckMs: L.RECOVERY_MS, idleMs: L.CONSUMER_RECHECK_MS };
 const PRODUCER_RECHECK = { stuckMs: L.RECOVERY_MS, idleMs: L.PRODUCER_RECHECK_MS };
 /** Int32 indexes of the low and high halves of the 64-bit tail and head (little-endian). */
-const TAIL_LO = L.OFF_TAIL >> 2;
+const TAIL_LO = L.header.tail >> 2;
 const TAIL_HI = TAIL_LO + 1;
-const HEAD_LO = L.OFF_HEAD >> 2;
+const HEAD_LO = L.header.head >> 2;
 const HEAD_HI = HEAD_LO + 1;
 /** Words of a sleeper mask (one bit per handle). */
 const MASK_WORDS = L.HANDLES / 32;
 /** Module constants for the hot paths (a namespace member is a property load). */
 const SKIP = L.SKIP;
-const PROD_INTENT = L.E_PROD_POS >> 2;
-const CONS_INTENT = L.E_CONS_POS >> 2;
+const PROD_INTENT = L.entry.prod_pos >> 2;
+const CONS_INTENT = L.entry.cons_pos >> 2;
 
 /** A channel on a shared-memory ring. */
 export class RingChannel<T> extends FdChannel<T> {
@@ -63,18 +63,18 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #guard: TruncationGuard;
 
   constructor(url: string, codec: MessageCodec<T>, segment: Segment, ref: boolean, wait?: WaitOption) {
-    const ringId = segment.view.getBigUint64(L.OFF_RING_ID, true);
+    const ringId = segment.view.getBigUint64(L.header.ring_id, true);
     const { bell, entry } = openHandle(segment, ringId, url, (b) => registerHandle(segment, b, url));
     super(url, codec, bell.fd, { ref, wait });
     this.#segment = segment;
     this.#i32 = segment.i32;
     this.#i64 = segment.i64;
-    this.#size = segment.u32(L.OFF_MSG_SIZE);
-    this.#slots = segment.u32(L.OFF_SLOTS);
-    this.#capacity = segment.u32(L.OFF_CAPACITY);
+    this.#size = segment.u32(L.header.msg_size);
+    this.#slots = segment.u32(L.header.slots);
+    this.#capacity = segment.u32(L.header.capacity);
     this.#mask = this.#slots - 1;
-    this.#seq = segment.u32(L.OFF_SEQ) >> 2;
-    this.#data = segment.u32(L.OFF_DATA);
+    this.#seq = segment.u32(L.header.seq_offset) >> 2;
+    this.#data = segment.u32(L.header.data_offset);
     this.#ringId = ringId;
     this.#bell = bell;
     this.#entry = entry;
@@ -86,7 +86,7 @@ export class RingChannel<T> extends FdChannel<T> {
     // consumer's wait may be held back by a dead producer's claim, a producer's by a dead consumer's.
     this.useWaits(
       this.#sleeper.waits({
-        spots: [this.#spot(L.OFF_CONSUMERS_WAITING, 0), this.#spot(L.OFF_PRODUCERS_WAITING, 1)],
+        spots: [this.#spot(L.header.consumers_waiting, 0), this.#spot(L.header.producers_waiting, 1)],
         recheck: [CONSUMER_RECHECK, PRODUCER_RECHECK],
         ready: (side) => (side === 0 ? this.#readable() : this.#writable()),
         recover: (side) => (side === 0 ? this.#recoverProducer() : this.#recoverConsumer()),
@@ -148,7 +148,7 @@ export class RingChannel<T> extends FdChannel<T> {
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + 1) | 0;
       // One seq_cst store publishes the whole batch.
       Atomics.store(i32, seq + index, (lo + 1) | 0);
-      if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(L.OFF_CONSUMERS_WAITING);
+      if ((i32[CONSUMERS_WAITING]! | i32[CONSUMERS_WAITING + 1]!) !== 0) this.#ringBells(L.header.consumers_waiting);
       return k;
     }
   }
@@ -201,7 +201,7 @@ export class RingChannel<T> extends FdChannel<T> {
       for (let j = 1; j < k; j++) i32[seq + ((lo + j) & mask)] = (lo + j + slots) | 0;
       // One seq_cst store releases the whole batch.
       Atomics.store(i32, seq + (lo & mask), (lo + slots) | 0);
-      if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(L.OFF_PRODUCERS_WAITING);
+      if ((i32[PRODUCERS_WAITING]! | i32[PRODUCERS_WAITING + 1]!) !== 0) this.#ringBells(L.header.producers_waiting);
       if (delivered > 0) return;
       // Every slot of the batch was a skip: look again.
     }
@@ -263,12 +263,12 @@ export class RingChannel<T> extends FdChannel<T> {
   #liveIntentCovers(field: number, position: bigint): boolean {
     for (let e = 0; e < L.HANDLES; e++) {
       const base = L.OFF_REGISTRY + e * L.ENTRY_SIZE;
-      const pid = Atomics.load(this.#i32, (base + L.E_PID) >> 2);
+      const pid = Atomics.load(this.#i32, (base + L.entry.pid) >> 2);
       if (pid === 0) continue;
       const count = Atomics.load(this.#i32, (base + field + 8) >> 2);
       const start = Atomics.load(this.#i64, (base + field) >> 3);
       if (count === 0 || position < start || position - start >= BigInt(count)) continue;
-      if (alive(pid, Number(Atomics.load(this.#i64, (base + L.E_START_TIME) >> 3)))) return true;
+      if (alive(pid, Number(Atomics.load(this.#i64, (base + L.entry.start_time) >> 3)))) return true;
     }
     return false;
   }
@@ -278,23 +278,23 @@ export class RingChannel<T> extends FdChannel<T> {
    * owner was dead and the slot became a skip, 'stuck' while its owner lives, 'idle' otherwise.
    */
   #recoverProducer(): 'recovered' | 'stuck' | 'idle' {
-    const position = Atomics.load(this.#i64, L.OFF_HEAD >> 3);
+    const position = Atomics.load(this.#i64, L.header.head >> 3);
     const head = Number(position & LOW_32);
     const index = this.#seq + (head & this.#mask);
     if (Atomics.load(this.#i32, index) !== (head | 0)) return 'idle';
-    if (Atomics.load(this.#i64, L.OFF_TAIL >> 3) <= position) return 'idle';
+    if (Atomics.load(this.#i64, L.header.tail >> 3) <= position) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
     this.#nextRecovery = performance.now() + L.RECOVERY_MS;
-    if (this.#liveIntentCovers(L.E_PROD_POS, position)) return 'stuck';
+    if (this.#liveIntentCovers(L.entry.prod_pos, position)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, head | 0, (head + 1) ^ SKIP) !== (head | 0)) return 'recovered';
-    Atomics.add(this.#i64, L.OFF_RECOVERED >> 3, 1n);
-    this.#ringBells(L.OFF_CONSUMERS_WAITING);
+    Atomics.add(this.#i64, L.header.recovered >> 3, 1n);
+    this.#ringBells(L.header.consumers_waiting);
     return 'recovered';
   }
 
   /** The tail slot still holds a message claimed by a consumer that has not released it. */
   #recoverConsumer(): 'recovered' | 'stuck' | 'idle' {
-    const position = Atomics.load(this.#i64, L.OFF_TAIL >> 3);
+    const position = Atomics.load(this.#i64, L.header.tail >> 3);
     if (position < BigInt(this.#slots)) return 'idle';
     const held = position - BigInt(this.#slots);
     const tail = Number(position & LOW_32);
@@ -302,13 +302,13 @@ export class RingChannel<T> extends FdChannel<T> {
     const index = this.#seq + (tail & this.#mask);
     const s = Atomics.load(this.#i32, index);
     if (s !== ((previous + 1) | 0) && s !== ((previous + 1) ^ SKIP)) return 'idle';
-    if (Atomics.load(this.#i64, L.OFF_HEAD >> 3) <= held) return 'idle';
+    if (Atomics.load(this.#i64, L.header.head >> 3) <= held) return 'idle';
     if (performance.now() < this.#nextRecovery) return 'stuck';
     this.#nextRecovery = performance.now() + L.RECOVERY_MS;
-    if (this.#liveIntentCovers(L.E_CONS_POS, held)) return 'stuck';
+    if (this.#liveIntentCovers(L.entry.cons_pos, held)) return 'stuck';
     if (Atomics.compareExchange(this.#i32, index, s, tail | 0) !== s) return 'recovered';
-    Atomics.add(this.#i64, L.OFF_ABANDONED >> 3, 1n);
-    this.#ringBells(L.OFF_PRODUCERS_WAITING);
+    Atomics.add(this.#i64, L.header.abandoned >> 3, 1n);
+    this.#ringBells(L.header.producers_waiting);
     return 'recovered';
   }
 
@@ -340,11 +340,11 @@ export class RingChannel<T> extends FdChannel<T> {
     const bit = 1 << (this.#entry & 31);
     // The doorbell file goes before the entry is freed: afterwards it may be the next owner's.
     this.#removeBell();
-    Atomics.and(i32, (L.OFF_CONSUMERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
-    Atomics.and(i32, (L.OFF_PRODUCERS_WAITING >> 2) + (this.#entry >> 5), ~bit);
-    Atomics.store(i32, this.#entryBase + (L.E_PROD_COUNT >> 2), 0);
-    Atomics.store(i32, this.#entryBase + (L.E_CONS_COUNT >> 2), 0);
-    Atomics.store(i32, this.#entryBase + (L.E_PID >> 2), 0);
+    Atomics.and(i32, (L.header.consumers_waiting >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.and(i32, (L.header.producers_waiting >> 2) + (this.#entry >> 5), ~bit);
+    Atomics.store(i32, this.#entryBase + (L.entry.prod_count >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (L.entry.cons_count >> 2), 0);
+    Atomics.store(i32, this.#entryBase + (L.entry.pid >> 2), 0);
     this.#bell.close();
     this.#segment.unmap();
   }
@@ -352,8 +352,8 @@ export class RingChannel<T> extends FdChannel<T> {
   info(): ChannelInfo {
     this.assertOpen();
     const segment = this.#segment;
-    const head = Atomics.load(this.#i64, L.OFF_HEAD >> 3);
-    const tail = Atomics.load(this.#i64, L.OFF_TAIL >> 3);
+    const head = Atomics.load(this.#i64, L.header.head >> 3);
+    const tail = Atomics.load(this.#i64, L.header.tail >> 3);
     return {
       url: this.url,
       transport: this.transport,
@@ -361,10 +361,10 @@ export class RingChannel<T> extends FdChannel<T> {
       capacity: this.#capacity,
       pending: Number(tail > head ? tail - head : 0n),
       fingerprint: ringFingerprint(segment),
-      creatorPid: segment.view.getInt32(L.OFF_CREATOR_PID, true),
+      creatorPid: segment.view.getInt32(L.header.creator_pid, true),
       handle: this.#entry,
-      recovered: Number(Atomics.load(this.#i64, L.OFF_RECOVERED >> 3)),
-      abandoned: Number(Atomics.load(this.#i64, L.OFF_ABANDONED >> 3)),
+      recovered: Number(Atomics.load(this.#i64, L.header.recovered >> 3)),
+      abandoned: Number(Atomics.load(this.#i64, L.header.abandoned >> 3)),
       slots: this.#slots,
       bytes: segment.length,
     };

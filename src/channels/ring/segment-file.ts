@@ -21,15 +21,18 @@ export interface CommonLayout {
   /** The u64 at offset 0, stored last: a segment is one of its kind only once it is complete. */
   readonly MAGIC: bigint;
   readonly VERSION: number;
-  readonly OFF_VERSION: number;
-  readonly OFF_MSG_SIZE: number;
-  readonly OFF_SLOTS: number;
-  readonly OFF_CREATOR_PID: number;
-  readonly OFF_CAPACITY: number;
-  readonly OFF_SEQ: number;
-  readonly OFF_DATA: number;
-  readonly OFF_TOTAL_SIZE: number;
-  readonly OFF_FINGERPRINT: number;
+  /** Byte offsets of the header fields both kinds have, by their C names. */
+  readonly header: {
+    readonly version: number;
+    readonly msg_size: number;
+    readonly slots: number;
+    readonly creator_pid: number;
+    readonly capacity: number;
+    readonly seq_offset: number;
+    readonly data_offset: number;
+    readonly total_size: number;
+    readonly fingerprint: number;
+  };
   readonly FINGERPRINT_MAX: number;
   readonly MAX_MSG_SIZE: number;
 }
@@ -137,8 +140,8 @@ export function codecMismatch(
   codec: MessageCodec<unknown>,
 ): string | undefined {
   const { layout } = kind;
-  const size = segment.u32(layout.OFF_MSG_SIZE);
-  const theirs = paddedText(segment.u8, layout.OFF_FINGERPRINT, layout.FINGERPRINT_MAX);
+  const size = segment.u32(layout.header.msg_size);
+  const theirs = paddedText(segment.u8, layout.header.fingerprint, layout.FINGERPRINT_MAX);
   if (size === codec.size && (theirs === '' || theirs === codec.fingerprint)) return undefined;
   return (
     `${url} holds ${size}-byte messages with fingerprint ${theirs || '(none)'}, but codec '${codec.name}' ` +
@@ -196,19 +199,19 @@ export function buildSegment(kind: SegmentKind, name: string, shape: Shape): { t
     const segment = new Segment(fd, length, name);
     const { view } = segment;
     // ftruncate zero-fills: counters, sleeper masks, registry and statistics start at 0.
-    view.setUint32(L.OFF_VERSION, L.VERSION, true);
-    view.setUint32(L.OFF_MSG_SIZE, codec.size, true);
-    view.setUint32(L.OFF_SLOTS, slots, true);
-    view.setInt32(L.OFF_CREATOR_PID, process.pid, true);
-    view.setUint32(L.OFF_CAPACITY, capacity, true);
+    view.setUint32(L.header.version, L.VERSION, true);
+    view.setUint32(L.header.msg_size, codec.size, true);
+    view.setUint32(L.header.slots, slots, true);
+    view.setInt32(L.header.creator_pid, process.pid, true);
+    view.setUint32(L.header.capacity, capacity, true);
     const bellId = randomId();
     view.setBigUint64(kind.bellIdAt, bellId, true);
-    view.setUint32(L.OFF_SEQ, seqOffset, true);
-    view.setUint32(L.OFF_DATA, dataOffset, true);
-    view.setBigUint64(L.OFF_TOTAL_SIZE, BigInt(length), true);
+    view.setUint32(L.header.seq_offset, seqOffset, true);
+    view.setUint32(L.header.data_offset, dataOffset, true);
+    view.setBigUint64(L.header.total_size, BigInt(length), true);
     shape.fill(view);
     const fingerprint = new TextEncoder().encode(codec.fingerprint).subarray(0, L.FINGERPRINT_MAX - 1);
-    segment.u8.set(fingerprint, L.OFF_FINGERPRINT);
+    segment.u8.set(fingerprint, L.header.fingerprint);
     for (let i = 0; i < slots; i++) segment.i32[(seqOffset >> 2) + i] = shape.firstWord(i, slots);
     makeBellDirectory(bellId, mode);
     Atomics.store(segment.i64, 0, L.MAGIC);

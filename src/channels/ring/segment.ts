@@ -22,7 +22,7 @@ const DEFAULT_CAPACITY = 1024;
 /** Rings, to the code they share with pub/sub segments. */
 const ringKind: files.SegmentKind = {
   layout: L,
-  bellIdAt: L.OFF_RING_ID,
+  bellIdAt: L.header.ring_id,
   scheme: 'shm',
   noun: 'ring',
   variableSize: (codec) =>
@@ -40,13 +40,13 @@ export const ringRegistry: RegistryLayout = {
   offset: L.OFF_REGISTRY,
   count: L.HANDLES,
   entrySize: L.ENTRY_SIZE,
-  pid: L.E_PID,
-  startTime: L.E_START_TIME,
-  clear: [L.E_PROD_COUNT, L.E_CONS_COUNT],
+  pid: L.entry.pid,
+  startTime: L.entry.start_time,
+  clear: [L.entry.prod_count, L.entry.cons_count],
 };
 
 /** The NUL-padded fingerprint field of a ring header. */
-const fingerprintOf = (bytes: Uint8Array): string => files.paddedText(bytes, L.OFF_FINGERPRINT, L.FINGERPRINT_MAX);
+const fingerprintOf = (bytes: Uint8Array): string => files.paddedText(bytes, L.header.fingerprint, L.FINGERPRINT_MAX);
 
 /** The fingerprint a mapped ring was created with ('' when unknown). */
 export function ringFingerprint(segment: files.Segment): string {
@@ -70,8 +70,8 @@ interface Mismatch {
 
 /** Checks a mapped header against the protocol and the codec; undefined when they match. */
 function mismatch(segment: files.Segment, url: string, codec: MessageCodec<unknown>): Mismatch | undefined {
-  const magic = Atomics.load(segment.i64, L.OFF_MAGIC >> 3);
-  const version = segment.u32(L.OFF_VERSION);
+  const magic = Atomics.load(segment.i64, L.header.magic >> 3);
+  const version = segment.u32(L.header.version);
   if (segment.length < L.SEQ_OFFSET || magic !== L.MAGIC || version !== L.VERSION) {
     return {
       kind: 'foreign',
@@ -101,7 +101,7 @@ function ringShape(codec: MessageCodec<unknown>, capacity: number, mode: number)
     seqOffset: L.SEQ_OFFSET,
     dataOffset: L.dataOffsetFor,
     firstWord: (i) => i,
-    fill: (view) => view.setUint32(L.OFF_MAX_HANDLES, L.HANDLES, true),
+    fill: (view) => view.setUint32(L.header.max_handles, L.HANDLES, true),
   };
 }
 
@@ -128,7 +128,7 @@ async function replaceStale(name: string, codec: MessageCodec<unknown>, capacity
     if (before.ino !== now.ino || before.size < L.SEQ_OFFSET) return true;
     const segment = new files.Segment(fd, before.size, name);
     const unused = registryUnused(segment, ringRegistry);
-    const oldId = segment.view.getBigUint64(L.OFF_RING_ID, true);
+    const oldId = segment.view.getBigUint64(L.header.ring_id, true);
     segment.unmap();
     if (!unused) return false;
     const { temporary, bellId } = files.buildSegment(ringKind, name, ringShape(codec, capacity, mode));
@@ -204,7 +204,7 @@ export async function attachSegment(
  * doorbell directory, and binds `bell` as that entry's doorbell. Returns the entry.
  */
 export function registerHandle(segment: files.Segment, bell: Doorbell, url: string): number {
-  const id = segment.view.getBigUint64(L.OFF_RING_ID, true);
+  const id = segment.view.getBigUint64(L.header.ring_id, true);
   const entry = files.claimHandle(
     segment,
     ringRegistry,
@@ -232,7 +232,7 @@ function readRegistry(path: string): { ringId: bigint; live: (entry: number) => 
     return undefined;
   }
   if (header === undefined || !L.isRingHeader(header)) return undefined;
-  return { ringId: header.readBigUInt64LE(L.OFF_RING_ID), live: files.liveInCopy(header, ringRegistry) };
+  return { ringId: header.readBigUInt64LE(L.header.ring_id), live: files.liveInCopy(header, ringRegistry) };
 }
 
 /** Removes a ring's name and the doorbells of its dead handles (live handles keep theirs until they close). */
@@ -266,16 +266,16 @@ export interface RingHeader {
  */
 export function readRingHeader(path: string): RingHeader | undefined {
   // The fields shown end with head; the version is reported, not required (`ls` shows old rings too).
-  const bytes = files.readHeaderBytes(path, L.OFF_HEAD + 8);
-  if (bytes === undefined || bytes.readBigUInt64LE(L.OFF_MAGIC) !== L.MAGIC) return undefined;
-  const tail = bytes.readBigUInt64LE(L.OFF_TAIL);
-  const head = bytes.readBigUInt64LE(L.OFF_HEAD);
+  const bytes = files.readHeaderBytes(path, L.header.head + 8);
+  if (bytes === undefined || bytes.readBigUInt64LE(L.header.magic) !== L.MAGIC) return undefined;
+  const tail = bytes.readBigUInt64LE(L.header.tail);
+  const head = bytes.readBigUInt64LE(L.header.head);
   return {
-    version: bytes.readUInt32LE(L.OFF_VERSION),
-    messageSize: bytes.readUInt32LE(L.OFF_MSG_SIZE),
-    capacity: bytes.readUInt32LE(L.OFF_CAPACITY),
-    slots: bytes.readUInt32LE(L.OFF_SLOTS),
-    creatorPid: bytes.readInt32LE(L.OFF_CREATOR_PID),
+    version: bytes.readUInt32LE(L.header.version),
+    messageSize: bytes.readUInt32LE(L.header.msg_size),
+    capacity: bytes.readUInt32LE(L.header.capacity),
+    slots: bytes.readUInt32LE(L.header.slots),
+    creatorPid: bytes.readInt32LE(L.header.creator_pid),
     fingerprint: fingerprintOf(bytes),
     pending: tail > head ? Number(tail - head) : 0,
   };
