@@ -63,7 +63,10 @@ export type {
 export { type Address, parseUrl, type Scheme, type SysvTarget } from './url.js';
 export { MAX_SPIN_US, type WaitOption } from './wait-strategy.js';
 
-// The entry points are async functions so that a bad URL rejects the promise rather than throwing.
+/** A NATS subject's URL (`nats://host:port/subject`): `open` and `connect` resolve to a NatsChannel. */
+export type NatsUrl = `nats://${string}`;
+/** A pub/sub segment's URL (`shm+pubsub:/name`): `open` takes PubSubOptions. */
+export type PubSubUrl = `shm+pubsub:${string}`;
 
 /** What each entry point resolves to. */
 interface Started<T> {
@@ -73,12 +76,15 @@ interface Started<T> {
   listen: Listener<T>;
 }
 
-/** The URL's transport runs `verb`, after the one check every entry point makes (the `wait` option). */
-function start<T, K extends keyof Started<T>>(
+/**
+ * The URL's transport runs `verb`, after the one check every entry point makes (the `wait` option).
+ * Async, so that a bad URL or option rejects the entry point's promise rather than throwing.
+ */
+async function start<T, K extends keyof Started<T>>(
   verb: K,
   url: string,
   codec: MessageCodec<T>,
-  options: OpenOptions | SocketOptions,
+  options: OpenOptions | SocketOptions = {},
 ): Promise<Started<T>[K]> {
   const [address, fn] = lookup(url, verb);
   checkWaitOption(address.scheme, options.wait);
@@ -106,18 +112,10 @@ function start<T, K extends keyof Started<T>>(
  * @throws {@link SchemaError} when a ring was created for a codec with another fingerprint.
  * @throws {@link UnsupportedError} for a scheme that cannot be opened (sockets: use connect, bind, listen).
  */
-export async function open<T>(
-  url: `nats://${string}`,
-  codec: MessageCodec<T>,
-  options?: NatsOptions,
-): Promise<NatsChannel<T>>;
-export async function open<T>(
-  url: `shm+pubsub:${string}`,
-  codec: MessageCodec<T>,
-  options?: PubSubOptions,
-): Promise<Channel<T>>;
-export async function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
-export async function open<T>(url: string, codec: MessageCodec<T>, options: OpenOptions = {}): Promise<Channel<T>> {
+export function open<T>(url: NatsUrl, codec: MessageCodec<T>, options?: NatsOptions): Promise<NatsChannel<T>>;
+export function open<T>(url: PubSubUrl, codec: MessageCodec<T>, options?: PubSubOptions): Promise<Channel<T>>;
+export function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>>;
+export function open<T>(url: string, codec: MessageCodec<T>, options?: OpenOptions): Promise<Channel<T>> {
   return start('open', url, codec, options);
 }
 
@@ -134,17 +132,9 @@ export async function open<T>(url: string, codec: MessageCodec<T>, options: Open
  *   (start that side first), `EACCES` when the socket file's mode does not grant this user.
  * @throws {@link UnsupportedError} for a scheme without connect (`mq:`, `shm:`, `fifo:`: use open).
  */
-export async function connect<T>(
-  url: `nats://${string}`,
-  codec: MessageCodec<T>,
-  options?: NatsOptions,
-): Promise<NatsChannel<T>>;
-export async function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>>;
-export async function connect<T>(
-  url: string,
-  codec: MessageCodec<T>,
-  options: SocketOptions = {},
-): Promise<Channel<T>> {
+export function connect<T>(url: NatsUrl, codec: MessageCodec<T>, options?: NatsOptions): Promise<NatsChannel<T>>;
+export function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>>;
+export function connect<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Channel<T>> {
   return start('connect', url, codec, options);
 }
 
@@ -163,11 +153,7 @@ export async function connect<T>(
  *   directory this user cannot write.
  * @throws {@link UnsupportedError} for a scheme that is not a datagram socket.
  */
-export async function bind<T>(
-  url: string,
-  codec: MessageCodec<T>,
-  options: SocketOptions = {},
-): Promise<DatagramChannel<T>> {
+export function bind<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<DatagramChannel<T>> {
   return start('bind', url, codec, options);
 }
 
@@ -186,11 +172,7 @@ export async function bind<T>(
  * @throws {@link SystemError} `EADDRINUSE` when a live process listens there already.
  * @throws {@link UnsupportedError} for a scheme without connections (`unix+dgram:`, `udp:`: use bind).
  */
-export async function listen<T>(
-  url: string,
-  codec: MessageCodec<T>,
-  options: SocketOptions = {},
-): Promise<Listener<T>> {
+export function listen<T>(url: string, codec: MessageCodec<T>, options?: SocketOptions): Promise<Listener<T>> {
   return start('listen', url, codec, options);
 }
 
