@@ -35,16 +35,18 @@ export class MmsgBatch {
 
   /**
    * `addressSize` > 0 reserves a sender-address buffer per slot (for unconnected receivers);
-   * `credentials` a control buffer per slot for the sender's SCM_CREDENTIALS.
+   * `credentials` a control buffer per slot for the sender's SCM_CREDENTIALS. `buffers` false
+   * reserves no message buffers: a sending batch whose slots `gather` records from where they are.
    */
-  constructor(slots: number, messageSize: number, addressSize = 0, credentials = false) {
+  constructor(slots: number, messageSize: number, addressSize = 0, credentials = false, buffers = true) {
     this.slots = slots;
     this.stride = Math.ceil(messageSize / 8) * 8;
     this.#messageSize = messageSize;
     this.#addressSize = Math.ceil(addressSize / 8) * 8;
     this.#controlSize = credentials ? libc.CMSG_UCRED_SPACE : 0;
     const headerBytes = slots * (libc.MMSGHDR_SIZE + libc.IOVEC_SIZE);
-    const total = headerBytes + slots * (this.#addressSize + this.#controlSize + this.stride);
+    const dataBytes = buffers ? slots * this.stride : 0;
+    const total = headerBytes + slots * (this.#addressSize + this.#controlSize) + dataBytes;
     this.#pointer = libc.allocNative(total);
     const memory = libc.viewNative(this.#pointer, total);
     this.#headers = new DataView(memory, 0, headerBytes);
@@ -53,7 +55,7 @@ export class MmsgBatch {
     const dataStart = controlStart + slots * this.#controlSize;
     this.addresses = addressSize > 0 ? new Uint8Array(memory, addressStart, slots * this.#addressSize) : undefined;
     if (credentials) this.#controls = new DataView(memory, controlStart, slots * this.#controlSize);
-    this.data = new Uint8Array(memory, dataStart, slots * this.stride);
+    this.data = new Uint8Array(memory, dataStart, dataBytes);
     const base = this.#pointer;
     const iovStart = slots * libc.MMSGHDR_SIZE;
     for (let i = 0; i < slots; i++) {
@@ -67,7 +69,7 @@ export class MmsgBatch {
       }
       this.#headers.setBigUint64(header + MSGHDR_IOV, base + BigInt(iov), true);
       this.#headers.setBigUint64(header + MSGHDR_IOVLEN, 1n, true);
-      this.#headers.setBigUint64(iov, base + BigInt(dataStart + i * this.stride), true);
+      if (buffers) this.#headers.setBigUint64(iov, base + BigInt(dataStart + i * this.stride), true);
       this.#headers.setBigUint64(iov + IOVEC_LEN, BigInt(messageSize), true);
     }
   }
@@ -84,6 +86,18 @@ export class MmsgBatch {
       BigInt(length),
       true,
     );
+  }
+
+  /**
+   * Points slot `index` at `length` bytes at native `address` (from libc.addressOf), for sendmmsg to
+   * gather a record from where it was encoded. Two 32-bit halves: no BigInt per record.
+   */
+  gather(index: number, address: number, length: number): void {
+    const iov = libc.MMSGHDR_SIZE * this.slots + index * libc.IOVEC_SIZE;
+    const headers = this.#headers;
+    headers.setUint32(iov, address >>> 0, true);
+    headers.setUint32(iov + 4, Math.floor(address / 0x1_0000_0000), true);
+    headers.setUint32(iov + IOVEC_LEN, length, true);
   }
 
   /** Restores the full message size in the first `count` slots' iovecs (after variable-size sends). */

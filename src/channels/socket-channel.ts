@@ -31,6 +31,8 @@ import {
   type PeerCredentials,
   type ReceivedSink,
   recordAt,
+  recordEnd,
+  recordStart,
   type SendOptions,
 } from './channel.js';
 import { MmsgBatch } from './mmsg.js';
@@ -118,10 +120,6 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
   #lastSenderLength = -1;
   #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
-  /** The Outgoing bytes whose records `#stagedFirst` .. + `#stagedCount` - 1 sit in the send batch's slots 0... */
-  #staged: Uint8Array | undefined;
-  #stagedFirst = 0;
-  #stagedCount = 0;
   #receiveBatch: MmsgBatch | undefined;
   /** `sendTo` destinations, parsed once (replies usually go to the same few peers). */
   #destinations = new Map<string, SockAddr>();
@@ -160,50 +158,33 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
       this.#sendFailed('send', libc.errno(), bytes.length);
       return 0;
     }
-    this.#sendBatch ??= new MmsgBatch(batchSlots(this.codec.size), this.codec.size);
+    // The slots point at the records where the base encoded them (in `out.bytes`, alive across the
+    // call): the kernel copies them from there, as C's sendmmsg from its own buffers. Copying every
+    // record into native memory first (and again after each EAGAIN) was most of a batched 4 KiB send.
+    this.#sendBatch ??= new MmsgBatch(batchSlots(this.codec.size), this.codec.size, 0, false, false);
     const batch = this.#sendBatch;
-    // A retry of a batch the kernel took part of (EAGAIN, then writable) finds its next records in
-    // native memory already: they go from their slots, not copied again (a full batch's copy per
-    // retry, several per batch, was most of a batched send's cost at 4 KiB).
-    let slot = out.sent - this.#stagedFirst;
-    if (out.bytes !== this.#staged || slot < 0 || slot >= this.#stagedCount) {
-      slot = 0;
-      this.#stage(batch, out, Math.min(batch.slots, left));
+    const count = Math.min(batch.slots, left);
+    const base = libc.addressOf(out.bytes);
+    const first = out.sent;
+    if (out.ends === undefined) {
+      const stride = out.stride;
+      for (let i = 0; i < count; i++) batch.gather(i, base + (first + i) * stride, stride);
+    } else {
+      for (let i = 0; i < count; i++) {
+        const start = recordStart(out, first + i);
+        batch.gather(i, base + start, recordEnd(out, first + i) - start);
+      }
     }
-    const count = this.#stagedCount - slot;
     let sent = 0;
     while (sent < count) {
-      const n = libc.sendmmsg(this.#fd, batch.headerAddress(slot + sent), count - sent, SEND_FLAGS);
+      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
       if (n > 0) sent += n;
       else {
         this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
         break;
       }
     }
-    // All staged records are out: nothing to keep alive for a retry.
-    if (slot + sent === this.#stagedCount) this.#staged = undefined;
     return sent;
-  }
-
-  /**
-   * Copies `count` records of `out` from `out.sent` on into the native batch's slots 0..count-1 and
-   * remembers them (by `out.bytes`, which the send queue keeps for a waiting batch: the bytes of an
-   * Outgoing do not change while it lives, and a new batch is a new array).
-   */
-  #stage(batch: MmsgBatch, out: Outgoing, count: number): void {
-    if (out.ends === undefined && out.stride === batch.stride) {
-      const start = out.sent * out.stride;
-      batch.data.set(out.bytes.subarray(start, start + count * out.stride));
-    } else {
-      for (let i = 0; i < count; i++) {
-        const record = recordAt(out, out.sent + i);
-        batch.data.set(record, i * batch.stride);
-        if (!this.codec.fixedSize) batch.setLength(i, record.length);
-      }
-    }
-    this.#staged = out.bytes;
-    this.#stagedFirst = out.sent;
-    this.#stagedCount = count;
   }
 
   /** Maps a failed send's errno (to `to`, or to the connected peer): false to wait and retry (EAGAIN), otherwise throws. */
@@ -417,7 +398,6 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
     this.#receiveBatch?.free();
     this.#sendBatch = undefined;
     this.#receiveBatch = undefined;
-    this.#staged = undefined;
     removeBoundFile(this.#bound);
   }
 

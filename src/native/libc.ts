@@ -178,6 +178,20 @@ export function allocNative(size: number): bigint {
   return koffi.alloc('uint8_t', size) as unknown as bigint;
 }
 export const free: (ptr: bigint) => void = lib.func('void free(void *ptr)');
+// memcpy(dest, src, 0) copies nothing and returns dest: koffi hands it the typed array's bytes, and
+// V8 never moves an ArrayBuffer's backing store (koffi's lookup takes an in-heap array's out first),
+// so the address stays valid for as long as the array is alive.
+const memcpyAddress: (dest: Bytes, src: Bytes, n: number) => number = lib.func(
+  'uintptr_t memcpy(void *dest, const void *src, size_t n)',
+);
+/**
+ * The native address of `bytes`' first byte, for iovecs that point at JavaScript memory (a send
+ * batch's records, gathered by the kernel where they were encoded). Valid while `bytes` is alive:
+ * the caller keeps a reference across the system call that reads it.
+ */
+export function addressOf(bytes: Bytes): number {
+  return memcpyAddress(bytes, bytes, 0);
+}
 /** An ArrayBuffer over native memory, without a copy. */
 export function viewNative(ptr: bigint, length: number): ArrayBuffer {
   return koffi.view(ptr, length);
