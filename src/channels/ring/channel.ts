@@ -53,6 +53,10 @@ export class RingChannel<T> extends FdChannel<T> {
   readonly #data: number; // byte offset of slot 0
   readonly #entry: number;
   readonly #entryBase: number; // int32 index of this handle's registry entry
+  /** int32 index of this handle's producer intent (prod_pos, then prod_count at + 2). */
+  readonly #prodIntent: number;
+  /** int32 index of this handle's consumer intent (cons_pos, then cons_count at + 2). */
+  readonly #consIntent: number;
   readonly #bell: Doorbell;
   readonly #ringId: bigint;
   readonly #copier: SlotCopier;
@@ -79,6 +83,8 @@ export class RingChannel<T> extends FdChannel<T> {
     this.#bell = bell;
     this.#entry = entry;
     this.#entryBase = (L.OFF_REGISTRY + entry * L.ENTRY_SIZE) >> 2;
+    this.#prodIntent = this.#entryBase + PROD_INTENT;
+    this.#consIntent = this.#entryBase + CONS_INTENT;
     this.#copier = new SlotCopier(segment, this.#data, this.#size, this.#slots);
     this.#guard = new TruncationGuard(segment);
     this.#sleeper = channelSleeper(this.#i32, bell, this.watch, L.SPIN, this, this.#guard);
@@ -114,7 +120,6 @@ export class RingChannel<T> extends FdChannel<T> {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const intent = this.#entryBase + PROD_INTENT;
     let claimed = false;
     for (;;) {
       // Positions are 64-bit; slot words and intents need its two halves.
@@ -128,18 +133,18 @@ export class RingChannel<T> extends FdChannel<T> {
         while (k < room && i32[seq + ((lo + k) & mask)] === ((lo + k) | 0)) k++;
       }
       if (k === 0) {
-        if (claimed) Atomics.store(i32, intent + 2, 0);
+        if (claimed) Atomics.store(i32, this.#prodIntent + 2, 0);
         return 0;
       }
       // The intent (position, count) is visible before the claim: a recoverer that sees the claim sees it.
-      storeIntent(i32, intent, lo, hi, k);
+      storeIntent(i32, this.#prodIntent, lo, hi, k);
       claimed = true;
       const won = claimTail(i32, this.#i64, TAIL_LO, lo, hi, k, this.#slots);
       if (won === 0) continue;
       if (won < 0) {
         // Claimed at another high half than the one checked (see claimTail): never published, the
         // positions are left to recovery, which turns them into skips (our intent does not cover them).
-        i32[intent + 2] = 0;
+        i32[this.#prodIntent + 2] = 0;
         claimed = false;
         continue;
       }
@@ -168,11 +173,10 @@ export class RingChannel<T> extends FdChannel<T> {
     const i32 = this.#i32;
     const mask = this.#mask;
     const seq = this.#seq;
-    const intent = this.#entryBase + CONS_INTENT;
+    // A full 64-bit CAS claims here, not claimTail's 32-bit one: a consumer that claimed positions it
+    // did not check could not give them back (their messages would be lost), a producer can.
     let claimed = false;
     for (;;) {
-      // A full 64-bit CAS here, not claimTail's 32-bit one: a consumer that claimed positions it did
-      // not check could not give them back (their messages would be lost), a producer can.
       const head = this.#i64[HEAD_64]!;
       // Halves of a later head than `head` only lead to a failing CAS (head only grows).
       const lo = i32[HEAD_LO]! >>> 0;
@@ -189,10 +193,10 @@ export class RingChannel<T> extends FdChannel<T> {
         }
       }
       if (k === 0) {
-        if (claimed) Atomics.store(i32, intent + 2, 0);
+        if (claimed) Atomics.store(i32, this.#consIntent + 2, 0);
         return;
       }
-      storeIntent(i32, intent, lo, hi, k);
+      storeIntent(i32, this.#consIntent, lo, hi, k);
       claimed = true;
       // 1n is a literal: the usual single message allocates no BigInt for the addend.
       if (Atomics.compareExchange(this.#i64, HEAD_64, head, head + (k === 1 ? 1n : BigInt(k))) !== head) continue;
