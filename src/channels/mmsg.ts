@@ -3,9 +3,10 @@
  * batching is where socket throughput comes from; and building the headers per call from JS would
  * cost more than the calls saved. So each array is allocated and wired once per channel: slot i's
  * msghdr points at iovec i, which points at message buffer i (and at address buffer i, for senders'
- * addresses). Messages are encoded straight into, and decoded from, that memory through one
- * ArrayBuffer view; per call only the lengths change. A receiving batch may also give each slot a
- * control buffer for the sender's SCM_CREDENTIALS (sockets with SO_PASSCRED).
+ * addresses). A receiving batch's messages are decoded from that memory through one ArrayBuffer
+ * view, and it may give each slot a control buffer for the sender's SCM_CREDENTIALS (sockets with
+ * SO_PASSCRED). A sending batch has no message buffers: per call its iovecs are pointed at the
+ * records where they were encoded (`gather`), and the kernel copies them from there.
  */
 import { libc } from '../native/index.js';
 
@@ -25,7 +26,6 @@ export class MmsgBatch {
   readonly data: Uint8Array;
   /** The sender address buffers (recvmmsg), slot i at `i * addressSize`. */
   readonly addresses: Uint8Array | undefined;
-  readonly #messageSize: number;
   readonly #addressSize: number;
   /** Bytes of each slot's control buffer (0: none; CMSG_UCRED_SPACE for credentials). */
   readonly #controlSize: number;
@@ -41,7 +41,6 @@ export class MmsgBatch {
   constructor(slots: number, messageSize: number, addressSize = 0, credentials = false, buffers = true) {
     this.slots = slots;
     this.stride = Math.ceil(messageSize / 8) * 8;
-    this.#messageSize = messageSize;
     this.#addressSize = Math.ceil(addressSize / 8) * 8;
     this.#controlSize = credentials ? libc.CMSG_UCRED_SPACE : 0;
     const headerBytes = slots * (libc.MMSGHDR_SIZE + libc.IOVEC_SIZE);
@@ -79,15 +78,6 @@ export class MmsgBatch {
     return this.#pointer + BigInt(index * libc.MMSGHDR_SIZE);
   }
 
-  /** Sets how many bytes slot `index` sends (variable-size codecs; fixed ones keep the message size). */
-  setLength(index: number, length: number): void {
-    this.#headers.setBigUint64(
-      libc.MMSGHDR_SIZE * this.slots + index * libc.IOVEC_SIZE + IOVEC_LEN,
-      BigInt(length),
-      true,
-    );
-  }
-
   /**
    * Points slot `index` at `length` bytes at native `address` (from libc.addressOf), for sendmmsg to
    * gather a record from where it was encoded. Two 32-bit halves: no BigInt per record.
@@ -98,11 +88,6 @@ export class MmsgBatch {
     headers.setUint32(iov, address >>> 0, true);
     headers.setUint32(iov + 4, Math.floor(address / 0x1_0000_0000), true);
     headers.setUint32(iov + IOVEC_LEN, length, true);
-  }
-
-  /** Restores the full message size in the first `count` slots' iovecs (after variable-size sends). */
-  resetLengths(count: number): void {
-    for (let i = 0; i < count; i++) this.setLength(i, this.#messageSize);
   }
 
   /** Before recvmmsg: tells the kernel how much room the first `count` address and control buffers have. */

@@ -60,6 +60,9 @@ function batchSlots(messageSize: number): number {
  * drops those read ahead, as it drops what the kernel still holds.
  */
 const READ_AHEAD = 64;
+
+/** ` from <url>` for a refused datagram's message, or nothing when the sender is unknown. */
+const fromText = (from: string | undefined): string => (from === undefined ? '' : ` from ${from}`);
 const SEND_FLAGS = libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL;
 /** The sender of a datagram that came without credentials (never expected: SO_PASSCRED is set before bind). */
 const UNKNOWN_SENDER: PeerCredentials = { pid: 0, uid: 0xffff_fffe, gid: 0xffff_fffe };
@@ -361,26 +364,26 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
     throw systemError(errno, 'recvmmsg', this.url);
   }
 
+  // The sender's URL is spelled out only in the messages of a refused datagram, not per message.
   /** Decodes a received datagram of `length` bytes at `offset` in `bytes`, refusing wrong sizes. */
   #decode(bytes: Uint8Array, offset: number, length: number, truncated: boolean, from: string | undefined): Message<T> {
     const { size, fixedSize, name } = this.codec;
-    const sender = from === undefined ? '' : ` from ${from}`;
     if (length === 0 && this.transport === 'unix+seqpacket') {
       throw new DecodeError(
         '',
-        `${this.url}: discarded an empty record${sender}, expected ${fixedSize ? 'exactly' : 'at most'} ${size} bytes of ${name}; the sender uses another protocol (the connection goes on)`,
+        `${this.url}: discarded an empty record${fromText(from)}, expected ${fixedSize ? 'exactly' : 'at most'} ${size} bytes of ${name}; the sender uses another protocol (the connection goes on)`,
       );
     }
     if (truncated || length > size) {
       throw new DecodeError(
         '',
-        `${this.url}: discarded a ${length}-byte datagram${sender}, larger than the ${size}-byte ${name} message (MSG_TRUNC); the sender uses another schema`,
+        `${this.url}: discarded a ${length}-byte datagram${fromText(from)}, larger than the ${size}-byte ${name} message (MSG_TRUNC); the sender uses another schema`,
       );
     }
     if (fixedSize && length !== size) {
       throw new DecodeError(
         '',
-        `${this.url}: discarded a ${length}-byte datagram${sender}, expected exactly ${size} bytes of ${name}; the sender uses another schema`,
+        `${this.url}: discarded a ${length}-byte datagram${fromText(from)}, expected exactly ${size} bytes of ${name}; the sender uses another schema`,
       );
     }
     // Same Uint8Array every time for struct codecs: their decoder caches its DataView per array.
