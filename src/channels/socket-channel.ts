@@ -123,6 +123,10 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
   #lastSenderLength = -1;
   #lastSenderUrl: string | undefined;
   #sendBatch: MmsgBatch | undefined;
+  /** The Outgoing bytes whose records `#gatheredFirst` .. + `#gatheredCount` - 1 the send batch's slots 0.. point at. */
+  #gathered: Uint8Array | undefined;
+  #gatheredFirst = 0;
+  #gatheredCount = 0;
   #receiveBatch: MmsgBatch | undefined;
   /** `sendTo` destinations, parsed once (replies usually go to the same few peers). */
   #destinations = new Map<string, SockAddr>();
@@ -145,8 +149,10 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
   // --- sending -----------------------------------------------------------------------------------
 
   /**
-   * Sends records of `out` from `out.sent` on: one send() for one record, else sendmmsg of up to a
-   * native batch's slots (copied into native memory, which the kernel reads the iovecs from).
+   * Sends records of `out` from `out.sent` on: one send() for one record, else one sendmmsg of up to
+   * a native batch's slots, which gathers the records from where the base encoded them. One call
+   * each time: writeAll calls again while records are taken and stops at the first call that takes
+   * none (EAGAIN), as a C loop over sendmmsg would.
    */
   protected writeRecords(out: Outgoing): number {
     if (!this.#connected) {
@@ -161,12 +167,33 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
       this.#sendFailed('send', libc.errno(), bytes.length);
       return 0;
     }
-    // The slots point at the records where the base encoded them (in `out.bytes`, alive across the
-    // call): the kernel copies them from there, as C's sendmmsg from its own buffers. Copying every
-    // record into native memory first (and again after each EAGAIN) was most of a batched 4 KiB send.
     this.#sendBatch ??= new MmsgBatch(batchSlots(this.codec.size), this.codec.size, 0, false, false);
     const batch = this.#sendBatch;
-    const count = Math.min(batch.slots, left);
+    // The next call of a batch the kernel took part of finds its slots pointing at the records
+    // still to go: it sends from there, without pointing them again.
+    let slot = out.sent - this.#gatheredFirst;
+    if (out.bytes !== this.#gathered || slot < 0 || slot >= this.#gatheredCount) {
+      this.#gather(batch, out, Math.min(batch.slots, left));
+      slot = 0;
+    }
+    const n = libc.sendmmsg(this.#fd, batch.headerAddress(slot), this.#gatheredCount - slot, SEND_FLAGS);
+    if (n < 0) {
+      this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
+      return 0;
+    }
+    // Every gathered record is out: the slots' pointers are not used again.
+    if (slot + n === this.#gatheredCount) this.#gathered = undefined;
+    return n;
+  }
+
+  /**
+   * Points the send batch's first `count` slots at the records of `out` from `out.sent` on, where the
+   * base encoded them: the kernel copies them from there, as C's sendmmsg from its own buffers
+   * (copying every record into native memory first was most of a batched 4 KiB send). The pointers
+   * stay valid while `#gathered` holds `out.bytes` (V8 never moves an ArrayBuffer's backing store),
+   * and the bytes of an Outgoing do not change while it lives: a new batch is a new array.
+   */
+  #gather(batch: MmsgBatch, out: Outgoing, count: number): void {
     const base = libc.addressOf(out.bytes);
     const first = out.sent;
     if (out.ends === undefined) {
@@ -178,16 +205,9 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
         batch.gather(i, base + start, recordEnd(out, first + i) - start);
       }
     }
-    let sent = 0;
-    while (sent < count) {
-      const n = libc.sendmmsg(this.#fd, batch.headerAddress(sent), count - sent, SEND_FLAGS);
-      if (n > 0) sent += n;
-      else {
-        this.#sendFailed('sendmmsg', libc.errno(), this.codec.size);
-        break;
-      }
-    }
-    return sent;
+    this.#gathered = out.bytes;
+    this.#gatheredFirst = first;
+    this.#gatheredCount = count;
   }
 
   /** Maps a failed send's errno (to `to`, or to the connected peer): false to wait and retry (EAGAIN), otherwise throws. */
@@ -400,6 +420,7 @@ export class SocketChannel<T> extends FdChannel<T> implements DatagramChannel<T>
     this.#sendBatch?.free();
     this.#receiveBatch?.free();
     this.#sendBatch = undefined;
+    this.#gathered = undefined;
     this.#receiveBatch = undefined;
     removeBoundFile(this.#bound);
   }
