@@ -27,6 +27,11 @@ export interface SuiteOptions {
   /** Only modules whose file name contains one of these. */
   readonly filter?: readonly string[];
   readonly quick?: boolean;
+  /**
+   * Every Node process of the run (this one and the peers it spawns) first takes the live heap of a
+   * modest application (bench/app-heap.mjs says why): figures that V8's small-heap heuristics do not decide.
+   */
+  readonly appHeap?: boolean;
   readonly sizes?: readonly number[];
   /** Overall progress: modules done plus the running module's fraction, over the module count. */
   onProgress?(done: number, total: number, label: string): void;
@@ -42,9 +47,17 @@ export function benchModules(filter: readonly string[] = []): string[] {
     .sort();
 }
 
+/** Preloads bench/app-heap.mjs here and, through NODE_OPTIONS, into every Node process spawned from here. */
+async function takeAppHeap(): Promise<void> {
+  const preload = pathToFileURL(join(benchDir, 'app-heap.mjs')).href;
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' ');
+  await import(preload);
+}
+
 /** Runs the modules one after the other (never in parallel: they would measure each other). */
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const files = benchModules(options.filter);
+  if (options.appHeap === true) await takeAppHeap();
   const startLoad = loadNow();
   const results: BenchResult[] = [];
   const failures: { module: string; error: string }[] = [];
@@ -72,8 +85,11 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     }
     options.onProgress?.(index + 1, files.length, name);
   }
-  const note = options.quick
-    ? 'Quick run (short measurements): not figures to quote.'
-    : 'Each figure is the best of the repetitions a module makes.';
+  const note = [
+    options.quick
+      ? 'Quick run (short measurements): not figures to quote.'
+      : 'Each figure is the best of the repetitions a module makes.',
+    ...(options.appHeap === true ? ['Every Node process held an application-sized heap (--app-heap).'] : []),
+  ].join(' ');
   return { conditions: conditionsOf(startLoad, note), results: rate(results), failures };
 }

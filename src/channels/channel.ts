@@ -18,7 +18,7 @@ import type {
   SendOptions,
 } from './contract.js';
 import { InFlight, type InFlightSend } from './in-flight.js';
-import { Inbox, type ReceivedSink } from './inbox.js';
+import { Inbox, RECEIVE_BATCH_LIMIT, type ReceivedSink } from './inbox.js';
 import { iterateChannel } from './iterate.js';
 import { checkTimeout } from './options.js';
 import { type Outgoing, OutgoingBuffers, type RecordEncoder, recordAt, writeAll } from './outgoing.js';
@@ -402,7 +402,7 @@ export abstract class FdChannel<T> implements Channel<T> {
     checkTimeout(options.timeoutMs);
     let wait: WaitOptions | undefined;
     for (;;) {
-      const batch = this.#inbox.take(max);
+      const batch = this.#inbox.take(Math.min(max, RECEIVE_BATCH_LIMIT));
       if (batch.length > 0) return batch;
       wait ??= this.waitOptions('receiveMany', options);
       await this.waitFor('readable', wait);

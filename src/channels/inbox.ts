@@ -6,6 +6,16 @@
  */
 import type { Message } from './contract.js';
 
+/**
+ * The most messages one `receiveMany` returns, whatever its `max`: ask again for more. Larger batches
+ * made V8 allocate every received message in the old generation (allocation-site pretenuring: at a
+ * scavenge, every message decoded since the last one was still alive in the batch being filled), after
+ * which each scavenge promoted the whole young generation and a receive cost 4x the CPU. A stream
+ * receiver reading a backlog with receiveMany(16384) did so in 4 runs of 4, with 4096 in about half
+ * (docs/architecture.md, "How a receive flows"); with 1024, in none.
+ */
+export const RECEIVE_BATCH_LIMIT = 1024;
+
 /** Something received: a message, or the error standing for a record that cannot be delivered. */
 export type Received<T> = Message<T> | Error;
 

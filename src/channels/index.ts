@@ -29,6 +29,7 @@ export {
   spawnNodeWithChannel,
   spawnWithChannel,
 } from './child.js';
+export { RECEIVE_BATCH_LIMIT } from './inbox.js';
 export { type MqAccess, type MqInfo, type QueueAttributes, readQueueAttributes } from './mq.js';
 export {
   NATS_SCHEMA_HEADER,

@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '../../errors.js';
 import type { IterateOptions, Message, ReceiveOptions, SendOptions } from '../channel.js';
+import { RECEIVE_BATCH_LIMIT } from '../inbox.js';
 import type { NatsChannel, NatsInfo, NatsMessage, NatsOptions, NatsSendOptions } from '../nats.js';
 import { NatsError } from '../nats.js';
 import { ClientRef } from './client-ref.js';
@@ -357,8 +358,9 @@ export class NatsChannelImpl<T> implements NatsChannel<T> {
 
   async receiveMany(max: number, options: ReceiveOptions = {}): Promise<NatsMessage<T>[]> {
     if (!Number.isInteger(max) || max < 1) throw new ValidationError('max', 'an integer >= 1', String(max));
+    const limit = Math.min(max, RECEIVE_BATCH_LIMIT);
     const batch = [await this.receive(options)];
-    while (batch.length < max) {
+    while (batch.length < limit) {
       // A bad message stays for the next call: the ones taken so far are delivered first.
       const head = this.#queue.peek();
       if (head === undefined) break;
