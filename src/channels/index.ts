@@ -43,16 +43,14 @@ export {
   type NatsStreamLimits,
   type NatsTlsOptions,
 } from './nats.js';
-export {
-  type PubSubHeader,
-  type PubSubMessage,
-  type PubSubOptions,
-  type PubSubPolicy,
-  readPubSubHeader,
-} from './pubsub/index.js';
-export { type RingHeader, readRingHeader } from './ring.js';
+// The pub/sub, ring and System V modules load when their URL is first opened (registry.ts): from
+// them only types and the header readers, which do not load them.
+export { type PubSubHeader, readPubSubHeader } from './pubsub/header.js';
+export type { PubSubMessage, PubSubOptions, PubSubPolicy } from './pubsub/index.js';
+export { type RingHeader, readRingHeader } from './ring/header.js';
 export { adoptStream, LENGTH_PREFIX_BYTES, type StreamChannel, type StreamListener } from './stream.js';
-export { type SysvInfo, type SysvQueueEntry, sysvQueues } from './sysv/index.js';
+export type { SysvInfo } from './sysv/index.js';
+export { type SysvQueueEntry, sysvQueues } from './sysv/queues.js';
 export type {
   AdoptOptions,
   Direction,

@@ -2,14 +2,13 @@
  * `nats://host:port/subject`: typed channels over NATS. Core NATS (publish/subscribe, at most once)
  * by default; JetStream (publish acknowledged by the server, durable consumers, at least once) with
  * `stream` (and `durable` to receive). The payload is the codec's bytes unchanged; the schema's
- * fingerprint travels in the `Typed-Ipc-Schema` header. The NATS client is loaded on first use, so
- * programs that never open a nats:// URL do not load it.
+ * fingerprint travels in the `Typed-Ipc-Schema` header. This module holds the types and errors; the
+ * transport (nats/open.ts) and the NATS client load on the first open (registry.ts), so programs that
+ * never open a nats:// URL do not load them (the client is some 200 KiB of JavaScript).
  */
-import type { MessageCodec } from '../codecs/codec.js';
-import { IpcError, UnsupportedError } from '../errors.js';
+import { IpcError } from '../errors.js';
 import type { Channel, ChannelInfo, Message, ReceiveOptions, SendOptions } from './channel.js';
-import type { NatsAddress } from './nats/url.js';
-import type { OpenOptions, Transport } from './transport.js';
+import type { OpenOptions } from './transport.js';
 
 export { checkSubject, type NatsAddress, parseNatsUrl } from './nats/url.js';
 
@@ -167,30 +166,3 @@ export class NatsError extends IpcError {
     this.url = url;
   }
 }
-
-type Impl = typeof import('./nats/open.js');
-let impl: Promise<Impl> | undefined;
-
-// Loaded on first use: the NATS client is some 200 KiB of JavaScript that mq: or unix: users never need.
-function load(): Promise<Impl> {
-  impl ??= import('./nats/open.js');
-  return impl;
-}
-
-function openNats<T>(address: NatsAddress, codec: MessageCodec<T>, options: NatsOptions): Promise<NatsChannel<T>> {
-  return load().then((m) => m.openNatsChannel(address, codec, options));
-}
-
-/** The `nats:` transport: `open` and `connect` are the same (a subject is neither created nor listened on). */
-export const transports: Partial<Record<string, Transport>> = {
-  nats: {
-    async open(address, codec, options) {
-      if (address.scheme !== 'nats') throw new UnsupportedError(`${address.url} is not a nats:// URL`);
-      return openNats(address, codec, options);
-    },
-    async connect(address, codec, options) {
-      if (address.scheme !== 'nats') throw new UnsupportedError(`${address.url} is not a nats:// URL`);
-      return openNats(address, codec, options);
-    },
-  },
-};

@@ -14,9 +14,9 @@ import type { OpenOptions, Transport } from './transport.js';
 import type { Address } from './url.js';
 
 export { RingChannel } from './ring/channel.js';
+export { type RingHeader, readRingHeader } from './ring/header.js';
 /** The segment layout's numbers (offsets, field tables, protocol constants): for tools and tests, not package API. */
 export * as ringLayout from './ring/layout.js';
-export { type RingHeader, readRingHeader } from './ring/segment.js';
 
 function checkScheme(address: Address): asserts address is ShmAddress {
   if (address.scheme !== 'shm') throw new UnsupportedError(`${address.url}: not a shared-memory ring`);

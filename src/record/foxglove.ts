@@ -37,15 +37,7 @@ export interface FoxgloveLive {
   readonly done: Promise<void>;
 }
 
-/**
- * Serves `channels` to Foxglove over its WebSocket protocol until closed. Messages are consumed from the
- * channels (like `tail`) and sent to the clients subscribed to their topic at that moment.
- *
- * @example
- * ```ts
- * const live = await serveFoxglove([rx], { port: 8765 });   // Foxglove: Open connection, ws://127.0.0.1:8765
- * ```
- */
+/** `serveFoxglove` of the package (record/index.ts documents it), loaded on its first call. */
 export async function serveFoxglove(
   channels: Channel<unknown> | readonly (Channel<unknown> | RecordSource)[],
   options: FoxgloveOptions = {},

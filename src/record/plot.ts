@@ -29,7 +29,7 @@ interface Point {
   readonly y: number | null;
 }
 
-/** Draws `fields` of the messages in the MCAP file at `path` over their log time; resolves with SVG text. */
+/** `plotRecording` of the package (record/index.ts documents it), loaded on its first call. */
 export async function plotRecording(path: string, options: PlotOptions): Promise<string> {
   checkOptions(options);
   const collect = collector(options);
@@ -40,7 +40,7 @@ export async function plotRecording(path: string, options: PlotOptions): Promise
   return render(collect.points(), options);
 }
 
-/** Receives from `channels` for `durationMs`, then draws `fields` of what arrived; resolves with SVG text. */
+/** `plotChannels` of the package (record/index.ts documents it), loaded on its first call. */
 export async function plotChannels(
   channels: readonly Channel<unknown>[],
   options: PlotOptions & { readonly durationMs: number; readonly signal?: AbortSignal },

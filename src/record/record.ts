@@ -81,17 +81,7 @@ interface Topic {
   sequence: number;
 }
 
-/**
- * Records every message of `channels` into an MCAP file until `count`, `durationMs`, `signal` or the end
- * of every channel; resolves with what was recorded. A failed write (full disk) rejects with a
- * RecordingError after the file was closed as a readable recording of what was written.
- *
- * @example
- * ```ts
- * await using rx = await open('mq:/samples', Sample, { create: true, access: 'receive' });
- * const summary = await record([rx], { path: 'run.mcap', durationMs: 10_000 });
- * ```
- */
+/** `record` of the package (record/index.ts documents it), loaded on its first call. */
 export async function record(
   channels: Channel<unknown> | readonly (Channel<unknown> | RecordSource)[],
   options: RecordOptions,

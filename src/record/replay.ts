@@ -36,14 +36,7 @@ export interface ReplaySummary {
   readonly complete: boolean;
 }
 
-/**
- * Sends the messages of one recorded channel of the MCAP file at `path` into `target`, in recorded
- * order and with their priorities; resolves when done (or aborted with `signal`: AbortError).
- *
- * @throws {@link SchemaMismatchError} before anything is sent when `target`'s codec has another
- *   fingerprint than the recorded schema (naming both).
- * @throws {@link RecordingError} for a file that is not a recording, or a `topic` it does not hold.
- */
+/** `replay` of the package (record/index.ts documents it), loaded on its first call. */
 export async function replay<T>(path: string, target: Channel<T>, options: ReplayOptions = {}): Promise<ReplaySummary> {
   const rate = options.rate ?? 1;
   if (rate !== 'max' && !(typeof rate === 'number' && Number.isFinite(rate) && rate > 0)) {

@@ -1,5 +1,5 @@
 /**
- * Opening a nats:// channel, loaded lazily by `../nats.ts` (this module and those it imports are the
+ * The `nats:` transport, loaded on first use by the registry (`../registry.ts`; this module and those it imports are the
  * only ones that import the NATS client): the URL's and the options' stream, durable and queue group
  * checked, a connection, the stream created if asked, and receiving started before the channel is
  * handed out.
@@ -7,6 +7,8 @@
 import type { MessageCodec } from '../../codecs/codec.js';
 import { TimeoutError, UnsupportedError, ValidationError } from '../../errors.js';
 import { type NatsChannel, NatsError, type NatsOptions } from '../nats.js';
+import type { Transport } from '../transport.js';
+import type { Address } from '../url.js';
 import { NatsChannelImpl } from './channel.js';
 import { connectNats } from './connect.js';
 import { bounded, errorText } from './errors.js';
@@ -52,3 +54,20 @@ export async function openNatsChannel<T>(
     );
   }
 }
+
+function checkScheme(address: Address): NatsAddress {
+  if (address.scheme !== 'nats') throw new UnsupportedError(`${address.url} is not a nats:// URL`);
+  return address;
+}
+
+/** The `nats:` transport: `open` and `connect` are the same (a subject is neither created nor listened on). */
+export const transports: Partial<Record<string, Transport>> = {
+  nats: {
+    async open(address, codec, options) {
+      return openNatsChannel(checkScheme(address), codec, options);
+    },
+    async connect(address, codec, options) {
+      return openNatsChannel(checkScheme(address), codec, options);
+    },
+  },
+};

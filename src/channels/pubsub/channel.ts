@@ -15,8 +15,9 @@ import type { Segment } from '../ring/segment-file.js';
 import type { DoorbellSleeper, Recheck, Recovery, SleepSpot } from '../ring/sleeper.js';
 import { channelSleeper, claimTail, openHandle, SlotCopier, storeIntent, TruncationGuard } from '../ring/slots.js';
 import type { WaitOption } from '../wait-strategy.js';
+import { fingerprintOf } from './header.js';
 import * as L from './layout.js';
-import { fingerprintOf, publisherTable, registerHandle, subscriberTable } from './segment.js';
+import { publisherTable, registerHandle, subscriberTable } from './segment.js';
 
 /** A message received on a pub/sub channel: `missed` says how many this subscriber missed right before it. */
 export interface PubSubMessage<T> extends Message<T> {

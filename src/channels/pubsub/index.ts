@@ -15,10 +15,10 @@ import { checkOptions, type PubSubAddress, type PubSubOptions } from './options.
 import { attachSegment, unlinkSegment } from './segment.js';
 
 export { PubSubChannel, type PubSubMessage } from './channel.js';
+export { type PubSubHeader, readPubSubHeader } from './header.js';
 /** The segment layout's numbers (offsets, field tables, protocol constants): for tools and tests, not package API. */
 export * as pubsubLayout from './layout.js';
 export type { PubSubOptions, PubSubPolicy } from './options.js';
-export { type PubSubHeader, readPubSubHeader } from './segment.js';
 
 function checkScheme(address: Address): asserts address is PubSubAddress {
   if (address.scheme !== 'shm+pubsub')

@@ -2,15 +2,16 @@
  * A segment as a file in /dev/shm, what the ring and pub/sub share whatever their header says:
  * checking the name and the codec of an open, mapping a segment, building one under a temporary name
  * and publishing it with link() (nobody ever sees a half-built segment under its name), one round of
- * open-or-create, taking a registry entry with its doorbell, and reading a header with read(2)
+ * open-or-create, taking a registry entry with its doorbell (reading a header with read(2) is header.ts)
  * (docs/ring-protocol.md, "Creating, opening, stale segments"; docs/pubsub.md, "Creating and opening").
  * What a header holds and how it is checked stays with each kind (ring/segment.ts, pubsub/segment.ts).
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { fstatSync, readdirSync } from 'node:fs';
 import type { MessageCodec } from '../../codecs/codec.js';
 import { UnsupportedError, ValidationError } from '../../errors.js';
 import { check, errnos, libc, systemError } from '../../native/index.js';
 import { checkBellDirectory, type Doorbell, makeBellDirectory, removeBellDirectory } from './doorbell.js';
+import { paddedText } from './header.js';
 import { alive, claimEntry, entryOffset, type RegistryLayout, withRegistryLock } from './liveness.js';
 
 /**
@@ -106,13 +107,6 @@ export function shmPath(name: string): string {
 /** A random 64-bit id (doorbell directories, temporary names). */
 export function randomId(): bigint {
   return crypto.getRandomValues(new BigUint64Array(1))[0]!;
-}
-
-/** The NUL-padded text field of `max` bytes at `offset` (a header's fingerprint). */
-export function paddedText(bytes: Uint8Array, offset: number, max: number): string {
-  const field = bytes.subarray(offset, offset + max);
-  const end = field.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? field : field.subarray(0, end));
 }
 
 /** Checks the name and the codec of an open: a shm name, and fixed-size messages that fit a slot. */
@@ -317,15 +311,4 @@ export function unlinkName(
 ): void {
   check(libc.shmUnlink(name), 'shm_unlink', name);
   if (bells !== undefined) removeBellDirectory(bells.id, bells.count, bells.live);
-}
-
-/** The first `length` bytes of the file at `path` (undefined when it is shorter); throws when it cannot be opened. */
-export function readHeaderBytes(path: string, length: number): Buffer | undefined {
-  const bytes = Buffer.alloc(length);
-  const fd = openSync(path, 'r');
-  try {
-    return readSync(fd, bytes, 0, length, 0) < length ? undefined : bytes;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -13,6 +13,7 @@ import { checkCreate, checkInteger, checkMode } from '../options.js';
 import type { OpenOptions } from '../transport.js';
 import type { Address } from '../url.js';
 import { type Doorbell, removeBellDirectory } from './doorbell.js';
+import { readHeaderBytes, ringFingerprintOf } from './header.js';
 import * as L from './layout.js';
 import { entryLive, type RegistryLayout, registryUnused } from './liveness.js';
 import * as files from './segment-file.js';
@@ -46,11 +47,9 @@ export const ringRegistry: RegistryLayout = {
 };
 
 /** The NUL-padded fingerprint field of a ring header. */
-const fingerprintOf = (bytes: Uint8Array): string => files.paddedText(bytes, L.header.fingerprint, L.FINGERPRINT_MAX);
-
 /** The fingerprint a mapped ring was created with ('' when unknown). */
 export function ringFingerprint(segment: files.Segment): string {
-  return fingerprintOf(segment.u8);
+  return ringFingerprintOf(segment.u8);
 }
 
 /** Whether a live process holds registry entry `e` of a mapped ring. */
@@ -227,7 +226,7 @@ export function registerHandle(segment: files.Segment, bell: Doorbell, url: stri
 function readRegistry(path: string): { ringId: bigint; live: (entry: number) => boolean } | undefined {
   let header: Buffer | undefined;
   try {
-    header = files.readHeaderBytes(path, L.SEQ_OFFSET);
+    header = readHeaderBytes(path, L.SEQ_OFFSET);
   } catch {
     return undefined;
   }
@@ -239,44 +238,4 @@ function readRegistry(path: string): { ringId: bigint; live: (entry: number) => 
 export function unlinkSegment(name: string): void {
   const registry = readRegistry(files.shmPath(name));
   files.unlinkName(name, registry && { id: registry.ringId, count: L.HANDLES, live: registry.live });
-}
-
-/** What a ring's header says, read from its file without mapping or joining the ring. */
-export interface RingHeader {
-  /** Protocol version of the segment. */
-  readonly version: number;
-  /** Bytes per message. */
-  readonly messageSize: number;
-  /** Messages the ring holds before producers wait. */
-  readonly capacity: number;
-  /** Slots in the ring (the capacity rounded up to a power of two). */
-  readonly slots: number;
-  /** The process that created the ring (informational). */
-  readonly creatorPid: number;
-  /** The message layout's fingerprint ('' when unknown). */
-  readonly fingerprint: string;
-  /** Messages written and not yet consumed (tail - head). */
-  readonly pending: number;
-}
-
-/**
- * Reads the header of the ring stored in the file `path` (e.g. `/dev/shm/name`) with read(2), without
- * mapping it or taking a handle; undefined when the file is not a typed-ipc ring (of any version).
- * Throws the open's error when the file cannot be opened.
- */
-export function readRingHeader(path: string): RingHeader | undefined {
-  // The fields shown end with head; the version is reported, not required (`ls` shows old rings too).
-  const bytes = files.readHeaderBytes(path, L.header.head + 8);
-  if (bytes === undefined || bytes.readBigUInt64LE(L.header.magic) !== L.MAGIC) return undefined;
-  const tail = bytes.readBigUInt64LE(L.header.tail);
-  const head = bytes.readBigUInt64LE(L.header.head);
-  return {
-    version: bytes.readUInt32LE(L.header.version),
-    messageSize: bytes.readUInt32LE(L.header.msg_size),
-    capacity: bytes.readUInt32LE(L.header.capacity),
-    slots: bytes.readUInt32LE(L.header.slots),
-    creatorPid: bytes.readInt32LE(L.header.creator_pid),
-    fingerprint: fingerprintOf(bytes),
-    pending: tail > head ? Number(tail - head) : 0,
-  };
 }
