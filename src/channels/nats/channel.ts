@@ -73,6 +73,8 @@ export class NatsChannelImpl<T> implements NatsChannel<T> {
   #consumer: ConsumerMessages | undefined;
   readonly #queue: ReceiveQueue;
   readonly #waiters: Waiter<T>[] = [];
+  /** The DecodeError of a message a receiveMany took and could not decode: the next receive throws it, in its turn. */
+  #undelivered: Error | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #failure: unknown;
@@ -307,6 +309,11 @@ export class NatsChannelImpl<T> implements NatsChannel<T> {
 
   tryReceive(): NatsMessage<T> | undefined {
     this.#checkReceive();
+    const undelivered = this.#undelivered;
+    if (undelivered !== undefined) {
+      this.#undelivered = undefined;
+      throw undelivered;
+    }
     const msg = this.#queue.take();
     return msg === undefined ? undefined : this.#decoder.decode(msg);
   }
@@ -361,17 +368,16 @@ export class NatsChannelImpl<T> implements NatsChannel<T> {
     const limit = Math.min(max, RECEIVE_BATCH_LIMIT);
     const batch = [await this.receive(options)];
     while (batch.length < limit) {
-      // A bad message stays for the next call: the ones taken so far are delivered first.
-      const head = this.#queue.peek();
-      if (head === undefined) break;
+      const msg = this.#queue.take();
+      if (msg === undefined) break;
       try {
-        this.#decoder.decode(head);
-      } catch {
+        batch.push(this.#decoder.decode(msg));
+      } catch (error) {
+        // Decoded once (a JetStream message it cannot read is terminated once): the messages taken so
+        // far are delivered now, its DecodeError by the next call.
+        this.#undelivered = error as Error;
         break;
       }
-      const next = this.tryReceive();
-      if (next === undefined) break;
-      batch.push(next);
     }
     return batch;
   }

@@ -48,11 +48,6 @@ export class ReceiveQueue {
     this.#messages.push(msg);
   }
 
-  /** The oldest message without taking it; undefined when none waits. */
-  peek(): Msg | JsMsg | undefined {
-    return this.#messages[this.#head];
-  }
-
   /** Takes the oldest message; undefined when none waits. */
   take(): Msg | JsMsg | undefined {
     if (this.#head >= this.#messages.length) return undefined;
