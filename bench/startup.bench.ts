@@ -33,7 +33,8 @@ interface Sample {
 }
 
 function child(body: string): Sample {
-  const entry = JSON.stringify(pathToFileURL(join(out, 'index.js')).href);
+  // The build keeps the repository's layout (tsconfig.build.json: rootDir `.`), as dist/src/index.js is package.json's main.
+  const entry = JSON.stringify(pathToFileURL(join(out, 'src', 'index.js')).href);
   const script = [
     `const entry = ${entry};`,
     'const c0 = process.cpuUsage();',
