@@ -5,15 +5,20 @@
  * loading those libraries on demand costs. The issue's bar: import <= 100 ms and <= +15 MB RSS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'bench', 'build', 'startup');
+/** package.json's `main` (under dist/) as built into `out`: the same tsconfig.build.json, so the same layout. */
+const builtEntry = join(
+  out,
+  relative('dist', (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main),
+);
 
 /** What each child process imports and touches; it prints `{ ms, rss }` after the work. */
 const scenarios: Record<string, string> = {
@@ -33,8 +38,7 @@ interface Sample {
 }
 
 function child(body: string): Sample {
-  // The build keeps the repository's layout (tsconfig.build.json: rootDir `.`), as dist/src/index.js is package.json's main.
-  const entry = JSON.stringify(pathToFileURL(join(out, 'src', 'index.js')).href);
+  const entry = JSON.stringify(pathToFileURL(builtEntry).href);
   const script = [
     `const entry = ${entry};`,
     'const c0 = process.cpuUsage();',
