@@ -35,8 +35,9 @@ describe('deferred transports and recording', () => {
     const body = [
       "const S = m.struct('s', { a: m.u16 });",
       `const q = await m.open('mq:${name}', S, { create: true, exclusive: true });`,
-      'await q.send({ a: 1 }); await q.receive(); await q.close();',
-      `await m.unlink('mq:${name}');`,
+      // The queue goes even when the round trip fails, so a failed run leaks no queue.
+      'try { await q.send({ a: 1 }); await q.receive(); await q.close(); }',
+      `finally { await m.unlink('mq:${name}'); }`,
       // The header readers and the System V listing are package API that must not load their transports.
       "m.readRingHeader('/dev/null'); m.readPubSubHeader('/dev/null'); m.sysvQueues();",
     ].join('\n');

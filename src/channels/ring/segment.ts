@@ -46,7 +46,6 @@ export const ringRegistry: RegistryLayout = {
   clear: [L.entry.prod_count, L.entry.cons_count],
 };
 
-/** The NUL-padded fingerprint field of a ring header. */
 /** The fingerprint a mapped ring was created with ('' when unknown). */
 export function ringFingerprint(segment: files.Segment): string {
   return ringFingerprintOf(segment.u8);
