@@ -5,15 +5,16 @@
  * loading those libraries on demand costs. The issue's bar: import <= 100 ms and <= +15 MB RSS.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildLibrary, libraryBuild, withoutPreload } from './library.js';
 import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'bench', 'build', 'startup');
+const out = libraryBuild;
 /** package.json's `main` (under dist/) as built into `out`: the same tsconfig.build.json, so the same layout. */
 const builtEntry = join(
   out,
@@ -48,34 +49,23 @@ function child(body: string): Sample {
     'const c = process.cpuUsage(c0);',
     'console.log(JSON.stringify({ ms, cpu: (c.user + c.system) / 1000, rss: process.memoryUsage().rss }));',
   ].join('\n');
-  const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  // The child imports the build itself: without the bench's redirect of src/ (a module hooks thread of its own).
+  const env = { ...process.env, NODE_OPTIONS: withoutPreload(process.env.NODE_OPTIONS, 'built-library.mjs') };
+  const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    env,
+  });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
 }
 
-/** Builds the package (as `npm run build` does, into bench/build/startup) and measures fresh processes. */
+/** Builds the package (as `npm run build` does, into bench/build/lib) and measures fresh processes. */
 export async function run(context?: Partial<BenchContext>): Promise<BenchResult[]> {
   const quick = context?.quick ?? false;
   const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 5 : 15));
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'empty.js'), 'export {};\n');
   context?.progress?.(0, 'build');
-  execFileSync(
-    process.execPath,
-    [
-      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
-      '-p',
-      join(root, 'tsconfig.build.json'),
-      '--outDir',
-      out,
-      '--declaration',
-      'false',
-      '--declarationMap',
-      'false',
-      '--sourceMap',
-      'false',
-    ],
-    { cwd: root, stdio: 'inherit' },
-  );
+  buildLibrary();
+  writeFileSync(join(out, 'empty.js'), 'export {};\n');
   const names = Object.keys(scenarios);
   const samples = new Map(names.map((name) => [name, [] as Sample[]]));
   for (let round = 0; round < rounds; round++) {

@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { useBuiltLibrary } from './library.js';
 import { type BenchResult, conditionsOf, loadNow, messageSizes, type Report, rate } from './report.js';
 
 /** What the suite hands to every bench module. */
@@ -32,6 +33,11 @@ export interface SuiteOptions {
    * modest application (bench/app-heap.mjs says why): figures that V8's small-heap heuristics do not decide.
    */
   readonly appHeap?: boolean;
+  /**
+   * Measure the TypeScript source through tsx rather than the package's tsc build (bench/library.ts):
+   * quicker to iterate on, but its 4 KiB rows follow the source's module count (bench/built-library.mjs).
+   */
+  readonly source?: boolean;
   readonly sizes?: readonly number[];
   /** Overall progress: modules done plus the running module's fraction, over the module count. */
   onProgress?(done: number, total: number, label: string): void;
@@ -57,6 +63,8 @@ async function takeAppHeap(): Promise<void> {
 /** Runs the modules one after the other (never in parallel: they would measure each other). */
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const files = benchModules(options.filter);
+  // Before any bench module loads: what they import of src/ comes from the build from the start.
+  if (options.source !== true) await useBuiltLibrary();
   if (options.appHeap === true) await takeAppHeap();
   const startLoad = loadNow();
   const results: BenchResult[] = [];
@@ -89,6 +97,9 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     options.quick
       ? 'Quick run (short measurements): not figures to quote.'
       : 'Each figure is the best of the repetitions a module makes.',
+    options.source === true
+      ? 'The library ran from its TypeScript source through tsx (--source).'
+      : 'The library ran as the package ships it, compiled by tsc (bench/build/lib).',
     ...(options.appHeap === true ? ['Every Node process held an application-sized heap (--app-heap).'] : []),
   ].join(' ');
   return { conditions: conditionsOf(startLoad, note), results: rate(results), failures };

@@ -7,7 +7,7 @@ import { writeLine } from '../output.js';
 import { importModule } from '../schema.js';
 import { type Column, renderTable } from '../table.js';
 
-const help = `Usage: typed-ipc bench [--only <name>]... [--quick] [--write] [--json]
+const help = `Usage: typed-ipc bench [--only <name>]... [--quick] [--source] [--write] [--json]
 
 Runs the benchmark suite (every bench/*.bench.ts module of a typed-ipc checkout, one after the other)
 with a progress bar on stderr, then prints msg/s per transport and message size with the ratios
@@ -18,6 +18,7 @@ The suite lives in the repository, not in the published package: run it from a c
 Options:
   --only <name>   only modules whose file name contains <name> (repeatable), e.g. --only mq
   --quick         short measurements: a smoke run, not figures to quote
+  --source        measure the TypeScript source through tsx instead of the package's tsc build
   --write         also write bench/results.md and bench/results.svg (as npm run bench does)
   --json          the rated results as JSON instead of a table
   -h, --help      this help
@@ -28,6 +29,7 @@ interface Suite {
   runSuite(options: {
     filter?: readonly string[];
     quick?: boolean;
+    source?: boolean;
     onProgress?(done: number, total: number, label: string): void;
   }): Promise<SuiteReport>;
 }
@@ -69,6 +71,7 @@ export const bench: Command = {
   options: {
     only: { type: 'string', multiple: true },
     quick: { type: 'boolean' },
+    source: { type: 'boolean' },
     write: { type: 'boolean' },
     json: { type: 'boolean' },
   },
@@ -91,6 +94,7 @@ export const bench: Command = {
       result = await suite.runSuite({
         filter: Array.isArray(only) ? only.map(String) : [],
         quick: args.values.quick === true,
+        source: args.values.source === true,
         onProgress: (done, total, label) => bar.update(done, total, label),
       });
     } finally {
