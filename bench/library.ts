@@ -4,8 +4,8 @@
  * the TypeScript source through tsx, as the tests run it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,9 +43,18 @@ export function buildLibrary(): string {
  * Builds the package and makes this process and every Node process spawned from it (through
  * NODE_OPTIONS) load the build wherever the bench imports src/. Call before any bench module loads:
  * a source module imported before stays the source one.
+ *
+ * `prebuilt`: measure that build instead, for instance another version's, compiled in its checkout
+ * with `tsc -p tsconfig.build.json --rootDir . --outDir <dir>`: one harness measuring both versions,
+ * with the same rounds and statistics (an older checkout's own bench may count differently).
  */
-export async function useBuiltLibrary(): Promise<void> {
-  process.env.TYPED_IPC_BENCH_LIBRARY = buildLibrary();
+export async function useBuiltLibrary(prebuilt?: string): Promise<void> {
+  if (prebuilt !== undefined && !existsSync(join(prebuilt, 'src', 'index.js'))) {
+    throw new Error(
+      `--library=${prebuilt}: no src/index.js there; compile the checkout with tsc -p tsconfig.build.json --rootDir . --outDir ${prebuilt}`,
+    );
+  }
+  process.env.TYPED_IPC_BENCH_LIBRARY = prebuilt === undefined ? buildLibrary() : resolve(prebuilt);
   const preload = pathToFileURL(join(root, 'bench', 'built-library.mjs')).href;
   process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' ');
   await import(preload);

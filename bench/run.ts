@@ -2,7 +2,8 @@
  * `npm run bench`: runs every bench module, prints a summary and writes bench/results.md and
  * bench/results.svg (and, after a full run, the summary in README.md). Arguments: module name filters (e.g. `npm run bench -- mq ring`), `--quick`,
  * `--app-heap` (every Node process holds an application-sized heap: bench/app-heap.mjs), `--source`
- * (the library from its TypeScript source through tsx, not the package's tsc build: bench/library.ts).
+ * (the library from its TypeScript source through tsx, not the package's tsc build: bench/library.ts),
+ * `--library=<dir>` (another build of the package, e.g. an older version's, measured by this harness).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,12 +15,14 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const appHeap = args.includes('--app-heap');
 const source = args.includes('--source');
+const library = args.find((arg) => arg.startsWith('--library='))?.slice('--library='.length);
 const filter = args.filter((arg) => !arg.startsWith('--'));
 const report = await runSuite({
   filter,
   quick,
   appHeap,
   source,
+  library,
   onProgress: (done, total, label) => process.stderr.write(`[${done.toFixed(1)}/${total}] ${label}\n`),
 });
 for (const r of report.results) {
@@ -34,7 +37,7 @@ writeFileSync(join(dir, 'results.md'), renderMarkdown(report));
 writeFileSync(join(dir, 'results.svg'), renderSvg(report));
 console.log(`wrote ${join(dir, 'results.md')} and results.svg`);
 // Only a full run speaks for every transport: a filtered or quick run leaves the README as it is.
-if (filter.length === 0 && !quick && !appHeap && !source && report.failures.length === 0) {
+if (filter.length === 0 && !quick && !appHeap && !source && library === undefined && report.failures.length === 0) {
   const readme = join(dir, '..', 'README.md');
   writeFileSync(readme, withSummary(readFileSync(readme, 'utf8'), renderSummary(report)));
   console.log('updated the summary in README.md');

@@ -38,6 +38,8 @@ export interface SuiteOptions {
    * quicker to iterate on, but its 4 KiB rows follow the source's module count (bench/built-library.mjs).
    */
   readonly source?: boolean;
+  /** Measure this prebuilt library instead of building the checkout's (bench/library.ts, `useBuiltLibrary`). */
+  readonly library?: string | undefined;
   readonly sizes?: readonly number[];
   /** Overall progress: modules done plus the running module's fraction, over the module count. */
   onProgress?(done: number, total: number, label: string): void;
@@ -64,7 +66,7 @@ async function takeAppHeap(): Promise<void> {
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const files = benchModules(options.filter);
   // Before any bench module loads: what they import of src/ comes from the build from the start.
-  if (options.source !== true) await useBuiltLibrary();
+  if (options.source !== true) await useBuiltLibrary(options.library);
   if (options.appHeap === true) await takeAppHeap();
   const startLoad = loadNow();
   const results: BenchResult[] = [];
@@ -99,7 +101,9 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       : 'Each figure is the best of the repetitions a module makes.',
     options.source === true
       ? 'The library ran from its TypeScript source through tsx (--source).'
-      : 'The library ran as the package ships it, compiled by tsc (bench/build/lib).',
+      : options.library !== undefined
+        ? `The library ran from the build in ${options.library} (--library).`
+        : 'The library ran as the package ships it, compiled by tsc (bench/build/lib).',
     ...(options.appHeap === true ? ['Every Node process held an application-sized heap (--app-heap).'] : []),
   ].join(' ');
   return { conditions: conditionsOf(startLoad, note), results: rate(results), failures };
