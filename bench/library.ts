@@ -12,12 +12,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the build goes: the repository's layout (tsconfig.build.json's rootDir), so dist/x is build/x. */
 export const libraryBuild = join(root, 'bench', 'build', 'lib');
 
-let built = false;
+const built = new Set<string>();
 
-/** Compiles the package into `libraryBuild` (as `npm run build` does, without declarations or maps), once per process. */
-export function buildLibrary(): string {
-  if (built) return libraryBuild;
-  mkdirSync(libraryBuild, { recursive: true });
+/**
+ * Compiles the package into `outDir` (default `libraryBuild`; as `npm run build` does, without
+ * declarations or maps), once per process and directory. `outDir` must lie inside the repository:
+ * the build's imports resolve from there (node_modules, package.json's "type").
+ */
+export function buildLibrary(outDir = libraryBuild): string {
+  if (built.has(outDir)) return outDir;
+  mkdirSync(outDir, { recursive: true });
   execFileSync(
     process.execPath,
     [
@@ -25,7 +29,7 @@ export function buildLibrary(): string {
       '-p',
       join(root, 'tsconfig.build.json'),
       '--outDir',
-      libraryBuild,
+      outDir,
       '--declaration',
       'false',
       '--declarationMap',
@@ -35,8 +39,8 @@ export function buildLibrary(): string {
     ],
     { cwd: root, stdio: 'inherit' },
   );
-  built = true;
-  return libraryBuild;
+  built.add(outDir);
+  return outDir;
 }
 
 /**

@@ -4,14 +4,17 @@
  * it, a test fixture's import of src/ included; without it, the source.
  */
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLibrary, withoutPreload } from '../../bench/library.js';
 import { repoRoot } from '../helpers.js';
 
 const preload = pathToFileURL(join(repoRoot, 'bench', 'built-library.mjs')).href;
-const library = join(repoRoot, 'bench', 'build', 'lib');
+// A build of its own: `typed-ipc bench` in test/cli builds bench/build/lib meanwhile, and a file
+// rewritten under a process reading it would fail that test.
+const library = join(repoRoot, 'bench', 'build', `test-lib-${process.pid}`);
 
 /** The file of the frame that threw a SchemaError from the codecs, imported two ways in one process. */
 const script = `
@@ -37,8 +40,9 @@ function run(nodeOptions: string): { entry: string; same: boolean } {
 
 describe('the library a bench run measures', () => {
   beforeAll(() => {
-    buildLibrary();
+    buildLibrary(library);
   }, 180_000);
+  afterAll(() => rmSync(library, { recursive: true, force: true }));
 
   it('is the build wherever a process started with the preload imports src/', () => {
     const loaded = run(`--import=${preload}`);
