@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { preloadEverywhere } from './preload.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the build goes: the repository's layout (tsconfig.build.json's rootDir), so dist/x is build/x. */
@@ -59,15 +60,13 @@ export async function useBuiltLibrary(prebuilt?: string): Promise<void> {
     );
   }
   process.env.TYPED_IPC_BENCH_LIBRARY = prebuilt === undefined ? buildLibrary() : resolve(prebuilt);
-  const preload = pathToFileURL(join(root, 'bench', 'built-library.mjs')).href;
-  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' ');
-  await import(preload);
+  await preloadEverywhere(join(root, 'bench', 'built-library.mjs'));
 }
 
-/** NODE_OPTIONS without the `--import` of the preload whose file name is `file`. */
-export function withoutPreload(options: string | undefined, file: string): string {
-  return (options ?? '')
-    .split(' ')
-    .filter((option) => !(option.startsWith('--import=') && option.endsWith(`/${file}`)))
-    .join(' ');
+/**
+ * The build this run measures: the one `useBuiltLibrary` set up (the checkout's or `--library`'s),
+ * else (a `--source` run, or a module run alone) the checkout's, built now.
+ */
+export function measuredBuild(): string {
+  return process.env.TYPED_IPC_BENCH_LIBRARY || buildLibrary();
 }

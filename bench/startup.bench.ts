@@ -5,25 +5,28 @@
  * loading those libraries on demand costs. The issue's bar: import <= 100 ms and <= +15 MB RSS.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildLibrary, libraryBuild, withoutPreload } from './library.js';
+import { measuredBuild } from './library.js';
+import { withoutPreload } from './preload.js';
 import { type BenchResult, median } from './report.js';
 import type { BenchContext } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = libraryBuild;
-/** package.json's `main` (under dist/) as built into `out`: the same tsconfig.build.json, so the same layout. */
-const builtEntry = join(
-  out,
-  relative('dist', (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main),
-);
+/** The bare baseline's module: in the bench's own build directory, not in a `--library` build. */
+const empty = join(root, 'bench', 'build', 'empty.js');
+/** package.json's `main` (under dist/) in `build`: the same tsconfig.build.json, so the same layout. */
+const entryIn = (build: string): string =>
+  join(
+    build,
+    relative('dist', (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string }).main),
+  );
 
 /** What each child process imports and touches; it prints `{ ms, rss }` after the work. */
 const scenarios: Record<string, string> = {
-  'bare node (empty module)': `await import(${JSON.stringify(pathToFileURL(join(out, 'empty.js')).href)});`,
+  'bare node (empty module)': 'await import(empty);',
   "import 'typed-ipc'": 'await import(entry);',
   "import 'typed-ipc', then .zod": "const m = await import(entry); m.struct('s', { a: m.u16 }).zod;",
   "import 'typed-ipc', then .typebox": "const m = await import(entry); m.struct('s', { a: m.u16 }).typebox;",
@@ -38,10 +41,11 @@ interface Sample {
   readonly rss: number;
 }
 
-function child(body: string): Sample {
-  const entry = JSON.stringify(pathToFileURL(builtEntry).href);
+/** Runs `body` in a fresh process, where `entry` is the built package's entry URL and `empty` the baseline's. */
+function child(body: string, entry: string): Sample {
   const script = [
-    `const entry = ${entry};`,
+    `const entry = ${JSON.stringify(pathToFileURL(entry).href)};`,
+    `const empty = ${JSON.stringify(pathToFileURL(empty).href)};`,
     'const c0 = process.cpuUsage();',
     'const t0 = performance.now();',
     body,
@@ -59,20 +63,21 @@ function child(body: string): Sample {
   return JSON.parse(stdout.trim().split('\n').pop()!) as Sample;
 }
 
-/** Builds the package (as `npm run build` does, into bench/build/lib) and measures fresh processes. */
+/** Measures fresh processes importing the build the run measures (bench/library.ts, `measuredBuild`). */
 export async function run(context?: Partial<BenchContext>): Promise<BenchResult[]> {
   const quick = context?.quick ?? false;
   const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 5 : 15));
   context?.progress?.(0, 'build');
-  buildLibrary();
-  writeFileSync(join(out, 'empty.js'), 'export {};\n');
+  const entry = entryIn(measuredBuild());
+  mkdirSync(dirname(empty), { recursive: true });
+  writeFileSync(empty, 'export {};\n');
   const names = Object.keys(scenarios);
   const samples = new Map(names.map((name) => [name, [] as Sample[]]));
   for (let round = 0; round < rounds; round++) {
     context?.progress?.(round / rounds, `round ${round + 1}/${rounds}`);
     // Interleaved: a busy moment of the machine hits every scenario alike.
     for (const name of names) {
-      samples.get(name)!.push(child(scenarios[name]!));
+      samples.get(name)!.push(child(scenarios[name]!, entry));
     }
   }
   const figures = (name: string) => {

@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { useBuiltLibrary } from './library.js';
+import { preloadEverywhere } from './preload.js';
 import { type BenchResult, conditionsOf, loadNow, messageSizes, type Report, rate } from './report.js';
 
 /** What the suite hands to every bench module. */
@@ -56,10 +57,8 @@ export function benchModules(filter: readonly string[] = []): string[] {
 }
 
 /** Preloads bench/app-heap.mjs here and, through NODE_OPTIONS, into every Node process spawned from here. */
-async function takeAppHeap(): Promise<void> {
-  const preload = pathToFileURL(join(benchDir, 'app-heap.mjs')).href;
-  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' ');
-  await import(preload);
+function takeAppHeap(): Promise<void> {
+  return preloadEverywhere(join(benchDir, 'app-heap.mjs'));
 }
 
 /** Runs the modules one after the other (never in parallel: they would measure each other). */

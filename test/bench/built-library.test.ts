@@ -8,7 +8,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLibrary, withoutPreload } from '../../bench/library.js';
+import { buildLibrary } from '../../bench/library.js';
+import { withoutPreload } from '../../bench/preload.js';
 import { repoRoot } from '../helpers.js';
 
 const preload = pathToFileURL(join(repoRoot, 'bench', 'built-library.mjs')).href;
