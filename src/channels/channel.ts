@@ -71,8 +71,8 @@ export interface ChannelInit {
  * - `readRecords(max, into)`: append up to `max` received messages to `into`, each undecodable
  *   record as its DecodeError in its place; append nothing when none is waiting; throw at end of
  *   stream (ChannelClosedError) or on a failure;
- * - `closeResources()` and `info()`; optionally `encodeRecord` (framing), `recordBytes`, a
- *   `WaitStrategy` (useWaits) and `readAhead`.
+ * - `closeResources()` and `info()`; optionally `encodeRecord` (the framing of variable-size
+ *   records), `recordBytes`, a `WaitStrategy` (useWaits) and `readAhead`.
  * The base owns encode-once, validation, the send queue, the receive inbox, waits, timeouts,
  * AbortSignals, iteration and close.
  */
@@ -159,7 +159,11 @@ export abstract class FdChannel<T> implements Channel<T> {
     return this.codec.size;
   }
 
-  /** Encodes `value` as one record at `at` in `into` (framing included); returns its length. */
+  /**
+   * Encodes `value` as one variable-size record at `at` in `into` (framing included); returns its
+   * length. A fixed-size record is the codec's bytes as they are on every transport (a C struct on
+   * the wire): the base encodes those with the codec itself and never calls this.
+   */
   protected encodeRecord(value: T, into: Uint8Array, at: number): number {
     return this.codec.encodeInto(value, into, at);
   }
@@ -267,7 +271,9 @@ export abstract class FdChannel<T> implements Channel<T> {
   protected encodeScratch(value: T): Uint8Array {
     this.#scratch ??= new Uint8Array(this.recordBytes);
     const scratch = this.#scratch;
-    const length = this.encodeRecord(value, scratch, 0);
+    const length = this.codec.fixedSize
+      ? this.codec.encodeInto(value, scratch, 0)
+      : this.encodeRecord(value, scratch, 0);
     // No subarray for the usual full-size message: one allocation less per send.
     return length === scratch.length ? scratch : scratch.subarray(0, length);
   }
@@ -352,7 +358,9 @@ export abstract class FdChannel<T> implements Channel<T> {
       if (values.length === 0) return settled;
       // Encode (and so validate) the whole batch first: a bad value anywhere sends nothing. It is one
       // queue entry, so no later send lands inside it.
-      const out = this.#buffers.many(values, priority, this.recordBytes, this.codec.fixedSize, this.#encoder);
+      const out = this.codec.fixedSize
+        ? this.#buffers.fixed(values, priority, this.codec)
+        : this.#buffers.framed(values, priority, this.recordBytes, this.#encoder);
       if (this.#queue.length === 0 && (writeAll(out, this.#write) || this.#retrySoon(out, options))) return settled;
       // The queue keeps the batch's bytes, not a copy; the buffer comes back when they are written.
       this.#buffers.handOver(out);

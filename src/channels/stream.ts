@@ -108,9 +108,8 @@ export class StreamChannel<T> extends FdChannel<T> {
     return this.#frame;
   }
 
-  /** A fixed-size record as it is; a variable-size one after its u32 little-endian length. */
+  /** A variable-size record after its u32 little-endian length (a fixed-size one goes as it is). */
   protected override encodeRecord(value: T, into: Uint8Array, at: number): number {
-    if (this.#fixed) return this.codec.encodeInto(value, into, at);
     const length = this.codec.encodeInto(value, into, at + LENGTH_PREFIX_BYTES);
     new DataView(into.buffer, into.byteOffset).setUint32(at, length, true);
     return LENGTH_PREFIX_BYTES + length;
