@@ -147,10 +147,11 @@ function padding(type: CompositeShape, out: string[]): void {
     out.push(`u.fill(0, o, o + ${int(type.size)});`);
     return;
   }
-  // Padding is zeroed on every encode (C peers and fingerprints see the bytes; the target may hold
-  // anything). Measured in the codec bench (2026-12-08): the sample's two padding stores are 10-20%
-  // of encodeInto+decode, more than its whole validation (~6%); folding the gap into the channel's
-  // store (one u32 where a u16 and a u32 were) gained 1-2%, which did not pay for a special case.
+  // Padding is zeroed on every encode (C peers see the bytes; the target may hold anything).
+  // Measured in the codec bench (2026-12-08): the sample's two padding stores are 10-20% of
+  // encodeInto+decode, more than its whole validation (~6%); folding the gap into the channel's
+  // store (two u32 stores where the u16 field and a u32 and a u16 of padding were) gained 1-2%,
+  // which did not pay for a special case.
   for (const [start, end] of ranges) {
     // Widest aligned-enough stores first: a 6-byte gap is one u32 and one u16 store, not six.
     let at = start;
